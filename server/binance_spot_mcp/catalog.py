@@ -1,0 +1,478 @@
+"""The endpoint catalog: SKILL.md's tables parsed into typed models.
+
+SKILL.md is the single source of truth for the tool list. Its machine-read sections are
+markdown pipe tables under fixed ``##`` headings:
+
+* ``Quick Reference``     one row per endpoint: tool, method, path, description, required,
+                          optional, security (and an informational weight)
+* ``Parameters``          one row per parameter name: type, constraints, description
+* ``Endpoint Parameters`` per-tool overrides of a parameter's type, constraints or description
+* ``Parameter Rules``     per-tool "at least / at most / exactly one of" rules
+* ``Enums``               enum names and their values, spelt as Binance spells them
+
+Any malformed row fails loading with a ``CatalogError`` naming the line and the problem.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from binance_spot_mcp.errors import CatalogError
+
+SKILL_FILE_NAME = "SKILL.md"
+SIGNED_PARAMS_ADDED_BY_SERVER = frozenset({"timestamp", "signature"})
+EMPTY_CELL = frozenset({"", "—", "-", "None", "none"})
+_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+_TOOL_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class Security(str, Enum):
+    """Binance's security types for the endpoints we expose."""
+
+    NONE = "NONE"
+    TRADE = "TRADE"
+    USER_DATA = "USER_DATA"
+
+    @property
+    def signed(self) -> bool:
+        return self is not Security.NONE
+
+
+class ParamType(str, Enum):
+    STRING = "string"
+    DECIMAL = "decimal"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    ENUM = "enum"
+    STRING_ARRAY = "string[]"
+
+
+class RuleKind(str, Enum):
+    AT_LEAST_ONE = "at least one of"
+    AT_MOST_ONE = "at most one of"
+    EXACTLY_ONE = "exactly one of"
+
+
+@dataclass(frozen=True)
+class Constraints:
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    max_items: int | None = None
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: ParamType
+    description: str
+    constraints: Constraints = Constraints()
+    enum_name: str | None = None
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: RuleKind
+    params: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"{self.kind.value}: {', '.join(self.params)}"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    tool: str
+    method: str
+    path: str
+    description: str
+    security: Security
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    params: Mapping[str, Param]
+    rules: tuple[Rule, ...] = ()
+    weight: str = ""
+
+    @property
+    def signed(self) -> bool:
+        return self.security.signed
+
+    @property
+    def changes_state(self) -> bool:
+        """True when the request changes something at the exchange.
+
+        Every non-GET request does, except Binance's ``.../test`` endpoints, which only
+        validate an order and never reach the matching engine.
+        """
+        return self.method != "GET" and not self.path.endswith("/test")
+
+    @property
+    def destructive(self) -> bool:
+        """Removes or rewrites existing state (cancels, amendments)."""
+        return self.changes_state and (self.method in {"DELETE", "PUT"} or "cancel" in self.path.lower())
+
+
+@dataclass(frozen=True)
+class Catalog:
+    version: str
+    skill_name: str
+    endpoints: tuple[Endpoint, ...]
+    enums: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_tool", {e.tool: e for e in self.endpoints})
+
+    def get(self, tool: str) -> Endpoint | None:
+        """The endpoint behind a tool name, or None."""
+        return self._by_tool.get(tool)  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------------------------
+# markdown table reading
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    cells: dict[str, str]
+
+    def where(self) -> str:
+        return f"SKILL.md line {self.line}"
+
+
+def _strip_cell(cell: str) -> str:
+    cell = cell.strip()
+    if len(cell) >= 2 and cell.startswith("`") and cell.endswith("`") and cell.count("`") == 2:
+        cell = cell[1:-1].strip()
+    return cell
+
+
+def _split_row(line: str) -> list[str]:
+    body = line.strip()
+    if body.startswith("|"):
+        body = body[1:]
+    if body.endswith("|"):
+        body = body[:-1]
+    return [_strip_cell(c) for c in body.split("|")]
+
+
+def _section_lines(lines: list[str], heading: str) -> list[tuple[int, str]]:
+    """Lines (1-based number, text) of the ``## heading`` section, up to the next ``#``/``##``."""
+    start = None
+    for i, text in enumerate(lines):
+        if re.match(r"^##\s+", text) and text[2:].strip().lower() == heading.lower():
+            if start is not None:
+                raise CatalogError(f"SKILL.md line {i + 1}: the section '## {heading}' appears twice")
+            start = i + 1
+    if start is None:
+        raise CatalogError(f"SKILL.md has no '## {heading}' section")
+    out: list[tuple[int, str]] = []
+    for j in range(start, len(lines)):
+        if re.match(r"^#{1,2}\s", lines[j]):
+            break
+        out.append((j + 1, lines[j]))
+    return out
+
+
+def _read_table(lines: list[str], heading: str, columns: Iterable[str]) -> list[_Row]:
+    wanted = list(columns)
+    table_lines = [(n, t) for n, t in _section_lines(lines, heading) if t.strip().startswith("|")]
+    if len(table_lines) < 2:
+        raise CatalogError(f"SKILL.md section '## {heading}' has no table")
+    header_no, header_text = table_lines[0]
+    header = _split_row(header_text)
+    missing = [c for c in wanted if c not in header]
+    if missing:
+        raise CatalogError(
+            f"SKILL.md line {header_no}: table '{heading}' lacks column(s) {', '.join(missing)}; "
+            f"found {', '.join(header)}"
+        )
+    sep_no, sep_text = table_lines[1]
+    if not re.fullmatch(r"\|?[\s:\-|]+\|?", sep_text.strip()):
+        raise CatalogError(f"SKILL.md line {sep_no}: expected the table's separator row after its header")
+    rows: list[_Row] = []
+    for number, text in table_lines[2:]:
+        cells = _split_row(text)
+        if len(cells) != len(header):
+            raise CatalogError(
+                f"SKILL.md line {number}: table '{heading}' row has {len(cells)} cells, the header has {len(header)}"
+            )
+        rows.append(_Row(number, dict(zip(header, cells, strict=True))))
+    return rows
+
+
+def _names(cell: str) -> tuple[str, ...]:
+    if cell in EMPTY_CELL:
+        return ()
+    return tuple(_strip_cell(p) for p in cell.split(",") if _strip_cell(p))
+
+
+# ---------------------------------------------------------------------------------------------
+# cell parsers
+
+
+def _parse_type(cell: str, row: _Row, enums: Mapping[str, tuple[str, ...]]) -> tuple[ParamType, str | None]:
+    if cell.startswith("enum:"):
+        name = cell[len("enum:") :].strip()
+        if name not in enums:
+            raise CatalogError(f"{row.where()}: type '{cell}' names an enum that the Enums table does not define")
+        return ParamType.ENUM, name
+    try:
+        kind = ParamType(cell)
+    except ValueError:
+        allowed = ", ".join(t.value for t in ParamType if t is not ParamType.ENUM)
+        raise CatalogError(f"{row.where()}: unknown type '{cell}' (use {allowed} or enum:Name)") from None
+    if kind is ParamType.ENUM:
+        raise CatalogError(f"{row.where()}: write enum types as enum:Name")
+    return kind, None
+
+
+def _number(text: str, row: _Row) -> Decimal:
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise CatalogError(f"{row.where()}: '{text}' is not a number in a constraint") from None
+    if not value.is_finite():
+        raise CatalogError(f"{row.where()}: constraint bound '{text}' is not finite")
+    return value
+
+
+def _whole(text: str, row: _Row) -> int:
+    value = _number(text, row)
+    if value != value.to_integral_value() or value < 0:
+        raise CatalogError(f"{row.where()}: '{text}' must be a whole number")
+    return int(value)
+
+
+def _parse_constraints(cell: str, row: _Row) -> Constraints:
+    if cell in EMPTY_CELL:
+        return Constraints()
+    found: dict[str, object] = {}
+    for part in (p.strip() for p in cell.split(";")):
+        if not part:
+            continue
+        word, _, rest = part.partition(" ")
+        rest = rest.strip()
+        if word == "range" and ".." in rest:
+            low, high = rest.split("..", 1)
+            found["minimum"], found["maximum"] = _number(low, row), _number(high, row)
+            if found["minimum"] > found["maximum"]:  # type: ignore[operator]
+                raise CatalogError(f"{row.where()}: empty range '{part}'")
+        elif word == "min":
+            found["minimum"] = _number(rest, row)
+        elif word == "max":
+            found["maximum"] = _number(rest, row)
+        elif word == "minLength":
+            found["min_length"] = _whole(rest, row)
+        elif word == "maxLength":
+            found["max_length"] = _whole(rest, row)
+        elif word == "maxItems":
+            found["max_items"] = _whole(rest, row)
+        else:
+            raise CatalogError(
+                f"{row.where()}: unknown constraint '{part}' "
+                "(use 'range A..B', 'min A', 'max B', 'minLength N', 'maxLength N', 'maxItems N')"
+            )
+    return Constraints(**found)  # type: ignore[arg-type]
+
+
+def _check_constraints_fit(kind: ParamType, constraints: Constraints, row: _Row) -> None:
+    numeric = kind in {ParamType.INTEGER, ParamType.DECIMAL}
+    if (constraints.minimum is not None or constraints.maximum is not None) and not numeric:
+        raise CatalogError(f"{row.where()}: a numeric range only fits integer or decimal parameters")
+    if (constraints.min_length is not None or constraints.max_length is not None) and kind is not ParamType.STRING:
+        raise CatalogError(f"{row.where()}: minLength/maxLength only fit string parameters")
+    if constraints.max_items is not None and kind is not ParamType.STRING_ARRAY:
+        raise CatalogError(f"{row.where()}: maxItems only fits string[] parameters")
+
+
+def _parse_frontmatter(lines: list[str]) -> tuple[str, str]:
+    if not lines or lines[0].strip() != "---":
+        raise CatalogError("SKILL.md line 1: expected YAML frontmatter starting with '---'")
+    name = version = None
+    for number, text in enumerate(lines[1:], start=2):
+        if text.strip() == "---":
+            break
+        key, _, value = text.partition(":")
+        if key.strip() == "name" and not text.startswith(" "):
+            name = value.strip()
+        if key.strip() == "version" and text.startswith(" "):
+            version = value.strip().strip("'\"")
+    else:
+        raise CatalogError("SKILL.md: the frontmatter is never closed with '---'")
+    if not name:
+        raise CatalogError("SKILL.md frontmatter has no 'name'")
+    if not version or not re.fullmatch(r"\d+\.\d+\.\d+", version):
+        raise CatalogError(f"SKILL.md frontmatter: metadata.version must look like 1.2.3, found {version!r}")
+    del number
+    return name, version
+
+
+# ---------------------------------------------------------------------------------------------
+# the loader
+
+
+def parse_skill(text: str) -> Catalog:
+    """Parse SKILL.md text into a ``Catalog``; raise ``CatalogError`` naming the bad row."""
+    lines = text.splitlines()
+    skill_name, version = _parse_frontmatter(lines)
+
+    enums: dict[str, tuple[str, ...]] = {}
+    for row in _read_table(lines, "Enums", ["Enum", "Values"]):
+        name = row.cells["Enum"]
+        if not _NAME_RE.match(name):
+            raise CatalogError(f"{row.where()}: enum name '{name}' is not a plain identifier")
+        if name in enums:
+            raise CatalogError(f"{row.where()}: enum '{name}' is defined twice")
+        values = _names(row.cells["Values"])
+        if not values:
+            raise CatalogError(f"{row.where()}: enum '{name}' has no values")
+        if len(set(values)) != len(values):
+            raise CatalogError(f"{row.where()}: enum '{name}' repeats a value")
+        enums[name] = values
+
+    globals_: dict[str, Param] = {}
+    for row in _read_table(lines, "Parameters", ["Parameter", "Type", "Constraints", "Description"]):
+        name = row.cells["Parameter"]
+        if not _NAME_RE.match(name):
+            raise CatalogError(f"{row.where()}: parameter name '{name}' is not a Binance-style identifier")
+        if name in globals_:
+            raise CatalogError(f"{row.where()}: parameter '{name}' is described twice")
+        if name in SIGNED_PARAMS_ADDED_BY_SERVER:
+            raise CatalogError(f"{row.where()}: '{name}' is added by the server and must not be a tool parameter")
+        kind, enum_name = _parse_type(row.cells["Type"], row, enums)
+        constraints = _parse_constraints(row.cells["Constraints"], row)
+        _check_constraints_fit(kind, constraints, row)
+        description = row.cells["Description"]
+        if description in EMPTY_CELL:
+            raise CatalogError(f"{row.where()}: parameter '{name}' needs a description")
+        globals_[name] = Param(
+            name, kind, description, constraints, enum_name, enums[enum_name] if enum_name else ()
+        )
+
+    quick = _read_table(
+        lines, "Quick Reference", ["Tool", "Method", "Path", "Description", "Required", "Optional", "Security"]
+    )
+    endpoints: dict[str, Endpoint] = {}
+    routes: set[tuple[str, str]] = set()
+    rows_by_tool: dict[str, _Row] = {}
+    for row in quick:
+        tool = row.cells["Tool"]
+        if not _TOOL_RE.match(tool):
+            raise CatalogError(f"{row.where()}: tool name '{tool}' must be snake_case")
+        if tool in endpoints:
+            raise CatalogError(f"{row.where()}: tool '{tool}' appears twice")
+        method = row.cells["Method"].upper()
+        if method not in {"GET", "POST", "PUT", "DELETE"}:
+            raise CatalogError(f"{row.where()}: method '{row.cells['Method']}' is not GET, POST, PUT or DELETE")
+        path = row.cells["Path"]
+        if not re.fullmatch(r"/api/v3/[A-Za-z0-9/]+", path):
+            raise CatalogError(f"{row.where()}: path '{path}' is not under /api/v3/")
+        if (method, path) in routes:
+            raise CatalogError(f"{row.where()}: {method} {path} is listed twice")
+        routes.add((method, path))
+        try:
+            security = Security(row.cells["Security"])
+        except ValueError:
+            raise CatalogError(
+                f"{row.where()}: security '{row.cells['Security']}' is not NONE, TRADE or USER_DATA"
+            ) from None
+        description = row.cells["Description"]
+        if description in EMPTY_CELL:
+            raise CatalogError(f"{row.where()}: tool '{tool}' needs a description")
+        required, optional = _names(row.cells["Required"]), _names(row.cells["Optional"])
+        seen: set[str] = set()
+        for name in required + optional:
+            if name in seen:
+                raise CatalogError(f"{row.where()}: parameter '{name}' is listed twice for '{tool}'")
+            seen.add(name)
+            if name not in globals_:
+                raise CatalogError(f"{row.where()}: parameter '{name}' of '{tool}' has no row in the Parameters table")
+        params = {n: globals_[n] for n in required + optional}
+        endpoints[tool] = Endpoint(
+            tool=tool,
+            method=method,
+            path=path,
+            description=description,
+            security=security,
+            required=required,
+            optional=optional,
+            params=params,
+            weight=row.cells.get("Weight", ""),
+        )
+        rows_by_tool[tool] = row
+
+    def endpoint_for(row: _Row, param: str | None = None) -> Endpoint:
+        tool = row.cells["Tool"]
+        endpoint = endpoints.get(tool)
+        if endpoint is None:
+            raise CatalogError(f"{row.where()}: tool '{tool}' is not in the Quick Reference")
+        if param is not None and param not in endpoint.params:
+            raise CatalogError(f"{row.where()}: '{param}' is not a parameter of '{tool}'")
+        return endpoint
+
+    overrides = _read_table(lines, "Endpoint Parameters", ["Tool", "Parameter", "Type", "Constraints", "Description"])
+    overridden: set[tuple[str, str]] = set()
+    for row in overrides:
+        name = row.cells["Parameter"]
+        endpoint = endpoint_for(row, name)
+        if (endpoint.tool, name) in overridden:
+            raise CatalogError(f"{row.where()}: '{endpoint.tool}.{name}' is overridden twice")
+        overridden.add((endpoint.tool, name))
+        param = endpoint.params[name]
+        if row.cells["Type"] not in EMPTY_CELL:
+            kind, enum_name = _parse_type(row.cells["Type"], row, enums)
+            param = replace(
+                param, type=kind, enum_name=enum_name, values=enums[enum_name] if enum_name else (), constraints=Constraints()
+            )
+        if row.cells["Constraints"] not in EMPTY_CELL:
+            param = replace(param, constraints=_parse_constraints(row.cells["Constraints"], row))
+        _check_constraints_fit(param.type, param.constraints, row)
+        if row.cells["Description"] not in EMPTY_CELL:
+            param = replace(param, description=row.cells["Description"])
+        endpoints[endpoint.tool] = replace(endpoint, params={**endpoint.params, name: param})
+
+    for row in _read_table(lines, "Parameter Rules", ["Tool", "Rule", "Parameters"]):
+        endpoint = endpoint_for(row)
+        try:
+            kind = RuleKind(row.cells["Rule"].lower())
+        except ValueError:
+            allowed = "', '".join(k.value for k in RuleKind)
+            raise CatalogError(f"{row.where()}: rule '{row.cells['Rule']}' is not one of '{allowed}'") from None
+        names = _names(row.cells["Parameters"])
+        if len(names) < 2:
+            raise CatalogError(f"{row.where()}: a rule needs at least two parameters")
+        for name in names:
+            endpoint_for(row, name)
+        endpoints[endpoint.tool] = replace(endpoint, rules=endpoint.rules + (Rule(kind, names),))
+
+    used_enums = {p.enum_name for e in endpoints.values() for p in e.params.values() if p.enum_name}
+    unused = [name for name in enums if name not in used_enums]
+    if unused:
+        raise CatalogError(f"SKILL.md Enums table defines enum(s) no parameter uses: {', '.join(unused)}")
+    return Catalog(version=version, skill_name=skill_name, endpoints=tuple(endpoints.values()), enums=enums)
+
+
+def skill_text() -> str:
+    """The SKILL.md this server runs on: the copy bundled in the wheel, else the checkout's."""
+    bundled = resources.files("binance_spot_mcp").joinpath(SKILL_FILE_NAME)
+    if bundled.is_file():
+        return bundled.read_text(encoding="utf-8")
+    checkout = Path(__file__).resolve().parents[2] / SKILL_FILE_NAME
+    if checkout.is_file():
+        return checkout.read_text(encoding="utf-8")
+    raise CatalogError("SKILL.md is missing from the installation; reinstall binance-spot-mcp")
+
+
+@cache
+def load_catalog() -> Catalog:
+    """Parse the bundled SKILL.md once per process."""
+    return parse_skill(skill_text())

@@ -1,0 +1,141 @@
+"""Settings: the only module that reads the process environment.
+
+Everything else receives a ``Settings`` object. Defaults are named constants here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from binance_spot_mcp.errors import ConfigError
+
+TOOLS_FILE_ENV = "BINANCE_TOOLS_FILE"
+DEFAULT_TOOLS_FILE = "TOOLS.md"
+LOG_LEVEL_ENV = "BINANCE_SPOT_MCP_LOG_LEVEL"
+
+MAINNET, TESTNET, DEMO = "mainnet", "testnet", "demo"
+ENVIRONMENTS = (MAINNET, TESTNET, DEMO)
+OFFICIAL_BASE_URLS: Mapping[str, str] = {
+    MAINNET: "https://api.binance.com",
+    TESTNET: "https://testnet.binance.vision",
+    DEMO: "https://demo-api.binance.com",
+}
+# Hosts that belong to Binance and may receive API keys (over https only).
+BINANCE_HOSTS = frozenset(
+    {
+        "api.binance.com",
+        "api-gcp.binance.com",
+        "api1.binance.com",
+        "api2.binance.com",
+        "api3.binance.com",
+        "api4.binance.com",
+        "data-api.binance.vision",
+        "testnet.binance.vision",
+        "demo-api.binance.com",
+    }
+)
+# Environment-variable credentials, as the Binance skill names them: (environment, key var, secret var).
+ENV_CREDENTIALS = (
+    (MAINNET, "BINANCE_API_KEY", "BINANCE_SECRET_KEY"),
+    (TESTNET, "BINANCE_TESTNET_API_KEY", "BINANCE_TESTNET_SECRET_KEY"),
+    (DEMO, "BINANCE_DEMO_API_KEY", "BINANCE_DEMO_SECRET_KEY"),
+)
+ENV_ACCOUNT_NAMES = {MAINNET: "env", TESTNET: "env-testnet", DEMO: "env-demo"}
+# Optional loopback overrides of an environment's base URL (tests, benchmarks, local proxies).
+BASE_URL_ENV = {env: f"BINANCE_SPOT_MCP_{env.upper()}_BASE_URL" for env in ENVIRONMENTS}
+
+DEFAULT_HTTP_TIMEOUT_S = 10.0
+DEFAULT_CONNECT_TIMEOUT_S = 5.0
+MAX_CONNECTIONS = 20
+MAX_KEEPALIVE_CONNECTIONS = 10
+DEFAULT_MAX_RESULT_CHARS = 80_000
+
+
+def is_loopback_url(url: str) -> bool:
+    """True for http(s) URLs whose host is localhost or a loopback address."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return False
+    if parts.hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def is_binance_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "https" and parts.hostname in BINANCE_HOSTS and parts.port in (None, 443)
+
+
+def base_url_problem(url: str) -> str | None:
+    """Why ``url`` may not receive API keys, or None when it may (invariant 3)."""
+    parts = urlsplit(url)
+    if parts.path not in {"", "/"} or parts.query or parts.fragment or parts.username or parts.password:
+        return "a base URL is scheme://host[:port] only, with no path, query or credentials"
+    if is_binance_url(url) or is_loopback_url(url):
+        return None
+    return "keys are only sent to Binance's own https hosts or to a loopback address (127.0.0.1, ::1, localhost)"
+
+
+@dataclass(frozen=True)
+class EnvCredential:
+    environment: str
+    name: str
+    api_key: str = field(repr=False)
+    secret: str = field(repr=False)
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    tools_file: Path
+    tools_file_explicit: bool = False
+    env_credentials: tuple[EnvCredential, ...] = ()
+    base_urls: Mapping[str, str] = field(default_factory=lambda: dict(OFFICIAL_BASE_URLS))
+    http_timeout_s: float = DEFAULT_HTTP_TIMEOUT_S
+    max_result_chars: int = DEFAULT_MAX_RESULT_CHARS
+    log_level: str = "WARNING"
+
+
+def load_settings(
+    *, tools_file: str | None = None, environ: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> Settings:
+    """Build settings from CLI values and the environment (``os.environ`` unless given)."""
+    env = os.environ if environ is None else environ
+    explicit = tools_file is not None or bool(env.get(TOOLS_FILE_ENV))
+    chosen = tools_file or env.get(TOOLS_FILE_ENV) or DEFAULT_TOOLS_FILE
+    path = Path(chosen).expanduser()
+    if not path.is_absolute():
+        path = (cwd or Path.cwd()) / path
+
+    credentials = []
+    for environment, key_var, secret_var in ENV_CREDENTIALS:
+        key, secret = env.get(key_var, "").strip(), env.get(secret_var, "").strip()
+        if key and secret:
+            credentials.append(
+                EnvCredential(environment, ENV_ACCOUNT_NAMES[environment], key, secret, f"{key_var}/{secret_var}")
+            )
+
+    base_urls = dict(OFFICIAL_BASE_URLS)
+    for environment, var in BASE_URL_ENV.items():
+        override = env.get(var, "").strip().rstrip("/")
+        if override:
+            problem = base_url_problem(override)
+            if problem:
+                raise ConfigError(f"{var}: {problem}")
+            base_urls[environment] = override
+
+    return Settings(
+        tools_file=path,
+        tools_file_explicit=explicit,
+        env_credentials=tuple(credentials),
+        base_urls=base_urls,
+        log_level=env.get(LOG_LEVEL_ENV, "WARNING").upper(),
+    )

@@ -1,0 +1,99 @@
+"""The command line, the bundled SKILL.md, the tool-list snapshot and README/CI agreement."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from binance_spot_mcp.catalog import load_catalog, parse_skill
+from binance_spot_mcp.cli import catalog_json
+from binance_spot_mcp.server import build_tools
+from tests.e2e_support import console_script
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAPSHOT = ROOT / "tests" / "snapshots" / "tools.json"
+UPDATE_ENV = "UPDATE_SNAPSHOTS"
+
+
+def _run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=60, cwd=cwd, env=env, check=False)
+
+
+def test_tools_json_lists_all_48_endpoints():
+    done = _run(console_script(), "tools", "--json")
+    assert done.returncode == 0, done.stderr
+    tools = json.loads(done.stdout)
+    assert len(tools) == 48
+    assert len({(t["method"], t["path"]) for t in tools}) == 48
+    order = next(t for t in tools if t["name"] == "place_order")
+    assert (order["method"], order["path"], order["security"]) == ("POST", "/api/v3/order", "TRADE")
+    side = next(p for p in order["parameters"] if p["name"] == "side")
+    assert side["type"] == "enum" and side["enum"] == ["BUY", "SELL"] and side["required"] is True
+    assert {t["security"] for t in tools} == {"NONE", "TRADE", "USER_DATA"}
+
+
+def test_python_dash_m_runs_the_same_cli():
+    done = _run(sys.executable, "-m", "binance_spot_mcp", "tools")
+    assert done.returncode == 0 and "48 endpoints" in done.stdout
+
+
+def test_tool_list_matches_the_committed_snapshot():
+    tools = [t.model_dump(by_alias=True, exclude_none=True, mode="json") for t in build_tools(load_catalog())]
+    rendered = json.dumps(tools, indent=1, sort_keys=True) + "\n"
+    if os.environ.get(UPDATE_ENV):
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(rendered)
+    assert SNAPSHOT.read_text() == rendered, f"tool list changed: review, then rerun with {UPDATE_ENV}=1"
+
+
+def test_readme_test_command_is_what_ci_runs():
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert ci in (ROOT / "README.md").read_text()
+
+
+def test_readme_tool_list_matches_the_catalog():
+    readme = (ROOT / "README.md").read_text()
+    listed = set(re.findall(r"^\| `([a-z_]+)` \|", readme, flags=re.M))
+    assert listed == {e.tool for e in load_catalog().endpoints}
+
+
+def test_wheel_bundles_skill_md_and_runs_without_a_checkout(tmp_path):
+    from hatchling.builders.wheel import WheelBuilder
+
+    wheel = Path(next(iter(WheelBuilder(str(ROOT)).build(directory=str(tmp_path / "dist"), versions=["standard"]))))
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        assert "binance_spot_mcp/SKILL.md" in names
+        assert archive.read("binance_spot_mcp/SKILL.md") == (ROOT / "SKILL.md").read_bytes()
+        archive.extractall(tmp_path / "site")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {"PYTHONPATH": str(tmp_path / "site"), "PATH": os.environ.get("PATH", "")}
+    code = "from binance_spot_mcp.catalog import load_catalog, skill_text; import binance_spot_mcp as m; print(m.__file__); print(len(load_catalog().endpoints))"
+    done = _run(sys.executable, "-c", code, cwd=elsewhere, env=env)
+    assert done.returncode == 0, done.stderr
+    where, count = done.stdout.split()
+    assert where.startswith(str(tmp_path / "site")) and count == "48"
+
+
+def test_start_up_fails_cleanly_on_a_malformed_skill(tmp_path, monkeypatch):
+    text = (ROOT / "SKILL.md").read_text().replace("| `place_order` | POST |", "| `place_order` | POKE |", 1)
+    from binance_spot_mcp.errors import CatalogError
+
+    with pytest.raises(CatalogError, match=r"SKILL.md line \d+: method 'POKE'"):
+        parse_skill(text)
+
+
+def test_catalog_json_is_plain_data():
+    data = catalog_json(load_catalog())
+    json.dumps(data)
+    depth = next(t for t in data if t["name"] == "get_order_book")
+    limit = next(p for p in depth["parameters"] if p["name"] == "limit")
+    assert limit["maximum"] == "5000"

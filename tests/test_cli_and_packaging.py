@@ -60,8 +60,12 @@ def test_readme_test_command_is_what_ci_runs():
 
 def test_readme_tool_list_matches_the_catalog():
     readme = (ROOT / "README.md").read_text()
-    listed = set(re.findall(r"^\| `([a-z_]+)` \|", readme, flags=re.M))
-    assert listed == {e.tool for e in load_catalog().endpoints}
+    listed = re.findall(r"^\| `[a-z0-9_]+` \|.*$", readme, flags=re.M)
+    expected = [
+        f"| `{e.tool}` | {e.method} `{e.path}` | {e.security.value} | {'yes' if e.changes_state else 'no'} |"
+        for e in load_catalog().endpoints
+    ]
+    assert listed == expected
 
 
 def test_wheel_bundles_skill_md_and_runs_without_a_checkout(tmp_path):

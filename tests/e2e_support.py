@@ -136,9 +136,18 @@ def write_world(directory: Path, fake: Any, keys: KeySet) -> World:
     return World(tools_file=tools_file, base_url=base, exchange=exchange, keys=keys)
 
 
+def loopback_environ(base_url: str | None) -> dict[str, str]:
+    """Point every environment's default base URL at the fake, so no test can reach the internet."""
+    if base_url is None:
+        return {}
+    return {f"BINANCE_SPOT_MCP_{env}_BASE_URL": base_url for env in ("MAINNET", "TESTNET", "DEMO")}
+
+
 @asynccontextmanager
-async def memory_client(tools_file: Path, mode: str, **client_kwargs: Any) -> AsyncIterator[Client]:
-    runtime = Runtime(settings=load_settings(tools_file=str(tools_file), environ={}))
+async def memory_client(
+    tools_file: Path, mode: str, base_url: str | None = None, **client_kwargs: Any
+) -> AsyncIterator[Client]:
+    runtime = Runtime(settings=load_settings(tools_file=str(tools_file), environ=loopback_environ(base_url)))
     try:
         async with Client(build_server(runtime), mode=mode, **client_kwargs) as client:
             yield client
@@ -156,16 +165,25 @@ def console_script() -> str:
 
 @asynccontextmanager
 async def stdio_client_for(
-    tools_file: Path, mode: str, extra_env: dict[str, str] | None = None, **client_kwargs: Any
+    tools_file: Path | None,
+    mode: str,
+    extra_env: dict[str, str] | None = None,
+    workdir: Path | None = None,
+    base_url: str | None = None,
+    **client_kwargs: Any,
 ) -> AsyncIterator[tuple[Client, Path]]:
-    """A client driving the console script over stdio; yields it and the server's stderr file."""
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tools_file.parent), "PYTHONUNBUFFERED": "1",
+    """A client driving the console script over stdio; yields it and the server's stderr file.
+
+    ``tools_file=None`` starts the server with no ``--tools-file`` in ``workdir``."""
+    cwd = workdir if tools_file is None else tools_file.parent
+    assert cwd is not None
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(cwd), "PYTHONUNBUFFERED": "1",
            "BINANCE_SPOT_MCP_LOG_LEVEL": "INFO"}
+    env.update(loopback_environ(base_url))
     env.update(extra_env or {})
-    params = StdioServerParameters(
-        command=console_script(), args=["--tools-file", str(tools_file)], env=env, cwd=str(tools_file.parent)
-    )
-    err_path = Path(tempfile.mkstemp(prefix="mcp-stderr-", dir=tools_file.parent)[1])
+    args = [] if tools_file is None else ["--tools-file", str(tools_file)]
+    params = StdioServerParameters(command=console_script(), args=args, env=env, cwd=str(cwd))
+    err_path = Path(tempfile.mkstemp(prefix="mcp-stderr-", dir=cwd)[1])
     with err_path.open("w") as errlog:
         async with Client(stdio_client(params, errlog=errlog), mode=mode, **client_kwargs) as client:
             yield client, err_path

@@ -66,7 +66,7 @@ def _qty_for(terms: dict[str, Decimal], price: Decimal, factor: int = 3) -> str:
 
 @pytest.mark.parametrize("mode", ERAS)
 async def test_every_tool_is_listed_with_derived_annotations(world, mode):
-    async with memory_client(world.tools_file, mode) as client:
+    async with memory_client(world.tools_file, mode, world.base_url) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
     catalog = load_catalog()
     assert set(tools) == {e.tool for e in catalog.endpoints}
@@ -82,7 +82,7 @@ async def test_every_tool_is_listed_with_derived_annotations(world, mode):
 
 @pytest.mark.parametrize("mode", ERAS)
 async def test_public_market_data(world, mode):
-    async with memory_client(world.tools_file, mode) as client:
+    async with memory_client(world.tools_file, mode, world.base_url) as client:
         price = result_json(await client.call_tool("get_ticker_price", {"symbol": "BTCUSDT", "account": "main"}))
         book = result_json(await client.call_tool("get_order_book", {"symbol": "BTCUSDT", "limit": 5, "account": "main"}))
         several = result_json(await client.call_tool("get_ticker_price", {"symbols": ["BTCUSDT", "ETHUSDT"], "account": "main"}))
@@ -98,7 +98,7 @@ async def test_public_market_data(world, mode):
 @pytest.mark.parametrize("mode", ERAS)
 @pytest.mark.parametrize("account", ["main", "rsa", "ed"])
 async def test_signed_read_for_every_key_type(world, mode, account):
-    async with memory_client(world.tools_file, mode) as client:
+    async with memory_client(world.tools_file, mode, world.base_url) as client:
         result = await client.call_tool("get_account", {"account": account, "omitZeroBalances": True})
     assert not result.is_error, result
     body = result_json(result)
@@ -111,7 +111,7 @@ async def test_signed_read_for_every_key_type(world, mode, account):
 
 @pytest.mark.parametrize("mode", ERAS)
 async def test_order_lifecycle_on_testnet(world, mode):
-    async with memory_client(world.tools_file, mode) as client:
+    async with memory_client(world.tools_file, mode, world.base_url) as client:
         terms = await _order_terms(client)
         qty = _qty_for(terms, terms["price"])
         market = result_json(await client.call_tool(
@@ -145,7 +145,7 @@ async def test_order_lifecycle_on_testnet(world, mode):
 
 @pytest.mark.parametrize("mode", ERAS)
 async def test_order_list_placed_listed_and_cancelled(world, mode):
-    async with memory_client(world.tools_file, mode) as client:
+    async with memory_client(world.tools_file, mode, world.base_url) as client:
         terms = await _order_terms(client)
         above = Decimal(_round_to(terms["price"] * Decimal("1.05"), terms["tick"]))
         below = Decimal(_round_to(terms["price"] * Decimal("0.95"), terms["tick"]))
@@ -170,7 +170,7 @@ async def test_order_list_placed_listed_and_cancelled(world, mode):
 
 @pytest.mark.parametrize("mode", ERAS)
 async def test_bad_arguments_are_refused_before_anything_is_sent(world, mode):
-    async with memory_client(world.tools_file, mode) as client:
+    async with memory_client(world.tools_file, mode, world.base_url) as client:
         before = len(world.exchange.requests)
         cases = [
             ({"symbol": "BTCUSDT", "side": "HOLD", "type": "MARKET"}, "side", "BUY, SELL"),
@@ -191,7 +191,7 @@ async def test_bad_arguments_are_refused_before_anything_is_sent(world, mode):
 
 @pytest.mark.parametrize("mode", ERAS)
 async def test_binance_errors_come_back_with_code_msg_and_hint(world, mode):
-    async with memory_client(world.tools_file, mode) as client:
+    async with memory_client(world.tools_file, mode, world.base_url) as client:
         unknown = await client.call_tool("get_order", {"symbol": "BTCUSDT", "orderId": 987654321})
         assert unknown.is_error
         body = result_json(unknown)
@@ -207,7 +207,7 @@ async def test_binance_errors_come_back_with_code_msg_and_hint(world, mode):
 
 @pytest.mark.parametrize("mode", ERAS)
 async def test_mainnet_state_change_is_refused_and_never_sent(world, mode):
-    async with memory_client(world.tools_file, mode) as client:
+    async with memory_client(world.tools_file, mode, world.base_url) as client:
         before = len(_posts(world))
         refused = await client.call_tool(
             "place_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01", "account": "live"}
@@ -229,7 +229,7 @@ async def test_ambiguous_account_lists_the_names(tmp_path, fake_exchange, keys):
     world = write_world(tmp_path, fake_exchange, keys)
     text = world.tools_file.read_text().replace("### main", "### first")
     world.tools_file.write_text(text)
-    async with memory_client(world.tools_file, "auto") as client:
+    async with memory_client(world.tools_file, "auto", world.base_url) as client:
         body = result_json(await client.call_tool("get_account", {}))
     assert body["error"] == "account_error"
     assert "first (testnet), rsa (testnet), ed (demo), live (mainnet)" in body["message"]
@@ -238,7 +238,7 @@ async def test_ambiguous_account_lists_the_names(tmp_path, fake_exchange, keys):
 @pytest.mark.parametrize("mode", ERAS)
 async def test_over_stdio_with_the_console_script(world, mode):
     seen: list[Any] = []
-    async with stdio_client_for(world.tools_file, mode) as (client, stderr_path):
+    async with stdio_client_for(world.tools_file, mode, base_url=world.base_url) as (client, stderr_path):
         tools = await client.list_tools()
         seen.append(tools)
         assert len(tools.tools) == 48
@@ -263,7 +263,7 @@ async def test_over_stdio_with_the_console_script(world, mode):
 async def test_no_secret_in_any_result(world, mode):
     keys = world.keys
     seen: list[Any] = []
-    async with memory_client(world.tools_file, mode) as client:
+    async with memory_client(world.tools_file, mode, world.base_url) as client:
         seen.append(await client.list_tools())
         for account in ("main", "rsa", "ed", "live"):
             seen.append(await client.call_tool("get_account", {"account": account}))
@@ -276,3 +276,16 @@ async def test_no_secret_in_any_result(world, mode):
     text = transcript(seen)
     for secret in keys.sensitive():
         assert secret not in text
+
+
+async def test_starts_without_any_tools_file_and_serves_market_data(tmp_path, fake_exchange):
+    """The README's first command: no TOOLS.md at all; public tools work, signed ones explain."""
+    env = {"BINANCE_SPOT_MCP_MAINNET_BASE_URL": fake_exchange.base_url}
+    async with stdio_client_for(None, "auto", extra_env=env, workdir=tmp_path) as (client, stderr_path):
+        assert len((await client.list_tools()).tools) == 48
+        price = result_json(await client.call_tool("get_ticker_price", {"symbol": "BTCUSDT"}))
+        signed = await client.call_tool("get_account", {})
+    assert Decimal(price["price"]) > 0
+    assert signed.is_error and "no account is configured" in result_json(signed)["message"]
+    assert [r.path for r in fake_exchange.exchange.requests] == ["/api/v3/ticker/price"]
+    assert "WARNING" not in stderr_path.read_text()  # a missing default TOOLS.md is not a problem

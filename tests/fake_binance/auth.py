@@ -8,8 +8,9 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Union
+from urllib.parse import unquote_plus
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -85,8 +86,6 @@ def signature_payload(req: RawRequest) -> tuple[bytes, str | None]:
     sigs = qsigs + bsigs
     if len(sigs) > 1:
         raise ApiError(-1101, "Duplicate values for a parameter detected.")
-    from urllib.parse import unquote_plus
-
     signature = unquote_plus(sigs[0].decode("latin-1")) if sigs else None
     return _percent_encode_non_ascii(query + body), signature
 
@@ -145,10 +144,3 @@ def check_timing(timestamp_ms: Decimal, recv_window: Decimal, server_ms: Decimal
     if server_ms - timestamp_ms > recv_window:
         raise ApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
 
-
-def to_decimal(value: str) -> Decimal | None:
-    """Best-effort Decimal conversion."""
-    try:
-        return Decimal(value)
-    except InvalidOperation:
-        return None

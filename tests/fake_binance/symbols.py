@@ -24,6 +24,7 @@ class SymbolSpec:
     min_notional: Decimal
     max_notional: Decimal
     market_max_qty: Decimal
+    seed_qty: Decimal = D(1)
     status: str = "TRADING"
     legacy_min_notional: bool = False
     permission_sets: list[list[str]] = field(default_factory=lambda: [["SPOT", "MARGIN"]])
@@ -97,13 +98,13 @@ def default_symbols() -> dict[str, SymbolSpec]:
     """BTCUSDT, ETHUSDT, BNBUSDT and ETHBTC with real-like precision."""
     specs = [
         SymbolSpec("BTCUSDT", "BTC", "USDT", D("60000.00"), D("0.01"), D("0.00001"), D("0.00001"),
-                   D("9000"), D("5"), D("9000000"), D("100")),
+                   D("9000"), D("5"), D("9000000"), D("100"), seed_qty=D("0.5")),
         SymbolSpec("ETHUSDT", "ETH", "USDT", D("3000.00"), D("0.01"), D("0.0001"), D("0.0001"),
-                   D("9000"), D("5"), D("9000000"), D("1000")),
+                   D("9000"), D("5"), D("9000000"), D("1000"), seed_qty=D("5")),
         SymbolSpec("BNBUSDT", "BNB", "USDT", D("600.00"), D("0.01"), D("0.001"), D("0.001"),
-                   D("9000"), D("5"), D("9000000"), D("1000")),
+                   D("9000"), D("5"), D("9000000"), D("1000"), seed_qty=D("20")),
         SymbolSpec("ETHBTC", "ETH", "BTC", D("0.05000"), D("0.00001"), D("0.0001"), D("0.0001"),
-                   D("100000"), D("0.0001"), D("9000000"), D("1000"), legacy_min_notional=True),
+                   D("100000"), D("0.0001"), D("9000000"), D("1000"), seed_qty=D("5"), legacy_min_notional=True),
     ]
     return {s.symbol: s for s in specs}
 

@@ -1,0 +1,10 @@
+"""Independent fake of the Binance Spot REST API (``/api/v3``) for tests.
+
+Public API: :func:`running_fake`, :class:`Exchange`, :data:`ENDPOINTS`.
+"""
+
+from .endpoints import ENDPOINTS, Endpoint
+from .exchange import Exchange, Reply, RequestRecord
+from .server import RunningFake, running_fake
+
+__all__ = ["ENDPOINTS", "Endpoint", "Exchange", "Reply", "RequestRecord", "RunningFake", "running_fake"]

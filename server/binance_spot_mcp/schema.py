@@ -56,18 +56,14 @@ def _param_schema(param: Param) -> dict[str, Any]:
             schema["minLength"] = c.min_length
         if c.max_length is not None:
             schema["maxLength"] = c.max_length
-    elif param.type is ParamType.DECIMAL:
-        schema = {"type": ["string", "number"], "pattern": DECIMAL_PATTERN}
-        if c.minimum is not None:
-            schema["minimum"] = _json_number(c.minimum)
-        if c.maximum is not None:
-            schema["maximum"] = _json_number(c.maximum)
-    elif param.type is ParamType.INTEGER:
-        schema = {"type": "integer"}
-        if c.minimum is not None:
-            schema["minimum"] = _json_number(c.minimum)
-        if c.maximum is not None:
-            schema["maximum"] = _json_number(c.maximum)
+    elif param.type in (ParamType.DECIMAL, ParamType.INTEGER):
+        if param.type is ParamType.DECIMAL:
+            schema = {"type": ["string", "number"], "pattern": DECIMAL_PATTERN}
+        else:
+            schema = {"type": "integer"}
+        for key, bound in (("minimum", c.minimum), ("maximum", c.maximum)):
+            if bound is not None:
+                schema[key] = _json_number(bound)
     elif param.type is ParamType.BOOLEAN:
         schema = {"type": "boolean"}
     elif param.type is ParamType.ENUM:

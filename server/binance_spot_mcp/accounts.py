@@ -380,6 +380,7 @@ class AccountStore:
         raise AccountError(
             f"several accounts and none is named 'main'. {self._names_text(current)}",
             hint="Ask the user which account to use, then call again with 'account'.",
+            choices=tuple(current.accounts),
         )
 
     @staticmethod

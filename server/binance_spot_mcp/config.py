@@ -102,6 +102,7 @@ class Settings:
     http_timeout_s: float = DEFAULT_HTTP_TIMEOUT_S
     max_result_chars: int = DEFAULT_MAX_RESULT_CHARS
     log_level: str = "WARNING"
+    require_elicitation: bool = False
 
 
 def load_settings(

@@ -9,7 +9,8 @@ Every failure a tool call can meet is one of these; ``server`` turns each into a
     │   └── AccountsFileError        TOOLS.md cannot be read (names the line)
     ├── ToolInputError               the arguments break the tool's schema (names the parameter)
     ├── AccountError                 no such account, ambiguous choice, unusable credentials
-    ├── PolicyError                  the server refuses on principle (e.g. mainnet write unconfirmed)
+    ├── PolicyError                  the server refuses on principle (e.g. foreign base URL)
+    │   └── NotConfirmed             a mainnet change the human did not CONFIRM: nothing was sent
     ├── ExchangeError                Binance answered with an error: HTTP status, ``code``, ``msg``
     └── TransportError               no usable answer (connection failed, timeout, bad JSON)
 
@@ -71,9 +72,20 @@ class ToolInputError(BinanceSpotError):
 class AccountError(BinanceSpotError):
     kind = "account_error"
 
+    def __init__(self, message: str, *, hint: str | None = None, choices: tuple[str, ...] = ()) -> None:
+        super().__init__(message, hint=hint)
+        self.choices = choices  # set when the choice is ambiguous: the names to pick from
+
 
 class PolicyError(BinanceSpotError):
     kind = "refused"
+
+
+class NotConfirmed(PolicyError):
+    kind = "not_confirmed"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{message} Nothing was sent.", hint=hint)
 
 
 class ExchangeError(BinanceSpotError):

@@ -13,13 +13,13 @@ from binance_spot_mcp.redact import Redactor
 TRUNCATION_NOTE = "The reply was cut to fit the assistant's context; narrow the query (e.g. pass symbol/symbols or a smaller limit)."
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def cap_json(data: Any, max_chars: int) -> str:
     """Serialise ``data``; if it is longer than ``max_chars``, cut it and say so, as valid JSON."""
-    text = _dumps(data)
+    text = dumps(data)
     if len(text) <= max_chars:
         return text
     items: list[Any] | None = None
@@ -30,25 +30,25 @@ def cap_json(data: Any, max_chars: int) -> str:
         # the largest list member is what makes a reply huge (symbols, balances, bids, ...)
         lists = [(k, v) for k, v in data.items() if isinstance(v, list)]
         if lists:
-            key, items = max(lists, key=lambda kv: len(_dumps(kv[1])))
+            key, items = max(lists, key=lambda kv: len(dumps(kv[1])))
     if items is None:
-        return _dumps({"truncated": True, "note": TRUNCATION_NOTE, "original_chars": len(text)})
+        return dumps({"truncated": True, "note": TRUNCATION_NOTE, "original_chars": len(text)})
     budget = max_chars - 400
     kept: list[Any] = []
     used = 0
     for item in items:
-        size = len(_dumps(item)) + 1
+        size = len(dumps(item)) + 1
         if used + size > budget:
             break
         kept.append(item)
         used += size
     meta = {"truncated": True, "note": TRUNCATION_NOTE, "kept_items": len(kept), "total_items": len(items)}
     if key is None:
-        return _dumps({**meta, "items": kept})
+        return dumps({**meta, "items": kept})
     rest = {k: v for k, v in data.items() if k != key}
     out = {**meta, **rest, key: kept}
-    text = _dumps(out)
-    return text if len(text) <= max_chars else _dumps(meta | {"kept_items": 0, key: []})
+    text = dumps(out)
+    return text if len(text) <= max_chars else dumps(meta | {"kept_items": 0, key: []})
 
 
 def success(data: Any, *, redactor: Redactor, max_chars: int) -> CallToolResult:
@@ -57,5 +57,5 @@ def success(data: Any, *, redactor: Redactor, max_chars: int) -> CallToolResult:
 
 
 def failure(error: BinanceSpotError, *, redactor: Redactor) -> CallToolResult:
-    text = redactor.redact(_dumps(error.to_dict()))
+    text = redactor.redact(dumps(error.to_dict()))
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)

@@ -25,6 +25,8 @@ from binance_spot_mcp.errors import ToolInputError
 
 ACCOUNT_ARG = "account"
 ENVIRONMENT_ARG = "environment"
+CONFIRM_ARG = "confirm"
+TOKEN_ARG = "confirmation_token"
 ENVIRONMENTS = ("mainnet", "testnet", "demo")
 DECIMAL_PATTERN = r"^\s*\+?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"
 _DECIMAL_RE = re.compile(DECIMAL_PATTERN)
@@ -38,6 +40,8 @@ class PreparedCall:
     account: str | None
     environment: str | None
     params: tuple[tuple[str, str], ...]
+    confirm: str | None = None
+    confirmation_token: str | None = None
 
     def as_dict(self) -> dict[str, str]:
         return dict(self.params)
@@ -97,6 +101,15 @@ def tool_schema(endpoint: Endpoint) -> dict[str, Any]:
             "type": "string",
             "enum": list(ENVIRONMENTS),
             "description": "Market data source; default mainnet (or the only account's).",
+        }
+    if endpoint.changes_state:
+        properties[CONFIRM_ARG] = {
+            "type": "string",
+            "description": "Mainnet, hosts without prompts only: CONFIRM as typed by the human.",
+        }
+        properties[TOKEN_ARG] = {
+            "type": "string",
+            "description": "Mainnet, hosts without prompts only: the token from the preview.",
         }
     schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
     if endpoint.required:
@@ -205,6 +218,12 @@ def prepare_arguments(endpoint: Endpoint, arguments: Mapping[str, Any] | None) -
     account = args.pop(ACCOUNT_ARG, None)
     if account is not None and (not isinstance(account, str) or not account.strip()):
         raise ToolInputError("'account' must be an account name from TOOLS.md", parameter=ACCOUNT_ARG)
+    confirm = token = None
+    if endpoint.changes_state:
+        confirm, token = args.pop(CONFIRM_ARG, None), args.pop(TOKEN_ARG, None)
+        for name, value in ((CONFIRM_ARG, confirm), (TOKEN_ARG, token)):
+            if value is not None and not isinstance(value, str):
+                raise ToolInputError(f"'{name}' must be a string", parameter=name)
     environment = None
     if not endpoint.signed:
         environment = args.pop(ENVIRONMENT_ARG, None)
@@ -241,4 +260,10 @@ def prepare_arguments(endpoint: Endpoint, arguments: Mapping[str, Any] | None) -
     wire = tuple(
         (name, to_wire(param, args[name])) for name, param in endpoint.params.items() if name in present
     )
-    return PreparedCall(account=account.strip() if account else None, environment=environment, params=wire)
+    return PreparedCall(
+        account=account.strip() if account else None,
+        environment=environment,
+        params=wire,
+        confirm=confirm,
+        confirmation_token=token,
+    )

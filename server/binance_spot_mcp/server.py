@@ -1,43 +1,68 @@
 """MCP wiring: tools from the catalog, one call handler, nothing endpoint-specific.
 
-``tools/call`` runs the same pipeline for every tool:
-catalog lookup -> argument validation -> account choice -> policy -> sign and send -> result.
+``tools/call`` runs the same pipeline for every endpoint tool:
+catalog lookup -> argument validation -> account choice (asking the human when ambiguous) ->
+CONFIRM for mainnet changes -> sign and send -> result.
 Every failure becomes an ``isError`` result; only an unknown tool is a protocol error.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import httpx
 from mcp.server import Server, ServerRequestContext
+from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
     CallToolRequestParams,
     CallToolResult,
+    ElicitRequest,
+    ElicitRequestFormParams,
+    ElicitResult,
+    InputRequiredResult,
     ListToolsResult,
     PaginatedRequestParams,
+    TextContent,
     Tool,
     ToolAnnotations,
 )
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from binance_spot_mcp import __version__
-from binance_spot_mcp.accounts import AccountStore, market_data_source
+from binance_spot_mcp.accounts import Account, AccountStore, market_data_source
 from binance_spot_mcp.catalog import Catalog, Endpoint, load_catalog
 from binance_spot_mcp.client import BinanceClient
-from binance_spot_mcp.confirm import check_allowed
+from binance_spot_mcp.confirm import (
+    ACCOUNT_INPUT_KEY,
+    CONFIRM_INPUT_KEY,
+    CONFIRM_SCHEMA,
+    ELICITATION_TIMEOUT_S,
+    STATE_TTL_S,
+    TOKEN_TTL_S,
+    ConfirmationTokens,
+    NonceBook,
+    PendingState,
+    binding,
+    is_confirm_text,
+    needs_confirmation,
+    preview,
+)
 from binance_spot_mcp.config import Settings
-from binance_spot_mcp.errors import BinanceSpotError
+from binance_spot_mcp.errors import AccountError, BinanceSpotError, NotConfirmed
 from binance_spot_mcp.redact import Redactor
-from binance_spot_mcp.results import failure, success
-from binance_spot_mcp.schema import prepare_arguments, tool_schema
+from binance_spot_mcp.results import dumps, failure, success
+from binance_spot_mcp.schema import PreparedCall, prepare_arguments, tool_schema
 
 logger = logging.getLogger(__name__)
 
 SERVER_NAME = "binance-spot-mcp"
 INVALID_PARAMS = -32602
+PRICE_LOOKUP_TIMEOUT_S = 3.0
 INSTRUCTIONS = (
     "Binance Spot REST API as tools. Public market-data tools need no account. Signed tools use "
     "the account named in 'account', else 'main', else the only one; if that is ambiguous, ask the "
@@ -67,6 +92,54 @@ def build_tools(catalog: Catalog) -> list[Tool]:
     return [build_tool(e) for e in catalog.endpoints]
 
 
+def _text(payload: Any, *, error: bool, redactor: Redactor) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=redactor.redact(dumps(payload)))], is_error=error)
+
+
+@dataclass
+class Asker:
+    """How this call can reach the human: by pushing a form, by returning a question, or not at all."""
+
+    ctx: ServerRequestContext | None
+    params: CallToolRequestParams | None
+
+    @property
+    def can_elicit(self) -> bool:
+        if self.ctx is None:
+            return False
+        caps = self.ctx.session.client_capabilities
+        elicitation = caps.elicitation if caps is not None else None
+        # a bare `elicitation: {}` (older shape) means form support
+        return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
+
+    @property
+    def modern(self) -> bool:
+        return self.ctx is not None and self.ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+
+    @property
+    def state(self) -> PendingState | None:
+        return PendingState.decode(self.params.request_state) if self.modern and self.params else None
+
+    def answer(self, key: str) -> ElicitResult | None:
+        responses = (self.params.input_responses or {}) if self.params else {}
+        answer = responses.get(key)
+        return answer if isinstance(answer, ElicitResult) else None
+
+    async def push(self, message: str, schema: dict[str, Any]) -> ElicitResult | None:
+        """Handshake era: ask mid-call; None when no answer came within the time limit."""
+        assert self.ctx is not None
+        with anyio.move_on_after(ELICITATION_TIMEOUT_S):
+            return await self.ctx.session.elicit_form(message, schema, related_request_id=self.ctx.request_id)
+        return None
+
+
+def _question(key: str, message: str, schema: dict[str, Any], state: PendingState) -> InputRequiredResult:
+    return InputRequiredResult(
+        input_requests={key: ElicitRequest(params=ElicitRequestFormParams(message=message, requested_schema=schema))},
+        request_state=state.encode(),
+    )
+
+
 @dataclass
 class Runtime:
     """Everything a running server shares across calls."""
@@ -78,6 +151,8 @@ class Runtime:
     accounts: AccountStore = field(init=False)
     client: BinanceClient = field(init=False)
     tools: list[Tool] = field(init=False)
+    nonces: NonceBook = field(init=False, repr=False)
+    tokens: ConfirmationTokens = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.accounts = AccountStore(self.settings, self.redactor)
@@ -85,25 +160,36 @@ class Runtime:
             skill_version=self.catalog.version, timeout_s=self.settings.http_timeout_s, transport=self.transport
         )
         self.tools = build_tools(self.catalog)
+        self.nonces = NonceBook()
+        self.tokens = ConfirmationTokens(self.nonces, ttl_s=TOKEN_TTL_S)
 
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    async def call(self, name: str, arguments: dict[str, Any] | None) -> CallToolResult:
+    async def call(
+        self, name: str, arguments: dict[str, Any] | None, *, asker: Asker | None = None
+    ) -> CallToolResult | InputRequiredResult:
         """Run one tool call to a result. Raises only for an unknown tool."""
         endpoint = self.catalog.get(name)
         if endpoint is None:
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {name[:80]}")
+        asker = asker or Asker(None, None)
         try:
             prepared = prepare_arguments(endpoint, arguments)
             if endpoint.signed:
-                account = self.accounts.resolve(prepared.account)
-                base_url = account.base_url
+                chosen = await self._choose_account(prepared, asker)
+                if isinstance(chosen, InputRequiredResult):
+                    return chosen
+                account, base_url = chosen, chosen.base_url
             else:
                 account = None
                 source = market_data_source(self.accounts, account=prepared.account, environment=prepared.environment)
                 base_url = source.base_url
-            check_allowed(endpoint, account)
+            if needs_confirmation(endpoint, account):
+                assert account is not None
+                pending = await self._confirm(endpoint, account, prepared, asker)
+                if pending is not None:
+                    return pending
             reply = await self.client.call(endpoint, prepared.params, base_url=base_url, account=account)
             return success(reply.data, redactor=self.redactor, max_chars=self.settings.max_result_chars)
         except BinanceSpotError as exc:
@@ -114,18 +200,134 @@ class Runtime:
             error = BinanceSpotError(f"internal error: {type(exc).__name__}", hint="This is a bug; please report it.")
             return failure(error, redactor=self.redactor)
 
+    # -- account choice -------------------------------------------------------------------
+
+    async def _choose_account(self, prepared: PreparedCall, asker: Asker) -> Account | InputRequiredResult:
+        try:
+            return self.accounts.resolve(prepared.account)
+        except AccountError as exc:
+            if not exc.choices or not asker.can_elicit:
+                raise
+            choices = exc.choices
+        message = "Several Binance accounts are configured and none is called 'main'. Which one should be used?"
+        schema = {
+            "type": "object",
+            "properties": {ACCOUNT_INPUT_KEY: {"type": "string", "title": "Account", "enum": list(choices)}},
+            "required": [ACCOUNT_INPUT_KEY],
+        }
+        if asker.modern:
+            state = asker.state
+            if state is not None and state.step == "confirm" and state.account in choices:
+                return self.accounts.resolve(state.account)  # chosen in an earlier round; CONFIRM checks the rest
+            if state is None or state.step != "account":
+                return _question(ACCOUNT_INPUT_KEY, message, schema, PendingState("account", self.nonces.issue(STATE_TTL_S)))
+            if not self.nonces.spend(state.nonce):
+                raise AccountError("that account question has expired or was already answered; nothing was sent")
+            answer = asker.answer(ACCOUNT_INPUT_KEY)
+        else:
+            answer = await asker.push(message, schema)
+        picked = (answer.content or {}).get(ACCOUNT_INPUT_KEY) if answer and answer.action == "accept" else None
+        if picked not in choices:
+            raise AccountError(
+                "no account was chosen, so nothing was sent",
+                hint="Ask the user which account to use and call again with 'account'.",
+            )
+        return self.accounts.resolve(picked)
+
+    # -- CONFIRM ----------------------------------------------------------------------------
+
+    async def _last_price(self, account: Account, params: dict[str, str]) -> str | None:
+        if "symbol" not in params or params.get("price") or params.get("quoteOrderQty"):
+            return None
+        ticker = self.catalog.get("get_ticker_price")
+        if ticker is None:
+            return None
+        with anyio.move_on_after(PRICE_LOOKUP_TIMEOUT_S):
+            try:
+                reply = await self.client.call(ticker, [("symbol", params["symbol"])], base_url=account.base_url, account=None)
+            except BinanceSpotError:
+                return None
+            return str(reply.data.get("price")) if isinstance(reply.data, dict) and reply.data.get("price") else None
+        return None
+
+    async def _confirm(
+        self, endpoint: Endpoint, account: Account, prepared: PreparedCall, asker: Asker
+    ) -> CallToolResult | InputRequiredResult | None:
+        """None when the human typed CONFIRM for exactly this request; else what to return instead."""
+        digest = binding(endpoint, account, prepared.params)
+        if asker.can_elicit:
+            if asker.modern:
+                state = asker.state
+                if state is None or state.step != "confirm":
+                    last = await self._last_price(account, prepared.as_dict())
+                    question = PendingState("confirm", self.nonces.issue(STATE_TTL_S), account.name, digest)
+                    return _question(CONFIRM_INPUT_KEY, preview(endpoint, account, prepared.params, last_price=last), CONFIRM_SCHEMA, question)
+                if state.digest != digest or state.account != account.name:
+                    raise NotConfirmed("The confirmation was given for a different request (account or arguments changed).")
+                if not self.nonces.spend(state.nonce):
+                    raise NotConfirmed("That confirmation was already used or has expired (5 minutes).")
+                answer = asker.answer(CONFIRM_INPUT_KEY)
+            else:
+                last = await self._last_price(account, prepared.as_dict())
+                try:
+                    answer = await asker.push(preview(endpoint, account, prepared.params, last_price=last), CONFIRM_SCHEMA)
+                except Exception as exc:  # noqa: BLE001 - any failure to ask means: not confirmed
+                    raise NotConfirmed(f"The confirmation prompt failed ({type(exc).__name__}).") from None
+                if answer is None:
+                    raise NotConfirmed("No answer to the confirmation prompt within 5 minutes.")
+            if answer is None:
+                raise NotConfirmed("No answer to the confirmation question came back.")
+            if answer.action != "accept":
+                raise NotConfirmed(f"The human did not confirm (they chose {answer.action}).")
+            if not is_confirm_text((answer.content or {}).get(CONFIRM_INPUT_KEY)):
+                raise NotConfirmed("The confirmation text was not CONFIRM.")
+            return None
+        if self.settings.require_elicitation:
+            raise NotConfirmed(
+                "This server is set to require a confirmation prompt, and this host cannot show one.",
+                hint="Use an MCP host that supports elicitation, or place the order yourself on binance.com.",
+            )
+        if prepared.confirmation_token is not None:
+            if not is_confirm_text(prepared.confirm):
+                raise NotConfirmed("'confirm' must be CONFIRM, exactly as the human typed it.")
+            if not self.tokens.redeem(prepared.confirmation_token, digest):
+                raise NotConfirmed(
+                    "The confirmation token is invalid, already used, expired (2 minutes) or was issued for other arguments.",
+                    hint="Call the tool again without confirm/confirmation_token to get a fresh preview.",
+                )
+            return None
+        last = await self._last_price(account, prepared.as_dict())
+        token = self.tokens.issue(digest)
+        payload = {
+            "status": "confirmation_required",
+            "sent": False,
+            "preview": preview(endpoint, account, prepared.params, last_price=last),
+            "confirmation_token": token,
+            "expires_in_seconds": int(TOKEN_TTL_S),
+            "next_step": (
+                "Show the preview to the user word for word and ask them to type CONFIRM. Only if they type it, "
+                f"call {endpoint.tool} again with exactly the same arguments plus confirm='CONFIRM' and this "
+                "confirmation_token. The token works once."
+            ),
+        }
+        return _text(payload, error=True, redactor=self.redactor)
+
 
 def build_server(runtime: Runtime) -> Server:
     async def list_tools(ctx: ServerRequestContext, params: PaginatedRequestParams | None) -> ListToolsResult:
         return ListToolsResult(tools=runtime.tools)
 
-    async def call_tool(ctx: ServerRequestContext, params: CallToolRequestParams) -> CallToolResult:
-        return await runtime.call(params.name, params.arguments)
+    async def call_tool(ctx: ServerRequestContext, params: CallToolRequestParams) -> CallToolResult | InputRequiredResult:
+        return await runtime.call(params.name, params.arguments, asker=Asker(ctx, params))
 
-    return Server(
+    server = Server(
         SERVER_NAME,
         version=__version__,
         instructions=INSTRUCTIONS,
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
+    # Seal request_state (AES-GCM, per-process key) so a client cannot invent or alter a question.
+    security = RequestStateSecurity(keys=[secrets.token_bytes(32)], ttl=STATE_TTL_S)
+    server.middleware.append(RequestStateBoundary(security, default_audience=server.name))
+    return server

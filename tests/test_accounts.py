@@ -102,7 +102,7 @@ def test_a_bad_account_names_its_line_and_leaves_the_others_usable(tmp_path):
     current = store.current()
     assert current.names() == ["good"]
     problems = "\n".join(current.problems)
-    assert "TOOLS.md line 11: Environment must be mainnet, testnet or demo, not 'moon'" in problems
+    assert "TOOLS.md line 11: Environment must be mainnet, testnet or demo" in problems
     assert "TOOLS.md line 12: unknown field 'Colour'" in problems
     assert "TOOLS.md line 18: Base URL refused" in problems
     assert SECRET_A not in problems and KEY_A not in problems

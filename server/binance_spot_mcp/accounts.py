@@ -115,11 +115,32 @@ def _clean_value(value: str) -> str:
     return value
 
 
+def clean_value(value: str) -> str:
+    """A field value as the reader sees it: stripped, one pair of matching quotes/backticks removed."""
+    return _clean_value(value)
+
+
+def is_section_heading(line: str) -> bool:
+    """True for the ``## Binance Accounts`` heading line (any case; no line ending)."""
+    return bool(re.match(r"^##\s+", line)) and line.lstrip("#").strip().lower() == SECTION_TITLE
+
+
+def ends_section(line: str) -> bool:
+    """True for a ``#``/``##`` heading line, which ends the accounts section."""
+    return bool(re.match(r"^#{1,2}\s", line))
+
+
+def account_heading(line: str) -> str | None:
+    """The account name of a ``### name`` line, else None."""
+    match = re.match(r"^###\s+(.*?)\s*$", line)
+    return _clean_value(match.group(1)) if match else None
+
+
 def _drafts(text: str, where: str, problems: list[str]) -> list[_Draft]:
     lines = text.splitlines()
     start = None
     for i, line in enumerate(lines):
-        if re.match(r"^##\s+", line) and line.lstrip("#").strip().lower() == SECTION_TITLE:
+        if is_section_heading(line):
             start = i + 1
             break
     if start is None:
@@ -128,14 +149,14 @@ def _drafts(text: str, where: str, problems: list[str]) -> list[_Draft]:
     current: _Draft | None = None
     for i in range(start, len(lines)):
         number, line = i + 1, lines[i]
-        if re.match(r"^#{1,2}\s", line):
+        if ends_section(line):
             break
         stripped = line.strip()
         if not stripped or stripped.startswith("```") or stripped.startswith("<!--") or stripped == "---":
             continue
-        heading = re.match(r"^###\s+(.*?)\s*$", line)
-        if heading:
-            current = _Draft(_clean_value(heading.group(1)), number)
+        heading = account_heading(line)
+        if heading is not None:
+            current = _Draft(heading, number)
             drafts.append(current)
             continue
         match = _FIELD_RE.match(line)
@@ -166,7 +187,7 @@ def _environment(draft: _Draft, where: str) -> str:
         environment = env_value[0].lower()
         if environment not in ENVIRONMENTS:
             raise ValueError(
-                f"{where} line {env_value[1]}: Environment must be mainnet, testnet or demo, not '{env_value[0]}'"
+                f"{where} line {env_value[1]}: Environment must be mainnet, testnet or demo"
             )
     if testnet_value:
         flag = testnet_value[0].lower()

@@ -17,6 +17,11 @@ from binance_spot_mcp.errors import ConfigError
 TOOLS_FILE_ENV = "BINANCE_TOOLS_FILE"
 DEFAULT_TOOLS_FILE = "TOOLS.md"
 LOG_LEVEL_ENV = "BINANCE_SPOT_MCP_LOG_LEVEL"
+JOURNAL_ENV = "BINANCE_SPOT_MCP_JOURNAL"
+REQUIRE_ELICITATION_ENV = "BINANCE_SPOT_MCP_REQUIRE_ELICITATION"
+JOURNAL_DIR_NAME = "binance-spot-mcp"
+JOURNAL_FILE_NAME = "journal.jsonl"
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 
 MAINNET, TESTNET, DEMO = "mainnet", "testnet", "demo"
 ENVIRONMENTS = (MAINNET, TESTNET, DEMO)
@@ -84,6 +89,28 @@ def base_url_problem(url: str) -> str | None:
     return "keys are only sent to Binance's own https hosts or to a loopback address (127.0.0.1, ::1, localhost)"
 
 
+def default_journal_file(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path:
+    """Where the audit journal lives: ``$BINANCE_SPOT_MCP_JOURNAL``, else
+    ``$XDG_STATE_HOME/binance-spot-mcp/journal.jsonl``, else ``~/.local/state/binance-spot-mcp/journal.jsonl``."""
+    env = os.environ if environ is None else environ
+    explicit = env.get(JOURNAL_ENV, "").strip()
+    if explicit:
+        path = Path(explicit).expanduser()
+        return path if path.is_absolute() else (cwd or Path.cwd()) / path
+    state_home = env.get("XDG_STATE_HOME", "").strip()
+    # XDG: a relative XDG_STATE_HOME is invalid and must be ignored
+    if state_home and Path(state_home).expanduser().is_absolute():
+        base = Path(state_home).expanduser()
+    else:
+        home = env.get("HOME", "").strip()
+        base = (Path(home) if home else Path.home()) / ".local" / "state"
+    return base / JOURNAL_DIR_NAME / JOURNAL_FILE_NAME
+
+
+def _is_true(value: str | None) -> bool:
+    return (value or "").strip().lower() in _TRUE_WORDS
+
+
 @dataclass(frozen=True)
 class EnvCredential:
     environment: str
@@ -103,12 +130,20 @@ class Settings:
     max_result_chars: int = DEFAULT_MAX_RESULT_CHARS
     log_level: str = "WARNING"
     require_elicitation: bool = False
+    journal_file: Path = field(default_factory=default_journal_file)
 
 
 def load_settings(
-    *, tools_file: str | None = None, environ: Mapping[str, str] | None = None, cwd: Path | None = None
+    *,
+    tools_file: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    require_elicitation: bool | None = None,
 ) -> Settings:
-    """Build settings from CLI values and the environment (``os.environ`` unless given)."""
+    """Build settings from CLI values and the environment (``os.environ`` unless given).
+
+    ``require_elicitation`` is the CLI flag: True forces it on, None leaves it to
+    ``$BINANCE_SPOT_MCP_REQUIRE_ELICITATION``."""
     env = os.environ if environ is None else environ
     explicit = tools_file is not None or bool(env.get(TOOLS_FILE_ENV))
     chosen = tools_file or env.get(TOOLS_FILE_ENV) or DEFAULT_TOOLS_FILE
@@ -139,4 +174,8 @@ def load_settings(
         env_credentials=tuple(credentials),
         base_urls=base_urls,
         log_level=env.get(LOG_LEVEL_ENV, "WARNING").upper(),
+        require_elicitation=(
+            require_elicitation if require_elicitation is not None else _is_true(env.get(REQUIRE_ELICITATION_ENV))
+        ),
+        journal_file=default_journal_file(env, cwd),
     )

@@ -121,6 +121,12 @@ def tool_schema(endpoint: Endpoint) -> dict[str, Any]:
 # validation and wire values
 
 
+def shown(value: Any) -> str:
+    """A caller's bad value, quoted and cut short: enough to recognise, too short to leak a key."""
+    text = str(value)
+    return repr(text if len(text) <= 16 else text[:12] + "...")
+
+
 def plain_decimal(value: Decimal) -> str:
     """Format a finite Decimal without exponent: Decimal('1E-5') -> '0.00001'."""
     text = format(value, "f")
@@ -143,7 +149,7 @@ def _to_decimal(name: str, raw: Any) -> Decimal:
         raise ToolInputError(f"'{name}' must be a decimal given as a string such as \"0.01\"", parameter=name)
     if not _DECIMAL_RE.match(text):
         raise ToolInputError(
-            f"'{name}' must be a non-negative decimal such as \"0.001\"; got {text[:40]!r}", parameter=name
+            f"'{name}' must be a non-negative decimal such as \"0.001\"; got {shown(text)}", parameter=name
         )
     try:
         value = Decimal(text.strip())
@@ -180,7 +186,7 @@ def to_wire(param: Param, raw: Any) -> str:
         if isinstance(raw, bool) or not (
             isinstance(raw, int) or (isinstance(raw, float) and raw.is_integer())
         ):
-            raise ToolInputError(f"'{name}' must be a whole number; got {str(raw)[:40]!r}", parameter=name)
+            raise ToolInputError(f"'{name}' must be a whole number; got {shown(raw)}", parameter=name)
         integer = int(raw)
         _check_range(param, Decimal(integer))
         return str(integer)
@@ -192,7 +198,7 @@ def to_wire(param: Param, raw: Any) -> str:
         if raw not in param.values:
             allowed = ", ".join(param.values)
             raise ToolInputError(
-                f"'{name}' must be one of {allowed}; got {str(raw)[:40]!r}", parameter=name
+                f"'{name}' must be one of {allowed}; got {shown(raw)}", parameter=name
             )
         return str(raw)
     if param.type is ParamType.STRING_ARRAY:

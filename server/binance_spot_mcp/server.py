@@ -34,6 +34,9 @@ from mcp.types import (
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from binance_spot_mcp import __version__
+from binance_spot_mcp.account_tools import NAMES as ACCOUNT_TOOL_NAMES
+from binance_spot_mcp.account_tools import TOOLS as ACCOUNT_TOOLS
+from binance_spot_mcp.account_tools import AccountTools
 from binance_spot_mcp.accounts import Account, AccountStore, market_data_source
 from binance_spot_mcp.catalog import Catalog, Endpoint, load_catalog
 from binance_spot_mcp.client import BinanceClient
@@ -89,7 +92,8 @@ def build_tool(endpoint: Endpoint) -> Tool:
 
 
 def build_tools(catalog: Catalog) -> list[Tool]:
-    return [build_tool(e) for e in catalog.endpoints]
+    """The whole tool list: one tool per endpoint, then the account tools."""
+    return [build_tool(e) for e in catalog.endpoints] + list(ACCOUNT_TOOLS)
 
 
 def _text(payload: Any, *, error: bool, redactor: Redactor) -> CallToolResult:
@@ -153,6 +157,7 @@ class Runtime:
     tools: list[Tool] = field(init=False)
     nonces: NonceBook = field(init=False, repr=False)
     tokens: ConfirmationTokens = field(init=False, repr=False)
+    account_tools: AccountTools = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.accounts = AccountStore(self.settings, self.redactor)
@@ -160,6 +165,7 @@ class Runtime:
             skill_version=self.catalog.version, timeout_s=self.settings.http_timeout_s, transport=self.transport
         )
         self.tools = build_tools(self.catalog)
+        self.account_tools = AccountTools(self.accounts, self.redactor)
         self.nonces = NonceBook()
         self.tokens = ConfirmationTokens(self.nonces, ttl_s=TOKEN_TTL_S)
 
@@ -171,8 +177,10 @@ class Runtime:
     ) -> CallToolResult | InputRequiredResult:
         """Run one tool call to a result. Raises only for an unknown tool."""
         endpoint = self.catalog.get(name)
+        if endpoint is None and name in ACCOUNT_TOOL_NAMES:
+            return await self.account_tools.call(name, arguments)
         if endpoint is None:
-            raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {name[:80]}")
+            raise MCPError(code=INVALID_PARAMS, message=self.redactor.redact(f"Unknown tool: {name[:80]}"))
         asker = asker or Asker(None, None)
         try:
             prepared = prepare_arguments(endpoint, arguments)

@@ -136,18 +136,21 @@ def write_world(directory: Path, fake: Any, keys: KeySet) -> World:
     return World(tools_file=tools_file, base_url=base, exchange=exchange, keys=keys)
 
 
-def loopback_environ(base_url: str | None) -> dict[str, str]:
-    """Point every environment's default base URL at the fake, so no test can reach the internet."""
-    if base_url is None:
-        return {}
-    return {f"BINANCE_SPOT_MCP_{env}_BASE_URL": base_url for env in ("MAINNET", "TESTNET", "DEMO")}
+def loopback_environ(base_url: str | None, state_dir: Path | None = None) -> dict[str, str]:
+    """Point every environment's default base URL at the fake, so no test can reach the internet,
+    and the audit journal into the test's own folder (never the real home)."""
+    env = {"BINANCE_SPOT_MCP_JOURNAL": str((state_dir or Path(tempfile.mkdtemp(prefix="journal-"))) / "journal.jsonl")}
+    if base_url is not None:
+        env.update({f"BINANCE_SPOT_MCP_{name}_BASE_URL": base_url for name in ("MAINNET", "TESTNET", "DEMO")})
+    return env
 
 
 @asynccontextmanager
 async def memory_client(
     tools_file: Path, mode: str, base_url: str | None = None, **client_kwargs: Any
 ) -> AsyncIterator[Client]:
-    runtime = Runtime(settings=load_settings(tools_file=str(tools_file), environ=loopback_environ(base_url)))
+    environ = loopback_environ(base_url, tools_file.parent)
+    runtime = Runtime(settings=load_settings(tools_file=str(tools_file), environ=environ))
     try:
         async with Client(build_server(runtime), mode=mode, **client_kwargs) as client:
             yield client
@@ -179,7 +182,7 @@ async def stdio_client_for(
     assert cwd is not None
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(cwd), "PYTHONUNBUFFERED": "1",
            "BINANCE_SPOT_MCP_LOG_LEVEL": "INFO"}
-    env.update(loopback_environ(base_url))
+    env.update(loopback_environ(base_url, cwd))
     env.update(extra_env or {})
     args = [] if tools_file is None else ["--tools-file", str(tools_file)]
     params = StdioServerParameters(command=console_script(), args=args, env=env, cwd=str(cwd))

@@ -83,7 +83,7 @@ async def _error_callback(ctx, params):
 def _client(world, mode, **kwargs):
     from mcp import Client
 
-    runtime = Runtime(settings=load_settings(tools_file=str(world.tools_file), environ=loopback_environ(world.base_url)))
+    runtime = Runtime(settings=load_settings(tools_file=str(world.tools_file), environ=loopback_environ(world.base_url, world.tools_file.parent)))
     return runtime, Client(build_server(runtime), mode=mode, **kwargs)
 
 
@@ -247,7 +247,7 @@ async def test_tokens_expire_after_two_minutes(world):
 @pytest.mark.parametrize("mode", ERAS)
 async def test_require_elicitation_refuses_the_token_path(world, mode):
     settings = load_settings(tools_file=str(world.tools_file), environ={
-        **loopback_environ(world.base_url), "BINANCE_SPOT_MCP_REQUIRE_ELICITATION": "1"})
+        **loopback_environ(world.base_url, world.tools_file.parent), "BINANCE_SPOT_MCP_REQUIRE_ELICITATION": "1"})
     import dataclasses
 
     settings = dataclasses.replace(settings, require_elicitation=True)
@@ -278,7 +278,7 @@ async def test_digest_check_refuses_a_state_for_other_arguments(world):
     from binance_spot_mcp.schema import prepare_arguments
     from binance_spot_mcp.server import Asker
 
-    runtime = Runtime(settings=load_settings(tools_file=str(world.tools_file), environ=loopback_environ(world.base_url)))
+    runtime = Runtime(settings=load_settings(tools_file=str(world.tools_file), environ=loopback_environ(world.base_url, world.tools_file.parent)))
     endpoint = CATALOG.get("place_order")
     args = minimal_arguments(endpoint)
     account = runtime.accounts.resolve("live")

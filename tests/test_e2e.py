@@ -5,6 +5,7 @@ In memory for both protocol eras, and over stdio through the installed console s
 
 from __future__ import annotations
 
+import json
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
@@ -291,3 +292,27 @@ async def test_starts_without_any_tools_file_and_serves_market_data(tmp_path, fa
     assert signed.is_error and "no account is configured" in result_json(signed)["message"]
     assert [r.path for r in fake_exchange.exchange.requests] == ["/api/v3/ticker/price"]
     assert "WARNING" not in stderr_path.read_text()  # a missing default TOOLS.md is not a problem
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_state_changes_are_journaled_before_and_after(world, mode):
+    journal = world.tools_file.parent / "journal.jsonl"
+    async with memory_client(world.tools_file, mode, world.base_url) as client:
+        terms = await _order_terms(client)
+        placed = result_json(await client.call_tool(
+            "place_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": _qty_for(terms, terms["price"])}
+        ))
+        rejected = await client.call_tool("cancel_order", {"symbol": "BTCUSDT", "orderId": 99999999})
+        await client.call_tool("get_account", {})  # reads are not journaled
+    entries = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert [(e["phase"], e.get("tool")) for e in entries] == [
+        ("intent", "place_order"), ("outcome", None), ("intent", "cancel_order"), ("outcome", None)
+    ]
+    assert entries[0]["id"] == entries[1]["id"] and entries[0]["account"] == "main"
+    assert entries[0]["params"]["symbol"] == "BTCUSDT" and "signature" not in entries[0]["params"]
+    assert entries[1]["ok"] is True and entries[1]["summary"]["orderId"] == placed["orderId"]
+    assert rejected.is_error and entries[3]["ok"] is False and entries[3]["summary"]["code"] == -2011
+    text = journal.read_text()
+    for secret in world.keys.sensitive():
+        assert secret not in text
+    assert oct(journal.stat().st_mode & 0o777) == "0o600"

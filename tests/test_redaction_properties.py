@@ -20,7 +20,7 @@ from binance_spot_mcp.cli import configure_logging
 from binance_spot_mcp.config import OFFICIAL_BASE_URLS, load_settings
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.server import Runtime
-from tests.e2e_support import random_token
+from tests.e2e_support import loopback_environ, random_token
 
 pytestmark = pytest.mark.anyio
 
@@ -99,7 +99,7 @@ _arguments = st.dictionaries(
 async def test_random_calls_against_an_echoing_exchange_leak_nothing(tools_file, log_buffer, tool, arguments):
     redactor, buffer = log_buffer
     runtime = Runtime(
-        settings=load_settings(tools_file=str(tools_file), environ={}),
+        settings=load_settings(tools_file=str(tools_file), environ=loopback_environ(None, tools_file.parent)),
         redactor=redactor,
         transport=httpx.MockTransport(_echo_everything),
     )
@@ -119,7 +119,7 @@ async def test_random_calls_against_an_echoing_exchange_leak_nothing(tools_file,
 
 async def test_echoed_signed_request_is_masked_not_dropped(tools_file):
     runtime = Runtime(
-        settings=load_settings(tools_file=str(tools_file), environ={}),
+        settings=load_settings(tools_file=str(tools_file), environ=loopback_environ(None, tools_file.parent)),
         transport=httpx.MockTransport(_echo_everything),
     )
     try:
@@ -175,7 +175,7 @@ _symbol = st.builds(lambda a, b: f"{a}{b}", _fragment, _fragment).filter(lambda 
 async def test_requests_that_reach_the_echoing_exchange_leak_nothing(tools_file, log_buffer, symbol, account):
     redactor, buffer = log_buffer
     runtime = Runtime(
-        settings=load_settings(tools_file=str(tools_file), environ={}),
+        settings=load_settings(tools_file=str(tools_file), environ=loopback_environ(None, tools_file.parent)),
         redactor=redactor,
         transport=httpx.MockTransport(_echo_everything),
     )

@@ -56,7 +56,8 @@ from binance_spot_mcp.confirm import (
     preview,
 )
 from binance_spot_mcp.config import Settings
-from binance_spot_mcp.errors import AccountError, BinanceSpotError, NotConfirmed
+from binance_spot_mcp.errors import AccountError, BinanceSpotError, ExchangeError, NotConfirmed, TransportError
+from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import dumps, failure, success
 from binance_spot_mcp.schema import PreparedCall, prepare_arguments, tool_schema
@@ -94,6 +95,19 @@ def build_tool(endpoint: Endpoint) -> Tool:
 def build_tools(catalog: Catalog) -> list[Tool]:
     """The whole tool list: one tool per endpoint, then the account tools."""
     return [build_tool(e) for e in catalog.endpoints] + list(ACCOUNT_TOOLS)
+
+
+_SUMMARY_KEYS = ("symbol", "orderId", "orderListId", "clientOrderId", "listClientOrderId", "status",
+                 "listOrderStatus", "executedQty", "cummulativeQuoteQty", "cancelResult", "newOrderResult")
+
+
+def outcome_summary(data: Any) -> dict[str, Any]:
+    """The identifying fields of an order reply, for the journal."""
+    if isinstance(data, list):
+        return {"items": len(data)}
+    if not isinstance(data, dict):
+        return {}
+    return {k: data[k] for k in _SUMMARY_KEYS if k in data and not isinstance(data[k], dict | list)}
 
 
 def _text(payload: Any, *, error: bool, redactor: Redactor) -> CallToolResult:
@@ -158,6 +172,7 @@ class Runtime:
     nonces: NonceBook = field(init=False, repr=False)
     tokens: ConfirmationTokens = field(init=False, repr=False)
     account_tools: AccountTools = field(init=False, repr=False)
+    journal: Journal = field(init=False)
 
     def __post_init__(self) -> None:
         self.accounts = AccountStore(self.settings, self.redactor)
@@ -166,6 +181,7 @@ class Runtime:
         )
         self.tools = build_tools(self.catalog)
         self.account_tools = AccountTools(self.accounts, self.redactor)
+        self.journal = Journal(self.settings.journal_file, redactor=self.redactor)
         self.nonces = NonceBook()
         self.tokens = ConfirmationTokens(self.nonces, ttl_s=TOKEN_TTL_S)
 
@@ -198,8 +214,11 @@ class Runtime:
                 pending = await self._confirm(endpoint, account, prepared, asker)
                 if pending is not None:
                     return pending
-            reply = await self.client.call(endpoint, prepared.params, base_url=base_url, account=account)
-            return success(reply.data, redactor=self.redactor, max_chars=self.settings.max_result_chars)
+            if endpoint.changes_state and account is not None:
+                data = await self._send_journaled(endpoint, prepared, account)
+            else:
+                data = (await self.client.call(endpoint, prepared.params, base_url=base_url, account=account)).data
+            return success(data, redactor=self.redactor, max_chars=self.settings.max_result_chars)
         except BinanceSpotError as exc:
             logger.info("%s failed: %s", name, exc.message)
             return failure(exc, redactor=self.redactor)
@@ -207,6 +226,28 @@ class Runtime:
             logger.exception("internal error in %s", name)
             error = BinanceSpotError(f"internal error: {type(exc).__name__}", hint="This is a bug; please report it.")
             return failure(error, redactor=self.redactor)
+
+    async def _send_journaled(self, endpoint: Endpoint, prepared: PreparedCall, account: Account) -> Any:
+        """Send a state-changing request with its intent on disk first and its outcome after."""
+        entry = self.journal.record_intent(
+            tool=endpoint.tool,
+            account=account.name,
+            environment=account.environment,
+            method=endpoint.method,
+            path=endpoint.path,
+            params=dict(prepared.params),
+        )
+        try:
+            reply = await self.client.call(endpoint, prepared.params, base_url=account.base_url, account=account)
+        except ExchangeError as exc:
+            self.journal.record_outcome(entry, ok=False, status=exc.status, summary={"code": exc.code, "msg": exc.msg})
+            raise
+        except TransportError as exc:
+            summary = {"error": exc.message, "may_have_executed": exc.sent}
+            self.journal.record_outcome(entry, ok=False, status=None, summary=summary)
+            raise
+        self.journal.record_outcome(entry, ok=True, status=reply.status, summary=outcome_summary(reply.data))
+        return reply.data
 
     # -- account choice -------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from typing import Any
 from mcp.types import CallToolResult, TextContent, Tool, ToolAnnotations
 
 from binance_spot_mcp.accounts import AccountStore
+from binance_spot_mcp.accounts_file import AccountEntry, add_account, read_credentials_file
 from binance_spot_mcp.config import ENVIRONMENTS
 from binance_spot_mcp.errors import BinanceSpotError, ToolInputError
 from binance_spot_mcp.redact import Redactor, mask_api_key, mask_secret
@@ -135,8 +136,6 @@ class AccountTools:
         )
 
     def _add(self, args: Mapping[str, Any]) -> CallToolResult:
-        from binance_spot_mcp.accounts_file import AccountEntry, add_account, read_credentials_file
-
         name, environment = _string(args, "name"), _string(args, "environment")
         if name is None:
             raise ToolInputError("missing required parameter: name", parameter="name")

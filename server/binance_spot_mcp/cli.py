@@ -1,5 +1,8 @@
 """Command line: ``binance-spot-mcp [serve]`` runs the MCP server over stdio;
-``binance-spot-mcp tools [--json]`` prints the endpoint catalog.
+``binance-spot-mcp tools [--json]`` prints the endpoint catalog;
+``binance-spot-mcp accounts list|show|add|remove`` manages TOOLS.md (keys are typed without
+echo and only ever printed masked); ``binance-spot-mcp journal [-n N] [--json]`` shows the
+audit journal of state-changing requests.
 
 Logging is configured here, once, to stderr, through the redacting filter: stdout belongs to
 the MCP protocol (invariant 6).
@@ -8,20 +11,32 @@ the MCP protocol (invariant 6).
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
 
 from binance_spot_mcp import __version__
+from binance_spot_mcp.accounts import AccountStore
+from binance_spot_mcp.accounts_file import (
+    AccountEntry,
+    account_names,
+    add_account,
+    read_credentials_file,
+    remove_account,
+)
 from binance_spot_mcp.catalog import Catalog, Endpoint, load_catalog
-from binance_spot_mcp.config import load_settings
-from binance_spot_mcp.errors import ConfigError
-from binance_spot_mcp.redact import RedactingFilter, Redactor
+from binance_spot_mcp.config import ENVIRONMENTS, MAINNET, Settings, load_settings
+from binance_spot_mcp.errors import BinanceSpotError, ConfigError
+from binance_spot_mcp.journal import DEFAULT_LATEST, INTENT, Journal
+from binance_spot_mcp.redact import RedactingFilter, Redactor, mask_api_key, mask_secret
 from binance_spot_mcp.schema import plain_decimal
+from binance_spot_mcp.signing import KeyLoadError, signer_from_key_file
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +62,48 @@ def _parser() -> argparse.ArgumentParser:
         help="accounts file (default: $BINANCE_TOOLS_FILE, else ./TOOLS.md)",
     )
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default) or ERROR; logs go to stderr")
+    elicitation_help = (
+        "refuse mainnet changes unless the host can show the CONFIRM prompt (no token fallback); "
+        "also $BINANCE_SPOT_MCP_REQUIRE_ELICITATION=1"
+    )
+    parser.add_argument("--require-elicitation", action="store_true", help=elicitation_help)
     commands = parser.add_subparsers(dest="command")
-    commands.add_parser("serve", help="run the MCP server over stdio (the default)")
+    serve = commands.add_parser("serve", help="run the MCP server over stdio (the default)")
+    serve.add_argument("--require-elicitation", action="store_true", default=argparse.SUPPRESS, help=elicitation_help)
     tools = commands.add_parser("tools", help="print the tool catalog built from SKILL.md")
     tools.add_argument("--json", action="store_true", help="machine-readable JSON")
+
+    accounts = commands.add_parser("accounts", help="list, show, add or remove accounts in TOOLS.md")
+    actions = accounts.add_subparsers(dest="accounts_command", metavar="{list,show,add,remove}")
+    actions.required = True
+    actions.add_parser("list", help="account names and environments (never keys)")
+    show = actions.add_parser("show", help="one account, with its key and secret masked")
+    show.add_argument("name")
+    add = actions.add_parser(
+        "add",
+        help="add an account; the API key and secret are typed without echo",
+        description=(
+            "Add an account to TOOLS.md. The API key and the secret are prompted for without echo, "
+            "unless --credentials-file gives both (API key on line 1, secret on line 2); with --key-file "
+            "(RSA or Ed25519 PEM) only the API key is prompted for. Only the masked forms are printed."
+        ),
+    )
+    add.add_argument("name")
+    add.add_argument("--environment", required=True, choices=ENVIRONMENTS)
+    add.add_argument("--key-file", metavar="PEM", help="private key file (RSA or Ed25519) instead of an HMAC secret")
+    add.add_argument("--passphrase-prompt", action="store_true", help="prompt for the key file's passphrase")
+    add.add_argument("--credentials-file", metavar="PATH", help="two-line file: API key, then secret")
+    add.add_argument("--description", default="", metavar="TEXT")
+    add.add_argument("--base-url", metavar="URL", help="Binance https host or loopback only (for testing)")
+    add.add_argument("--replace", action="store_true", help="replace an existing account of the same name")
+    remove = actions.add_parser("remove", help="remove an account from TOOLS.md")
+    remove.add_argument("name")
+
+    journal = commands.add_parser("journal", help="show the latest entries of the audit journal")
+    journal.add_argument(
+        "-n", type=int, default=DEFAULT_LATEST, metavar="N", help=f"how many entries (default {DEFAULT_LATEST})"
+    )
+    journal.add_argument("--json", action="store_true", help="machine-readable JSON")
     return parser
 
 
@@ -114,12 +167,219 @@ async def _serve_stdio(runtime: Any) -> None:
         await runtime.aclose()
 
 
+class CommandError(Exception):
+    """A CLI command failed; the message is safe to print (it names things, never secrets)."""
+
+
+def _out(redactor: Redactor, text: str = "") -> None:
+    sys.stdout.write(redactor.redact(text) + "\n")
+
+
+def _prompt_hidden(label: str) -> str:
+    """Read a value without echo (getpass); a closed stdin or Ctrl-C is a clear error."""
+    try:
+        value = getpass.getpass(f"{label} (input hidden): ")
+    except (EOFError, KeyboardInterrupt):
+        raise CommandError(f"no {label} was entered (input closed)") from None
+    value = value.strip()
+    if not value:
+        raise CommandError(f"no {label} was entered")
+    return value
+
+
+def _accounts_list(settings: Settings, redactor: Redactor) -> int:
+    current = AccountStore(settings, redactor).current()
+    if not current.accounts and not current.broken:
+        _out(redactor, f"no accounts configured ({settings.tools_file})")
+        return 0
+    names = [*current.accounts, *current.broken]
+    width = max(len(n) for n in names)
+    for account in current.accounts.values():
+        _out(redactor, f"{account.name:<{width}}  {account.environment}")
+    for name in current.broken:
+        _out(redactor, f"{name:<{width}}  unusable (binance-spot-mcp accounts show {name})")
+    return 0
+
+
+def _accounts_show(settings: Settings, redactor: Redactor, name: str) -> int:
+    current = AccountStore(settings, redactor).current()
+    if name in current.broken:
+        raise CommandError(f"account '{name}' cannot be used: {current.broken[name].problem}")
+    account = current.accounts.get(name)
+    if account is None:
+        listed = ", ".join(current.accounts) or "none"
+        raise CommandError(f"no account named '{name}' (accounts: {listed})")
+    secret_label, secret_value = ("secret", account.secret_display)
+    if account.secret_display.startswith("private key file "):
+        secret_label, secret_value = "private key file", account.secret_display.removeprefix("private key file ")
+    rows = [
+        ("name", account.name),
+        ("environment", account.environment),
+        ("signing", account.signing),
+        ("API key", account.masked_api_key),
+        (secret_label, secret_value),
+        ("base URL", account.base_url),
+        ("description", account.description),
+        ("source", account.source),
+    ]
+    rows = [(label, value) for label, value in rows if value]
+    width = max(len(label) for label, _ in rows) + 1
+    for label, value in rows:
+        _out(redactor, f"{label + ':':<{width}} {value}")
+    return 0
+
+
+def _accounts_add(settings: Settings, redactor: Redactor, args: argparse.Namespace) -> int:
+    path = settings.tools_file
+    if args.key_file and args.credentials_file:
+        raise CommandError("give --key-file (RSA/Ed25519) or --credentials-file (HMAC), not both")
+    if args.passphrase_prompt and not args.key_file:
+        raise CommandError("--passphrase-prompt goes with --key-file")
+    existed = args.name in account_names(path)
+    if existed and not args.replace:
+        raise CommandError(f"an account named '{args.name}' already exists in {path} (use --replace to replace it)")
+    # Check the name, description and base URL before asking for any key.
+    AccountEntry(
+        args.name,
+        args.environment,
+        "placeholder",
+        secret="placeholder",
+        description=args.description,
+        base_url=args.base_url,
+    )
+
+    secret: str | None = None
+    key_file: str | None = None
+    passphrase: str | None = None
+    signing = "HMAC_SHA256"
+    if args.credentials_file:
+        api_key, secret = read_credentials_file(Path(args.credentials_file))
+    elif args.key_file:
+        key_path = Path(args.key_file).expanduser().absolute()
+        if args.passphrase_prompt:
+            passphrase = _prompt_hidden("passphrase of the private key")
+            redactor.add_opaque(passphrase)
+        try:
+            signing = signer_from_key_file(key_path, passphrase).kind
+        except KeyLoadError as exc:
+            raise CommandError(str(exc)) from None
+        key_file = str(key_path)
+        api_key = _prompt_hidden("API key")
+    else:
+        api_key = _prompt_hidden("API key")
+        secret = _prompt_hidden("API secret")
+    redactor.add_api_key(api_key)
+    if secret is not None:
+        redactor.add_secret(secret)
+
+    entry = AccountEntry(
+        args.name,
+        args.environment,
+        api_key,
+        secret=secret,
+        private_key_file=key_file,
+        passphrase=passphrase,
+        description=args.description,
+        base_url=args.base_url,
+    )
+    add_account(path, entry, replace=args.replace)
+
+    verb, where = ("Replaced", "in") if existed else ("Added", "to")
+    _out(redactor, f"{verb} account '{entry.name}' ({entry.environment}, {signing}) {where} {path}")
+    _out(redactor, f"  API key: {mask_api_key(api_key)}")
+    if secret is not None:
+        _out(redactor, f"  secret:  {mask_secret(secret)}")
+    else:
+        _out(redactor, f"  private key file: {key_file}")
+    if entry.environment == MAINNET:
+        sys.stderr.write("note: a mainnet account; every order on it needs the human to type CONFIRM\n")
+    current = AccountStore(settings, redactor).current()
+    if entry.name in current.broken:
+        raise CommandError(f"the account was written but cannot be used: {current.broken[entry.name].problem}")
+    return 0
+
+
+def _accounts_remove(settings: Settings, redactor: Redactor, name: str) -> int:
+    if not remove_account(settings.tools_file, name):
+        raise CommandError(f"no account named '{name}' in {settings.tools_file}")
+    _out(redactor, f"Removed account '{name}' from {settings.tools_file}")
+    return 0
+
+
+def _accounts_command(args: argparse.Namespace, settings: Settings, redactor: Redactor) -> int:
+    command = args.accounts_command
+    if command == "list":
+        return _accounts_list(settings, redactor)
+    if command == "show":
+        return _accounts_show(settings, redactor, args.name)
+    if command == "add":
+        return _accounts_add(settings, redactor, args)
+    return _accounts_remove(settings, redactor, args.name)
+
+
+def _pairs(values: Mapping[str, Any]) -> str:
+    return " ".join(
+        f"{k}={v if isinstance(v, str) else json.dumps(v, separators=(',', ':'), default=str)}"
+        for k, v in values.items()
+    )
+
+
+def journal_line(entry: Mapping[str, Any]) -> str:
+    """One journal entry as one readable line."""
+    head = f"{entry.get('ts', '?')}  {entry.get('id', '?')}  {entry.get('phase', '?'):<7}"
+    if entry.get("phase") == INTENT:
+        params = entry.get("params")
+        text = (
+            f"{head}  {entry.get('tool')} on {entry.get('account')} ({entry.get('environment')}): "
+            f"{entry.get('method')} {entry.get('path')}"
+        )
+        return f"{text}  {_pairs(params)}" if isinstance(params, Mapping) and params else text
+    status = entry.get("status")
+    answer = f"HTTP {status}" if status is not None else "no HTTP answer"
+    text = f"{head}  {'ok' if entry.get('ok') else 'FAILED'}  {answer}"
+    summary = entry.get("summary")
+    return f"{text}  {_pairs(summary)}" if isinstance(summary, Mapping) and summary else text
+
+
+def _journal_command(args: argparse.Namespace, settings: Settings, redactor: Redactor) -> int:
+    if args.n < 1:
+        raise CommandError("-n must be at least 1")
+    entries = Journal(settings.journal_file, redactor=redactor).latest(args.n)
+    if args.json:
+        _out(redactor, json.dumps(entries, indent=2, ensure_ascii=False))
+        return 0
+    if not entries:
+        _out(redactor, f"no journal entries yet ({settings.journal_file})")
+        return 0
+    for entry in entries:
+        _out(redactor, journal_line(entry))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     redactor = Redactor()
     try:
-        settings = load_settings(tools_file=args.tools_file)
+        settings = load_settings(
+            tools_file=args.tools_file, require_elicitation=True if args.require_elicitation else None
+        )
         configure_logging(args.log_level or settings.log_level, redactor)
+    except ConfigError as exc:
+        sys.stderr.write(f"binance-spot-mcp: {redactor.redact(exc.message)}\n")
+        return 2
+    if args.command in {"accounts", "journal"}:
+        try:
+            if args.command == "accounts":
+                return _accounts_command(args, settings, redactor)
+            return _journal_command(args, settings, redactor)
+        except (CommandError, BinanceSpotError) as exc:
+            message = exc.message if isinstance(exc, BinanceSpotError) else str(exc)
+            sys.stderr.write(f"binance-spot-mcp: {redactor.redact(message)}\n")
+            hint = getattr(exc, "hint", "")
+            if hint:
+                sys.stderr.write(f"hint: {redactor.redact(hint)}\n")
+            return 1
+    try:
         catalog = load_catalog()
     except ConfigError as exc:
         sys.stderr.write(f"binance-spot-mcp: {redactor.redact(exc.message)}\n")

@@ -6,6 +6,7 @@ In memory for both protocol eras, and over stdio through the installed console s
 from __future__ import annotations
 
 import json
+import re
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
@@ -119,6 +120,7 @@ async def test_order_lifecycle_on_testnet(world, mode):
             "place_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": qty, "newOrderRespType": "FULL"}
         ))
         assert market["status"] == "FILLED" and Decimal(market["executedQty"]) == Decimal(qty)
+        assert re.fullmatch(r"agent-[A-Za-z0-9]{18}", market["clientOrderId"])  # generated
 
         low = Decimal(_round_to(terms["price"] * Decimal("0.9"), terms["tick"]))
         rest_qty = _qty_for(terms, low)
@@ -127,10 +129,10 @@ async def test_order_lifecycle_on_testnet(world, mode):
             {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": rest_qty, "price": str(low),
              "newClientOrderId": "e2e-rest-1"},
         ))
-        assert resting["status"] == "NEW" and resting["clientOrderId"] == "e2e-rest-1"
+        assert resting["status"] == "NEW" and resting["clientOrderId"] == "agent-e2e-rest-1"  # prefixed
         open_orders = result_json(await client.call_tool("get_open_orders", {"symbol": "BTCUSDT"}))
         assert [o["orderId"] for o in open_orders] == [resting["orderId"]]
-        cancelled = result_json(await client.call_tool("cancel_order", {"symbol": "BTCUSDT", "origClientOrderId": "e2e-rest-1"}))
+        cancelled = result_json(await client.call_tool("cancel_order", {"symbol": "BTCUSDT", "origClientOrderId": "agent-e2e-rest-1"}))
         assert cancelled["status"] == "CANCELED"
         queried = result_json(await client.call_tool("get_order", {"symbol": "BTCUSDT", "orderId": resting["orderId"]}))
         assert queried["status"] == "CANCELED"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import anyio
 import httpx
 
 from binance_spot_mcp.accounts import Account
@@ -37,6 +38,11 @@ from binance_spot_mcp.errors import ExchangeError, PolicyError, TransportError, 
 logger = logging.getLogger(__name__)
 
 API_KEY_HEADER = "X-MBX-APIKEY"
+SERVER_TIME_PATH = "/api/v3/time"
+TIMESTAMP_ERROR = -1021
+# Replies after which a read is simply tried again (errors.md: unknown/busy/timeout on Binance's side).
+RETRYABLE_READ_CODES = frozenset({-1000, -1001, -1006, -1007, -1008})
+READ_RETRY_DELAYS_S = (0.25, 1.0)
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 BODY_METHODS = frozenset({"POST", "PUT"})
 
@@ -133,9 +139,33 @@ class BinanceClient:
             trust_env=False,
         )
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
+        self._offsets_ms: dict[str, int] = {}
+        self.read_retry_delays_s: tuple[float, ...] = READ_RETRY_DELAYS_S
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    def clock_offset_ms(self, base_url: str) -> int:
+        """Binance's clock minus ours, as last measured for this base URL (0 until measured)."""
+        return self._offsets_ms.get(base_url, 0)
+
+    async def sync_clock(self, base_url: str) -> int:
+        """Measure the offset to Binance's server time (GET /api/v3/time) and keep it."""
+        before = self._clock_ms()
+        try:
+            response = await self._http.get(f"{base_url}{SERVER_TIME_PATH}")
+            server_ms = int(response.json()["serverTime"])
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            raise TransportError(
+                f"could not read Binance's server time from {base_url}",
+                sent=False,
+                hint="The local clock seems off; check the machine's time sync and the network.",
+            ) from None
+        after = self._clock_ms()
+        offset = server_ms - (before + after) // 2
+        self._offsets_ms[base_url] = offset
+        logger.info("clock offset to %s is now %d ms", base_url, offset)
+        return offset
 
     async def call(
         self,
@@ -145,8 +175,40 @@ class BinanceClient:
         base_url: str,
         account: Account | None,
     ) -> Reply:
-        """Send one request; return the decoded reply or raise ``ExchangeError``/``TransportError``."""
-        request = prepare_request(endpoint, params, base_url=base_url, account=account, now_ms=self._clock_ms())
+        """Send one request, with the recoveries that are always safe:
+
+        * -1021 (timestamp outside recvWindow) is rejected before the matching engine, so the
+          clock offset is re-measured and the request signed and sent once more;
+        * a read (never a state change) that failed in transit or on Binance's side is tried again
+          after ``read_retry_delays_s``.
+        """
+        retries = list(self.read_retry_delays_s) if not endpoint.changes_state else []
+        clock_fixed = False
+        while True:
+            try:
+                return await self._send_once(endpoint, params, base_url=base_url, account=account)
+            except ExchangeError as exc:
+                if exc.code == TIMESTAMP_ERROR and endpoint.signed and not clock_fixed:
+                    clock_fixed = True
+                    await self.sync_clock(base_url)
+                    continue
+                if not retries or not (exc.status >= 500 or exc.code in RETRYABLE_READ_CODES):
+                    raise
+            except TransportError:
+                if not retries:
+                    raise
+            await anyio.sleep(retries.pop(0))
+
+    async def _send_once(
+        self,
+        endpoint: Endpoint,
+        params: Sequence[tuple[str, str]],
+        *,
+        base_url: str,
+        account: Account | None,
+    ) -> Reply:
+        now_ms = self._clock_ms() + self._offsets_ms.get(base_url, 0)
+        request = prepare_request(endpoint, params, base_url=base_url, account=account, now_ms=now_ms)
         logger.debug("sending %s %s", endpoint.method, endpoint.path)
         try:
             response = await self._http.request(

@@ -130,6 +130,8 @@ class Settings:
     max_result_chars: int = DEFAULT_MAX_RESULT_CHARS
     log_level: str = "WARNING"
     require_elicitation: bool = False
+    # Waits between look-ups of an order whose reply was lost (timeout, 5xx, dropped connection).
+    outcome_lookup_delays_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 3.0)
     journal_file: Path = field(default_factory=default_journal_file)
 
 

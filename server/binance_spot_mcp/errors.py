@@ -12,7 +12,9 @@ Every failure a tool call can meet is one of these; ``server`` turns each into a
     ├── PolicyError                  the server refuses on principle (e.g. foreign base URL)
     │   └── NotConfirmed             a mainnet change the human did not CONFIRM: nothing was sent
     ├── ExchangeError                Binance answered with an error: HTTP status, ``code``, ``msg``
-    └── TransportError               no usable answer (connection failed, timeout, bad JSON)
+    ├── TransportError               no usable answer (connection failed, timeout, bad JSON)
+    └── OutcomeError                 an order's reply was lost and looking it up settled "not placed"
+                                     or could not settle it ("unknown"); it was never re-sent
 
 Messages never carry secrets: callers build them from names and masked values only, and
 ``redact`` runs over every outgoing text as a second line of defence.
@@ -132,6 +134,10 @@ class TransportError(BinanceSpotError):
         out = super().to_dict()
         out["request_may_have_reached_binance"] = self.sent
         return out
+
+
+class OutcomeError(BinanceSpotError):
+    kind = "order_outcome"
 
 
 # One-line next steps for the Binance error codes a user meets most (errors.md).

@@ -56,8 +56,16 @@ from binance_spot_mcp.confirm import (
     preview,
 )
 from binance_spot_mcp.config import Settings
-from binance_spot_mcp.errors import AccountError, BinanceSpotError, ExchangeError, NotConfirmed, TransportError
+from binance_spot_mcp.errors import (
+    AccountError,
+    BinanceSpotError,
+    ExchangeError,
+    NotConfirmed,
+    OutcomeError,
+    TransportError,
+)
 from binance_spot_mcp.journal import Journal
+from binance_spot_mcp.orders import UNKNOWN_OUTCOME_CODES, lookup_for, verdict, with_client_id
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import dumps, failure, success
 from binance_spot_mcp.schema import PreparedCall, prepare_arguments, tool_schema
@@ -228,26 +236,82 @@ class Runtime:
             return failure(error, redactor=self.redactor)
 
     async def _send_journaled(self, endpoint: Endpoint, prepared: PreparedCall, account: Account) -> Any:
-        """Send a state-changing request with its intent on disk first and its outcome after."""
+        """Send a state-changing request: client order id set, intent on disk first, outcome after.
+
+        When the reply of an order-placing request is lost (timeout, dropped connection, 5xx,
+        -1006/-1007) the request is never sent again: the order is looked up by its client id.
+        """
+        params, client_id = with_client_id(endpoint, prepared.params)
         entry = self.journal.record_intent(
             tool=endpoint.tool,
             account=account.name,
             environment=account.environment,
             method=endpoint.method,
             path=endpoint.path,
-            params=dict(prepared.params),
+            params=dict(params),
         )
         try:
-            reply = await self.client.call(endpoint, prepared.params, base_url=account.base_url, account=account)
+            reply = await self.client.call(endpoint, params, base_url=account.base_url, account=account)
         except ExchangeError as exc:
+            if client_id and (exc.status >= 500 or exc.code in UNKNOWN_OUTCOME_CODES):
+                return await self._resolve_outcome(endpoint, params, account, client_id, entry, f"{exc.msg} (HTTP {exc.status})")
             self.journal.record_outcome(entry, ok=False, status=exc.status, summary={"code": exc.code, "msg": exc.msg})
             raise
         except TransportError as exc:
+            if client_id and exc.sent:
+                return await self._resolve_outcome(endpoint, params, account, client_id, entry, exc.message)
             summary = {"error": exc.message, "may_have_executed": exc.sent}
             self.journal.record_outcome(entry, ok=False, status=None, summary=summary)
             raise
         self.journal.record_outcome(entry, ok=True, status=reply.status, summary=outcome_summary(reply.data))
         return reply.data
+
+    async def _resolve_outcome(
+        self,
+        endpoint: Endpoint,
+        params: tuple[tuple[str, str], ...],
+        account: Account,
+        client_id: str,
+        entry: str,
+        cause: str,
+    ) -> Any:
+        """Find out, by client id, whether an order whose reply was lost exists. Never re-sends it."""
+        lookup = lookup_for(endpoint, params, client_id)
+        lookup_endpoint = self.catalog.get(lookup.tool)
+        assert lookup_endpoint is not None
+        not_found = 0
+        delays = self.settings.outcome_lookup_delays_s
+        for delay in delays:
+            await anyio.sleep(delay)
+            try:
+                found = await self.client.call(lookup_endpoint, lookup.arguments, base_url=account.base_url, account=account)
+            except ExchangeError as exc:
+                if 400 <= exc.status < 500 and exc.status not in (418, 429):
+                    not_found += 1  # Binance says: no such order (yet)
+                continue
+            except TransportError:
+                continue
+            outcome = verdict(found.data)
+            self.journal.record_outcome(entry, ok=True, status=None, summary={"recovered": outcome, **outcome_summary(found.data)})
+            return {
+                "outcome": outcome,
+                "note": f"The reply was lost ({cause}); the request was NOT sent again. It was found by its client id {client_id}.",
+                "result": found.data,
+            }
+        waited = sum(delays)
+        if not_found == len(delays):
+            self.journal.record_outcome(entry, ok=False, status=None, summary={"recovered": "not placed", "cause": cause})
+            raise OutcomeError(
+                f"Outcome: not placed. The reply was lost ({cause}); Binance had no order with client id "
+                f"{client_id} in {len(delays)} look-ups over {waited:.1f} s. It was not sent again.",
+                hint=f"It is safe to place it again. To double-check first: {lookup.describe()}",
+            )
+        self.journal.record_outcome(entry, ok=False, status=None, summary={"recovered": "unknown", "cause": cause})
+        raise OutcomeError(
+            f"Outcome: UNKNOWN. The reply was lost ({cause}) and Binance could not be asked reliably "
+            f"within {waited:.1f} s. It was not sent again.",
+            hint=f"Do not repeat the order; check with {lookup.describe()}",
+        )
 
     # -- account choice -------------------------------------------------------------------
 

@@ -17,6 +17,8 @@ from binance_spot_mcp.errors import ConfigError
 TOOLS_FILE_ENV = "BINANCE_TOOLS_FILE"
 DEFAULT_TOOLS_FILE = "TOOLS.md"
 LOG_LEVEL_ENV = "BINANCE_SPOT_MCP_LOG_LEVEL"
+MAX_RESULT_CHARS_ENV = "BINANCE_SPOT_MCP_MAX_RESULT_CHARS"
+MIN_RESULT_CHARS = 2_000
 JOURNAL_ENV = "BINANCE_SPOT_MCP_JOURNAL"
 REQUIRE_ELICITATION_ENV = "BINANCE_SPOT_MCP_REQUIRE_ELICITATION"
 JOURNAL_DIR_NAME = "binance-spot-mcp"
@@ -170,8 +172,16 @@ def load_settings(
                 raise ConfigError(f"{var}: {problem}")
             base_urls[environment] = override
 
+    max_chars = DEFAULT_MAX_RESULT_CHARS
+    raw_max = env.get(MAX_RESULT_CHARS_ENV, "").strip()
+    if raw_max:
+        if not raw_max.isdigit() or int(raw_max) < MIN_RESULT_CHARS:
+            raise ConfigError(f"{MAX_RESULT_CHARS_ENV} must be a whole number of at least {MIN_RESULT_CHARS}")
+        max_chars = int(raw_max)
+
     return Settings(
         tools_file=path,
+        max_result_chars=max_chars,
         tools_file_explicit=explicit,
         env_credentials=tuple(credentials),
         base_urls=base_urls,

@@ -1,8 +1,15 @@
-"""Tool results: success and error payloads as compact JSON, redacted and size-capped."""
+"""Tool results: success and error payloads as compact JSON, redacted and size-capped.
+
+A reply longer than the cap (``Settings.max_result_chars``, about 80,000 characters by default)
+is cut so that an assistant's context can hold it: the longest top-level lists are shortened
+in proportion, the result stays valid JSON, and it says that it was cut, how many items were
+kept, and how to narrow the query.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from mcp.types import CallToolResult, TextContent
@@ -10,49 +17,75 @@ from mcp.types import CallToolResult, TextContent
 from binance_spot_mcp.errors import BinanceSpotError
 from binance_spot_mcp.redact import Redactor
 
-TRUNCATION_NOTE = "The reply was cut to fit the assistant's context; narrow the query (e.g. pass symbol/symbols or a smaller limit)."
+# Room kept for the truncation notice itself.
+NOTICE_RESERVE_CHARS = 600
+SHRINK_STEP = 0.8
 
 
 def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def cap_json(data: Any, max_chars: int) -> str:
-    """Serialise ``data``; if it is longer than ``max_chars``, cut it and say so, as valid JSON."""
+def narrowing_hint(parameters: Sequence[str]) -> str:
+    """How to ask for less, from the parameters the tool actually has."""
+    ways = []
+    if "symbol" in parameters or "symbols" in parameters:
+        ways.append("pass symbol (or a short symbols list)")
+    if "limit" in parameters:
+        ways.append("use a smaller limit")
+    if "startTime" in parameters or "endTime" in parameters:
+        ways.append("narrow startTime/endTime")
+    if "omitZeroBalances" in parameters:
+        ways.append("set omitZeroBalances")
+    if not ways:
+        return "Narrow the query."
+    return "To see everything, narrow the query: " + "; ".join(ways) + "."
+
+
+def _cut(data: Any, factor: float) -> tuple[Any, dict[str, tuple[int, int]]]:
+    """Keep the first ``factor`` share of every top-level list; report (kept, total) per list."""
+    if isinstance(data, list):
+        keep = int(len(data) * factor)
+        return data[:keep], {"": (keep, len(data))}
+    out, counts = {}, {}
+    for key, value in data.items():
+        if isinstance(value, list) and value:
+            keep = int(len(value) * factor)
+            out[key] = value[:keep]
+            counts[key] = (keep, len(value))
+        else:
+            out[key] = value
+    return out, counts
+
+
+def cap_json(data: Any, max_chars: int, *, hint: str = "Narrow the query.") -> str:
+    """Serialise ``data``; if longer than ``max_chars``, cut it (valid JSON) and say so."""
     text = dumps(data)
     if len(text) <= max_chars:
         return text
-    items: list[Any] | None = None
-    key = None
-    if isinstance(data, list):
-        items = data
-    elif isinstance(data, dict):
-        # the largest list member is what makes a reply huge (symbols, balances, bids, ...)
-        lists = [(k, v) for k, v in data.items() if isinstance(v, list)]
-        if lists:
-            key, items = max(lists, key=lambda kv: len(dumps(kv[1])))
-    if items is None:
-        return dumps({"truncated": True, "note": TRUNCATION_NOTE, "original_chars": len(text)})
-    budget = max_chars - 400
-    kept: list[Any] = []
-    used = 0
-    for item in items:
-        size = len(dumps(item)) + 1
-        if used + size > budget:
-            break
-        kept.append(item)
-        used += size
-    meta = {"truncated": True, "note": TRUNCATION_NOTE, "kept_items": len(kept), "total_items": len(items)}
-    if key is None:
-        return dumps({**meta, "items": kept})
-    rest = {k: v for k, v in data.items() if k != key}
-    out = {**meta, **rest, key: kept}
-    text = dumps(out)
-    return text if len(text) <= max_chars else dumps(meta | {"kept_items": 0, key: []})
+    has_lists = isinstance(data, list) or (isinstance(data, dict) and any(isinstance(v, list) and v for v in data.values()))
+    if has_lists:
+        factor = max(0.0, (max_chars - NOTICE_RESERVE_CHARS) / len(text))
+        while True:
+            cut, counts = _cut(data, factor)
+            notice = {
+                "truncated": True,
+                "original_chars": len(text),
+                "kept_items": {k or "items": f"{kept} of {total}" for k, (kept, total) in counts.items()},
+                "hint": hint,
+            }
+            body = {"_notice": notice, "items": cut} if isinstance(data, list) else {"_notice": notice, **cut}
+            out = dumps(body)
+            if len(out) <= max_chars or factor == 0.0:
+                if len(out) <= max_chars:
+                    return out
+                break
+            factor = factor * SHRINK_STEP if factor > 1e-4 else 0.0
+    return dumps({"_notice": {"truncated": True, "original_chars": len(text), "kept_items": 0, "hint": hint}})
 
 
-def success(data: Any, *, redactor: Redactor, max_chars: int) -> CallToolResult:
-    text = redactor.redact(cap_json(data, max_chars))
+def success(data: Any, *, redactor: Redactor, max_chars: int, hint: str = "Narrow the query.") -> CallToolResult:
+    text = redactor.redact(cap_json(data, max_chars, hint=hint))
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=False)
 
 

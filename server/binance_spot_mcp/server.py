@@ -67,7 +67,7 @@ from binance_spot_mcp.errors import (
 from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.orders import UNKNOWN_OUTCOME_CODES, lookup_for, verdict, with_client_id
 from binance_spot_mcp.redact import Redactor
-from binance_spot_mcp.results import dumps, failure, success
+from binance_spot_mcp.results import dumps, failure, narrowing_hint, success
 from binance_spot_mcp.schema import PreparedCall, prepare_arguments, tool_schema
 
 logger = logging.getLogger(__name__)
@@ -226,7 +226,12 @@ class Runtime:
                 data = await self._send_journaled(endpoint, prepared, account)
             else:
                 data = (await self.client.call(endpoint, prepared.params, base_url=base_url, account=account)).data
-            return success(data, redactor=self.redactor, max_chars=self.settings.max_result_chars)
+            return success(
+                data,
+                redactor=self.redactor,
+                max_chars=self.settings.max_result_chars,
+                hint=narrowing_hint(list(endpoint.params)),
+            )
         except BinanceSpotError as exc:
             logger.info("%s failed: %s", name, exc.message)
             return failure(exc, redactor=self.redactor)

@@ -1,0 +1,49 @@
+"""What real exchanges do, end to end through the MCP client against the fake's faults:
+clock skew, lost replies of orders, flaky reads."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e_support import ERAS, make_keys, memory_client, result_json, write_world
+
+pytestmark = pytest.mark.anyio
+
+MARKET_BUY = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}
+
+
+@pytest.fixture(scope="module")
+def keys():
+    return make_keys()
+
+
+@pytest.fixture
+def world(tmp_path, fake_exchange, keys):
+    return write_world(tmp_path, fake_exchange, keys)
+
+
+def _order_posts(world) -> list:
+    return [r for r in world.exchange.requests if r.method == "POST" and r.path == "/api/v3/order"]
+
+
+@pytest.mark.parametrize("mode", ERAS)
+@pytest.mark.parametrize("skew_ms", [30_000, -30_000])
+async def test_clock_skew_is_measured_and_the_request_retried_once(world, mode, skew_ms):
+    world.exchange.clock_offset_ms = skew_ms  # Binance's clock is 30 s ahead of / behind ours
+    async with memory_client(world.tools_file, mode, world.base_url) as client:
+        account = await client.call_tool("get_account", {})
+        order = await client.call_tool("place_order", dict(MARKET_BUY))
+        again = await client.call_tool("get_open_orders", {"symbol": "BTCUSDT"})
+    assert not account.is_error, account
+    assert result_json(order)["status"] == "FILLED"
+    assert not again.is_error
+    timestamp_errors = [r for r in world.exchange.requests if r.status == 400 and "-1021" in str(getattr(r, "response", ""))]
+    assert len(timestamp_errors) == 1  # only the first signed call paid for the skew
+    assert len(_order_posts(world)) == 1 and [r.path for r in world.exchange.requests].count("/api/v3/time") == 1
+
+
+async def test_a_user_recv_window_above_the_maximum_is_refused_locally(world):
+    async with memory_client(world.tools_file, "auto", world.base_url) as client:
+        body = result_json(await client.call_tool("get_account", {"recvWindow": 60001}))
+    assert body["parameter"] == "recvWindow" and "60000" in body["message"]
+    assert world.exchange.requests == []

@@ -20,3 +20,20 @@ def fake_exchange() -> Iterator[RunningFake]:
     """A fresh fake Binance Spot exchange served on 127.0.0.1 (ephemeral port)."""
     with running_fake() as fake:
         yield fake
+
+
+@pytest.fixture(scope="session")
+def keys():
+    """Throwaway HMAC, RSA and Ed25519 credentials for the whole test session."""
+    from tests.e2e_support import make_keys
+
+    return make_keys()
+
+
+@pytest.fixture
+def world(tmp_path, fake_exchange, keys):
+    """A TOOLS.md with accounts main (HMAC, testnet), rsa (testnet), ed (demo) and live (mainnet),
+    all registered at a fresh fake exchange."""
+    from tests.e2e_support import write_world
+
+    return write_world(tmp_path, fake_exchange, keys)

@@ -6,19 +6,11 @@ import os
 
 import pytest
 
-from tests.e2e_support import ERAS, make_keys, memory_client, random_token, result_json, transcript, write_world
+from tests.e2e_support import ERAS, memory_client, random_token, result_json, transcript
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(scope="module")
-def keys():
-    return make_keys()
-
-
-@pytest.fixture
-def world(tmp_path, fake_exchange, keys):
-    return write_world(tmp_path, fake_exchange, keys)
 
 
 @pytest.mark.parametrize("mode", ERAS)

@@ -18,7 +18,7 @@ from binance_spot_mcp import server as server_module
 from binance_spot_mcp.catalog import Endpoint, ParamType, RuleKind, load_catalog
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.server import Runtime, build_server
-from tests.e2e_support import ERAS, loopback_environ, make_keys, result_json, transcript, write_world
+from tests.e2e_support import ERAS, loopback_environ, result_json, transcript, write_world
 
 pytestmark = pytest.mark.anyio
 
@@ -52,14 +52,6 @@ def minimal_arguments(endpoint: Endpoint) -> dict[str, Any]:
     return args
 
 
-@pytest.fixture(scope="module")
-def keys():
-    return make_keys()
-
-
-@pytest.fixture
-def world(tmp_path, fake_exchange, keys):
-    return write_world(tmp_path, fake_exchange, keys)
 
 
 def _sends(world) -> int:

@@ -17,7 +17,6 @@ from binance_spot_mcp.catalog import load_catalog
 from tests.e2e_support import (
     ERAS,
     World,
-    make_keys,
     memory_client,
     result_json,
     stdio_client_for,
@@ -28,14 +27,6 @@ from tests.e2e_support import (
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(scope="module")
-def keys():
-    return make_keys()
-
-
-@pytest.fixture
-def world(tmp_path, fake_exchange, keys) -> World:
-    return write_world(tmp_path, fake_exchange, keys)
 
 
 def _posts(world: World) -> list[Any]:

@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e_support import ERAS, make_keys, memory_client, result_json, write_world
+from tests.e2e_support import ERAS, memory_client, result_json
 
 pytestmark = pytest.mark.anyio
 
 MARKET_BUY = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}
 
 
-@pytest.fixture(scope="module")
-def keys():
-    return make_keys()
-
-
-@pytest.fixture
-def world(tmp_path, fake_exchange, keys):
-    return write_world(tmp_path, fake_exchange, keys)
 
 
 def _order_posts(world) -> list:

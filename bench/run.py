@@ -1,0 +1,583 @@
+"""Benchmarks for binance-spot-mcp (issue #5). Not a test: it never fails on a number.
+
+    .venv/bin/python bench/run.py            # full run (about a minute or two)
+    .venv/bin/python bench/run.py --quick    # tiny counts, used by tests/test_bench_smoke.py
+
+Starts the fake exchange (tests/fake_binance) on 127.0.0.1, writes a throwaway TOOLS.md that
+points at it, drives the installed ``binance-spot-mcp`` console script over stdio with the
+SDK's ``mcp.Client`` and prints one table:  metric | ours | baseline | ratio/diff | target | met?
+
+Baselines, measured in the same run on the same machine:
+- cold start, RSS and the MCP floor row: ``bench/floor_server.py``, a minimal mcp 2.x low-level
+  server with one tool, started and driven exactly like ours;
+- per-call latency and concurrency: a direct ``httpx`` request to the same fake endpoint, signed
+  here (HMAC-SHA256 over the query string, as Binance documents) without the package.
+
+The package itself is never imported; the tool-to-security map comes from the console script's
+``tools --json`` output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import platform
+import random
+import secrets
+import statistics
+import string
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import version as dist_version
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import anyio
+import httpx
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+try:
+    from tests.fake_binance import running_fake  # noqa: E402  (needs ROOT on sys.path)
+except ImportError as exc:  # uvicorn comes with the dev extra
+    raise SystemExit(f"bench needs the test set-up from README.md (pip install -e \".[dev]\"): {exc}") from exc
+
+FLOOR_SCRIPT = Path(__file__).resolve().parent / "floor_server.py"
+SYMBOL = "BTCUSDT"
+PUBLIC_TOOL, SIGNED_TOOL = "get_ticker_price", "get_account"
+PUBLIC_PATH, SIGNED_PATH = "/api/v3/ticker/price", "/api/v3/account"
+MB = 1_000_000
+
+# Targets from the issue. Informational: a miss is printed, never raised.
+COLD_RATIO_TARGET = 1.3
+ADDED_MEDIAN_TARGET_MS = 1.0
+CONNECTIONS_TARGET = 20          # the server's pool allows 20; "pooling should keep this small"
+RSS_TARGET_MB = 100.0
+RSS_GROWTH_TARGET_MB = 1.0       # "no growth trend" between 1,000 and 2,000 calls
+
+
+@dataclass(frozen=True)
+class Sizes:
+    cold_runs: int
+    calls: int           # per-call samples per kind
+    concurrency: int
+    memory_calls: int
+
+
+FULL = Sizes(cold_runs=15, calls=500, concurrency=200, memory_calls=2000)
+QUICK = Sizes(cold_runs=2, calls=20, concurrency=20, memory_calls=100)
+
+
+# ---------------------------------------------------------------------------------- helpers
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def pct(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100); with fewer than 100 samples p99 is the maximum."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * p // 100))
+    return ordered[int(rank) - 1]
+
+
+def token(length: int = 64) -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process, from /proc/<pid>/status (VmRSS is in KiB)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024 / MB
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def child_pid(marker: str) -> int:
+    """The pid of this process's child whose command line contains ``marker`` (no psutil)."""
+    me = os.getpid()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])  # field 4, after "pid (comm) state"
+        if ppid == me and marker in cmdline:
+            found.append(int(entry.name))
+    if len(found) != 1:
+        raise RuntimeError(f"expected one child process matching {marker!r}, found {found}")
+    return found[0]
+
+
+def console_script() -> str:
+    candidate = Path(sys.executable).parent / "binance-spot-mcp"
+    if not candidate.exists():
+        raise SystemExit("binance-spot-mcp is not installed next to this Python; see README.md 'Set up'")
+    return str(candidate)
+
+
+def machine() -> dict[str, str]:
+    mem = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal:")), "0")
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "?")
+    return {
+        "cpus": str(os.cpu_count()),
+        "memory": f"{int(mem) / 1024 / 1024:.1f} GiB",
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "mcp": dist_version("mcp"),
+        "httpx": dist_version("httpx"),
+        "kernel": f"{platform.system()} {platform.release()}",
+        "loadavg": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
+    }
+
+
+# ---------------------------------------------------------------------------------- world
+@dataclass
+class World:
+    directory: Path
+    tools_file: Path
+    base_url: str
+    api_key: str
+    secret: str
+    fake: Any
+    server_env: dict[str, str] = field(default_factory=dict)
+
+
+def make_world(directory: Path, fake: Any) -> World:
+    """One throwaway HMAC testnet account, registered with the fake and written to TOOLS.md."""
+    api_key, secret = token(), token()
+    fake.exchange.add_account(api_key, hmac_secret=secret)
+    tools_file = directory / "TOOLS.md"
+    tools_file.write_text(
+        "## Binance Accounts\n\n### main\n"
+        f"- API Key: {api_key}\n- Secret: {secret}\n- Environment: testnet\n"
+        f"- Base URL: {fake.base_url}\n- Description: benchmark account (throwaway key)\n"
+    )
+    os.chmod(tools_file, 0o600)
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(directory), "PYTHONUNBUFFERED": "1"}
+    # Every environment's default base URL points at the fake: nothing can reach the internet.
+    env.update({f"BINANCE_SPOT_MCP_{e}_BASE_URL": fake.base_url for e in ("MAINNET", "TESTNET", "DEMO")})
+    return World(directory, tools_file, fake.base_url, api_key, secret, fake, env)
+
+
+def ours_params(world: World) -> StdioServerParameters:
+    return StdioServerParameters(command=console_script(), args=["--tools-file", str(world.tools_file)],
+                                 env=world.server_env, cwd=str(world.directory))
+
+
+def floor_params(world: World) -> StdioServerParameters:
+    return StdioServerParameters(command=sys.executable, args=[str(FLOOR_SCRIPT)],
+                                 env=world.server_env, cwd=str(world.directory))
+
+
+@asynccontextmanager
+async def connect(params: StdioServerParameters, world: World, mode: str) -> AsyncIterator[Client]:
+    with (world.directory / "server-stderr.log").open("a") as errlog:
+        async with Client(stdio_client(params, errlog=errlog), mode=mode) as client:
+            yield client
+
+
+def check(result: Any) -> None:
+    if result.is_error:
+        text = result.content[0].text if result.content else ""
+        raise RuntimeError(f"tool call failed: {text[:300]}")
+
+
+async def call_public(client: Client) -> None:
+    check(await client.call_tool(PUBLIC_TOOL, {"symbol": SYMBOL}))
+
+
+async def call_signed(client: Client) -> None:
+    check(await client.call_tool(SIGNED_TOOL, {}))
+
+
+class Direct:
+    """The baseline: the same requests sent straight to the fake with httpx, signed here."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.http = httpx.AsyncClient(base_url=world.base_url, timeout=30.0)
+
+    async def public(self) -> None:
+        response = await self.http.get(PUBLIC_PATH, params={"symbol": SYMBOL})
+        response.raise_for_status()
+        response.json()
+
+    async def signed(self) -> None:
+        # Binance: signature = hex HMAC-SHA256(secret, the percent-encoded query string).
+        query = urlencode({"timestamp": int(time.time() * 1000)}, quote_via=quote)
+        signature = hmac.new(self.world.secret.encode(), query.encode(), hashlib.sha256).hexdigest()
+        response = await self.http.get(f"{SIGNED_PATH}?{query}&signature={signature}",
+                                       headers={"X-MBX-APIKEY": self.world.api_key})
+        response.raise_for_status()
+        response.json()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+async def timed(fn: Callable[[], Awaitable[None]]) -> float:
+    start = time.perf_counter()
+    await fn()
+    return (time.perf_counter() - start) * 1000
+
+
+# ---------------------------------------------------------------------------------- table
+@dataclass
+class Row:
+    section: str
+    metric: str
+    ours: float | str
+    baseline: float | str = "—"
+    relation: str = "—"
+    target: str = "—"
+    met: str = "—"
+
+
+def fmt(value: float | str, digits: int = 2) -> str:
+    if isinstance(value, str):
+        return value
+    if abs(value) >= 1000 or float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:.{digits}f}"
+
+
+def ratio_row(section: str, metric: str, ours: float, base: float, target: float | None = None) -> Row:
+    r = ours / base if base else float("inf")
+    met = "—" if target is None else ("yes" if r <= target else "NO")
+    return Row(section, metric, ours, base, f"{r:.2f}x", "—" if target is None else f"<= {target}x", met)
+
+
+def diff_row(section: str, metric: str, ours: float, base: float, target: float | None = None) -> Row:
+    d = ours - base
+    met = "—" if target is None else ("yes" if d <= target else "NO")
+    rel = f"+{d:.2f} ms ({ours / base:.2f}x)" if d >= 0 else f"{d:.2f} ms ({ours / base:.2f}x)"
+    return Row(section, metric, ours, base, rel, "—" if target is None else f"<= +{target} ms", met)
+
+
+def render(rows: list[Row]) -> str:
+    header = ["#", "metric", "ours", "baseline", "ratio / diff", "target", "met?"]
+    body = [[r.section, r.metric, fmt(r.ours), fmt(r.baseline), r.relation, r.target, r.met] for r in rows]
+    widths = [max(len(str(line[i])) for line in [header, *body]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(header), sep, *(line(b) for b in body)])
+
+
+# ---------------------------------------------------------------------------------- sections
+async def cold_start(world: World, sizes: Sizes, mode: str, rng: random.Random) -> tuple[list[Row], dict[str, Any]]:
+    """Spawn -> first tools/list answer, ours and the floor interleaved in a shuffled order."""
+    kinds = {"ours": (ours_params(world), "binance-spot-mcp"), "floor": (floor_params(world), FLOOR_SCRIPT.name)}
+    times: dict[str, list[float]] = {k: [] for k in kinds}
+    rss: dict[str, list[float]] = {k: [] for k in kinds}
+    tool_counts: dict[str, int] = {}
+
+    async def once(kind: str, record: bool) -> None:
+        params, marker = kinds[kind]
+        start = time.perf_counter()
+        async with connect(params, world, mode) as client:
+            listed = await client.list_tools()
+            elapsed = (time.perf_counter() - start) * 1000
+            if record:
+                times[kind].append(elapsed)
+                rss[kind].append(rss_mb(child_pid(marker)))
+            tool_counts[kind] = len(listed.tools)
+
+    for kind in kinds:  # one untimed warm-up each: page cache, .pyc files
+        await once(kind, record=False)
+    for _ in range(sizes.cold_runs):
+        order = list(kinds)
+        rng.shuffle(order)
+        for kind in order:
+            await once(kind, record=True)
+    rows = [
+        ratio_row("1", f"cold start to tools/list, median of {sizes.cold_runs} (ms)",
+                  median(times["ours"]), median(times["floor"]), COLD_RATIO_TARGET),
+        ratio_row("1", "cold start, fastest run (ms)", min(times["ours"]), min(times["floor"])),
+    ]
+    return rows, {"cold_ms": times, "rss_after_start_mb": rss, "tool_counts": tool_counts}
+
+
+async def per_call(world: World, sizes: Sizes, mode: str, rng: random.Random) -> tuple[list[Row], dict[str, Any]]:
+    """Sequential calls, the five kinds interleaved in a shuffled order each round."""
+    direct = Direct(world)
+    samples: dict[str, list[float]] = {k: [] for k in ("mcp_public", "mcp_signed", "http_public", "http_signed", "floor")}
+    try:
+        async with connect(ours_params(world), world, mode) as ours, connect(floor_params(world), world, mode) as floor:
+            await ours.list_tools()
+            await floor.list_tools()
+
+            async def floor_call() -> None:
+                check(await floor.call_tool("echo", {"text": SYMBOL}))
+
+            kinds: dict[str, Callable[[], Awaitable[None]]] = {
+                "mcp_public": lambda: call_public(ours), "mcp_signed": lambda: call_signed(ours),
+                "http_public": direct.public, "http_signed": direct.signed, "floor": floor_call,
+            }
+            for _ in range(max(10, sizes.calls // 10)):  # warm-up: pools, caches, first-call imports
+                for fn in kinds.values():
+                    await fn()
+            for _ in range(sizes.calls):
+                order = list(kinds)
+                rng.shuffle(order)
+                for kind in order:
+                    samples[kind].append(await timed(kinds[kind]))
+    finally:
+        await direct.aclose()
+    s = samples
+    rows = [
+        diff_row("2", f"public call ({PUBLIC_TOOL}) median (ms)", median(s["mcp_public"]), median(s["http_public"]),
+                 ADDED_MEDIAN_TARGET_MS),
+        diff_row("2", f"public call ({PUBLIC_TOOL}) p99 (ms)", pct(s["mcp_public"], 99), pct(s["http_public"], 99)),
+        diff_row("2", f"signed read ({SIGNED_TOOL}) median (ms)", median(s["mcp_signed"]), median(s["http_signed"]),
+                 ADDED_MEDIAN_TARGET_MS),
+        diff_row("2", f"signed read ({SIGNED_TOOL}) p99 (ms)", pct(s["mcp_signed"], 99), pct(s["http_signed"], 99)),
+        Row("2", "SDK floor: one no-op tool call over stdio, median (ms)", median(s["floor"]), "—", "—", "info"),
+        Row("2", "SDK floor: one no-op tool call over stdio, p99 (ms)", pct(s["floor"], 99), "—", "—", "info"),
+    ]
+    # What the added time is made of: the SDK's stdio round trip (the floor) plus our own work.
+    for kind, tool in (("public", PUBLIC_TOOL), ("signed", SIGNED_TOOL)):
+        ours_work = median(s[f"mcp_{kind}"]) - median(s[f"http_{kind}"]) - median(s["floor"])
+        rows.append(Row("2", f"{tool}: added minus SDK floor (~ our own code), median (ms)", ours_work, "—", "—", "info"))
+    return rows, {"per_call_ms": samples}
+
+
+async def concurrency(world: World, sizes: Sizes, mode: str) -> tuple[list[Row], dict[str, Any]]:
+    """N calls at once through one fresh server (half public, half signed), then the same N
+    requests at once straight from httpx; TCP connections counted by the fake."""
+    n = sizes.concurrency
+    connections = world.fake.connections
+
+    async def burst(calls: list[Callable[[], Awaitable[None]]]) -> tuple[list[float], int, float]:
+        latencies: list[float] = []
+        failures = 0
+
+        async def one(fn: Callable[[], Awaitable[None]]) -> None:
+            nonlocal failures
+            start = time.perf_counter()
+            try:
+                await fn()
+            except Exception:  # counted, reported; the benchmark goes on
+                failures += 1
+            latencies.append((time.perf_counter() - start) * 1000)
+
+        start = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for fn in calls:
+                tg.start_soon(one, fn)
+        return latencies, failures, (time.perf_counter() - start) * 1000
+
+    connections.reset()  # a fresh server: every connection it opens is counted
+    async with connect(ours_params(world), world, mode) as ours:
+        await ours.list_tools()
+        ours_lat, ours_fail, ours_wall = await burst(
+            [(lambda: call_public(ours)) if i % 2 else (lambda: call_signed(ours)) for i in range(n)])
+        ours_conns = connections.count
+    direct = Direct(world)
+    try:
+        connections.reset()
+        http_lat, http_fail, http_wall = await burst([direct.public if i % 2 else direct.signed for i in range(n)])
+        http_conns = connections.count
+    finally:
+        await direct.aclose()
+    ok = n - ours_fail
+    rows = [
+        Row("3", f"{n} concurrent calls: succeeded", ok, n - http_fail, f"{ok}/{n}", f"{n}/{n}",
+            "yes" if ok == n else "NO"),
+        Row("3", f"{n} concurrent calls: TCP connections to exchange", ours_conns,
+            http_conns, f"{ours_conns / http_conns:.2f}x" if http_conns else "—", f"<= {CONNECTIONS_TARGET}",
+            "yes" if ours_conns <= CONNECTIONS_TARGET else "NO"),
+        ratio_row("3", f"{n} concurrent calls: p50 (ms)", median(ours_lat), median(http_lat)),
+        ratio_row("3", f"{n} concurrent calls: p99 (ms)", pct(ours_lat, 99), pct(http_lat, 99)),
+        ratio_row("3", f"{n} concurrent calls: wall time (ms)", ours_wall, http_wall),
+    ]
+    return rows, {"concurrency": {"n": n, "ours_ms": ours_lat, "direct_ms": http_lat, "ours_connections": ours_conns,
+                                  "direct_connections": http_conns, "ours_failures": ours_fail,
+                                  "direct_failures": http_fail}}
+
+
+async def memory(world: World, sizes: Sizes, mode: str, rss_start: dict[str, list[float]]) -> tuple[list[Row], dict[str, Any]]:
+    """RSS of a fresh server after start, then every 10 % of ``memory_calls`` calls (half public,
+    half signed, ten at a time); the floor server gets as many no-op calls for the baseline."""
+    total, batch = sizes.memory_calls, 10
+    half = total // 2
+    trend: dict[str, list[tuple[int, float]]] = {"ours": [], "floor": []}
+    world.fake.exchange.clear_requests()
+
+    async def drive(client: Client, marker: str, kind: str, call: Callable[[int], Awaitable[None]]) -> None:
+        pid = child_pid(marker)
+        trend[kind].append((0, rss_mb(pid)))
+        step = max(batch, total // 10)
+        done = 0
+        while done < total:
+            async with anyio.create_task_group() as tg:
+                for i in range(done, min(done + batch, total)):
+                    tg.start_soon(call, i)
+            done = min(done + batch, total)
+            if done % step == 0 or done == total or done == half:
+                trend[kind].append((done, rss_mb(pid)))
+
+    async with connect(ours_params(world), world, mode) as ours:
+        await ours.list_tools()
+        await drive(ours, "binance-spot-mcp", "ours",
+                    lambda i: call_public(ours) if i % 2 else call_signed(ours))
+    world.fake.exchange.clear_requests()
+    async with connect(floor_params(world), world, mode) as floor:
+        await floor.list_tools()
+
+        async def echo(i: int) -> None:
+            check(await floor.call_tool("echo", {"text": str(i)}))
+
+        await drive(floor, FLOOR_SCRIPT.name, "floor", echo)
+
+    ours_at = dict(trend["ours"])
+    floor_at = dict(trend["floor"])
+    start_ours, start_floor = median(rss_start["ours"]), median(rss_start["floor"])
+    growth = ours_at[total] - ours_at[half]
+    floor_growth = floor_at[total] - floor_at[half]
+    rows = [
+        ratio_row("4", "RSS after start, median over cold starts (MB)", start_ours, start_floor),
+        ratio_row("4", f"RSS after {half:,} calls (MB)", ours_at[half], floor_at[half]),
+        Row("4", f"RSS after {total:,} calls (MB)", ours_at[total], floor_at[total],
+            f"{ours_at[total] / floor_at[total]:.2f}x", f"<= {RSS_TARGET_MB:.0f} MB",
+            "yes" if ours_at[total] <= RSS_TARGET_MB else "NO"),
+        Row("4", f"RSS growth {half:,} -> {total:,} calls (MB)", growth, floor_growth,
+            f"{growth - floor_growth:+.2f} MB", f"<= +{RSS_GROWTH_TARGET_MB:.0f} MB",
+            "yes" if growth <= RSS_GROWTH_TARGET_MB else "NO"),
+    ]
+    return rows, {"rss_trend_mb": trend}
+
+
+async def tool_list_size(world: World, mode: str) -> tuple[list[Row], dict[str, Any]]:
+    """Characters of the tools/list result as JSON (compact, camelCase, unset fields left out -
+    how the SDK writes it on the wire), whole and per security group; tokens ~ chars / 4."""
+    catalog = json.loads(subprocess.run([console_script(), "tools", "--json"], check=True, capture_output=True,
+                                        text=True, env=world.server_env, cwd=world.directory).stdout)
+    security = {entry["name"]: entry["security"] for entry in catalog}
+
+    def size(result: Any) -> int:
+        return len(result.model_dump_json(by_alias=True, exclude_none=True))
+
+    async with connect(ours_params(world), world, mode) as ours:
+        listed = await ours.list_tools()
+    async with connect(floor_params(world), world, mode) as floor:
+        floor_listed = await floor.list_tools()
+    whole, floor_whole = size(listed), size(floor_listed)
+    groups: dict[str, list[int]] = {}
+    for tool in listed.tools:
+        groups.setdefault(security.get(tool.name, "OTHER"), []).append(size(tool))
+    n = len(listed.tools)
+
+    def label(group: str) -> str:
+        return "OTHER (not in `tools --json`)" if group == "OTHER" else group
+
+    rows = [
+        Row("5", f"tools/list JSON, all {n} tools (chars)", whole, "—", "—", "info"),
+        Row("5", f"tools/list, all {n} tools (~tokens, chars/4)", whole / 4, "—", "—", "info"),
+        Row("5", "chars per tool, mean (vs SDK floor's 1-tool list)", whole / n, floor_whole,
+            f"{whole / n / floor_whole:.2f}x", "info"),
+    ]
+    for group in ("NONE", "TRADE", "USER_DATA", *sorted(set(groups) - {"NONE", "TRADE", "USER_DATA"})):
+        if group not in groups:
+            continue
+        chars = sum(groups[group])
+        rows.append(Row("5", f"group {label(group)}: {len(groups[group])} tools (chars; ~tokens = {chars / 4:,.0f})",
+                        chars, whole, f"{chars / whole:.0%} of all", "info"))
+    return rows, {"tools_list_chars": whole, "groups": {g: sum(v) for g, v in groups.items()}, "tools": n}
+
+
+# ---------------------------------------------------------------------------------- main
+async def run(args: argparse.Namespace) -> int:
+    sizes = QUICK if args.quick else FULL
+    sizes = Sizes(
+        cold_runs=args.cold_runs or sizes.cold_runs,
+        calls=args.calls or sizes.calls,
+        concurrency=args.concurrency or sizes.concurrency,
+        memory_calls=args.memory_calls or sizes.memory_calls,
+    )
+    rng = random.Random(args.seed)
+    info = machine()
+    started = datetime.now(timezone.utc)
+    print(f"binance-spot-mcp benchmarks  {started:%Y-%m-%d %H:%M} UTC  "
+          f"({'quick' if args.quick else 'full'} run, seed {args.seed}, client mode {args.mode})")
+    print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+    print(f"sizes: {sizes}")
+    rows: list[Row] = []
+    raw: dict[str, Any] = {"machine": info, "sizes": sizes.__dict__, "seed": args.seed, "mode": args.mode,
+                           "started": started.isoformat()}
+    with tempfile.TemporaryDirectory(prefix="bench-binance-mcp-") as tmp, running_fake() as fake:
+        world = make_world(Path(tmp), fake)
+        print(f"fake exchange on {fake.base_url}", flush=True)
+        try:
+            with anyio.fail_after(args.timeout):
+                for title, section in [
+                    ("1 cold start", lambda: cold_start(world, sizes, args.mode, rng)),
+                    ("2 per-call overhead", lambda: per_call(world, sizes, args.mode, rng)),
+                    ("3 concurrency", lambda: concurrency(world, sizes, args.mode)),
+                    ("4 memory", lambda: memory(world, sizes, args.mode, raw["rss_after_start_mb"])),
+                    ("5 tool-list size", lambda: tool_list_size(world, args.mode)),
+                ]:
+                    t0 = time.perf_counter()
+                    section_rows, section_raw = await section()
+                    rows += section_rows
+                    raw.update(section_raw)
+                    print(f"  done: {title} ({time.perf_counter() - t0:.1f} s)", flush=True)
+        except BaseException:
+            log = Path(tmp) / "server-stderr.log"
+            if log.exists():
+                print("--- server stderr (tail) ---\n" + log.read_text()[-4000:], file=sys.stderr)
+            raise
+    print()
+    print(render(rows))
+    missed = [r.metric for r in rows if r.met == "NO"]
+    print()
+    print(f"targets missed: {len(missed)}" + (" - " + "; ".join(missed) if missed else ""))
+    print("(informational: the benchmark never fails on a number)")
+    if args.json:
+        raw["rows"] = [r.__dict__ for r in rows]
+        Path(args.json).write_text(json.dumps(raw, indent=1, default=str))
+        print(f"raw samples written to {args.json}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="binance-spot-mcp benchmarks (issue #5); prints one table")
+    parser.add_argument("--quick", action="store_true", help="tiny counts (smoke test); figures are not meaningful")
+    parser.add_argument("--seed", type=int, default=5, help="seed for the interleaving order (default 5)")
+    parser.add_argument("--mode", default="auto", choices=["auto", "legacy"],
+                        help="mcp.Client protocol mode: auto (2026-07-28 where both speak it) or legacy handshake")
+    parser.add_argument("--cold-runs", type=int, help=f"cold starts per server (default {FULL.cold_runs})")
+    parser.add_argument("--calls", type=int, help=f"sequential samples per call kind (default {FULL.calls})")
+    parser.add_argument("--concurrency", type=int, help=f"calls in the concurrent burst (default {FULL.concurrency})")
+    parser.add_argument("--memory-calls", type=int, help=f"calls before the last RSS reading (default {FULL.memory_calls})")
+    parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds (default 900)")
+    parser.add_argument("--json", metavar="PATH", help="also write every raw sample to this JSON file")
+    args = parser.parse_args(argv)
+    return anyio.run(run, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

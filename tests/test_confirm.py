@@ -24,6 +24,9 @@ pytestmark = pytest.mark.anyio
 
 CATALOG = load_catalog()
 CHANGING = [e for e in CATALOG.endpoints if e.changes_state]
+# The matrix tests the confirmation gate with schema-valid but arbitrary values; local filter
+# checks (tested in test_filters*.py and test_robustness.py) would stop most of them earlier.
+NO_FILTERS = {"BINANCE_SPOT_MCP_LOCAL_FILTERS": "0"}
 SUMMARY = {"unconfirmed_sends": 0, "leaks": 0, "cases": 0}
 
 
@@ -75,7 +78,7 @@ async def _error_callback(ctx, params):
 def _client(world, mode, **kwargs):
     from mcp import Client
 
-    runtime = Runtime(settings=load_settings(tools_file=str(world.tools_file), environ=loopback_environ(world.base_url, world.tools_file.parent)))
+    runtime = Runtime(settings=load_settings(tools_file=str(world.tools_file), environ={**loopback_environ(world.base_url, world.tools_file.parent), **NO_FILTERS}))
     return runtime, Client(build_server(runtime), mode=mode, **kwargs)
 
 
@@ -239,7 +242,7 @@ async def test_tokens_expire_after_two_minutes(world):
 @pytest.mark.parametrize("mode", ERAS)
 async def test_require_elicitation_refuses_the_token_path(world, mode):
     settings = load_settings(tools_file=str(world.tools_file), environ={
-        **loopback_environ(world.base_url, world.tools_file.parent), "BINANCE_SPOT_MCP_REQUIRE_ELICITATION": "1"})
+        **{**loopback_environ(world.base_url, world.tools_file.parent), **NO_FILTERS}, "BINANCE_SPOT_MCP_REQUIRE_ELICITATION": "1"})
     import dataclasses
 
     settings = dataclasses.replace(settings, require_elicitation=True)
@@ -270,7 +273,7 @@ async def test_digest_check_refuses_a_state_for_other_arguments(world):
     from binance_spot_mcp.schema import prepare_arguments
     from binance_spot_mcp.server import Asker
 
-    runtime = Runtime(settings=load_settings(tools_file=str(world.tools_file), environ=loopback_environ(world.base_url, world.tools_file.parent)))
+    runtime = Runtime(settings=load_settings(tools_file=str(world.tools_file), environ={**loopback_environ(world.base_url, world.tools_file.parent), **NO_FILTERS}))
     endpoint = CATALOG.get("place_order")
     args = minimal_arguments(endpoint)
     account = runtime.accounts.resolve("live")

@@ -3,6 +3,8 @@ clock skew, lost replies of orders, flaky reads."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from tests.e2e_support import ERAS, memory_client, result_json
@@ -39,3 +41,31 @@ async def test_a_user_recv_window_above_the_maximum_is_refused_locally(world):
         body = result_json(await client.call_tool("get_account", {"recvWindow": 60001}))
     assert body["parameter"] == "recvWindow" and "60000" in body["message"]
     assert world.exchange.requests == []
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_filter_failures_are_caught_locally_with_the_nearest_valid_values(world, mode):
+    async with memory_client(world.tools_file, mode, world.base_url) as client:
+        info = result_json(await client.call_tool("get_exchange_info", {"symbol": "BTCUSDT", "account": "main"}))
+        step = next(f for f in info["symbols"][0]["filters"] if f["filterType"] == "LOT_SIZE")["stepSize"]
+        before = len(world.exchange.requests)
+        off_step = str(Decimal("0.001") + Decimal(step) / 2)
+        result = await client.call_tool("place_order", {**MARKET_BUY, "quantity": off_step})
+        sent_after = [r.path for r in world.exchange.requests[before:]]
+    body = result_json(result)
+    assert result.is_error and body["filter"] == "LOT_SIZE" and body["parameter"] == "quantity"
+    assert "->" in body["message"]
+    assert "/api/v3/order" not in sent_after  # refused before sending
+
+
+async def test_the_filter_switch_turns_local_checks_off(world, monkeypatch):
+    from tests import e2e_support
+
+    original = e2e_support.loopback_environ
+    monkeypatch.setattr(e2e_support, "loopback_environ",
+                        lambda base, state=None: {**original(base, state), "BINANCE_SPOT_MCP_LOCAL_FILTERS": "0"})
+    async with memory_client(world.tools_file, "auto", world.base_url) as client:
+        result = await client.call_tool("place_order", {**MARKET_BUY, "quantity": "0.0010000001"})
+    body = result_json(result)
+    assert body["error"] == "binance_error" and body["code"] == -1013  # the exchange's own verdict
+    assert len(_order_posts(world)) == 1

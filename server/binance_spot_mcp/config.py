@@ -18,6 +18,7 @@ TOOLS_FILE_ENV = "BINANCE_TOOLS_FILE"
 DEFAULT_TOOLS_FILE = "TOOLS.md"
 LOG_LEVEL_ENV = "BINANCE_SPOT_MCP_LOG_LEVEL"
 MAX_RESULT_CHARS_ENV = "BINANCE_SPOT_MCP_MAX_RESULT_CHARS"
+LOCAL_FILTERS_ENV = "BINANCE_SPOT_MCP_LOCAL_FILTERS"
 MIN_RESULT_CHARS = 2_000
 JOURNAL_ENV = "BINANCE_SPOT_MCP_JOURNAL"
 REQUIRE_ELICITATION_ENV = "BINANCE_SPOT_MCP_REQUIRE_ELICITATION"
@@ -134,6 +135,8 @@ class Settings:
     require_elicitation: bool = False
     # Waits between look-ups of an order whose reply was lost (timeout, 5xx, dropped connection).
     outcome_lookup_delays_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 3.0)
+    # Check orders against the symbol's exchangeInfo filters before sending (0 turns it off).
+    local_filter_checks: bool = True
     journal_file: Path = field(default_factory=default_journal_file)
 
 
@@ -182,6 +185,7 @@ def load_settings(
     return Settings(
         tools_file=path,
         max_result_chars=max_chars,
+        local_filter_checks=env.get(LOCAL_FILTERS_ENV, "1").strip().lower() not in {"0", "false", "no", "off"},
         tools_file_explicit=explicit,
         env_credentials=tuple(credentials),
         base_urls=base_urls,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from decimal import Decimal
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,7 @@ from binance_spot_mcp.errors import (
     OutcomeError,
     TransportError,
 )
+from binance_spot_mcp.filters import ORDER_TOOLS, ExchangeInfoCache, check_order, needs_avg_price
 from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.orders import UNKNOWN_OUTCOME_CODES, lookup_for, verdict, with_client_id
 from binance_spot_mcp.redact import Redactor
@@ -181,6 +183,7 @@ class Runtime:
     tokens: ConfirmationTokens = field(init=False, repr=False)
     account_tools: AccountTools = field(init=False, repr=False)
     journal: Journal = field(init=False)
+    filter_cache: ExchangeInfoCache = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.accounts = AccountStore(self.settings, self.redactor)
@@ -190,6 +193,7 @@ class Runtime:
         self.tools = build_tools(self.catalog)
         self.account_tools = AccountTools(self.accounts, self.redactor)
         self.journal = Journal(self.settings.journal_file, redactor=self.redactor)
+        self.filter_cache = ExchangeInfoCache()
         self.nonces = NonceBook()
         self.tokens = ConfirmationTokens(self.nonces, ttl_s=TOKEN_TTL_S)
 
@@ -217,6 +221,8 @@ class Runtime:
                 account = None
                 source = market_data_source(self.accounts, account=prepared.account, environment=prepared.environment)
                 base_url = source.base_url
+            if account is not None and endpoint.tool in ORDER_TOOLS and self.settings.local_filter_checks:
+                await self._check_filters(endpoint, prepared.as_dict(), account)
             if needs_confirmation(endpoint, account):
                 assert account is not None
                 pending = await self._confirm(endpoint, account, prepared, asker)
@@ -317,6 +323,35 @@ class Runtime:
             f"within {waited:.1f} s. It was not sent again.",
             hint=f"Do not repeat the order; check with {lookup.describe()}",
         )
+
+    async def _public_read(self, tool: str, args: list[tuple[str, str]], account: Account) -> Any:
+        endpoint = self.catalog.get(tool)
+        assert endpoint is not None
+        return (await self.client.call(endpoint, args, base_url=account.base_url, account=None)).data
+
+    async def _check_filters(self, endpoint: Endpoint, params: dict[str, str], account: Account) -> None:
+        """Refuse locally an order the symbol's filters would reject (raises ``FilterRejected``).
+
+        Filters come from exchangeInfo, cached per base URL and symbol; when they cannot be
+        fetched the order is not held up: Binance still checks it."""
+        symbol = params.get("symbol")
+        if not symbol:
+            return
+
+        async def fetch() -> Any:
+            return await self._public_read("get_exchange_info", [("symbol", symbol)], account)
+
+        info = await self.filter_cache.get(account.base_url, symbol, fetch)
+        if info is None:
+            return
+        avg_price = None
+        if needs_avg_price(endpoint.tool, params, info):
+            try:
+                reply = await self._public_read("get_avg_price", [("symbol", symbol)], account)
+                avg_price = Decimal(str(reply["price"]))
+            except (BinanceSpotError, KeyError, TypeError, ArithmeticError):
+                avg_price = None  # unknown: the checks that need it are skipped
+        check_order(endpoint.tool, params, info, avg_price=avg_price)
 
     # -- account choice -------------------------------------------------------------------
 

@@ -156,11 +156,9 @@ def test_check_order_raises_exactly_when_the_fake_refuses_a_sample(venue: Venue)
     assert venue.test_order(bad)["code"] == -1013
 
 
-# FAKE-VS-DOCS DISAGREEMENT, reported to the fake's owner: the fake does not apply LOT_SIZE to
-# icebergQty. Strict, so this starts failing (XPASS) the day the fake is fixed: then drop the mark.
-@pytest.mark.xfail(strict=True, reason="fake ignores LOT_SIZE for icebergQty; filters.md applies it")
+# filters.md: LOT_SIZE applies to icebergQty too; the fake once missed this (now fixed).
 def test_iceberg_qty_off_step_is_refused_by_both(venue: Venue) -> None:
-    """filters.md: LOT_SIZE applies to ``quantity``/``icebergQty``. The fake checks only quantity.
+    """filters.md: LOT_SIZE applies to ``quantity``/``icebergQty``; both sides must refuse.
 
     FAKE-VS-DOCS DISAGREEMENT (reported to the fake's owner; do not "fix" filters.py): the fake
     accepts an icebergQty that is not a multiple of LOT_SIZE.stepSize; filters.md says -1013.

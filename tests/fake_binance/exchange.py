@@ -41,9 +41,11 @@ from .engine import (
     release,
     reserve,
 )
-from .errors import ApiError, bad_symbol, filter_failure, mandatory, rejected
+from .errors import ApiError, bad_symbol, mandatory, rejected
+from .faults import FAULT_KINDS, Fault, fault_reply, normalize_path
+from .filters import ALGO_TYPES, OpenCounts, check_order_filters
 from .orderlists import OrderList
-from .params import RawRequest, merged_params, validate
+from .params import RawRequest, merged_params, parse_symbols, validate
 from .symbols import EXCHANGE_FILTERS, SymbolSpec, default_symbols, fmt
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,18 @@ class Reply:
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # transport: close the connection instead of replying (drop_after fault)
+    delay_s: float = 0.0  # transport: wait this long before replying (delay_after fault)
+
+
+@dataclass
+class _IpLimits:
+    """REQUEST_WEIGHT bookkeeping for one client IP."""
+
+    minute: int = -1
+    used: int = 0
+    throttled_until: int = 0  # end of the window announced by the last 429 (server ms)
+    banned_until: int = 0  # end of the 418 ban (server ms)
 
 
 @dataclass
@@ -111,8 +125,18 @@ class Exchange:
         self._next_trade_id: dict[str, int] = {s: 1 for s in self.symbols}
         self._next_list_id = 1
         self._next_execution_id = 1
-        self._weight_minute = -1
-        self._weight_used = 0
+        # Rate limits (REQUEST_WEIGHT per IP per clock minute, like the real exchange).
+        self.weight_limit_per_minute: int = 6000
+        self.ban_seconds: int = 120
+        self.rate_limit_hits = 0  # number of HTTP 429 replies sent
+        self.ban_hits = 0  # number of HTTP 418 replies sent
+        self._limits: dict[str, _IpLimits] = {}
+        self._time_shift_ms = 0
+        # Fault injection and in-flight tracking.
+        self._faults: list[Fault] = []
+        self._idle = threading.Condition()
+        self._in_flight = 0
+        self.avg_prices: dict[str, Decimal] = {}
         self._order_times: dict[int, list[int]] = {}
         for symbol, spec in self.symbols.items():
             self.books[symbol] = Book(spec)
@@ -121,8 +145,130 @@ class Exchange:
 
     # ------------------------------------------------------------------ public knobs / helpers
     def server_time_ms(self) -> int:
-        """Server clock: real time plus ``clock_offset_ms``."""
-        return int(time.time() * 1000) + self.clock_offset_ms
+        """Server clock: real time plus ``clock_offset_ms`` plus everything given to :meth:`advance_time_ms`."""
+        return int(time.time() * 1000) + self.clock_offset_ms + self._time_shift_ms
+
+    def advance_time_ms(self, ms: int) -> None:
+        """Move the server clock forward by ``ms`` (rate-limit windows, bans and serverTime all follow).
+
+        Signed requests must then carry timestamps from :meth:`server_time_ms` (or a client that syncs
+        with ``GET /api/v3/time``), otherwise they fail timing security with -1021 like a skewed client.
+        """
+        with self.lock:
+            self._time_shift_ms += int(ms)
+
+    # ------------------------------------------------------------------ rate limit knobs
+    def used_weight(self, ip: str = "127.0.0.1") -> int:
+        """REQUEST_WEIGHT used by ``ip`` in the current server-clock minute."""
+        with self.lock:
+            state = self._limits.get(ip)
+            if state is None or state.minute != self.server_time_ms() // 60_000:
+                return 0
+            return state.used
+
+    def banned_until_ms(self, ip: str = "127.0.0.1") -> int:
+        """Server time (ms) at which the 418 ban of ``ip`` ends (0 or past = not banned)."""
+        with self.lock:
+            state = self._limits.get(ip)
+            return state.banned_until if state else 0
+
+    def reset_rate_limits(self) -> None:
+        """Forget used weight, 429 windows and bans (the hit counters are kept)."""
+        with self.lock:
+            self._limits.clear()
+
+    # ------------------------------------------------------------------ fault injection
+    def inject(self, kind: str, *, path: str, method: str | None = None, times: int = 1, status: int = 503,
+               code: int | None = None, msg: str | None = None, delay_s: float = 0.0,
+               retry_after: int | None = None) -> Fault:
+        """Arm ``times`` one-shot faults for requests to ``path`` (and ``method`` if given).
+
+        Kinds: ``error_before`` (reply ``status`` without executing), ``error_after`` (execute, then reply
+        ``status``, default -1007), ``drop_after`` (execute, then close the TCP connection without a reply),
+        ``delay`` (sleep ``delay_s`` server-side, then handle normally), ``delay_after`` (execute at once,
+        then wait ``delay_s`` before replying). Requests refused by the rate limiter (429/418) do not
+        consume a shot.
+        """
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        fault = Fault(kind, normalize_path(path), method.upper() if method else None, times, status, code, msg,
+                      float(delay_s), retry_after)
+        with self.lock:
+            self._faults.append(fault)
+        return fault
+
+    def faults_pending(self) -> int:
+        """How many injected shots have not fired yet."""
+        with self.lock:
+            return sum(f.remaining for f in self._faults)
+
+    def clear_faults(self) -> None:
+        """Disarm every injected fault."""
+        with self.lock:
+            self._faults.clear()
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        """Consume one shot of the first fault matching this request (used by the ASGI app)."""
+        with self.lock:
+            for fault in self._faults:
+                if fault.path == path and (fault.method is None or fault.method == method.upper()):
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        self._faults.remove(fault)
+                    return fault
+            return None
+
+    def _restore_fault(self, fault: Fault) -> None:
+        fault.remaining += 1
+        if fault not in self._faults:
+            self._faults.insert(0, fault)
+
+    def request_started(self) -> None:
+        """ASGI app bookkeeping: one more request in flight."""
+        with self._idle:
+            self._in_flight += 1
+
+    def request_finished(self) -> None:
+        """ASGI app bookkeeping: one request done (replied, dropped or abandoned by its client)."""
+        with self._idle:
+            self._in_flight -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Block until no request is being processed (e.g. a delayed one whose client timed out)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+
+    # ------------------------------------------------------------------ order / price knobs
+    def orders_placed(self, symbol: str | None = None) -> list[dict[str, Any]]:
+        """Every order ever accepted from an account (oldest first), to assert "no duplicate order"."""
+        with self.lock:
+            return [{"orderId": o.order_id, "clientOrderId": o.client_order_id, "symbol": o.symbol,
+                     "status": o.status, "side": o.side, "type": o.type, "orderListId": o.order_list_id,
+                     "price": fmt(o.price), "origQty": fmt(o.orig_qty), "executedQty": fmt(o.executed_qty),
+                     "time": o.time}
+                    for o in self.orders.values()
+                    if o.account is not None and (symbol is None or o.symbol == symbol)]
+
+    def set_avg_price(self, symbol: str, price: Any) -> None:
+        """Pin the average price (``GET /avgPrice``, and filters when the symbol has no reference price)."""
+        with self.lock:
+            self.spec(symbol)
+            if price is None:
+                self.avg_prices.pop(symbol, None)
+            else:
+                self.avg_prices[symbol] = Decimal(str(price))
+
+    def avg_price(self, symbol: str) -> Decimal:
+        """Average price: the pinned one, else the last trade price (the fake keeps no VWAP history)."""
+        return self.avg_prices.get(symbol, self.last_price[symbol])
+
+    def filter_price(self, symbol: str) -> Decimal:
+        """Price used by PERCENT_PRICE* and MARKET notional: non-null reference price, else average price."""
+        ref = self.reference_prices.get(symbol)
+        return ref if ref is not None else self.avg_price(symbol)
 
     def add_account(
         self,
@@ -168,29 +314,93 @@ class Exchange:
             self.requests.clear()
 
     # ------------------------------------------------------------------ request pipeline
-    def handle(self, req: RawRequest) -> Reply:
-        """Process one raw request end to end (thread-safe)."""
+    def handle(self, req: RawRequest, fault: Fault | None = None) -> Reply:
+        """Process one raw request end to end (thread-safe).
+
+        Order: IP ban (418) / weight limit (429) gate, then an ``error_before`` fault, then execution,
+        then ``error_after`` / ``drop_after`` / ``delay_after`` (the last two are carried out by the app).
+        """
         with self.lock:
             record = RequestRecord(req.method, req.path, req.query.decode("latin-1"),
                                    req.body.decode("latin-1"), dict(req.headers), {})
             self.requests.append(record)
             endpoint = BY_ROUTE.get((req.method, req.path))
-            reply = self._dispatch(req, endpoint, record)
-            record.status = reply.status
-            record.response = reply.body
-            reply.headers["X-MBX-USED-WEIGHT-1M"] = str(self._used_weight())
+            now = self.server_time_ms()
+            reply = self._gate(req.client, self._request_weight(req, endpoint), now)
+            if reply is not None:
+                if fault is not None and fault.kind != "delay":
+                    self._restore_fault(fault)
+            elif fault is not None and fault.kind == "error_before":
+                reply = fault_reply(self, fault, now, after=False)
+            else:
+                reply = self._dispatch(req, endpoint, record)
+                if fault is not None and fault.kind == "error_after":
+                    reply = fault_reply(self, fault, now, after=True)
+                elif fault is not None and fault.kind == "drop_after":
+                    reply.drop = True
+                elif fault is not None and fault.kind == "delay_after":
+                    reply.delay_s = fault.delay_s
+            if reply.status == 429:
+                self.rate_limit_hits += 1
+            elif reply.status == 418:
+                self.ban_hits += 1
+            record.status = 0 if reply.drop else reply.status
+            record.response = None if reply.drop else reply.body
+            reply.headers["X-MBX-USED-WEIGHT-1M"] = str(self.used_weight(req.client))
             return reply
+
+    # ------------------------------------------------------------------ REQUEST_WEIGHT limiter
+    def _gate(self, ip: str, weight: int, now: int) -> Reply | None:
+        """Count ``weight`` for ``ip``; return a 418/429 reply when the request must not run."""
+        state = self._limits.setdefault(ip, _IpLimits())
+        minute = now // 60_000
+        if state.minute != minute:
+            state.minute, state.used = minute, 0
+        state.used += weight
+        if now < state.banned_until:
+            return self._banned(state.banned_until, now)
+        if now < state.throttled_until:  # kept sending while told to back off: auto-ban
+            state.throttled_until = 0
+            state.banned_until = now + self.ban_seconds * 1000
+            return self._banned(state.banned_until, now)
+        if state.used > self.weight_limit_per_minute:
+            state.throttled_until = (minute + 1) * 60_000
+            return self.too_much_weight(now)
+        return None
+
+    def too_much_weight(self, now: int, retry_after: int | None = None) -> Reply:
+        """HTTP 429 / -1003 with ``Retry-After`` = seconds until the current minute window ends."""
+        if retry_after is None:
+            retry_after = max(1, math.ceil(((now // 60_000 + 1) * 60_000 - now) / 1000))
+        msg = (f"Too much request weight used; current limit is {self.weight_limit_per_minute} request weight "
+               "per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.")
+        return Reply(429, {"code": -1003, "msg": msg}, {"Retry-After": str(retry_after)})
+
+    def _banned(self, until: int, now: int, retry_after: int | None = None) -> Reply:
+        """HTTP 418 / -1003 with ``Retry-After`` = seconds until the ban ends."""
+        if retry_after is None:
+            retry_after = max(1, math.ceil((until - now) / 1000))
+        msg = (f"Way too much request weight used; IP banned until {until}. "
+               "Please use WebSocket Streams for live updates to avoid bans.")
+        return Reply(418, {"code": -1003, "msg": msg}, {"Retry-After": str(retry_after)})
+
+    def _request_weight(self, req: RawRequest, endpoint: Endpoint | None) -> int:
+        if endpoint is None:
+            return 1
+        try:
+            raw = merged_params(req)
+        except ApiError:
+            return endpoint.weight
+        return self._weight(endpoint, raw)
 
     def _dispatch(self, req: RawRequest, endpoint: Endpoint | None, record: RequestRecord) -> Reply:
         if endpoint is None:
-            self._add_weight(1)
             if req.path in KNOWN_PATHS:
                 return Reply(405, {"code": -1000, "msg": "Method not allowed."})
             return Reply(404, {"code": -1000, "msg": "Not found."})
         try:
             raw = merged_params(req)
             record.params = raw
-            self._add_weight(self._weight(endpoint, raw))
             account = self._authenticate(req, endpoint, raw) if endpoint.signed else None
             typed = validate(endpoint, raw)
             ctx = Ctx(endpoint, typed, account, self.server_time_ms())
@@ -221,28 +431,50 @@ class Exchange:
 
     # ------------------------------------------------------------------ weights / order counts
     def _weight(self, endpoint: Endpoint, raw: dict[str, str]) -> int:
+        """Request weight as documented in rest-api.md, including the argument-dependent tables."""
         path = endpoint.path.removeprefix("/api/v3/")
-        if path == "depth":
-            limit = int(raw.get("limit", "100") or 100) if raw.get("limit", "").isdigit() else 100
+        method = endpoint.method
+
+        def count_symbols() -> int | None:
+            try:
+                return len(parse_symbols("symbols", raw["symbols"])) if raw.get("symbols") else None
+            except ApiError:
+                return None
+
+        if path == "depth":  # 1-100: 5, 101-500: 25, 501-1000: 50, 1001-5000: 250
+            value = raw.get("limit", "")
+            limit = int(value) if value.isdigit() else 100
             return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
-        if path in ("ticker/24hr", "ticker/price", "ticker/bookTicker") and "symbol" not in raw:
-            return 80 if path == "ticker/24hr" else 4
-        if path == "openOrders" and endpoint.method == "GET" and "symbol" not in raw:
-            return 80
-        if path in ("order/test", "sor/order/test") and raw.get("computeCommissionRates") == "true":
+        if path == "ticker/24hr":  # symbol: 2; symbols 1-20: 2, 21-100: 40, 101+: 80; omitted: 80
+            if raw.get("symbol"):
+                return 2
+            n = count_symbols()
+            if n is None:
+                return 80
+            return 2 if n <= 20 else 40 if n <= 100 else 80
+        if path in ("ticker/price", "ticker/bookTicker"):  # symbol: 2; omitted or symbols: 4
+            return 2 if raw.get("symbol") else 4
+        if path in ("ticker/tradingDay", "ticker"):  # 4 per symbol, capped at 200 above 50 symbols
+            if raw.get("symbol"):
+                return 4
+            n = count_symbols()
+            return min(4 * n, 200) if n else endpoint.weight
+        if path == "executionRules":  # symbol: 2; symbols: 2 each capped at 40; symbolStatus/none: 40
+            if raw.get("symbol"):
+                return 2
+            n = count_symbols()
+            return min(2 * n, 40) if n else 40
+        if path == "openOrders" and method == "GET":  # 6 for one symbol, 80 without
+            return 6 if raw.get("symbol") else 80
+        if path in ("order/test", "sor/order/test"):  # 1, or 20 with computeCommissionRates
+            return 20 if raw.get("computeCommissionRates", "").lower() == "true" else 1
+        if path == "myTrades":  # 20, or 5 with orderId
+            return 5 if raw.get("orderId") else 20
+        if path == "myPreventedMatches":  # invalid symbol: 2; by preventedMatchId: 2; by orderId: 20
+            if raw.get("symbol") not in self.symbols or raw.get("preventedMatchId"):
+                return 2
             return 20
-        if path == "myTrades" and "orderId" in raw:
-            return 5
         return endpoint.weight
-
-    def _add_weight(self, weight: int) -> None:
-        minute = self.server_time_ms() // 60000
-        if minute != self._weight_minute:
-            self._weight_minute, self._weight_used = minute, 0
-        self._weight_used += weight
-
-    def _used_weight(self) -> int:
-        return self._weight_used if self.server_time_ms() // 60000 == self._weight_minute else 0
 
     def _count_orders(self, account: Account, now: int, count: int, reply: Reply) -> None:
         if reply.status != 200:
@@ -291,7 +523,7 @@ class Exchange:
 
     # ------------------------------------------------------------------ order validation
     def _check_order(self, account: Account, spec: SymbolSpec, o: dict[str, Any]) -> None:
-        otype, qty, price = o["type"], o.get("quantity"), o.get("price")
+        otype, qty, _price = o["type"], o.get("quantity"), o.get("price")
         pegged = "pegPriceType" in o
 
         def need(name: str) -> None:
@@ -328,42 +560,21 @@ class Exchange:
         self._check_filters(account, spec, o)
 
     def _check_filters(self, account: Account, spec: SymbolSpec, o: dict[str, Any]) -> None:
-        qty, price, stop = o.get("quantity"), o.get("price"), o.get("stopPrice")
-        for p in (price, stop):
-            if p is not None and (p < spec.tick or p > Decimal(1000000) or p % spec.tick != 0):
-                raise filter_failure("PRICE_FILTER")
-        if qty is not None:
-            if qty < spec.min_qty or qty > spec.max_qty or qty % spec.step != 0:
-                raise filter_failure("LOT_SIZE")
-            if o["type"] == "MARKET" and qty > spec.market_max_qty:
-                raise filter_failure("MARKET_LOT_SIZE")
-        iceberg = o.get("icebergQty")
+        """Apply the symbol's served filters (filters.md formulas, see ``filters.py``)."""
+        counts = OpenCounts()
+        for x in self.orders.values():
+            if x.account is account and x.is_open:
+                counts.exchange_orders += 1
+                if x.symbol == spec.symbol:
+                    counts.symbol_orders += 1
+                    counts.symbol_algo += x.type in ALGO_TYPES
+        check_order_filters(spec.filters(), self.exchange_filters(), o, self.filter_price(spec.symbol), counts)
+        iceberg, qty = o.get("icebergQty"), o.get("quantity")
         if iceberg is not None and qty is not None:
             if iceberg >= qty:
                 raise rejected("IcebergQty exceeds QTY.")
-            if math.ceil(qty / iceberg) > 100:
-                raise filter_failure("ICEBERG_PARTS")
             if o.get("timeInForce", "GTC") != "GTC":
                 raise ApiError(-1013, "Unsupported order combination")
-        avg = self.last_price[spec.symbol]
-        if price is not None and o["type"] != "MARKET":
-            up, down = Decimal(5), Decimal("0.2")
-            if price > avg * up or price < avg * down:
-                raise filter_failure("PERCENT_PRICE_BY_SIDE")
-        notional: Decimal | None = None
-        if o["type"] == "MARKET":
-            notional = o.get("quoteOrderQty") or (qty * avg if qty is not None else None)
-        elif qty is not None and (price or stop):
-            notional = qty * (price or stop)  # type: ignore[operator]
-        if notional is not None:
-            if spec.legacy_min_notional and notional < spec.min_notional:
-                raise filter_failure("MIN_NOTIONAL")
-            if notional < spec.min_notional or (o["type"] != "MARKET" and notional > spec.max_notional):
-                raise filter_failure("NOTIONAL")
-        open_count = sum(1 for x in self.orders.values()
-                         if x.account is account and x.symbol == spec.symbol and x.is_open)
-        if open_count >= 200:
-            raise filter_failure("MAX_NUM_ORDERS")
 
     def _check_duplicate(self, account: Account, symbol: str, client_id: str | None) -> None:
         if client_id is None:

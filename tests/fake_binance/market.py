@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .errors import ApiError, bad_symbol
-from .symbols import RATE_LIMITS, SymbolSpec, fmt
+from .symbols import SymbolSpec, fmt, rate_limits
 
 if TYPE_CHECKING:  # pragma: no cover
     from .exchange import Ctx, Exchange
@@ -87,7 +87,7 @@ def exchange_info(ex: "Exchange", ctx: "Ctx") -> Any:
     return {
         "timezone": "UTC",
         "serverTime": ctx.now,
-        "rateLimits": RATE_LIMITS,
+        "rateLimits": rate_limits(ex.weight_limit_per_minute),
         "exchangeFilters": ex.exchange_filters(),
         "symbols": [s.info(show) for s in specs],
         "sors": [{"baseAsset": "BTC", "symbols": ["BTCUSDT", "ETHBTC"]}],
@@ -180,7 +180,7 @@ def klines(ex: "Exchange", ctx: "Ctx") -> Any:
 def avg_price(ex: "Exchange", ctx: "Ctx") -> Any:
     """GET /api/v3/avgPrice."""
     spec = ex.spec(ctx.params["symbol"])
-    return {"mins": 5, "price": fmt(ex.last_price[spec.symbol]), "closeTime": ctx.now}
+    return {"mins": spec.avg_price_mins, "price": fmt(ex.avg_price(spec.symbol)), "closeTime": ctx.now}
 
 
 def _stats(ex: "Exchange", spec: SymbolSpec, mini: bool, open_time: int, close_time: int) -> dict[str, Any]:

@@ -39,6 +39,7 @@ class RawRequest:
     query: bytes
     body: bytes
     headers: dict[str, str]
+    client: str = "127.0.0.1"  # client IP (rate limits are per IP)
 
 
 def split_pairs(raw: bytes) -> list[tuple[str, str]]:

@@ -28,31 +28,50 @@ class SymbolSpec:
     status: str = "TRADING"
     legacy_min_notional: bool = False
     permission_sets: list[list[str]] = field(default_factory=lambda: [["SPOT", "MARGIN"]])
+    # Further filter knobs (all served in exchangeInfo and enforced by the fake's order checks).
+    min_price: Decimal | None = None  # default: tick
+    max_price: Decimal = D(1000000)
+    market_min_qty: Decimal = D(0)
+    market_step: Decimal = D(0)
+    iceberg_parts: int = 100
+    bid_up: Decimal = D(5)
+    bid_down: Decimal = D("0.2")
+    ask_up: Decimal = D(5)
+    ask_down: Decimal = D("0.2")
+    avg_price_mins: int = 5
+    apply_min_to_market: bool = True
+    apply_max_to_market: bool = False
+    max_num_orders: int = 200
+    max_num_algo_orders: int = 5
+    max_num_order_lists: int = 20
 
     def filters(self) -> list[dict[str, Any]]:
         """The symbol's filters in exchangeInfo format."""
+        min_price = self.tick if self.min_price is None else self.min_price
         out: list[dict[str, Any]] = [
-            {"filterType": "PRICE_FILTER", "minPrice": fmt(self.tick), "maxPrice": fmt(D(1000000)),
+            {"filterType": "PRICE_FILTER", "minPrice": fmt(min_price), "maxPrice": fmt(self.max_price),
              "tickSize": fmt(self.tick)},
             {"filterType": "LOT_SIZE", "minQty": fmt(self.min_qty), "maxQty": fmt(self.max_qty),
              "stepSize": fmt(self.step)},
-            {"filterType": "ICEBERG_PARTS", "limit": 100},
-            {"filterType": "MARKET_LOT_SIZE", "minQty": fmt(D(0)), "maxQty": fmt(self.market_max_qty),
-             "stepSize": fmt(D(0))},
+            {"filterType": "ICEBERG_PARTS", "limit": self.iceberg_parts},
+            {"filterType": "MARKET_LOT_SIZE", "minQty": fmt(self.market_min_qty),
+             "maxQty": fmt(self.market_max_qty), "stepSize": fmt(self.market_step)},
             {"filterType": "TRAILING_DELTA", "minTrailingAboveDelta": 10, "maxTrailingAboveDelta": 2000,
              "minTrailingBelowDelta": 10, "maxTrailingBelowDelta": 2000},
-            {"filterType": "PERCENT_PRICE_BY_SIDE", "bidMultiplierUp": "5", "bidMultiplierDown": "0.2",
-             "askMultiplierUp": "5", "askMultiplierDown": "0.2", "avgPriceMins": 5},
-            {"filterType": "NOTIONAL", "minNotional": fmt(self.min_notional), "applyMinToMarket": True,
-             "maxNotional": fmt(self.max_notional), "applyMaxToMarket": False, "avgPriceMins": 5},
-            {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
-            {"filterType": "MAX_NUM_ORDER_LISTS", "maxNumOrderLists": 20},
-            {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": 5},
+            {"filterType": "PERCENT_PRICE_BY_SIDE", "bidMultiplierUp": str(self.bid_up),
+             "bidMultiplierDown": str(self.bid_down), "askMultiplierUp": str(self.ask_up),
+             "askMultiplierDown": str(self.ask_down), "avgPriceMins": self.avg_price_mins},
+            {"filterType": "NOTIONAL", "minNotional": fmt(self.min_notional),
+             "applyMinToMarket": self.apply_min_to_market, "maxNotional": fmt(self.max_notional),
+             "applyMaxToMarket": self.apply_max_to_market, "avgPriceMins": self.avg_price_mins},
+            {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": self.max_num_orders},
+            {"filterType": "MAX_NUM_ORDER_LISTS", "maxNumOrderLists": self.max_num_order_lists},
+            {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": self.max_num_algo_orders},
             {"filterType": "MAX_NUM_ORDER_AMENDS", "maxNumOrderAmends": 10},
         ]
         if self.legacy_min_notional:
             out.insert(3, {"filterType": "MIN_NOTIONAL", "minNotional": fmt(self.min_notional),
-                           "applyToMarket": True, "avgPriceMins": 5})
+                           "applyToMarket": self.apply_min_to_market, "avgPriceMins": self.avg_price_mins})
         return out
 
     def info(self, show_permission_sets: bool = True) -> dict[str, Any]:
@@ -105,6 +124,14 @@ def default_symbols() -> dict[str, SymbolSpec]:
                    D("9000"), D("5"), D("9000000"), D("1000"), seed_qty=D("20")),
         SymbolSpec("ETHBTC", "ETH", "BTC", D("0.05000"), D("0.00001"), D("0.0001"), D("0.0001"),
                    D("100000"), D("0.0001"), D("9000000"), D("1000"), seed_qty=D("5"), legacy_min_notional=True),
+        # Unusual steps so client-side rounding gets exercised: tick 0.0005 (minPrice a multiple of it),
+        # step 0.1, a MARKET_LOT_SIZE with its own min/max/step, asymmetric PERCENT_PRICE_BY_SIDE
+        # (the filters.md example values) and maxNotional applied to MARKET orders.
+        SymbolSpec("SOLUSDT", "SOL", "USDT", D("150.0000"), D("0.0005"), D("0.1"), D("0.1"),
+                   D("90000"), D("5"), D("100000"), D("500"), seed_qty=D("10"), min_price=D("0.0010"),
+                   max_price=D("50000"), market_min_qty=D("0.2"), market_step=D("0.2"), iceberg_parts=10,
+                   bid_up=D("1.2"), bid_down=D("0.2"), ask_up=D("5"), ask_down=D("0.8"), avg_price_mins=1,
+                   apply_min_to_market=False, apply_max_to_market=True),
     ]
     return {s.symbol: s for s in specs}
 
@@ -115,6 +142,13 @@ RATE_LIMITS: list[dict[str, Any]] = [
     {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
     {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
 ]
+
+
+def rate_limits(weight_limit: int) -> list[dict[str, Any]]:
+    """exchangeInfo ``rateLimits`` with the configured REQUEST_WEIGHT per-minute limit."""
+    out = [dict(entry) for entry in RATE_LIMITS]
+    out[0]["limit"] = weight_limit
+    return out
 
 EXCHANGE_FILTERS: list[dict[str, Any]] = [
     {"filterType": "EXCHANGE_MAX_NUM_ORDERS", "maxNumOrders": 1000},

@@ -70,4 +70,4 @@ async def test_exchange_info_without_symbol_is_cut_through_the_server(tmp_path, 
     assert len(result.content[0].text) <= 3000
     body = result_json(result)
     assert body["_notice"]["truncated"] is True and "symbol" in body["_notice"]["hint"]
-    assert body["timezone"] and body["rateLimits"]
+    assert body["timezone"] and len(body["rateLimits"]) >= 3  # short lists are kept whole

@@ -69,3 +69,25 @@ async def test_the_filter_switch_turns_local_checks_off(world, monkeypatch):
     body = result_json(result)
     assert body["error"] == "binance_error" and body["code"] == -1013  # the exchange's own verdict
     assert len(_order_posts(world)) == 1
+
+
+async def test_a_burst_of_500_calls_never_meets_a_429(world):
+    import anyio
+
+    world.exchange.weight_limit_per_minute = 300
+    results: list = []
+    async with memory_client(world.tools_file, "auto", world.base_url) as client:
+        await client.call_tool("get_exchange_info", {"symbol": "BTCUSDT", "account": "main"})  # learns the limit
+
+        async def one() -> None:
+            results.append(await client.call_tool("get_ticker_price", {"symbol": "BTCUSDT", "account": "main"}))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(500):
+                tg.start_soon(one)
+    assert world.exchange.rate_limit_hits == 0 and world.exchange.ban_hits == 0
+    ok = [r for r in results if not r.is_error]
+    refused = [result_json(r) for r in results if r.is_error]
+    assert len(results) == 500 and ok
+    assert all(body["error"] == "rate_limited" for body in refused)
+    assert all("retry" in body["message"].lower() for body in refused)

@@ -4,19 +4,24 @@ SKILL.md is the single source of truth for the tool list. Its machine-read secti
 markdown pipe tables under fixed ``##`` headings:
 
 * ``Quick Reference``     one row per endpoint: tool, method, path, description, required,
-                          optional, security (and an informational weight)
+                          optional, security, request weight rule and unfilled order count
 * ``Parameters``          one row per parameter name: type, constraints, description
 * ``Endpoint Parameters`` per-tool overrides of a parameter's type, constraints or description
 * ``Parameter Rules``     per-tool "at least / at most / exactly one of" rules
 * ``Enums``               enum names and their values, spelt as Binance spells them
+
+The ``Weight`` column holds a small rule language (see ``parse_weight_rule``): clauses
+separated by ``;``, the first whose condition holds gives the weight, e.g.
+``5 if !limit; 5 if limit<=100; 25 if limit<=500; 50 if limit<=1000; 250``.
 
 Any malformed row fails loading with a ``CatalogError`` naming the line and the problem.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from enum import Enum
@@ -88,6 +93,101 @@ class Rule:
         return f"{self.kind.value}: {', '.join(self.params)}"
 
 
+class WeightTest(str, Enum):
+    GIVEN = "given"
+    NOT_GIVEN = "not given"
+    AT_MOST = "<="
+    ABOVE = ">"
+
+
+@dataclass(frozen=True)
+class WeightCondition:
+    """``param``, ``!param``, ``param<=N`` or ``param>N`` over one of the endpoint's parameters."""
+
+    param: str
+    test: WeightTest
+    bound: int = 0
+
+    def holds(self, values: Mapping[str, str], kind: ParamType) -> bool:
+        value = values.get(self.param)
+        given = _is_given(value, kind)
+        if self.test is WeightTest.GIVEN:
+            return given
+        if self.test is WeightTest.NOT_GIVEN:
+            return not given
+        if not given:
+            return False
+        measure = _measure(value, kind)  # type: ignore[arg-type]
+        if measure is None:  # unreadable value: fall through to the later (heavier) clauses
+            return False
+        return measure <= self.bound if self.test is WeightTest.AT_MOST else measure > self.bound
+
+
+@dataclass(frozen=True)
+class WeightClause:
+    """``VALUE [if CONDITION]``; VALUE is ``amount`` or ``amount*per_item_of``."""
+
+    amount: int
+    per_item_of: str | None = None
+    condition: WeightCondition | None = None
+
+
+@dataclass(frozen=True)
+class WeightRule:
+    """A parsed ``Weight`` cell: the first clause whose condition holds gives the weight."""
+
+    clauses: tuple[WeightClause, ...]
+
+    @classmethod
+    def constant(cls, weight: int) -> WeightRule:
+        return cls((WeightClause(weight),))
+
+    def evaluate(self, values: Mapping[str, str], kinds: Mapping[str, ParamType]) -> int:
+        for clause in self.clauses:
+            if clause.condition is None or clause.condition.holds(values, kinds[clause.condition.param]):
+                if clause.per_item_of is None:
+                    return clause.amount
+                return clause.amount * _item_count(values.get(clause.per_item_of))
+        raise AssertionError("a weight rule always ends with an unconditional clause")
+
+
+DEFAULT_WEIGHT_RULE = WeightRule.constant(1)
+
+
+def _is_given(value: str | None, kind: ParamType) -> bool:
+    if value is None or value == "":
+        return False
+    if kind is ParamType.BOOLEAN:
+        return value.strip().lower() == "true"
+    if kind is ParamType.STRING_ARRAY:
+        return _item_count(value) > 0
+    return True
+
+
+def _item_count(value: str | None) -> int:
+    """Items in an array parameter's wire value: compact JSON, else a comma-separated list."""
+    if not value:
+        return 0
+    try:
+        items = json.loads(value)
+    except ValueError:
+        items = None
+    if isinstance(items, list):
+        return len(items)
+    stripped = value.strip().strip("[]")
+    return len([part for part in stripped.split(",") if part.strip()])
+
+
+def _measure(value: str, kind: ParamType) -> Decimal | int | None:
+    if kind is ParamType.STRING_ARRAY:
+        return _item_count(value)
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
 @dataclass(frozen=True)
 class Endpoint:
     tool: str
@@ -99,7 +199,15 @@ class Endpoint:
     optional: tuple[str, ...]
     params: Mapping[str, Param]
     rules: tuple[Rule, ...] = ()
-    weight: str = ""
+    weight: str = ""  # the Weight cell as written in SKILL.md
+    weight_rule: WeightRule = DEFAULT_WEIGHT_RULE
+    orders: int = 0  # unfilled order count one successful call adds
+
+    def weight_for(self, params: Mapping[str, str] | Sequence[tuple[str, str]]) -> int:
+        """Binance's request weight for these wire parameters (arrays as compact JSON strings)."""
+        values = params if isinstance(params, Mapping) else dict(params)
+        kinds = {name: param.type for name, param in self.params.items()}
+        return self.weight_rule.evaluate(values, kinds)
 
     @property
     def signed(self) -> bool:
@@ -294,6 +402,68 @@ def _check_constraints_fit(kind: ParamType, constraints: Constraints, row: _Row)
         raise CatalogError(f"{row.where()}: maxItems only fits string[] parameters")
 
 
+_WEIGHT_CLAUSE_RE = re.compile(r"^(\d+)(?:\s*\*\s*([A-Za-z][A-Za-z0-9]*))?(?:\s+if\s+(.+))?$")
+_WEIGHT_COMPARE_RE = re.compile(r"^([A-Za-z][A-Za-z0-9]*)\s*(<=|>)\s*(\d+)$")
+_WEIGHT_PRESENCE_RE = re.compile(r"^(!?)\s*([A-Za-z][A-Za-z0-9]*)$")
+_WEIGHT_GRAMMAR = "write clauses 'VALUE [if COND]' separated by ';', e.g. '2 if symbol; 4*symbols if symbols<=50; 200'"
+
+
+def parse_weight_rule(cell: str, row: _Row, params: Mapping[str, Param]) -> WeightRule:
+    """Parse a ``Weight`` cell; conditions may only name ``params`` (the endpoint's own)."""
+    if cell in EMPTY_CELL:
+        raise CatalogError(f"{row.where()}: the Weight cell is empty ({_WEIGHT_GRAMMAR})")
+
+    def known(name: str, part: str) -> Param:
+        if name not in params:
+            raise CatalogError(f"{row.where()}: weight clause '{part}' names '{name}', which is not a parameter of this tool")
+        return params[name]
+
+    parts = [p.strip() for p in cell.split(";")]
+    clauses: list[WeightClause] = []
+    for index, part in enumerate(parts):
+        match = _WEIGHT_CLAUSE_RE.match(part)
+        if not match:
+            raise CatalogError(f"{row.where()}: cannot read weight clause '{part}' ({_WEIGHT_GRAMMAR})")
+        amount, per_item_of, condition_text = int(match.group(1)), match.group(2), match.group(3)
+        if per_item_of is not None and known(per_item_of, part).type is not ParamType.STRING_ARRAY:
+            raise CatalogError(f"{row.where()}: weight clause '{part}': N*{per_item_of} needs a string[] parameter")
+        condition = None
+        if condition_text is not None:
+            condition_text = condition_text.strip()
+            if compare := _WEIGHT_COMPARE_RE.match(condition_text):
+                name, op, bound = compare.group(1), compare.group(2), int(compare.group(3))
+                if known(name, part).type not in {ParamType.INTEGER, ParamType.DECIMAL, ParamType.STRING_ARRAY}:
+                    raise CatalogError(
+                        f"{row.where()}: weight clause '{part}' compares '{name}', which is not a number or array"
+                    )
+                condition = WeightCondition(name, WeightTest.AT_MOST if op == "<=" else WeightTest.ABOVE, bound)
+            elif presence := _WEIGHT_PRESENCE_RE.match(condition_text):
+                name = presence.group(2)
+                known(name, part)
+                condition = WeightCondition(name, WeightTest.NOT_GIVEN if presence.group(1) else WeightTest.GIVEN)
+            else:
+                raise CatalogError(
+                    f"{row.where()}: cannot read the condition '{condition_text}' "
+                    "(use 'param', '!param', 'param<=N' or 'param>N')"
+                )
+        last = index == len(parts) - 1
+        if last and condition is not None:
+            raise CatalogError(f"{row.where()}: the last weight clause '{part}' must have no condition")
+        if not last and condition is None:
+            raise CatalogError(f"{row.where()}: weight clause '{part}' has no condition, so the clauses after it never apply")
+        clauses.append(WeightClause(amount, per_item_of, condition))
+    return WeightRule(tuple(clauses))
+
+
+def _parse_orders(cell: str, row: _Row) -> int:
+    """The ``Orders`` cell: how much one call adds to the unfilled order count (empty: 0)."""
+    if cell in EMPTY_CELL:
+        return 0
+    if not cell.isdigit():
+        raise CatalogError(f"{row.where()}: Orders '{cell}' must be a whole number (the unfilled order count)")
+    return int(cell)
+
+
 def _parse_frontmatter(lines: list[str]) -> tuple[str, str]:
     if not lines or lines[0].strip() != "---":
         raise CatalogError("SKILL.md line 1: expected YAML frontmatter starting with '---'")
@@ -359,7 +529,9 @@ def parse_skill(text: str) -> Catalog:
         )
 
     quick = _read_table(
-        lines, "Quick Reference", ["Tool", "Method", "Path", "Description", "Required", "Optional", "Security"]
+        lines,
+        "Quick Reference",
+        ["Tool", "Method", "Path", "Description", "Required", "Optional", "Security", "Weight"],
     )
     endpoints: dict[str, Endpoint] = {}
     routes: set[tuple[str, str]] = set()
@@ -406,7 +578,9 @@ def parse_skill(text: str) -> Catalog:
             required=required,
             optional=optional,
             params=params,
-            weight=row.cells.get("Weight", ""),
+            weight=row.cells["Weight"],
+            weight_rule=parse_weight_rule(row.cells["Weight"], row, params),
+            orders=_parse_orders(row.cells.get("Orders", ""), row),
         )
         rows_by_tool[tool] = row
 

@@ -34,6 +34,7 @@ from binance_spot_mcp.config import (
     base_url_problem,
 )
 from binance_spot_mcp.errors import ExchangeError, PolicyError, TransportError, hint_for
+from binance_spot_mcp.limits import RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +128,7 @@ class BinanceClient:
         timeout_s: float = DEFAULT_HTTP_TIMEOUT_S,
         transport: httpx.AsyncBaseTransport | None = None,
         clock_ms: Callable[[], int] | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s, connect=DEFAULT_CONNECT_TIMEOUT_S),
@@ -140,6 +142,7 @@ class BinanceClient:
         )
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self._offsets_ms: dict[str, int] = {}
+        self.limiter = limiter or RateLimiter()
         self.read_retry_delays_s: tuple[float, ...] = READ_RETRY_DELAYS_S
 
     async def aclose(self) -> None:
@@ -207,6 +210,7 @@ class BinanceClient:
         base_url: str,
         account: Account | None,
     ) -> Reply:
+        await self.limiter.acquire(base_url, endpoint.weight_for(params), orders=endpoint.orders)
         now_ms = self._clock_ms() + self._offsets_ms.get(base_url, 0)
         request = prepare_request(endpoint, params, base_url=base_url, account=account, now_ms=now_ms)
         logger.debug("sending %s %s", endpoint.method, endpoint.path)
@@ -233,7 +237,10 @@ class BinanceClient:
                 sent=True,
                 hint=_unknown_outcome_hint(endpoint),
             ) from None
+        self.limiter.observe(base_url, response.status_code, response.headers)
         data = _decode(response)
+        if isinstance(data, dict) and isinstance(data.get("rateLimits"), list):
+            self.limiter.configure(base_url, data["rateLimits"])  # exchangeInfo tells the real limits
         if response.status_code >= 400 or (isinstance(data, dict) and _is_error_payload(data)):
             code = data.get("code") if isinstance(data, dict) and isinstance(data.get("code"), int) else None
             msg = str(data.get("msg", "")) if isinstance(data, dict) else ""

@@ -20,6 +20,9 @@ from binance_spot_mcp.redact import Redactor
 # Room kept for the truncation notice itself.
 NOTICE_RESERVE_CHARS = 600
 SHRINK_STEP = 0.8
+# Lists that make up less than this share of a reply (rateLimits, exchangeFilters, ...) are
+# context, not bulk: they are kept whole.
+BULK_SHARE = 0.1
 
 
 def dumps(value: Any) -> str:
@@ -42,14 +45,18 @@ def narrowing_hint(parameters: Sequence[str]) -> str:
     return "To see everything, narrow the query: " + "; ".join(ways) + "."
 
 
-def _cut(data: Any, factor: float) -> tuple[Any, dict[str, tuple[int, int]]]:
-    """Keep the first ``factor`` share of every top-level list; report (kept, total) per list."""
+def _bulk_keys(data: dict[str, Any], total_chars: int) -> set[str]:
+    return {k for k, v in data.items() if isinstance(v, list) and v and len(dumps(v)) >= total_chars * BULK_SHARE}
+
+
+def _cut(data: Any, factor: float, bulk: set[str]) -> tuple[Any, dict[str, tuple[int, int]]]:
+    """Keep the first ``factor`` share of every bulk top-level list; report (kept, total) per list."""
     if isinstance(data, list):
         keep = int(len(data) * factor)
         return data[:keep], {"": (keep, len(data))}
     out, counts = {}, {}
     for key, value in data.items():
-        if isinstance(value, list) and value:
+        if key in bulk:
             keep = int(len(value) * factor)
             out[key] = value[:keep]
             counts[key] = (keep, len(value))
@@ -63,11 +70,11 @@ def cap_json(data: Any, max_chars: int, *, hint: str = "Narrow the query.") -> s
     text = dumps(data)
     if len(text) <= max_chars:
         return text
-    has_lists = isinstance(data, list) or (isinstance(data, dict) and any(isinstance(v, list) and v for v in data.values()))
-    if has_lists:
+    bulk = _bulk_keys(data, len(text)) if isinstance(data, dict) else set()
+    if isinstance(data, list) or bulk:
         factor = max(0.0, (max_chars - NOTICE_RESERVE_CHARS) / len(text))
         while True:
-            cut, counts = _cut(data, factor)
+            cut, counts = _cut(data, factor, bulk)
             notice = {
                 "truncated": True,
                 "original_chars": len(text),

@@ -274,6 +274,9 @@ class Runtime:
             summary = {"error": exc.message, "may_have_executed": exc.sent}
             self.journal.record_outcome(entry, ok=False, status=None, summary=summary)
             raise
+        except BinanceSpotError as exc:  # refused before sending (rate limit, ban, policy)
+            self.journal.record_outcome(entry, ok=False, status=None, summary={"not_sent": exc.kind, "error": exc.message})
+            raise
         self.journal.record_outcome(entry, ok=True, status=reply.status, summary=outcome_summary(reply.data))
         return reply.data
 
@@ -300,8 +303,8 @@ class Runtime:
                 if 400 <= exc.status < 500 and exc.status not in (418, 429):
                     not_found += 1  # Binance says: no such order (yet)
                 continue
-            except TransportError:
-                continue
+            except BinanceSpotError:
+                continue  # transport trouble or a local rate limit: ask again later
             outcome = verdict(found.data)
             self.journal.record_outcome(entry, ok=True, status=None, summary={"recovered": outcome, **outcome_summary(found.data)})
             return {

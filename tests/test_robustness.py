@@ -91,3 +91,15 @@ async def test_a_burst_of_500_calls_never_meets_a_429(world):
     assert len(results) == 500 and ok
     assert all(body["error"] == "rate_limited" for body in refused)
     assert all("retry" in body["message"].lower() for body in refused)
+
+
+@pytest.mark.parametrize(("status", "kind"), [(429, "rate_limited"), (418, "ip_banned")])
+async def test_429_and_418_stop_sending_to_that_host_until_retry_after(world, status, kind):
+    world.exchange.inject("error_before", path="/api/v3/account", method="GET", status=status, retry_after=90)
+    async with memory_client(world.tools_file, "auto", world.base_url) as client:
+        first = result_json(await client.call_tool("get_account", {}))
+        sent = len(world.exchange.requests)
+        second = result_json(await client.call_tool("get_ticker_price", {"symbol": "BTCUSDT", "account": "main"}))
+    assert first["status"] == status and "Retry after 90 s" in first["hint"]
+    assert second["error"] == kind  # refused locally: nothing more reached the host
+    assert len(world.exchange.requests) == sent

@@ -10,14 +10,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mcp.types import CallToolResult, TextContent, Tool, ToolAnnotations
+from mcp.types import CallToolResult, Tool, ToolAnnotations
 
 from binance_spot_mcp.accounts import AccountStore
 from binance_spot_mcp.accounts_file import AccountEntry, add_account, read_credentials_file
 from binance_spot_mcp.config import ENVIRONMENTS
 from binance_spot_mcp.errors import BinanceSpotError, ToolInputError
 from binance_spot_mcp.redact import Redactor, mask_api_key, mask_secret
-from binance_spot_mcp.results import dumps, failure
+from binance_spot_mcp.results import failure, json_result
 
 LIST_ACCOUNTS, SHOW_ACCOUNT, ADD_ACCOUNT = "list_accounts", "show_account", "add_account"
 CLI_HINT = "binance-spot-mcp accounts add NAME --environment ENV"
@@ -76,7 +76,7 @@ NAMES = frozenset(t.name for t in TOOLS)
 
 
 def _ok(payload: Any, redactor: Redactor) -> CallToolResult:
-    return CallToolResult(content=[TextContent(type="text", text=redactor.redact(dumps(payload)))], is_error=False)
+    return json_result(payload, error=False, redactor=redactor)
 
 
 def _string(args: Mapping[str, Any], name: str) -> str | None:

@@ -535,7 +535,6 @@ def parse_skill(text: str) -> Catalog:
     )
     endpoints: dict[str, Endpoint] = {}
     routes: set[tuple[str, str]] = set()
-    rows_by_tool: dict[str, _Row] = {}
     for row in quick:
         tool = row.cells["Tool"]
         if not _TOOL_RE.match(tool):
@@ -582,7 +581,6 @@ def parse_skill(text: str) -> Catalog:
             weight_rule=parse_weight_rule(row.cells["Weight"], row, params),
             orders=_parse_orders(row.cells.get("Orders", ""), row),
         )
-        rows_by_tool[tool] = row
 
     def endpoint_for(row: _Row, param: str | None = None) -> Endpoint:
         tool = row.cells["Tool"]

@@ -91,11 +91,19 @@ def cap_json(data: Any, max_chars: int, *, hint: str = "Narrow the query.") -> s
     return dumps({"_notice": {"truncated": True, "original_chars": len(text), "kept_items": 0, "hint": hint}})
 
 
+def _result(text: str, *, error: bool, redactor: Redactor) -> CallToolResult:
+    """Every tool result leaves through here, so every one is redacted."""
+    return CallToolResult(content=[TextContent(type="text", text=redactor.redact(text))], is_error=error)
+
+
+def json_result(payload: Any, *, error: bool, redactor: Redactor) -> CallToolResult:
+    """A small payload of our own (no size cap needed)."""
+    return _result(dumps(payload), error=error, redactor=redactor)
+
+
 def success(data: Any, *, redactor: Redactor, max_chars: int, hint: str = "Narrow the query.") -> CallToolResult:
-    text = redactor.redact(cap_json(data, max_chars, hint=hint))
-    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=False)
+    return _result(cap_json(data, max_chars, hint=hint), error=False, redactor=redactor)
 
 
 def failure(error: BinanceSpotError, *, redactor: Redactor) -> CallToolResult:
-    text = redactor.redact(dumps(error.to_dict()))
-    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+    return json_result(error.to_dict(), error=True, redactor=redactor)

@@ -28,7 +28,6 @@ from mcp.types import (
     InputRequiredResult,
     ListToolsResult,
     PaginatedRequestParams,
-    TextContent,
     Tool,
     ToolAnnotations,
 )
@@ -69,7 +68,7 @@ from binance_spot_mcp.filters import ORDER_TOOLS, ExchangeInfoCache, check_order
 from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.orders import UNKNOWN_OUTCOME_CODES, lookup_for, verdict, with_client_id
 from binance_spot_mcp.redact import Redactor
-from binance_spot_mcp.results import dumps, failure, narrowing_hint, success
+from binance_spot_mcp.results import failure, json_result, narrowing_hint, success
 from binance_spot_mcp.schema import PreparedCall, prepare_arguments, tool_schema
 
 logger = logging.getLogger(__name__)
@@ -118,10 +117,6 @@ def outcome_summary(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         return {}
     return {k: data[k] for k in _SUMMARY_KEYS if k in data and not isinstance(data[k], dict | list)}
-
-
-def _text(payload: Any, *, error: bool, redactor: Redactor) -> CallToolResult:
-    return CallToolResult(content=[TextContent(type="text", text=redactor.redact(dumps(payload)))], is_error=error)
 
 
 @dataclass
@@ -393,17 +388,15 @@ class Runtime:
     # -- CONFIRM ----------------------------------------------------------------------------
 
     async def _last_price(self, account: Account, params: dict[str, str]) -> str | None:
+        """The symbol's last price for the preview's notional, when the order itself has none."""
         if "symbol" not in params or params.get("price") or params.get("quoteOrderQty"):
-            return None
-        ticker = self.catalog.get("get_ticker_price")
-        if ticker is None:
             return None
         with anyio.move_on_after(PRICE_LOOKUP_TIMEOUT_S):
             try:
-                reply = await self.client.call(ticker, [("symbol", params["symbol"])], base_url=account.base_url, account=None)
+                data = await self._public_read("get_ticker_price", [("symbol", params["symbol"])], account)
             except BinanceSpotError:
                 return None
-            return str(reply.data.get("price")) if isinstance(reply.data, dict) and reply.data.get("price") else None
+            return str(data["price"]) if isinstance(data, dict) and data.get("price") else None
         return None
 
     async def _confirm(
@@ -466,7 +459,7 @@ class Runtime:
                 "confirmation_token. The token works once."
             ),
         }
-        return _text(payload, error=True, redactor=self.redactor)
+        return json_result(payload, error=True, redactor=self.redactor)
 
 
 def build_server(runtime: Runtime) -> Server:

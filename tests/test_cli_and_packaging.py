@@ -101,3 +101,25 @@ def test_catalog_json_is_plain_data():
     depth = next(t for t in data if t["name"] == "get_order_book")
     limit = next(p for p in depth["parameters"] if p["name"] == "limit")
     assert limit["maximum"] == "5000"
+
+
+def test_stdout_carries_only_mcp_frames(tmp_path):
+    """Invariant 6: with verbose logging and a TOOLS.md full of problems, stdout stays pure JSON-RPC."""
+    (tmp_path / "TOOLS.md").write_text("## Binance Accounts\n### broken\n- API Key: abc\n- Colour: red\n")
+    frames = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "get_account", "arguments": {}}},
+    ]
+    done = subprocess.run(
+        [console_script(), "--log-level", "DEBUG", "--tools-file", str(tmp_path / "TOOLS.md")],
+        input="".join(json.dumps(f) + "\n" for f in frames), capture_output=True, text=True, timeout=60,
+        cwd=tmp_path, env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)}, check=False,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    replies = [json.loads(line) for line in lines]  # every stdout line is a JSON-RPC frame
+    assert all(r.get("jsonrpc") == "2.0" for r in replies)
+    assert {r.get("id") for r in replies} >= {1, 2}
+    assert "Colour" in done.stderr  # the problems went to stderr

@@ -250,6 +250,7 @@ async def test_over_stdio_with_the_console_script(world, mode):
         assert [r.is_error for r in seen[1:]] == [False, False, False, False, True]
     stderr = stderr_path.read_text()
     assert "serving 51 tools" in stderr
+    assert "signature=" not in stderr.replace("signature=***", "")
     text = transcript(seen) + stderr
     for secret in world.keys.sensitive():
         assert secret not in text

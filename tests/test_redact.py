@@ -53,3 +53,11 @@ def test_logging_filter_redacts_messages_args_and_tracebacks(caplog):
         record = logger.makeRecord("t", logging.ERROR, __file__, 1, "boom", (), sys.exc_info())
     handler_filter.filter(record)
     assert SECRET not in record.getMessage() and "ValueError" in record.getMessage()
+
+
+def test_signatures_are_never_echoed():
+    r = Redactor()
+    text = "GET /api/v3/account?timestamp=1&signature=c8db56825ae71d6d&x=1 body symbol=A&signature=Ab%2B/9=="
+    out = r.redact(text)
+    assert "c8db56825ae71d6d" not in out and "Ab%2B" not in out
+    assert out.count("signature=***") == 2 and "&x=1" in out

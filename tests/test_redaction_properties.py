@@ -115,6 +115,7 @@ async def test_random_calls_against_an_echoing_exchange_leak_nothing(tools_file,
     output = text + buffer.getvalue()
     for secret in SENSITIVE:
         assert secret not in output
+    assert "signature=" not in output.replace("signature=***", "")
 
 
 async def test_echoed_signed_request_is_masked_not_dropped(tools_file):
@@ -192,3 +193,4 @@ async def test_requests_that_reach_the_echoing_exchange_leak_nothing(tools_file,
     output = "".join(r.model_dump_json() for r in results) + buffer.getvalue()
     for secret in SENSITIVE:
         assert secret not in output
+    assert "signature=" not in output.replace("signature=***", "")

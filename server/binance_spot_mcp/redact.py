@@ -14,6 +14,8 @@ import threading
 from collections.abc import Iterable
 
 MIN_SECRET_LENGTH = 6
+# A request signature is as good as the request it signs: never echoed (URLs, bodies, echoes).
+_SIGNATURE_RE = re.compile(r"(signature=)[^&\s\"'<>]+", re.I)
 _PEM_BLOCK_RE = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)", re.S)
 
 
@@ -63,6 +65,7 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         text = _PEM_BLOCK_RE.sub("[private key hidden]", text)
+        text = _SIGNATURE_RE.sub(r"\1***", text)
         pattern = self._pattern
         if pattern is None:
             return text

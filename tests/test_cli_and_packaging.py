@@ -54,8 +54,10 @@ def test_tool_list_matches_the_committed_snapshot():
 
 
 def test_readme_test_command_is_what_ci_runs():
-    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
-    assert ci in (ROOT / "README.md").read_text()
+    lines = (ROOT / ".ci" / "run").read_text().strip().splitlines()
+    tests = [line for line in lines if "-m pytest" in line]
+    assert len(tests) == 1 and tests[0] in (ROOT / "README.md").read_text()
+    assert lines[-1] == "bash .ci/inspector"  # then the MCP Inspector CLI, after pytest passed
 
 
 def test_readme_tool_list_matches_the_catalog():

@@ -2,7 +2,8 @@
 ``binance-spot-mcp tools [--json]`` prints the endpoint catalog;
 ``binance-spot-mcp accounts list|show|add|remove`` manages TOOLS.md (keys are typed without
 echo and only ever printed masked); ``binance-spot-mcp journal [-n N] [--json]`` shows the
-audit journal of state-changing requests.
+audit journal of state-changing requests; ``binance-spot-mcp doctor [ACCOUNT] [--json]
+[--offline]`` checks the set-up (TOOLS.md, key files, reachability, clock, keys) and says how to fix it.
 
 Logging is configured here, once, to stderr, through the redacting filter: stdout belongs to
 the MCP protocol (invariant 6).
@@ -107,6 +108,16 @@ def _parser() -> argparse.ArgumentParser:
         "-n", type=int, default=DEFAULT_LATEST, metavar="N", help=f"how many entries (default {DEFAULT_LATEST})"
     )
     journal.add_argument("--json", action="store_true", help="machine-readable JSON")
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check TOOLS.md, key files, reachability, clock and keys; say how to fix what is wrong",
+        description="Check the set-up and print one verdict per check (OK, WARN, FAIL, SKIP, INFO) with a hint. "
+        "Exit 0 when nothing FAILs, 1 when something does, 2 for usage errors (e.g. an unknown account).",
+    )
+    doctor.add_argument("account", nargs="?", help="check only this account (default: all)")
+    doctor.add_argument("--json", action="store_true", help="machine-readable JSON")
+    doctor.add_argument("--offline", action="store_true", help="skip the network checks (ping, clock, signed read)")
     return parser
 
 
@@ -359,6 +370,22 @@ def _journal_command(args: argparse.Namespace, settings: Settings, redactor: Red
     return 0
 
 
+def _doctor_command(args: argparse.Namespace, settings: Settings, redactor: Redactor) -> int:
+    from binance_spot_mcp import doctor
+
+    try:
+        report = anyio.run(lambda: doctor.diagnose(settings, redactor, account=args.account, offline=args.offline))
+    except doctor.UnknownAccount as exc:
+        sys.stderr.write(f"binance-spot-mcp: {redactor.redact(exc.message)}\n")
+        return 2
+    if args.json:
+        _out(redactor, doctor.render_json(report))
+    else:
+        for line in doctor.render_text(report):
+            _out(redactor, line)
+    return report.exit_code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     redactor = Redactor()
@@ -370,6 +397,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"binance-spot-mcp: {redactor.redact(exc.message)}\n")
         return 2
+    if args.command == "doctor":
+        return _doctor_command(args, settings, redactor)
     if args.command in {"accounts", "journal"}:
         try:
             if args.command == "accounts":

@@ -147,9 +147,13 @@ def loopback_environ(base_url: str | None, state_dir: Path | None = None) -> dic
 
 @asynccontextmanager
 async def memory_client(
-    tools_file: Path, mode: str, base_url: str | None = None, **client_kwargs: Any
+    tools_file: Path,
+    mode: str,
+    base_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    **client_kwargs: Any,
 ) -> AsyncIterator[Client]:
-    environ = loopback_environ(base_url, tools_file.parent)
+    environ = {**loopback_environ(base_url, tools_file.parent), **(extra_env or {})}
     runtime = Runtime(settings=load_settings(tools_file=str(tools_file), environ=environ))
     try:
         async with Client(build_server(runtime), mode=mode, **client_kwargs) as client:

@@ -10,16 +10,24 @@ metadata:
 
 # Test skill
 
+## Toolsets
+
+| Toolset | Description | Server tools |
+|---------|-------------|--------------|
+| market | Market data. | — |
+| trade | Orders. | — |
+| account | Account reads. | — |
+
 ## Quick Reference
 
-| Tool | Method | Path | Description | Required | Optional | Security | Weight |
-|------|--------|------|-------------|----------|----------|----------|--------|
-| `get_order_book` | GET | `/api/v3/depth` | Get the order book. | symbol | limit | NONE | 5 |
-| `get_ticker_price` | GET | `/api/v3/ticker/price` | Get prices. | — | symbol, symbols | NONE | 2 |
-| `place_order` | POST | `/api/v3/order` | Place an order. | symbol, side, type | quantity, price, timeInForce, recvWindow, newClientOrderId | TRADE | 1 |
-| `test_order` | POST | `/api/v3/order/test` | Test an order. | symbol, side, type | quantity, computeCommissionRates | TRADE | 1 |
-| `cancel_order` | DELETE | `/api/v3/order` | Cancel an order. | symbol | orderId, origClientOrderId, recvWindow | TRADE | 1 |
-| `get_account` | GET | `/api/v3/account` | Get balances. | — | omitZeroBalances, recvWindow | USER_DATA | 20 |
+| Tool | Toolset | Method | Path | Description | Required | Optional | Security | Weight |
+|------|---------|--------|------|-------------|----------|----------|----------|--------|
+| `get_order_book` | market | GET | `/api/v3/depth` | Get the order book. | symbol | limit | NONE | 5 |
+| `get_ticker_price` | market | GET | `/api/v3/ticker/price` | Get prices. | — | symbol, symbols | NONE | 2 |
+| `place_order` | trade | POST | `/api/v3/order` | Place an order. | symbol, side, type | quantity, price, timeInForce, recvWindow, newClientOrderId | TRADE | 1 |
+| `test_order` | trade | POST | `/api/v3/order/test` | Test an order. | symbol, side, type | quantity, computeCommissionRates | TRADE | 1 |
+| `cancel_order` | trade | DELETE | `/api/v3/order` | Cancel an order. | symbol | orderId, origClientOrderId, recvWindow | TRADE | 1 |
+| `get_account` | account | GET | `/api/v3/account` | Get balances. | — | omitZeroBalances, recvWindow | USER_DATA | 20 |
 
 ## Parameters
 

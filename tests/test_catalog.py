@@ -33,18 +33,22 @@ def _line_of(text: str, needle: str) -> int:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("| `get_order_book` | GET |", "| `get_order_book` | FETCH |", "method 'FETCH'"),
+        ("| `get_order_book` | market | GET |", "| `get_order_book` | market | FETCH |", "method 'FETCH'"),
         ("| omitZeroBalances, recvWindow | USER_DATA", "| omitZeroBalances, recvWindow | SECRET", "security 'SECRET'"),
         ("| symbol | limit | NONE | 5 |", "| symbol | limit, depthLimit | NONE | 5 |", "'depthLimit' of 'get_order_book'"),
         ("| limit | integer | range 1..1000 |", "| limit | int | range 1..1000 |", "unknown type 'int'"),
         ("| side | enum:Side |", "| side | enum:Sides |", "enum:Sides"),
         ("| limit | integer | range 1..1000 |", "| limit | integer | between 1 and 9 |", "unknown constraint"),
         ("| symbol | string | — |", "| symbol | string | range 1..2 |", "numeric range only fits"),
-        ("| `get_order_book` | GET | `/api/v3/depth` |", "| `get_order_book` | GET | `/v1/depth` |", "not under /api/v3/"),
+        ("| `get_order_book` | market | GET | `/api/v3/depth` |", "| `get_order_book` | market | GET | `/v1/depth` |", "not under /api/v3/"),
         ("| get_order_book | limit | — |", "| get_order_book | symbols | — |", "'symbols' is not a parameter"),
         ("| cancel_order | at least one of |", "| cancel_order | some of |", "rule 'some of'"),
         ("| Side | `BUY`, `SELL` |", "| Side | `BUY`, `BUY` |", "repeats a value"),
-        ("| `get_order_book` | GET |", "| `Get-Order-Book` | GET |", "snake_case"),
+        ("| `get_order_book` | market | GET |", "| `Get-Order-Book` | market | GET |", "snake_case"),
+        ("| `get_order_book` | market |", "| `get_order_book` | markets |", "toolset 'markets' of 'get_order_book'"),
+        ("| trade | Orders. | — |", "| Trade | Orders. | — |", "toolset name 'Trade'"),
+        ("| market | Market data. | — |", "| market | — | — |", "toolset 'market' needs a description"),
+        ("| market | Market data. | — |", "| market | Market data. | list_accounts, list_accounts |", "two toolsets"),
     ],
 )
 def test_malformed_rows_fail_naming_the_line(old, new, message):
@@ -64,9 +68,15 @@ def test_row_with_wrong_cell_count_names_its_line():
 
 
 def test_duplicate_tool_and_missing_section_and_unused_enum():
-    row = "| `get_account` | GET | `/api/v3/account` | Get balances. | — | omitZeroBalances, recvWindow | USER_DATA | 20 |"
+    row = "| `get_account` | account | GET | `/api/v3/account` | Get balances. | — | omitZeroBalances, recvWindow | USER_DATA | 20 |"
     with pytest.raises(CatalogError, match="appears twice"):
         parse_skill(MINI_SKILL.replace(row, row + "\n" + row))
+    with pytest.raises(CatalogError, match="toolset.s. with no tools: spare"):
+        parse_skill(MINI_SKILL.replace("| account | Account reads. | — |", "| account | Account reads. | — |\n| spare | Unused. | — |"))
+    with pytest.raises(CatalogError, match="no '## Toolsets' section"):
+        parse_skill(MINI_SKILL.replace("## Toolsets", "## Sets"))
+    with pytest.raises(CatalogError, match="lacks column.s. Toolset"):
+        parse_skill(MINI_SKILL.replace("| Tool | Toolset |", "| Tool | Set |"))
     with pytest.raises(CatalogError, match="no '## Enums' section"):
         parse_skill(MINI_SKILL.replace("## Enums", "## Enumerations"))
     with pytest.raises(CatalogError, match="no parameter uses: Extra"):

@@ -62,9 +62,9 @@ def test_readme_test_command_is_what_ci_runs():
 
 def test_readme_tool_list_matches_the_catalog():
     readme = (ROOT / "README.md").read_text()
-    listed = re.findall(r"^\| `[a-z0-9_]+` \|.*$", readme, flags=re.M)
+    listed = re.findall(r"^\| `[a-z0-9_]+` \| [a-z_]+ \| [A-Z]+ `/api/v3.*$", readme, flags=re.M)
     expected = [
-        f"| `{e.tool}` | {e.method} `{e.path}` | {e.security.value} | {'yes' if e.changes_state else 'no'} |"
+        f"| `{e.tool}` | {e.toolset} | {e.method} `{e.path}` | {e.security.value} | {'yes' if e.changes_state else 'no'} |"
         for e in load_catalog().endpoints
     ]
     assert listed == expected
@@ -90,7 +90,9 @@ def test_wheel_bundles_skill_md_and_runs_without_a_checkout(tmp_path):
 
 
 def test_start_up_fails_cleanly_on_a_malformed_skill(tmp_path, monkeypatch):
-    text = (ROOT / "SKILL.md").read_text().replace("| `place_order` | POST |", "| `place_order` | POKE |", 1)
+    original = (ROOT / "SKILL.md").read_text()
+    assert "| `place_order` | trade | POST |" in original
+    text = original.replace("| `place_order` | trade | POST |", "| `place_order` | trade | POKE |", 1)
     from binance_spot_mcp.errors import CatalogError
 
     with pytest.raises(CatalogError, match=r"SKILL.md line \d+: method 'POKE'"):

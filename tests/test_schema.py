@@ -25,7 +25,7 @@ def test_schema_shape_for_signed_and_public_tools():
     assert schema["required"] == ["symbol", "side", "type"]
     props = schema["properties"]
     assert props["side"] == {"type": "string", "enum": ["BUY", "SELL"], "description": "BUY or SELL."}
-    assert props["quantity"]["type"] == ["string", "number"]
+    assert props["quantity"] == {"type": "string", "description": "Base asset amount."}  # numbers accepted too, see below
     assert props["newClientOrderId"]["maxLength"] == 36
     assert "account" in props and "environment" not in props
     public = tool_schema(DEPTH)

@@ -146,7 +146,7 @@ def test_weight_for_accepts_parameter_pairs_and_odd_values() -> None:
     assert ticker.weight_for({"symbols": '["A", "B"]'}) == 2
 
 
-MINI_ROW = "| `get_order_book` | GET | `/api/v3/depth` | Get the order book. | symbol | limit | NONE | 5 |"
+MINI_ROW = "| `get_order_book` | market | GET | `/api/v3/depth` | Get the order book. | symbol | limit | NONE | 5 |"
 
 
 def mini_with_weight(cell: str) -> str:

@@ -22,20 +22,20 @@ from binance_spot_mcp.results import failure, json_result
 LIST_ACCOUNTS, SHOW_ACCOUNT, ADD_ACCOUNT = "list_accounts", "show_account", "add_account"
 CLI_HINT = "binance-spot-mcp accounts add NAME --environment ENV"
 
-_READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+_READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 _ADD_FIELDS: dict[str, dict[str, Any]] = {
-    "name": {"type": "string", "description": "New account name (letters, digits, . _ -)."},
-    "environment": {"type": "string", "enum": list(ENVIRONMENTS), "description": "Where the key lives."},
-    "api_key": {"type": "string", "description": "API key (omit when credentials_file is given)."},
-    "secret": {"type": "string", "description": "HMAC secret key."},
-    "private_key_file": {"type": "string", "description": "Path to an RSA or Ed25519 PEM, instead of secret."},
-    "private_key_passphrase": {"type": "string", "description": "Passphrase of an encrypted PEM."},
+    "name": {"type": "string", "description": "Letters, digits, . _ -"},
+    "environment": {"type": "string", "enum": list(ENVIRONMENTS), "description": "Where the key works"},
+    "api_key": {"type": "string", "description": "Omit with credentials_file"},
+    "secret": {"type": "string", "description": "HMAC secret"},
+    "private_key_file": {"type": "string", "description": "RSA or Ed25519 PEM path, instead of secret"},
+    "private_key_passphrase": {"type": "string", "description": "For an encrypted PEM"},
     "credentials_file": {
         "type": "string",
-        "description": "Path to a local two-line file (API key, then secret); read here, never sent to chat.",
+        "description": "File with API key, then secret; keeps keys out of chat",
     },
-    "description": {"type": "string", "description": "Free text shown with the account."},
-    "replace": {"type": "boolean", "description": "Overwrite an existing account of this name."},
+    "description": {"type": "string", "description": "Free text"},
+    "replace": {"type": "boolean", "description": "Overwrite an account of this name"},
 }
 
 TOOLS = [
@@ -73,6 +73,7 @@ TOOLS = [
     ),
 ]
 NAMES = frozenset(t.name for t in TOOLS)
+CHANGES_STATE = frozenset({ADD_ACCOUNT})  # writes TOOLS.md: gone in read-only mode
 
 
 def _ok(payload: Any, redactor: Redactor) -> CallToolResult:

@@ -3,9 +3,11 @@
 SKILL.md is the single source of truth for the tool list. Its machine-read sections are
 markdown pipe tables under fixed ``##`` headings:
 
-* ``Quick Reference``     one row per endpoint: tool, method, path, description, required,
+* ``Toolsets``            the toolsets a server can enable, and the server's own tools in each
+* ``Quick Reference``     one row per endpoint: tool, toolset, method, path, description, required,
                           optional, security, request weight rule and unfilled order count
-* ``Parameters``          one row per parameter name: type, constraints, description
+* ``Parameters``          one row per parameter name: type, constraints, description (``—``: the
+                          name says it all, so the schema carries none)
 * ``Endpoint Parameters`` per-tool overrides of a parameter's type, constraints or description
 * ``Parameter Rules``     per-tool "at least / at most / exactly one of" rules
 * ``Enums``               enum names and their values, spelt as Binance spells them
@@ -36,6 +38,7 @@ SIGNED_PARAMS_ADDED_BY_SERVER = frozenset({"timestamp", "signature"})
 EMPTY_CELL = frozenset({"", "—", "-", "None", "none"})
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _TOOL_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+ALL_TOOLSETS = "all"  # reserved: every toolset
 
 
 class Security(str, Enum):
@@ -202,6 +205,7 @@ class Endpoint:
     weight: str = ""  # the Weight cell as written in SKILL.md
     weight_rule: WeightRule = DEFAULT_WEIGHT_RULE
     orders: int = 0  # unfilled order count one successful call adds
+    toolset: str = ""
 
     def weight_for(self, params: Mapping[str, str] | Sequence[tuple[str, str]]) -> int:
         """Binance's request weight for these wire parameters (arrays as compact JSON strings)."""
@@ -229,11 +233,21 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class Toolset:
+    """A named group of tools that can be enabled together (``--toolsets``)."""
+
+    name: str
+    description: str
+    server_tools: tuple[str, ...] = ()  # the server's own tools (not endpoints) in this set
+
+
+@dataclass(frozen=True)
 class Catalog:
     version: str
     skill_name: str
     endpoints: tuple[Endpoint, ...]
     enums: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    toolsets: Mapping[str, Toolset] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_tool", {e.tool: e for e in self.endpoints})
@@ -523,15 +537,32 @@ def parse_skill(text: str) -> Catalog:
         _check_constraints_fit(kind, constraints, row)
         description = row.cells["Description"]
         if description in EMPTY_CELL:
-            raise CatalogError(f"{row.where()}: parameter '{name}' needs a description")
+            description = ""  # self-explanatory: the schema carries the name and type only
         globals_[name] = Param(
             name, kind, description, constraints, enum_name, enums[enum_name] if enum_name else ()
         )
 
+    toolsets: dict[str, Toolset] = {}
+    server_tools: set[str] = set()
+    for row in _read_table(lines, "Toolsets", ["Toolset", "Description", "Server tools"]):
+        name = row.cells["Toolset"]
+        if not _TOOL_RE.match(name):
+            raise CatalogError(f"{row.where()}: toolset name '{name}' must be snake_case")
+        if name in toolsets or name == ALL_TOOLSETS:
+            raise CatalogError(f"{row.where()}: toolset '{name}' is declared twice or uses the reserved name")
+        if row.cells["Description"] in EMPTY_CELL:
+            raise CatalogError(f"{row.where()}: toolset '{name}' needs a description")
+        own = _names(row.cells["Server tools"])
+        for tool in own:
+            if not _TOOL_RE.match(tool) or tool in server_tools:
+                raise CatalogError(f"{row.where()}: server tool '{tool}' is misspelt or in two toolsets")
+            server_tools.add(tool)
+        toolsets[name] = Toolset(name, row.cells["Description"], own)
+
     quick = _read_table(
         lines,
         "Quick Reference",
-        ["Tool", "Method", "Path", "Description", "Required", "Optional", "Security", "Weight"],
+        ["Tool", "Toolset", "Method", "Path", "Description", "Required", "Optional", "Security", "Weight"],
     )
     endpoints: dict[str, Endpoint] = {}
     routes: set[tuple[str, str]] = set()
@@ -539,8 +570,12 @@ def parse_skill(text: str) -> Catalog:
         tool = row.cells["Tool"]
         if not _TOOL_RE.match(tool):
             raise CatalogError(f"{row.where()}: tool name '{tool}' must be snake_case")
-        if tool in endpoints:
+        if tool in endpoints or tool in server_tools:
             raise CatalogError(f"{row.where()}: tool '{tool}' appears twice")
+        toolset = row.cells["Toolset"]
+        if toolset not in toolsets:
+            known = ", ".join(toolsets) or "none"
+            raise CatalogError(f"{row.where()}: toolset '{toolset}' of '{tool}' is not in the Toolsets table ({known})")
         method = row.cells["Method"].upper()
         if method not in {"GET", "POST", "PUT", "DELETE"}:
             raise CatalogError(f"{row.where()}: method '{row.cells['Method']}' is not GET, POST, PUT or DELETE")
@@ -580,6 +615,7 @@ def parse_skill(text: str) -> Catalog:
             weight=row.cells["Weight"],
             weight_rule=parse_weight_rule(row.cells["Weight"], row, params),
             orders=_parse_orders(row.cells.get("Orders", ""), row),
+            toolset=toolset,
         )
 
     def endpoint_for(row: _Row, param: str | None = None) -> Endpoint:
@@ -630,7 +666,17 @@ def parse_skill(text: str) -> Catalog:
     unused = [name for name in enums if name not in used_enums]
     if unused:
         raise CatalogError(f"SKILL.md Enums table defines enum(s) no parameter uses: {', '.join(unused)}")
-    return Catalog(version=version, skill_name=skill_name, endpoints=tuple(endpoints.values()), enums=enums)
+    used_toolsets = {e.toolset for e in endpoints.values()} | {t.name for t in toolsets.values() if t.server_tools}
+    empty = [name for name in toolsets if name not in used_toolsets]
+    if empty:
+        raise CatalogError(f"SKILL.md Toolsets table declares toolset(s) with no tools: {', '.join(empty)}")
+    return Catalog(
+        version=version,
+        skill_name=skill_name,
+        endpoints=tuple(endpoints.values()),
+        enums=enums,
+        toolsets=toolsets,
+    )
 
 
 def skill_text() -> str:

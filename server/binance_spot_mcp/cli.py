@@ -1,4 +1,5 @@
-"""Command line: ``binance-spot-mcp [serve]`` runs the MCP server over stdio;
+"""Command line: ``binance-spot-mcp [serve]`` runs the MCP server over stdio (``serve --http``:
+streamable HTTP, see ``http_transport``);
 ``binance-spot-mcp tools [--json]`` prints the endpoint catalog;
 ``binance-spot-mcp accounts list|show|add|remove`` manages TOOLS.md (keys are typed without
 echo and only ever printed masked); ``binance-spot-mcp journal [-n N] [--json]`` shows the
@@ -33,11 +34,12 @@ from binance_spot_mcp.accounts_file import (
 )
 from binance_spot_mcp.catalog import Catalog, Endpoint, load_catalog
 from binance_spot_mcp.config import ENVIRONMENTS, MAINNET, Settings, load_settings
-from binance_spot_mcp.errors import BinanceSpotError, ConfigError
+from binance_spot_mcp.errors import BinanceSpotError, CatalogError, ConfigError
 from binance_spot_mcp.journal import DEFAULT_LATEST, INTENT, Journal
 from binance_spot_mcp.redact import RedactingFilter, Redactor, mask_api_key, mask_secret
 from binance_spot_mcp.schema import plain_decimal
 from binance_spot_mcp.signing import KeyLoadError, signer_from_key_file
+from binance_spot_mcp.toolsets import Selection, size_markdown, size_table
 
 logger = logging.getLogger(__name__)
 
@@ -71,11 +73,24 @@ def _parser() -> argparse.ArgumentParser:
         "also $BINANCE_SPOT_MCP_REQUIRE_ELICITATION=1"
     )
     parser.add_argument("--require-elicitation", action="store_true", help=elicitation_help)
+    toolsets_help = (
+        "comma-separated toolsets to offer (market, account, trade, order_lists, admin; default all); "
+        "also $BINANCE_SPOT_MCP_TOOLSETS"
+    )
+    read_only_help = "offer no tool that changes anything (wins over --toolsets); also $BINANCE_SPOT_MCP_READ_ONLY=1"
+    parser.add_argument("--toolsets", metavar="A,B", default=None, help=toolsets_help)
+    parser.add_argument("--read-only", action="store_true", help=read_only_help)
     commands = parser.add_subparsers(dest="command")
-    serve = commands.add_parser("serve", help="run the MCP server over stdio (the default)")
+    serve = commands.add_parser("serve", help="run the MCP server over stdio (the default), or --http")
     serve.add_argument("--require-elicitation", action="store_true", default=argparse.SUPPRESS, help=elicitation_help)
-    tools = commands.add_parser("tools", help="print the tool catalog built from SKILL.md")
+    _add_http_arguments(serve)
+    serve.add_argument("--toolsets", metavar="A,B", default=argparse.SUPPRESS, help=toolsets_help)
+    serve.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS, help=read_only_help)
+    tools = commands.add_parser("tools", help="print the tools this configuration offers (see --toolsets, --read-only)")
     tools.add_argument("--json", action="store_true", help="machine-readable JSON")
+    tools.add_argument(
+        "--sizes", action="store_true", help="tools/list size of each toolset, as a markdown table (chars and ~tokens)"
+    )
 
     accounts = commands.add_parser("accounts", help="list, show, add or remove accounts in TOOLS.md")
     actions = accounts.add_subparsers(dest="accounts_command", metavar="{list,show,add,remove}")
@@ -121,8 +136,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def catalog_json(catalog: Catalog) -> list[dict[str, Any]]:
-    """The catalog as plain data: what ``tools --json`` prints."""
+def catalog_json(catalog: Catalog, endpoints: Sequence[Endpoint] | None = None) -> list[dict[str, Any]]:
+    """The catalog (or some of its endpoints) as plain data: what ``tools --json`` prints."""
 
     def param(endpoint: Endpoint, name: str) -> dict[str, Any]:
         p = endpoint.params[name]
@@ -145,6 +160,7 @@ def catalog_json(catalog: Catalog) -> list[dict[str, Any]]:
     return [
         {
             "name": e.tool,
+            "toolset": e.toolset,
             "method": e.method,
             "path": e.path,
             "security": e.security.value,
@@ -154,18 +170,84 @@ def catalog_json(catalog: Catalog) -> list[dict[str, Any]]:
             "parameters": [param(e, n) for n in e.params],
             "rules": [r.describe() for r in e.rules],
         }
-        for e in catalog.endpoints
+        for e in (catalog.endpoints if endpoints is None else endpoints)
     ]
 
 
-def _print_tools(catalog: Catalog, as_json: bool) -> None:
-    if as_json:
-        sys.stdout.write(json.dumps(catalog_json(catalog), indent=2) + "\n")
+def _print_tools(catalog: Catalog, offered: set[str], *, as_json: bool, sizes: bool) -> None:
+    if sizes:
+        from binance_spot_mcp.server import ACCOUNT_TOOLS_CHANGING_STATE, build_tools
+
+        rows = size_table(catalog, build_tools(catalog), changes_state=ACCOUNT_TOOLS_CHANGING_STATE)
+        sys.stdout.write(size_markdown(rows) + "\n")
         return
-    width = max(len(e.tool) for e in catalog.endpoints)
-    for e in catalog.endpoints:
-        sys.stdout.write(f"{e.tool:<{width}}  {e.method:<6} {e.path:<36} {e.security.value}\n")
-    sys.stdout.write(f"{len(catalog.endpoints)} endpoints (SKILL.md {catalog.version})\n")
+    endpoints = [e for e in catalog.endpoints if e.tool in offered]
+    if as_json:
+        sys.stdout.write(json.dumps(catalog_json(catalog, endpoints), indent=2) + "\n")
+        return
+    if endpoints:
+        width = max(len(e.tool) for e in endpoints)
+        for e in endpoints:
+            sys.stdout.write(f"{e.tool:<{width}}  {e.toolset:<11} {e.method:<6} {e.path:<36} {e.security.value}\n")
+    server_tools = sorted(offered - {e.tool for e in catalog.endpoints})
+    sys.stdout.write(
+        f"{len(endpoints)} of {len(catalog.endpoints)} endpoints (SKILL.md {catalog.version})"
+        + (f"; server tools: {', '.join(server_tools)}" if server_tools else "")
+        + "\n"
+    )
+
+
+def _add_http_arguments(serve: argparse.ArgumentParser) -> None:
+    from binance_spot_mcp.config import HTTP_TOKEN_ENV
+
+    http = serve.add_argument_group("streamable HTTP (instead of stdio)")
+    http.add_argument(
+        "--http", action="store_true", help=f"serve streamable HTTP; clients send Authorization: Bearer ${HTTP_TOKEN_ENV} "
+        "(a token is generated and shown once when that is unset)"
+    )
+    http.add_argument("--host", help="address to listen on (default 127.0.0.1; non-loopback needs --allow-remote)")
+    http.add_argument("--port", type=int, help="port to listen on (default 8765; 0 picks a free one)")
+    http.add_argument("--path", help="endpoint path (default /mcp)")
+    http.add_argument("--allow-remote", action="store_true", default=None, help="allow a non-loopback --host (put TLS in front)")
+    http.add_argument(
+        "--allowed-host", action="append", metavar="HOST[:PORT]",
+        help="also accept this Host header (e.g. a reverse proxy's public name); repeatable",
+    )
+
+
+def _http_options(args: argparse.Namespace) -> Any:
+    """``HttpOptions`` for ``serve --http``, None for stdio; ConfigError for a refused combination."""
+    names = ("host", "port", "path", "allow_remote", "allowed_host")
+    given = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    if not getattr(args, "http", False):
+        if given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise ConfigError(f"use {flags} together with serve --http")
+        return None
+    from binance_spot_mcp.http_transport import HttpOptions
+
+    options = HttpOptions(
+        **{k: given[k] for k in ("host", "port", "path", "allow_remote") if k in given},
+        allowed_hosts=tuple(given.get("allowed_host", ())),
+    )
+    options.check()
+    return options
+
+
+def _serve_http(runtime: Any, options: Any, configured_token: str | None) -> int:
+    from binance_spot_mcp import http_transport
+
+    try:
+        sock = http_transport.bind_socket(options.host, options.port)
+    except OSError as exc:
+        anyio.run(runtime.aclose)
+        sys.stderr.write(f"binance-spot-mcp: cannot listen on {options.host}:{options.port}: {exc.strerror or exc}\n")
+        return 1
+    token, generated = http_transport.resolve_token(configured_token)
+    sys.stderr.write(http_transport.startup_notice(options, http_transport.bound_port(sock), token, generated))
+    sys.stderr.flush()
+    anyio.run(http_transport.serve_http, runtime, sock, options, token)
+    return 0
 
 
 async def _serve_stdio(runtime: Any) -> None:
@@ -391,7 +473,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     redactor = Redactor()
     try:
         settings = load_settings(
-            tools_file=args.tools_file, require_elicitation=True if args.require_elicitation else None
+            tools_file=args.tools_file,
+            require_elicitation=True if args.require_elicitation else None,
+            toolsets=args.toolsets,
+            read_only=True if args.read_only else None,
         )
         configure_logging(args.log_level or settings.log_level, redactor)
     except ConfigError as exc:
@@ -416,18 +501,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"binance-spot-mcp: {redactor.redact(exc.message)}\n")
         return 2
+    from binance_spot_mcp.server import Runtime, offered_tools
+
+    try:
+        selection = Selection(settings.toolsets, settings.read_only)
+        offered = offered_tools(catalog, selection)
+    except (ConfigError, CatalogError) as exc:
+        sys.stderr.write(f"binance-spot-mcp: {redactor.redact(exc.message)}\n")
+        return 2
     if args.command == "tools":
-        _print_tools(catalog, args.json)
+        _print_tools(catalog, {t.name for t in offered}, as_json=args.json, sizes=args.sizes)
         return 0
 
-    from binance_spot_mcp.server import Runtime
-
+    try:
+        http = _http_options(args)
+    except ConfigError as exc:
+        sys.stderr.write(f"binance-spot-mcp: {redactor.redact(exc.message)}\n")
+        return 2
     runtime = Runtime(settings=settings, catalog=catalog, redactor=redactor)
     current = runtime.accounts.current()
     logger.info(
         "serving %d tools; %d account(s) from %s", len(runtime.tools), len(current.accounts), settings.tools_file
     )
     try:
+        if http is not None:
+            return _serve_http(runtime, http, settings.http_token)
         anyio.run(_serve_stdio, runtime)
     except KeyboardInterrupt:
         return 130

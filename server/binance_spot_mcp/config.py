@@ -22,6 +22,10 @@ LOCAL_FILTERS_ENV = "BINANCE_SPOT_MCP_LOCAL_FILTERS"
 MIN_RESULT_CHARS = 2_000
 JOURNAL_ENV = "BINANCE_SPOT_MCP_JOURNAL"
 REQUIRE_ELICITATION_ENV = "BINANCE_SPOT_MCP_REQUIRE_ELICITATION"
+HTTP_TOKEN_ENV = "BINANCE_SPOT_MCP_HTTP_TOKEN"
+TOOLSETS_ENV = "BINANCE_SPOT_MCP_TOOLSETS"
+READ_ONLY_ENV = "BINANCE_SPOT_MCP_READ_ONLY"
+MIN_HTTP_TOKEN_LENGTH = 16
 JOURNAL_DIR_NAME = "binance-spot-mcp"
 JOURNAL_FILE_NAME = "journal.jsonl"
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -114,6 +118,19 @@ def _is_true(value: str | None) -> bool:
     return (value or "").strip().lower() in _TRUE_WORDS
 
 
+def parse_toolsets(raw: str, source: str) -> tuple[str, ...] | None:
+    """``"market, account"`` -> ("market", "account"); empty or ``all`` -> None (every toolset).
+
+    Names are checked against SKILL.md later, when the tools are built."""
+    names = [part.strip().lower() for part in raw.split(",") if part.strip()]
+    if not names or "all" in names:
+        return None
+    for name in names:
+        if not name.replace("_", "").isalnum():
+            raise ConfigError(f"{source}: '{name[:40]}' is not a toolset name (use names such as market,account)")
+    return tuple(dict.fromkeys(names))
+
+
 @dataclass(frozen=True)
 class EnvCredential:
     environment: str
@@ -138,6 +155,12 @@ class Settings:
     # Check orders against the symbol's exchangeInfo filters before sending (0 turns it off).
     local_filter_checks: bool = True
     journal_file: Path = field(default_factory=default_journal_file)
+    # Bearer token for `serve --http` from $BINANCE_SPOT_MCP_HTTP_TOKEN; None: one is generated per run.
+    http_token: str | None = field(default=None, repr=False)
+    # Toolsets to enable (None: all); checked against SKILL.md's Toolsets table when tools are built.
+    toolsets: tuple[str, ...] | None = None
+    # Drop every state-changing tool, whatever the toolsets say.
+    read_only: bool = False
 
 
 def load_settings(
@@ -146,11 +169,14 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     require_elicitation: bool | None = None,
+    toolsets: str | None = None,
+    read_only: bool | None = None,
 ) -> Settings:
     """Build settings from CLI values and the environment (``os.environ`` unless given).
 
     ``require_elicitation`` is the CLI flag: True forces it on, None leaves it to
-    ``$BINANCE_SPOT_MCP_REQUIRE_ELICITATION``."""
+    ``$BINANCE_SPOT_MCP_REQUIRE_ELICITATION``. ``toolsets`` (comma-separated) and ``read_only``
+    are CLI values too, winning over ``$BINANCE_SPOT_MCP_TOOLSETS`` / ``$BINANCE_SPOT_MCP_READ_ONLY``."""
     env = os.environ if environ is None else environ
     explicit = tools_file is not None or bool(env.get(TOOLS_FILE_ENV))
     chosen = tools_file or env.get(TOOLS_FILE_ENV) or DEFAULT_TOOLS_FILE
@@ -182,8 +208,20 @@ def load_settings(
             raise ConfigError(f"{MAX_RESULT_CHARS_ENV} must be a whole number of at least {MIN_RESULT_CHARS}")
         max_chars = int(raw_max)
 
+    http_token = env.get(HTTP_TOKEN_ENV, "").strip() or None
+    if http_token is not None and len(http_token) < MIN_HTTP_TOKEN_LENGTH:
+        raise ConfigError(
+            f"{HTTP_TOKEN_ENV} is too short: use at least {MIN_HTTP_TOKEN_LENGTH} characters "
+            "(or unset it to get a random token for each run)"
+        )
+
+    raw_toolsets = toolsets if toolsets is not None else env.get(TOOLSETS_ENV, "")
+    chosen_toolsets = parse_toolsets(raw_toolsets, TOOLSETS_ENV if toolsets is None else "--toolsets")
+
     return Settings(
         tools_file=path,
+        toolsets=chosen_toolsets,
+        read_only=bool(read_only) or _is_true(env.get(READ_ONLY_ENV)),
         max_result_chars=max_chars,
         local_filter_checks=env.get(LOCAL_FILTERS_ENV, "1").strip().lower() not in {"0", "false", "no", "off"},
         tools_file_explicit=explicit,
@@ -194,4 +232,5 @@ def load_settings(
             require_elicitation if require_elicitation is not None else _is_true(env.get(REQUIRE_ELICITATION_ENV))
         ),
         journal_file=default_journal_file(env, cwd),
+        http_token=http_token,
     )

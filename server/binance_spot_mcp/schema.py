@@ -62,7 +62,9 @@ def _param_schema(param: Param) -> dict[str, Any]:
             schema["maxLength"] = c.max_length
     elif param.type in (ParamType.DECIMAL, ParamType.INTEGER):
         if param.type is ParamType.DECIMAL:
-            schema = {"type": ["string", "number"], "pattern": DECIMAL_PATTERN}
+            # Advertised as a string (what Binance wants); a JSON number is still accepted, and
+            # the decimal pattern is checked in prepare_arguments rather than repeated in every schema.
+            schema = {"type": "string"}
         else:
             schema = {"type": "integer"}
         for key, bound in (("minimum", c.minimum), ("maximum", c.maximum)):
@@ -76,7 +78,8 @@ def _param_schema(param: Param) -> dict[str, Any]:
         schema = {"type": "array", "items": {"type": "string"}, "minItems": 1}
         if c.max_items is not None:
             schema["maxItems"] = c.max_items
-    schema["description"] = param.description
+    if param.description:
+        schema["description"] = param.description
     return schema
 
 
@@ -88,29 +91,14 @@ def tool_schema(endpoint: Endpoint) -> dict[str, Any]:
     """The JSON Schema of one tool's arguments."""
     properties = {name: _param_schema(param) for name, param in endpoint.params.items()}
     if endpoint.signed:
-        properties[ACCOUNT_ARG] = {
-            "type": "string",
-            "description": "Account name from TOOLS.md; default: main, else the only account.",
-        }
+        properties[ACCOUNT_ARG] = {"type": "string", "description": "Default: main"}
     else:
-        properties[ACCOUNT_ARG] = {
-            "type": "string",
-            "description": "Use this account's environment for market data.",
-        }
-        properties[ENVIRONMENT_ARG] = {
-            "type": "string",
-            "enum": list(ENVIRONMENTS),
-            "description": "Market data source; default mainnet (or the only account's).",
-        }
+        properties[ACCOUNT_ARG] = {"type": "string", "description": "Use its environment"}
+        properties[ENVIRONMENT_ARG] = {"type": "string", "enum": list(ENVIRONMENTS), "description": "Default: mainnet"}
     if endpoint.changes_state:
-        properties[CONFIRM_ARG] = {
-            "type": "string",
-            "description": "Mainnet, hosts without prompts only: CONFIRM as typed by the human.",
-        }
-        properties[TOKEN_ARG] = {
-            "type": "string",
-            "description": "Mainnet, hosts without prompts only: the token from the preview.",
-        }
+        # Only for hosts that cannot show the CONFIRM form; the preview explains the flow.
+        properties[CONFIRM_ARG] = {"type": "string", "description": "CONFIRM, typed by the human"}
+        properties[TOKEN_ARG] = {"type": "string", "description": "From the preview"}
     schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
     if endpoint.required:
         schema["required"] = list(endpoint.required)

@@ -34,6 +34,7 @@ from mcp.types import (
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from binance_spot_mcp import __version__
+from binance_spot_mcp.account_tools import CHANGES_STATE as ACCOUNT_TOOLS_CHANGING_STATE
 from binance_spot_mcp.account_tools import NAMES as ACCOUNT_TOOL_NAMES
 from binance_spot_mcp.account_tools import TOOLS as ACCOUNT_TOOLS
 from binance_spot_mcp.account_tools import AccountTools
@@ -70,6 +71,7 @@ from binance_spot_mcp.orders import UNKNOWN_OUTCOME_CODES, lookup_for, verdict, 
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import failure, json_result, narrowing_hint, success
 from binance_spot_mcp.schema import PreparedCall, prepare_arguments, tool_schema
+from binance_spot_mcp.toolsets import Selection, check_server_tools, select_tools
 
 logger = logging.getLogger(__name__)
 
@@ -82,28 +84,36 @@ INSTRUCTIONS = (
     "user. Decimals are strings. Never show API keys or secrets. State changes on mainnet "
     "accounts need the human's typed CONFIRM. See the binance-spot skill (SKILL.md) for details."
 )
+READ_ONLY_NOTE = " This server is read-only: it cannot place, cancel or change anything."
+
+
+def annotations_for(endpoint: Endpoint) -> ToolAnnotations:
+    """Hints from the method and path. Spec defaults are left out: openWorldHint is true, and
+    destructive/idempotent hints only mean something for tools that are not read-only."""
+    if not endpoint.changes_state:
+        return ToolAnnotations(read_only_hint=True)
+    return ToolAnnotations(read_only_hint=False, destructive_hint=endpoint.destructive)
 
 
 def build_tool(endpoint: Endpoint) -> Tool:
     """One MCP tool, derived entirely from its catalog entry."""
-    read_only = not endpoint.changes_state
     return Tool(
         name=endpoint.tool,
-        title=f"{endpoint.method} {endpoint.path}",
         description=endpoint.description,
         input_schema=tool_schema(endpoint),
-        annotations=ToolAnnotations(
-            read_only_hint=read_only,
-            destructive_hint=endpoint.destructive,
-            idempotent_hint=read_only,
-            open_world_hint=True,
-        ),
+        annotations=annotations_for(endpoint),
     )
 
 
 def build_tools(catalog: Catalog) -> list[Tool]:
     """The whole tool list: one tool per endpoint, then the account tools."""
     return [build_tool(e) for e in catalog.endpoints] + list(ACCOUNT_TOOLS)
+
+
+def offered_tools(catalog: Catalog, selection: Selection) -> list[Tool]:
+    """The tools a server with this toolset choice offers (raises ConfigError for unknown toolsets)."""
+    check_server_tools(catalog, ACCOUNT_TOOLS)
+    return select_tools(catalog, build_tools(catalog), selection, changes_state=ACCOUNT_TOOLS_CHANGING_STATE)
 
 
 _SUMMARY_KEYS = ("symbol", "orderId", "orderListId", "clientOrderId", "listClientOrderId", "status",
@@ -174,6 +184,8 @@ class Runtime:
     accounts: AccountStore = field(init=False)
     client: BinanceClient = field(init=False)
     tools: list[Tool] = field(init=False)
+    selection: Selection = field(init=False)
+    enabled: frozenset[str] = field(init=False, repr=False)
     nonces: NonceBook = field(init=False, repr=False)
     tokens: ConfirmationTokens = field(init=False, repr=False)
     account_tools: AccountTools = field(init=False, repr=False)
@@ -185,7 +197,9 @@ class Runtime:
         self.client = BinanceClient(
             skill_version=self.catalog.version, timeout_s=self.settings.http_timeout_s, transport=self.transport
         )
-        self.tools = build_tools(self.catalog)
+        self.selection = Selection(self.settings.toolsets, self.settings.read_only)
+        self.tools = offered_tools(self.catalog, self.selection)
+        self.enabled = frozenset(t.name for t in self.tools)
         self.account_tools = AccountTools(self.accounts, self.redactor)
         self.journal = Journal(self.settings.journal_file, redactor=self.redactor)
         self.filter_cache = ExchangeInfoCache()
@@ -198,7 +212,12 @@ class Runtime:
     async def call(
         self, name: str, arguments: dict[str, Any] | None, *, asker: Asker | None = None
     ) -> CallToolResult | InputRequiredResult:
-        """Run one tool call to a result. Raises only for an unknown tool."""
+        """Run one tool call to a result. Raises only for an unknown or disabled tool."""
+        if name not in self.enabled and (name in ACCOUNT_TOOL_NAMES or self.catalog.get(name) is not None):
+            raise MCPError(
+                code=INVALID_PARAMS,
+                message=f"Tool {name} is not enabled on this server ({self.selection.describe()}).",
+            )
         endpoint = self.catalog.get(name)
         if endpoint is None and name in ACCOUNT_TOOL_NAMES:
             return await self.account_tools.call(name, arguments)
@@ -472,7 +491,7 @@ def build_server(runtime: Runtime) -> Server:
     server = Server(
         SERVER_NAME,
         version=__version__,
-        instructions=INSTRUCTIONS,
+        instructions=INSTRUCTIONS + (READ_ONLY_NOTE if runtime.selection.read_only else ""),
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )

@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import random
+import re
 import secrets
 import statistics
 import string
@@ -197,6 +198,14 @@ async def connect(params: StdioServerParameters, world: World, mode: str) -> Asy
             yield client
 
 
+BENCH_WEIGHT_LIMIT = 10_000_000
+
+
+async def adopt_limits(client: Client) -> None:
+    """One exchangeInfo call, from which the server learns the fake's (large) rate limits."""
+    check(await client.call_tool("get_exchange_info", {"symbol": "BTCUSDT"}))
+
+
 def check(result: Any) -> None:
     if result.is_error:
         text = result.content[0].text if result.content else ""
@@ -327,6 +336,7 @@ async def per_call(world: World, sizes: Sizes, mode: str, rng: random.Random) ->
     samples: dict[str, list[float]] = {k: [] for k in ("mcp_public", "mcp_signed", "http_public", "http_signed", "floor")}
     try:
         async with connect(ours_params(world), world, mode) as ours, connect(floor_params(world), world, mode) as floor:
+            await adopt_limits(ours)
             await ours.list_tools()
             await floor.list_tools()
 
@@ -392,6 +402,7 @@ async def concurrency(world: World, sizes: Sizes, mode: str) -> tuple[list[Row],
 
     connections.reset()  # a fresh server: every connection it opens is counted
     async with connect(ours_params(world), world, mode) as ours:
+        await adopt_limits(ours)
         await ours.list_tools()
         ours_lat, ours_fail, ours_wall = await burst(
             [(lambda: call_public(ours)) if i % 2 else (lambda: call_signed(ours)) for i in range(n)])
@@ -441,6 +452,7 @@ async def memory(world: World, sizes: Sizes, mode: str, rss_start: dict[str, lis
                 trend[kind].append((done, rss_mb(pid)))
 
     async with connect(ours_params(world), world, mode) as ours:
+        await adopt_limits(ours)
         await ours.list_tools()
         await drive(ours, "binance-spot-mcp", "ours",
                     lambda i: call_public(ours) if i % 2 else call_signed(ours))
@@ -471,42 +483,47 @@ async def memory(world: World, sizes: Sizes, mode: str, rss_start: dict[str, lis
     return rows, {"rss_trend_mb": trend}
 
 
+def declared_toolsets() -> list[str]:
+    """Toolset names from SKILL.md's Toolsets table (read as text; the package is not imported)."""
+    text = (ROOT / "SKILL.md").read_text()
+    section = text.split("\n## Toolsets\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `([a-z_]+)` \|", section, re.M)
+
+
 async def tool_list_size(world: World, mode: str) -> tuple[list[Row], dict[str, Any]]:
     """Characters of the tools/list result as JSON (compact, camelCase, unset fields left out -
-    how the SDK writes it on the wire), whole and per security group; tokens ~ chars / 4."""
-    catalog = json.loads(subprocess.run([console_script(), "tools", "--json"], check=True, capture_output=True,
-                                        text=True, env=world.server_env, cwd=world.directory).stdout)
-    security = {entry["name"]: entry["security"] for entry in catalog}
+    how the SDK writes it on the wire), for the whole list, each toolset alone and read-only mode,
+    each from a server started with those flags; tokens ~ chars / 4. Budget: 48,000 chars."""
 
     def size(result: Any) -> int:
         return len(result.model_dump_json(by_alias=True, exclude_none=True))
 
-    async with connect(ours_params(world), world, mode) as ours:
-        listed = await ours.list_tools()
+    async def listed_with(*flags: str) -> Any:
+        params = ours_params(world)
+        params = StdioServerParameters(command=params.command, args=[*params.args, *flags], env=params.env, cwd=params.cwd)
+        async with connect(params, world, mode) as client:
+            return await client.list_tools()
+
+    listed = await listed_with()
     async with connect(floor_params(world), world, mode) as floor:
         floor_listed = await floor.list_tools()
     whole, floor_whole = size(listed), size(floor_listed)
-    groups: dict[str, list[int]] = {}
-    for tool in listed.tools:
-        groups.setdefault(security.get(tool.name, "OTHER"), []).append(size(tool))
     n = len(listed.tools)
-
-    def label(group: str) -> str:
-        return "OTHER (not in `tools --json`)" if group == "OTHER" else group
-
     rows = [
-        Row("5", f"tools/list JSON, all {n} tools (chars)", whole, "—", "—", "info"),
+        Row("5", f"tools/list JSON, all {n} tools (chars)", whole, 48_000, f"{whole / 48_000:.0%} of budget",
+            "≤ 48,000", "yes" if whole <= 48_000 else "NO"),
         Row("5", f"tools/list, all {n} tools (~tokens, chars/4)", whole / 4, "—", "—", "info"),
         Row("5", "chars per tool, mean (vs SDK floor's 1-tool list)", whole / n, floor_whole,
             f"{whole / n / floor_whole:.2f}x", "info"),
     ]
-    for group in ("NONE", "TRADE", "USER_DATA", *sorted(set(groups) - {"NONE", "TRADE", "USER_DATA"})):
-        if group not in groups:
-            continue
-        chars = sum(groups[group])
-        rows.append(Row("5", f"group {label(group)}: {len(groups[group])} tools (chars; ~tokens = {chars / 4:,.0f})",
+    per_set: dict[str, int] = {}
+    for label, flags in [*((f"--toolsets {t}", ("--toolsets", t)) for t in declared_toolsets()),
+                         ("--read-only", ("--read-only",))]:
+        subset = await listed_with(*flags)
+        chars = per_set[label] = size(subset)
+        rows.append(Row("5", f"{label}: {len(subset.tools)} tools (chars; ~tokens = {chars / 4:,.0f})",
                         chars, whole, f"{chars / whole:.0%} of all", "info"))
-    return rows, {"tools_list_chars": whole, "groups": {g: sum(v) for g, v in groups.items()}, "tools": n}
+    return rows, {"tools_list_chars": whole, "toolsets": per_set, "tools": n}
 
 
 # ---------------------------------------------------------------------------------- main
@@ -529,6 +546,10 @@ async def run(args: argparse.Namespace) -> int:
     raw: dict[str, Any] = {"machine": info, "sizes": sizes.__dict__, "seed": args.seed, "mode": args.mode,
                            "started": started.isoformat()}
     with tempfile.TemporaryDirectory(prefix="bench-binance-mcp-") as tmp, running_fake() as fake:
+        # The benchmark measures overhead, not Binance's weight budget (6000/min, which 500 signed
+        # reads at weight 20 would cross): the fake advertises a large limit in exchangeInfo, and
+        # each server adopts it with one get_exchange_info call (adopt_limits) before measuring.
+        fake.exchange.weight_limit_per_minute = BENCH_WEIGHT_LIMIT
         world = make_world(Path(tmp), fake)
         print(f"fake exchange on {fake.base_url}", flush=True)
         try:

@@ -28,8 +28,9 @@ EXPECTED: dict[str, list[tuple[str, bool]]] = {
         ("20 concurrent calls: p99", True),
     ],
     "4": [("RSS after start", True), ("RSS after 100 calls", True), ("RSS growth 50 -> 100 calls", True)],
-    "5": [("tools/list JSON, all", False), ("tools/list, all", False), ("group NONE", True),
-          ("group TRADE", True), ("group USER_DATA", True)],
+    "5": [("tools/list JSON, all", True), ("tools/list, all", False), ("--toolsets market", True),
+          ("--toolsets account", True), ("--toolsets trade", True), ("--toolsets order_lists", True),
+          ("--toolsets admin", True), ("--read-only", True)],
 }
 
 

@@ -278,6 +278,9 @@ def test_cli_refuses_a_short_token_from_the_environment(tmp_path, capsys, monkey
     assert main(["--tools-file", str(tmp_path / "TOOLS.md"), "serve", "--http", "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert HTTP_TOKEN_ENV in err and "too short" in err and "short-token" not in err
+    # the token only matters to HTTP: stdio tools and doctor still start
+    assert main(["--tools-file", str(tmp_path / "TOOLS.md"), "tools"]) == 0
+    assert "too short" not in capsys.readouterr().err
 
 
 class LineLog:

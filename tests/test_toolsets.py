@@ -121,6 +121,18 @@ def test_descriptions_are_short_and_free_of_boilerplate():
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", ERAS)
+async def test_tool_list_a_client_receives_fits_the_budget(world, mode):
+    """Measured on what the client got, envelope included (the 2026 era adds server info and cache hints)."""
+    async with memory_client(world.tools_file, mode, base_url=world.base_url) as client:
+        listed = await client.list_tools()
+    received = len(listed.model_dump_json(by_alias=True, exclude_none=True))
+    assert len(listed.tools) == 51
+    assert list_size(build_tools(CATALOG)) <= received <= MAX_TOOL_LIST_CHARS
+    assert received - list_size(build_tools(CATALOG)) < 200  # only the envelope differs
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ERAS)
 async def test_client_sees_only_the_chosen_toolsets(world, mode):
     env = {"BINANCE_SPOT_MCP_TOOLSETS": "market,admin"}
     async with memory_client(world.tools_file, mode, base_url=world.base_url, extra_env=env) as client:

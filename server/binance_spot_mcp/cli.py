@@ -33,7 +33,7 @@ from binance_spot_mcp.accounts_file import (
     remove_account,
 )
 from binance_spot_mcp.catalog import Catalog, Endpoint, load_catalog
-from binance_spot_mcp.config import ENVIRONMENTS, MAINNET, Settings, load_settings
+from binance_spot_mcp.config import ENVIRONMENTS, MAINNET, Settings, check_http_token, load_settings
 from binance_spot_mcp.errors import BinanceSpotError, CatalogError, ConfigError
 from binance_spot_mcp.journal import DEFAULT_LATEST, INTENT, Journal
 from binance_spot_mcp.redact import RedactingFilter, Redactor, mask_api_key, mask_secret
@@ -515,6 +515,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         http = _http_options(args)
+        if http is not None:
+            check_http_token(settings.http_token)
     except ConfigError as exc:
         sys.stderr.write(f"binance-spot-mcp: {redactor.redact(exc.message)}\n")
         return 2

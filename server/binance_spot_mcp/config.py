@@ -118,6 +118,15 @@ def _is_true(value: str | None) -> bool:
     return (value or "").strip().lower() in _TRUE_WORDS
 
 
+def check_http_token(token: str | None) -> None:
+    """Refuse an operator's bearer token that is too short to be a secret (None: one is generated)."""
+    if token is not None and len(token) < MIN_HTTP_TOKEN_LENGTH:
+        raise ConfigError(
+            f"{HTTP_TOKEN_ENV} is too short: use at least {MIN_HTTP_TOKEN_LENGTH} characters "
+            "(or unset it to get a random token for each run)"
+        )
+
+
 def parse_toolsets(raw: str, source: str) -> tuple[str, ...] | None:
     """``"market, account"`` -> ("market", "account"); empty or ``all`` -> None (every toolset).
 
@@ -208,12 +217,8 @@ def load_settings(
             raise ConfigError(f"{MAX_RESULT_CHARS_ENV} must be a whole number of at least {MIN_RESULT_CHARS}")
         max_chars = int(raw_max)
 
+    # Checked by check_http_token when serving HTTP, so a bad token never stops stdio or doctor.
     http_token = env.get(HTTP_TOKEN_ENV, "").strip() or None
-    if http_token is not None and len(http_token) < MIN_HTTP_TOKEN_LENGTH:
-        raise ConfigError(
-            f"{HTTP_TOKEN_ENV} is too short: use at least {MIN_HTTP_TOKEN_LENGTH} characters "
-            "(or unset it to get a random token for each run)"
-        )
 
     raw_toolsets = toolsets if toolsets is not None else env.get(TOOLSETS_ENV, "")
     chosen_toolsets = parse_toolsets(raw_toolsets, TOOLSETS_ENV if toolsets is None else "--toolsets")

@@ -78,7 +78,8 @@ def select_tools(
 
 
 def list_size(tools: Sequence[Tool]) -> int:
-    """Characters of the ``tools/list`` result JSON, as the SDK serialises it on the wire."""
+    """Characters of the ``tools/list`` result JSON as the SDK serialises it on the wire, in the
+    handshake era; the 2026-07-28 era adds about 90 characters of envelope (server info, cache hints)."""
     return len(ListToolsResult(tools=list(tools)).model_dump_json(by_alias=True, exclude_none=True))
 
 

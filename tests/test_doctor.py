@@ -262,3 +262,16 @@ async def test_a_host_that_never_answers_times_out(loopback):
     assert f"FAIL reachable could not reach {url} (no answer within 0.5 s)" in out
     assert f"SKIP signed read not checked ({url} not reached)" in out
     assert report.exit_code == 1
+
+
+def test_tool_choice_is_reported_and_a_bad_toolset_fails(loopback, capsys, monkeypatch):
+    monkeypatch.setenv("BINANCE_SPOT_MCP_READ_ONLY", "1")
+    code, out, _ = _doctor(loopback, capsys, "--offline")
+    assert "INFO tools 37 tools offered (all toolsets, read-only); tools/list ~" in out
+    monkeypatch.setenv("BINANCE_SPOT_MCP_TOOLSETS", "market,trading")
+    monkeypatch.setenv("BINANCE_SPOT_MCP_HTTP_TOKEN", "tok3n-Q7x")
+    code, out, _ = _doctor(loopback, capsys, "--offline")
+    assert code == 1
+    assert "FAIL tools unknown toolset(s): trading; known: market, account" in out
+    assert "WARN HTTP token BINANCE_SPOT_MCP_HTTP_TOKEN is too short" in out
+    assert "tok3n-Q7x" not in out  # the token itself is never printed

@@ -36,7 +36,7 @@ from binance_spot_mcp import __version__
 from binance_spot_mcp.accounts import Account, AccountSet, AccountStore
 from binance_spot_mcp.catalog import Catalog, Endpoint, load_catalog
 from binance_spot_mcp.client import BinanceClient
-from binance_spot_mcp.config import BASE_URL_ENV, MAINNET, OFFICIAL_BASE_URLS, Settings
+from binance_spot_mcp.config import BASE_URL_ENV, MAINNET, OFFICIAL_BASE_URLS, Settings, check_http_token
 from binance_spot_mcp.errors import (
     AccountError,
     BinanceSpotError,
@@ -45,6 +45,8 @@ from binance_spot_mcp.errors import (
     TransportError,
 )
 from binance_spot_mcp.redact import Redactor
+from binance_spot_mcp.server import offered_tools
+from binance_spot_mcp.toolsets import Selection, list_size
 
 OK, WARN, FAIL, SKIP, INFO = "OK", "WARN", "FAIL", "SKIP", "INFO"
 DOCTOR_TIMEOUT_S = 5.0  # at most this long per request, whatever settings.http_timeout_s says
@@ -149,6 +151,7 @@ def _check_setup(report: Report, settings: Settings) -> Catalog | None:
         report.add(section, "SKILL.md", FAIL, exc.message, "reinstall the package (pip install --force-reinstall binance-spot-mcp)")
     else:
         report.add(section, "SKILL.md", OK, f"version {catalog.version}, {_plural(len(catalog.endpoints), 'endpoint')}")
+        _check_tool_choice(report, section, catalog, settings)
     for environment, url in settings.base_urls.items():
         if url != OFFICIAL_BASE_URLS.get(environment):
             report.add(section, "base URL", INFO, f"{environment} -> {url} (set by {BASE_URL_ENV[environment]})")
@@ -158,6 +161,24 @@ def _check_setup(report: Report, settings: Settings) -> Catalog | None:
     state = f"{journal.stat().st_size} bytes" if journal.is_file() else "not written yet"
     report.add(section, "journal", INFO, f"{journal} ({state}); logs go to stderr at {settings.log_level}")
     return catalog
+
+
+def _check_tool_choice(report: Report, section: str, catalog: Catalog, settings: Settings) -> None:
+    """Which tools a server with these settings would offer (--toolsets, --read-only)."""
+    selection = Selection(settings.toolsets, settings.read_only)
+    try:
+        tools = offered_tools(catalog, selection)
+    except ConfigError as exc:
+        report.add(section, "tools", FAIL, exc.message, "fix --toolsets / $BINANCE_SPOT_MCP_TOOLSETS")
+    else:
+        size = list_size(tools)
+        report.add(section, "tools", INFO, f"{_plural(len(tools), 'tool')} offered ({selection.describe()}); "
+                   f"tools/list ~{size / 4:,.0f} tokens")
+    if settings.http_token is not None:
+        try:
+            check_http_token(settings.http_token)
+        except ConfigError as exc:
+            report.add(section, "HTTP token", WARN, exc.message, "serve --http will refuse to start with it")
 
 
 def _check_accounts_file(report: Report, settings: Settings, current: AccountSet, only: str | None) -> None:

@@ -83,3 +83,16 @@ def test_duplicate_tool_and_missing_section_and_unused_enum():
         parse_skill(MINI_SKILL + "| Extra | `A` | unused |\n")
     with pytest.raises(CatalogError, match="frontmatter"):
         parse_skill(MINI_SKILL.replace("  version: 1.0.1", "  version: one"))
+
+
+def test_headings_inside_code_fences_are_not_sections():
+    example = "```markdown\n## Enums\n\n| Enum | Values | Description |\n|---|---|---|\n| Side | `UP` | fake |\n```\n\n"
+    # an example block before the real section is ignored, not reported as a duplicate section
+    text = MINI_SKILL.replace("# Test skill\n", "# Test skill\n\n" + example, 1)
+    assert parse_skill(text).enums["Side"] == ("BUY", "SELL")
+    # and a fenced heading inside a section does not end it
+    fenced = "\n```\n## Not a heading\n```\n"
+    text = MINI_SKILL.replace("| Side | `BUY`, `SELL` | Order side. |", "| Side | `BUY`, `SELL` | Order side. |" + fenced, 1)
+    text = text.replace(fenced, fenced + "| Extra | `A` | unused |\n", 1)
+    with pytest.raises(CatalogError, match="no parameter uses: Extra"):
+        parse_skill(text)

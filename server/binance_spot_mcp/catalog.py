@@ -286,10 +286,32 @@ def _split_row(line: str) -> list[str]:
     return [_strip_cell(c) for c in body.split("|")]
 
 
+def _fenced_lines(lines: list[str]) -> set[int]:
+    """0-based indexes of the lines inside ``` or ~~~ fences (the fence lines included)."""
+    inside: set[int] = set()
+    fence: str | None = None
+    for i, text in enumerate(lines):
+        marker = re.match(r"^\s{0,3}(`{3,}|~{3,})", text)
+        if fence is None and marker:
+            fence = marker.group(1)
+            inside.add(i)
+        elif fence is not None:
+            inside.add(i)
+            closing = marker.group(1) if marker else ""
+            if closing[:1] == fence[0] and len(closing) >= len(fence) and text.strip() == closing:
+                fence = None
+    return inside
+
+
 def _section_lines(lines: list[str], heading: str) -> list[tuple[int, str]]:
-    """Lines (1-based number, text) of the ``## heading`` section, up to the next ``#``/``##``."""
+    """Lines (1-based number, text) of the ``## heading`` section, up to the next ``#``/``##``.
+
+    Headings inside fenced code blocks (examples) are text, not sections."""
+    fenced = _fenced_lines(lines)
     start = None
     for i, text in enumerate(lines):
+        if i in fenced:
+            continue
         if re.match(r"^##\s+", text) and text[2:].strip().lower() == heading.lower():
             if start is not None:
                 raise CatalogError(f"SKILL.md line {i + 1}: the section '## {heading}' appears twice")
@@ -298,7 +320,7 @@ def _section_lines(lines: list[str], heading: str) -> list[tuple[int, str]]:
         raise CatalogError(f"SKILL.md has no '## {heading}' section")
     out: list[tuple[int, str]] = []
     for j in range(start, len(lines)):
-        if re.match(r"^#{1,2}\s", lines[j]):
+        if j not in fenced and re.match(r"^#{1,2}\s", lines[j]):
             break
         out.append((j + 1, lines[j]))
     return out

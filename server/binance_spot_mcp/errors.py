@@ -83,6 +83,13 @@ class PolicyError(BinanceSpotError):
     kind = "refused"
 
 
+class JournalError(PolicyError):
+    """The journal could not be written; for an intent this means the request must not be sent."""
+
+    kind = "journal_error"
+    default_hint = "Nothing was sent. Check that the journal file's directory is writable (see --help)."
+
+
 class NotConfirmed(PolicyError):
     kind = "not_confirmed"
 

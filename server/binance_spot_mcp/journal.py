@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from binance_spot_mcp.errors import PolicyError
+from binance_spot_mcp.errors import JournalError
 from binance_spot_mcp.redact import Redactor
 
 INTENT, OUTCOME = "intent", "outcome"
@@ -39,13 +39,6 @@ DIRECTORY_MODE = 0o700
 DEFAULT_LATEST = 20
 _DROPPED_PARAMS = frozenset({"signature"})
 _READ_CHUNK = 64 * 1024
-
-
-class JournalError(PolicyError):
-    """The journal could not be written; for an intent this means the request must not be sent."""
-
-    kind = "journal_error"
-    default_hint = "Nothing was sent. Check that the journal file's directory is writable (see --help)."
 
 
 def _now() -> str:

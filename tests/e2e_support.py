@@ -177,6 +177,7 @@ async def stdio_client_for(
     extra_env: dict[str, str] | None = None,
     workdir: Path | None = None,
     base_url: str | None = None,
+    extra_args: list[str] | None = None,
     **client_kwargs: Any,
 ) -> AsyncIterator[tuple[Client, Path]]:
     """A client driving the console script over stdio; yields it and the server's stderr file.
@@ -189,6 +190,7 @@ async def stdio_client_for(
     env.update(loopback_environ(base_url, cwd))
     env.update(extra_env or {})
     args = [] if tools_file is None else ["--tools-file", str(tools_file)]
+    args += extra_args or []
     params = StdioServerParameters(command=console_script(), args=args, env=env, cwd=str(cwd))
     err_path = Path(tempfile.mkstemp(prefix="mcp-stderr-", dir=cwd)[1])
     with err_path.open("w") as errlog:

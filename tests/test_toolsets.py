@@ -170,6 +170,12 @@ async def test_read_only_server_cannot_change_anything(world, mode):
 async def test_stdio_flags_choose_the_tools(world):
     async with stdio_client_for(world.tools_file, "legacy", base_url=world.base_url) as (client, _):
         assert len((await client.list_tools()).tools) == 51
+    flags = ["serve", "--toolsets", "account,admin", "--read-only"]
+    async with stdio_client_for(world.tools_file, "auto", base_url=world.base_url, extra_args=flags) as (client, _):
+        listed = {t.name for t in (await client.list_tools()).tools}
+        assert listed == names(Selection(("account",))) | {"list_accounts", "show_account"}
+        account = await client.call_tool("get_account", {"omitZeroBalances": True})
+        assert not account.is_error and "balances" in result_json(account)
 
 
 @pytest.mark.anyio

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Iterator
 
 import pytest
@@ -37,3 +39,18 @@ def world(tmp_path, fake_exchange, keys):
     from tests.e2e_support import write_world
 
     return write_world(tmp_path, fake_exchange, keys)
+
+
+@pytest.fixture
+def cli_isolation(monkeypatch, tmp_path):
+    """For tests that run the CLI in-process: no BINANCE_* variables from the caller's environment,
+    the audit journal in the test's folder, and the logging set-up that main() installs undone."""
+    for name in list(os.environ):
+        if name.startswith("BINANCE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("BINANCE_SPOT_MCP_JOURNAL", str(tmp_path / "journal.jsonl"))
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import logging
 import os
 import stat
 import subprocess
@@ -24,18 +23,7 @@ PASSPHRASE = "correct horse battery"
 MASKED_KEY, MASKED_SECRET = "CLIKE...WXYZ", "***...vwxyz"
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch, tmp_path):
-    """No real credentials or journal from the caller's environment; logging restored afterwards."""
-    for name in list(os.environ):
-        if name.startswith("BINANCE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("BINANCE_SPOT_MCP_JOURNAL", str(tmp_path / "journal.jsonl"))
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("cli_isolation")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import socket
 import subprocess
@@ -15,17 +14,7 @@ from binance_spot_mcp.cli import main
 from tests.e2e_support import console_script, loopback_environ, random_token
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch, tmp_path):
-    """No credentials from the caller's environment; every base URL on loopback; logging restored."""
-    for name in list(os.environ):
-        if name.startswith("BINANCE_"):
-            monkeypatch.delenv(name)
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("cli_isolation")
 
 
 @pytest.fixture

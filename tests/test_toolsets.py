@@ -17,8 +17,8 @@ from binance_spot_mcp.account_tools import NAMES as ACCOUNT_TOOL_NAMES
 from binance_spot_mcp.catalog import load_catalog
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.errors import ConfigError
-from binance_spot_mcp.server import ACCOUNT_TOOLS_CHANGING_STATE, build_tools, offered_tools
-from binance_spot_mcp.toolsets import Selection, list_size, size_markdown, size_table
+from binance_spot_mcp.server import build_tools, offered_tools, tool_list_sizes
+from binance_spot_mcp.toolsets import Selection, list_size, size_markdown
 from tests.e2e_support import ERAS, memory_client, result_json, stdio_client_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,12 +92,12 @@ def test_readme_states_the_measured_sizes():
     readme = (ROOT / "README.md").read_text()
     block = re.search(r"<!-- tool-list-sizes:start -->\n(.*?)\n<!-- tool-list-sizes:end -->", readme, re.S)
     assert block, "README.md lacks the tool-list size table"
-    measured = size_markdown(size_table(CATALOG, build_tools(CATALOG), changes_state=ACCOUNT_TOOLS_CHANGING_STATE))
+    measured = size_markdown(tool_list_sizes(CATALOG))
     assert block.group(1) == measured, "README sizes are stale: paste `binance-spot-mcp tools --sizes` into README.md"
 
 
 def test_size_table_sums_and_cli_prints_it():
-    rows = {r.name: r for r in size_table(CATALOG, build_tools(CATALOG), changes_state=ACCOUNT_TOOLS_CHANGING_STATE)}
+    rows = {r.name: r for r in tool_list_sizes(CATALOG)}
     assert rows["all"].tools == 51 and rows["all"].chars == list_size(build_tools(CATALOG))
     assert sum(rows[name].tools for name in CATALOG.toolsets) == 51
     assert rows["all, --read-only"].tools == 51 - len(WRITERS)

@@ -66,6 +66,7 @@ class Account:
     description: str = ""
     source: str = ""
     secret_display: str = field(default="", repr=False)
+    key_file: Path | None = None  # the PEM an RSA/Ed25519 account signs with; None for HMAC
 
     @property
     def signing(self) -> str:
@@ -95,6 +96,7 @@ class AccountSet:
     accounts: dict[str, Account] = field(default_factory=dict)
     broken: dict[str, BrokenAccount] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    mode_problem: str | None = None  # also in ``problems``: TOOLS.md is readable by other users
 
     def names(self) -> list[str]:
         return list(self.accounts)
@@ -232,6 +234,7 @@ def _build(draft: _Draft, where: str, base_dir: Path, base_urls: Mapping[str, st
             f"{where} line {key_file[1]}: give either 'Secret' (HMAC) or 'Private Key File' (RSA/Ed25519), not both"
         )
     signer: Signer
+    path: Path | None = None
     if secret and secret[0]:
         signer = HmacSigner(secret[0])
         secret_display = mask_secret(secret[0])
@@ -263,6 +266,7 @@ def _build(draft: _Draft, where: str, base_dir: Path, base_urls: Mapping[str, st
         description=draft.fields.get("description", ("", 0))[0],
         source=f"{where} line {draft.line}",
         secret_display=secret_display,
+        key_file=path,
     )
 
 
@@ -346,9 +350,10 @@ class AccountStore:
                 )
                 mode = self.path.stat().st_mode
                 if mode & (stat.S_IRWXG | stat.S_IRWXO):
-                    result.problems.append(
+                    result.mode_problem = (
                         f"{self.path} is readable by other users (mode {stat.S_IMODE(mode):o}); run: chmod 600 {self.path}"
                     )
+                    result.problems.append(result.mode_problem)
         for credential in self._settings.env_credentials:
             if credential.name in result.accounts:
                 continue

@@ -33,13 +33,20 @@ from binance_spot_mcp.accounts_file import (
     remove_account,
 )
 from binance_spot_mcp.catalog import Catalog, Endpoint, load_catalog
-from binance_spot_mcp.config import ENVIRONMENTS, MAINNET, Settings, check_http_token, load_settings
+from binance_spot_mcp.config import (
+    ENVIRONMENTS,
+    HTTP_TOKEN_ENV,
+    MAINNET,
+    Settings,
+    check_http_token,
+    load_settings,
+)
 from binance_spot_mcp.errors import BinanceSpotError, CatalogError, ConfigError
 from binance_spot_mcp.journal import DEFAULT_LATEST, INTENT, Journal
 from binance_spot_mcp.redact import RedactingFilter, Redactor, mask_api_key, mask_secret
 from binance_spot_mcp.schema import plain_decimal
 from binance_spot_mcp.signing import KeyLoadError, signer_from_key_file
-from binance_spot_mcp.toolsets import Selection, size_markdown, size_table
+from binance_spot_mcp.toolsets import Selection, size_markdown
 
 logger = logging.getLogger(__name__)
 
@@ -176,10 +183,9 @@ def catalog_json(catalog: Catalog, endpoints: Sequence[Endpoint] | None = None) 
 
 def _print_tools(catalog: Catalog, offered: set[str], *, as_json: bool, sizes: bool) -> None:
     if sizes:
-        from binance_spot_mcp.server import ACCOUNT_TOOLS_CHANGING_STATE, build_tools
+        from binance_spot_mcp.server import tool_list_sizes
 
-        rows = size_table(catalog, build_tools(catalog), changes_state=ACCOUNT_TOOLS_CHANGING_STATE)
-        sys.stdout.write(size_markdown(rows) + "\n")
+        sys.stdout.write(size_markdown(tool_list_sizes(catalog)) + "\n")
         return
     endpoints = [e for e in catalog.endpoints if e.tool in offered]
     if as_json:
@@ -198,8 +204,6 @@ def _print_tools(catalog: Catalog, offered: set[str], *, as_json: bool, sizes: b
 
 
 def _add_http_arguments(serve: argparse.ArgumentParser) -> None:
-    from binance_spot_mcp.config import HTTP_TOKEN_ENV
-
     http = serve.add_argument_group("streamable HTTP (instead of stdio)")
     http.add_argument(
         "--http", action="store_true", help=f"serve streamable HTTP; clients send Authorization: Bearer ${HTTP_TOKEN_ENV} "
@@ -306,8 +310,8 @@ def _accounts_show(settings: Settings, redactor: Redactor, name: str) -> int:
         listed = ", ".join(current.accounts) or "none"
         raise CommandError(f"no account named '{name}' (accounts: {listed})")
     secret_label, secret_value = ("secret", account.secret_display)
-    if account.secret_display.startswith("private key file "):
-        secret_label, secret_value = "private key file", account.secret_display.removeprefix("private key file ")
+    if account.key_file is not None:
+        secret_label, secret_value = "private key file", str(account.key_file)
     rows = [
         ("name", account.name),
         ("environment", account.environment),

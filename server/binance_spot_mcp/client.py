@@ -118,6 +118,11 @@ def _decode(response: httpx.Response) -> Any:
         return None
 
 
+def midpoint_offset_ms(server_ms: int, sent_ms: int, received_ms: int) -> int:
+    """Binance's clock minus ours, taking the server's time as read half-way through the round trip."""
+    return server_ms - (sent_ms + received_ms) // 2
+
+
 class BinanceClient:
     """One ``httpx.AsyncClient`` for the whole process, reused across calls and accounts."""
 
@@ -164,8 +169,7 @@ class BinanceClient:
                 sent=False,
                 hint="The local clock seems off; check the machine's time sync and the network.",
             ) from None
-        after = self._clock_ms()
-        offset = server_ms - (before + after) // 2
+        offset = midpoint_offset_ms(server_ms, before, self._clock_ms())
         self._offsets_ms[base_url] = offset
         logger.info("clock offset to %s is now %d ms", base_url, offset)
         return offset

@@ -68,17 +68,23 @@ MAX_KEEPALIVE_CONNECTIONS = 10
 DEFAULT_MAX_RESULT_CHARS = 80_000
 
 
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1; IPv6 with or without brackets)."""
+    bare = host.strip("[]").lower()
+    if bare == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(bare).is_loopback
+    except ValueError:
+        return False
+
+
 def is_loopback_url(url: str) -> bool:
     """True for http(s) URLs whose host is localhost or a loopback address."""
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         return False
-    if parts.hostname == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(parts.hostname).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(parts.hostname)
 
 
 def is_binance_url(url: str) -> bool:

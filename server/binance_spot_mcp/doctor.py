@@ -35,7 +35,7 @@ import httpx
 from binance_spot_mcp import __version__
 from binance_spot_mcp.accounts import Account, AccountSet, AccountStore
 from binance_spot_mcp.catalog import Catalog, Endpoint, load_catalog
-from binance_spot_mcp.client import BinanceClient
+from binance_spot_mcp.client import BinanceClient, midpoint_offset_ms
 from binance_spot_mcp.config import BASE_URL_ENV, MAINNET, OFFICIAL_BASE_URLS, Settings, check_http_token
 from binance_spot_mcp.errors import (
     AccountError,
@@ -46,13 +46,12 @@ from binance_spot_mcp.errors import (
 )
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.server import offered_tools
-from binance_spot_mcp.toolsets import Selection, list_size
+from binance_spot_mcp.toolsets import CHARS_PER_TOKEN, Selection, list_size
 
 OK, WARN, FAIL, SKIP, INFO = "OK", "WARN", "FAIL", "SKIP", "INFO"
 DOCTOR_TIMEOUT_S = 5.0  # at most this long per request, whatever settings.http_timeout_s says
 CLOCK_WARN_MS = 1000  # Binance rejects a timestamp 1 s ahead of its clock
 RECV_WINDOW_MS = 5000  # ... or older than recvWindow (default 5000 ms)
-KEY_FILE_PREFIX = "private key file "
 PING, SERVER_TIME, ACCOUNT_INFO = "ping", "get_server_time", "get_account"
 _KEY_REJECTED = frozenset({-2014, -2015})
 _SIGNATURE_REJECTED = -1022
@@ -97,13 +96,6 @@ class UnknownAccount(AccountError):
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def key_file_of(account: Account) -> Path | None:
-    """The private key file an RSA/Ed25519 account signs with, else None."""
-    if account.secret_display.startswith(KEY_FILE_PREFIX):
-        return Path(account.secret_display.removeprefix(KEY_FILE_PREFIX))
-    return None
 
 
 def check_file_mode(report: Report, section: str, name: str, path: Path) -> None:
@@ -173,7 +165,7 @@ def _check_tool_choice(report: Report, section: str, catalog: Catalog, settings:
     else:
         size = list_size(tools)
         report.add(section, "tools", INFO, f"{_plural(len(tools), 'tool')} offered ({selection.describe()}); "
-                   f"tools/list ~{size / 4:,.0f} tokens")
+                   f"tools/list ~{size / CHARS_PER_TOKEN:,.0f} tokens")
     if settings.http_token is not None:
         try:
             check_http_token(settings.http_token)
@@ -212,10 +204,9 @@ def _check_accounts_file(report: Report, settings: Settings, current: AccountSet
     report.add(section, "TOOLS.md", verdict, detail, hint)
     check_file_mode(report, section, "permissions", path)
 
-    permission_note = f"{path} is readable by other users"  # the store's own note; checked above
     broken_problems = {b.problem for b in current.broken.values()}
     for problem in current.problems:
-        if problem in broken_problems or problem.startswith(permission_note):
+        if problem in broken_problems or problem == current.mode_problem:  # the mode is checked above
             continue
         report.add(section, "parse", WARN, problem, f"fix or remove that line in {path}")
     for name, account in current.broken.items():
@@ -229,7 +220,7 @@ def _check_accounts_file(report: Report, settings: Settings, current: AccountSet
 
 
 def _check_key_file(report: Report, section: str, account: Account) -> None:
-    path = key_file_of(account)
+    path = account.key_file
     if path is None:
         return
     report.add(section, "key file", OK, f"{path} loads ({account.signing})")
@@ -347,7 +338,7 @@ class _Probe:
             reason = exc.message if isinstance(exc, BinanceSpotError) else _reason(exc, self.timeout_s)
             report.add(section, "clock", FAIL, f"could not read Binance's time from {base_url} ({reason})")
             return report.checks, True
-        verdict, detail, hint = _clock(server_ms - (before + after) // 2, after - before)
+        verdict, detail, hint = _clock(midpoint_offset_ms(server_ms, before, after), after - before)
         report.add(section, "clock", verdict, detail, hint)
         return report.checks, True
 

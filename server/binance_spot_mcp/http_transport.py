@@ -16,7 +16,6 @@ log line can carry it; the CLI shows a generated token once, and an operator's t
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import secrets
 import socket
@@ -31,7 +30,7 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 
-from binance_spot_mcp.config import HTTP_TOKEN_ENV
+from binance_spot_mcp.config import HTTP_TOKEN_ENV, is_loopback_host
 from binance_spot_mcp.errors import ConfigError
 from binance_spot_mcp.server import Runtime, build_server
 
@@ -45,16 +44,6 @@ HTTP_CLIENT_ID = "binance-spot-mcp-http"
 # Open SSE streams would otherwise hold a shutdown forever.
 GRACEFUL_SHUTDOWN_S = 5.0
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
-    if host.strip("[]").lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _host_for_url(host: str) -> str:
@@ -202,7 +191,7 @@ def uvicorn_server(app: Starlette) -> uvicorn.Server:
 
 
 async def serve_http(runtime: Runtime, sock: socket.socket, options: HttpOptions, token: str) -> None:
-    """Serve until interrupted on an already bound socket; the runtime is closed on the way out."""
+    """Serve until interrupted on an already bound socket; the runtime is closed when the app stops."""
     app = build_http_app(
         runtime,
         host=options.host,
@@ -211,10 +200,7 @@ async def serve_http(runtime: Runtime, sock: socket.socket, options: HttpOptions
         token=token,
         allowed_hosts=options.allowed_hosts,
     )
-    try:
-        await uvicorn_server(app).serve(sockets=[sock])
-    finally:
-        await runtime.aclose()
+    await uvicorn_server(app).serve(sockets=[sock])  # the app's lifespan closes the runtime
 
 
 def startup_notice(options: HttpOptions, port: int, token: str, generated: bool) -> str:

@@ -71,7 +71,7 @@ from binance_spot_mcp.orders import UNKNOWN_OUTCOME_CODES, lookup_for, verdict, 
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import failure, json_result, narrowing_hint, success
 from binance_spot_mcp.schema import PreparedCall, prepare_arguments, tool_schema
-from binance_spot_mcp.toolsets import Selection, check_server_tools, select_tools
+from binance_spot_mcp.toolsets import SizeRow, Selection, check_server_tools, select_tools, size_table
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +114,11 @@ def offered_tools(catalog: Catalog, selection: Selection) -> list[Tool]:
     """The tools a server with this toolset choice offers (raises ConfigError for unknown toolsets)."""
     check_server_tools(catalog, ACCOUNT_TOOLS)
     return select_tools(catalog, build_tools(catalog), selection, changes_state=ACCOUNT_TOOLS_CHANGING_STATE)
+
+
+def tool_list_sizes(catalog: Catalog) -> list[SizeRow]:
+    """What each toolset, read-only mode and the whole list cost (``tools --sizes``, the README table)."""
+    return size_table(catalog, build_tools(catalog), changes_state=ACCOUNT_TOOLS_CHANGING_STATE)
 
 
 _SUMMARY_KEYS = ("symbol", "orderId", "orderListId", "clientOrderId", "listClientOrderId", "status",

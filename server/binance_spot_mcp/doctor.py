@@ -38,11 +38,11 @@ from binance_spot_mcp.catalog import Catalog, Endpoint, load_catalog
 from binance_spot_mcp.client import BinanceClient, midpoint_offset_ms
 from binance_spot_mcp.config import BASE_URL_ENV, MAINNET, OFFICIAL_BASE_URLS, Settings, check_http_token
 from binance_spot_mcp.errors import (
-    AccountError,
     BinanceSpotError,
     ConfigError,
     ExchangeError,
     TransportError,
+    UnknownAccount,
 )
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.server import offered_tools
@@ -88,10 +88,6 @@ class Report:
             text = f"doctor: {failures} problem{'s' if failures != 1 else ''} found"
             return f"{text}, {warned}" if warnings else text
         return f"doctor: all checks passed ({warned})" if warnings else "doctor: all checks passed"
-
-
-class UnknownAccount(AccountError):
-    """The account named on the command line is not configured (a usage error)."""
 
 
 def _plural(n: int, word: str) -> str:

@@ -9,7 +9,9 @@ Every failure a tool call can meet is one of these; ``server`` turns each into a
     │   └── AccountsFileError        TOOLS.md cannot be read (names the line)
     ├── ToolInputError               the arguments break the tool's schema (names the parameter)
     ├── AccountError                 no such account, ambiguous choice, unusable credentials
+    │   └── UnknownAccount           ``doctor NAME`` names an account that is not configured
     ├── PolicyError                  the server refuses on principle (e.g. foreign base URL)
+    │   ├── JournalError             the audit journal cannot be written: the request is not sent
     │   └── NotConfirmed             a mainnet change the human did not CONFIRM: nothing was sent
     ├── ExchangeError                Binance answered with an error: HTTP status, ``code``, ``msg``
     ├── TransportError               no usable answer (connection failed, timeout, bad JSON)
@@ -77,6 +79,10 @@ class AccountError(BinanceSpotError):
     def __init__(self, message: str, *, hint: str | None = None, choices: tuple[str, ...] = ()) -> None:
         super().__init__(message, hint=hint)
         self.choices = choices  # set when the choice is ambiguous: the names to pick from
+
+
+class UnknownAccount(AccountError):
+    """``doctor NAME`` for an account that is not configured (a usage error, exit 2)."""
 
 
 class PolicyError(BinanceSpotError):

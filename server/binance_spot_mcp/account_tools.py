@@ -2,20 +2,29 @@
 
 These are the only hand-written tools: they manage the local TOOLS.md, not a Binance endpoint.
 Nothing here ever returns a full API key, a secret or a passphrase.
+
+``add_account`` is planned first (``plan_add``) and applied after (``apply_add``): a new mainnet
+account, or any replacement of an existing one, is applied only after a human approved it through
+the same channels as a mainnet order (the server runs that step). Every applied change keeps the
+previous TOOLS.md as a 0600 backup and is written to the audit journal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mcp.types import CallToolResult, Tool, ToolAnnotations
 
-from binance_spot_mcp.accounts import AccountStore
-from binance_spot_mcp.accounts_file import AccountEntry, add_account, read_credentials_file
-from binance_spot_mcp.config import ENVIRONMENTS
+from binance_spot_mcp.accounts import Account, AccountStore, BrokenAccount, fingerprint
+from binance_spot_mcp.accounts_file import AccountEntry, account_names, add_account, read_credentials_file
+from binance_spot_mcp.config import ENVIRONMENTS, MAINNET, destination_environment
+from binance_spot_mcp.confirm import escape_text
 from binance_spot_mcp.errors import BinanceSpotError, ToolInputError
+from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.redact import Redactor, mask_api_key, mask_secret
 from binance_spot_mcp.results import failure, json_result
 
@@ -35,7 +44,9 @@ _ADD_FIELDS: dict[str, dict[str, Any]] = {
         "description": "File with API key, then secret; keeps keys out of chat",
     },
     "description": {"type": "string", "description": "Free text"},
-    "replace": {"type": "boolean", "description": "Overwrite an account of this name"},
+    "replace": {"type": "boolean", "description": "Overwrite an account of this name (needs approval)"},
+    "confirm": {"type": "string", "description": "Chat approval only: CONFIRM as the user typed it"},
+    "confirmation_token": {"type": "string", "description": "Chat approval only: token from the preview"},
 }
 
 TOOLS = [
@@ -68,7 +79,7 @@ TOOLS = [
             "additionalProperties": False,
         },
         annotations=ToolAnnotations(
-            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+            read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
         ),
     ),
 ]
@@ -107,7 +118,7 @@ class AccountTools:
                 return self._list()
             if name == SHOW_ACCOUNT:
                 return self._show(_string(args, "account"))
-            return self._add(args)
+            raise ToolInputError(f"{name} is run by the server's approval step")
         except BinanceSpotError as exc:
             return failure(exc, redactor=self._redactor)
 
@@ -136,7 +147,16 @@ class AccountTools:
             self._redactor,
         )
 
-    def _add(self, args: Mapping[str, Any]) -> CallToolResult:
+    def plan_add(self, arguments: Mapping[str, Any] | None) -> AddPlan:
+        """Validate an add_account call and say what it would change (nothing is written)."""
+        args = dict(arguments or {})
+        allowed = set(next(t for t in TOOLS if t.name == ADD_ACCOUNT).input_schema["properties"])
+        unknown = sorted(set(args) - allowed)
+        if unknown:
+            raise ToolInputError(
+                f"unknown parameter(s): {', '.join(unknown)}; add_account takes {', '.join(sorted(allowed))}",
+                parameter=unknown[0],
+            )
         name, environment = _string(args, "name"), _string(args, "environment")
         if name is None:
             raise ToolInputError("missing required parameter: name", parameter="name")
@@ -176,24 +196,144 @@ class AccountTools:
             passphrase=passphrase,
             description=description,
         )
-        add_account(self._store.path, entry, replace=replace)
         current = self._store.current()
-        added = current.accounts.get(name)
+        existing: Account | BrokenAccount | None = current.accounts.get(name) or current.broken.get(name)
+        if existing is None and name in _file_account_names(self._store):
+            existing = BrokenAccount(name, "present in the file")
+        if existing is not None and not replace:
+            raise ToolInputError(
+                f"an account named '{name}' already exists; nothing was changed",
+                hint="Choose another name, or call again with replace=true (the user must approve a replacement).",
+                parameter="name",
+            )
+        if key_file:
+            signer_kind = "private key file"
+            material = fingerprint(signer_kind, _key_file_bytes(key_file, self._store.path.parent))
+        else:
+            signer_kind, material = "HMAC_SHA256", fingerprint("HMAC_SHA256", secret or "")
+        base_url = self._store.base_urls[environment]
+        token = args.get("confirmation_token")
+        confirm = args.get("confirm")
+        return AddPlan(
+            entry=entry,
+            arguments={k: v for k, v in args.items() if k not in ("confirm", "confirmation_token")},
+            existing=existing,
+            base_url=base_url,
+            destination=destination_environment(base_url) or environment,
+            api_key_fingerprint=fingerprint(api_key),
+            signer_kind=signer_kind,
+            signer_fingerprint=material,
+            from_credentials_file=bool(credentials),
+            confirm=confirm if isinstance(confirm, str) else None,
+            confirmation_token=token if isinstance(token, str) else None,
+        )
+
+    def apply_add(self, plan: AddPlan, approval: Any, journal: Journal) -> CallToolResult:
+        """Write a planned (and, where needed, approved) account; back up TOOLS.md; journal it."""
+        entry = plan.entry
+        fields = approval.journal_fields() if approval is not None else None
+        backup = add_account(self._store.path, entry, replace=plan.existing is not None, backup=True)
+        journal.record_account_change(
+            action="replace" if plan.existing is not None else "add",
+            account=entry.name,
+            environment=entry.environment,
+            previous_environment=getattr(plan.existing, "environment", None),
+            approval=fields,
+            backup=str(backup) if backup else None,
+        )
+        current = self._store.current()
+        added = current.accounts.get(entry.name)
         payload: dict[str, Any] = {
-            "added": name,
-            "environment": environment,
-            "api_key": mask_api_key(api_key),
-            "secret": mask_secret(secret) if secret else f"private key file {key_file}",
+            "added" if plan.existing is None else "replaced": entry.name,
+            "environment": entry.environment,
+            "api_key": mask_api_key(entry.api_key),
+            "secret": mask_secret(entry.secret) if entry.secret else f"private key file {entry.private_key_file}",
             "accounts_file": str(self._store.path),
             "usable_now": added is not None,
         }
-        if added is None and name in current.broken:
-            payload["problem"] = current.broken[name].problem
-        if credentials:
+        if backup is not None:
+            payload["backup"] = str(backup)
+        if fields is not None:
+            payload["approved_via"] = fields["approved_via"]
+        if added is None and entry.name in current.broken:
+            payload["problem"] = current.broken[entry.name].problem
+        if plan.from_credentials_file:
             payload["note"] = "The keys were read from the local file and never entered the chat."
         else:
             payload["note"] = (
-                "These keys passed through the chat. Next time use a credentials_file, or run "
-                f"`{CLI_HINT}` in a terminal, so keys never enter the conversation."
+                "These keys passed through the chat. Next time pass credentials_file (a local file with the API "
+                "key on the first line and the secret on the second), or have the user run `" + CLI_HINT + "` in a terminal, so keys never enter the conversation."
             )
         return _ok(payload, self._redactor)
+
+
+@dataclass(frozen=True)
+class AddPlan:
+    """What an add_account call would write, and what an approval of it is bound to."""
+
+    entry: AccountEntry
+    arguments: Mapping[str, Any] = field(repr=False)
+    existing: Account | BrokenAccount | None
+    base_url: str
+    destination: str
+    api_key_fingerprint: str = field(repr=False)
+    signer_kind: str
+    signer_fingerprint: str = field(repr=False)
+    from_credentials_file: bool = False
+    confirm: str | None = field(default=None, repr=False)
+    confirmation_token: str | None = field(default=None, repr=False)
+
+    @property
+    def needs_approval(self) -> bool:
+        """Replacing any account, or adding one that reaches mainnet, needs a human's approval."""
+        return self.existing is not None or MAINNET in (self.entry.environment, self.destination)
+
+    def bound_fields(self) -> tuple[tuple[str, str], ...]:
+        entry = self.entry
+        return (
+            ("name", entry.name),
+            ("environment", entry.environment),
+            ("private_key_file", entry.private_key_file or ""),
+            ("description", entry.description),
+            ("replace", str(self.existing is not None)),
+        )
+
+    def preview(self) -> str:
+        entry = self.entry
+        host = urlsplit(self.base_url).netloc or self.base_url
+        old = getattr(self.existing, "environment", None)
+        action = "Replace" if self.existing is not None else "Add"
+        lines = [f"{action} the Binance account '{escape_text(entry.name)}' in TOOLS.md (add_account)"]
+        if self.existing is not None:
+            lines.append(f"Environment: {old or 'unknown (the current entry is unusable)'} -> {entry.environment}")
+        else:
+            lines.append(f"Environment: {entry.environment}")
+        money = "MAINNET, real money" if MAINNET in (entry.environment, self.destination) else "not real money"
+        lines += [
+            f"Destination: {escape_text(host)} ({money})",
+            f"API key: {mask_api_key(entry.api_key)}",
+            "Signing: " + ("HMAC secret" if entry.secret else f"private key file {escape_text(entry.private_key_file)}"),
+        ]
+        if entry.description:
+            lines.append(f"Description: {escape_text(entry.description)}")
+        if self.existing is not None:
+            lines.append("Orders for this account name will then be signed with the new key.")
+        lines.append("Type CONFIRM to make this change; anything else cancels.")
+        return "\n".join(lines)
+
+
+def _file_account_names(store: AccountStore) -> set[str]:
+    try:
+        return set(account_names(store.path))
+    except (BinanceSpotError, OSError):
+        return set()
+
+
+def _key_file_bytes(key_file: str, base_dir: Path) -> bytes:
+    path = Path(key_file).expanduser()
+    if not path.is_absolute():
+        path = base_dir / path
+    try:
+        return key_file.encode() + b"\x00" + path.read_bytes()[:65536]
+    except OSError:
+        return key_file.encode()

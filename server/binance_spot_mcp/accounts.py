@@ -11,7 +11,11 @@ The file format extends the Binance skill's::
     - Private Key Passphrase: ...        (optional)
     - Environment: mainnet | testnet | demo   (or the skill's "Testnet: true|false")
     - Base URL: http://127.0.0.1:9000    (optional; Binance hosts or loopback only)
+    - Chat Confirm: true                 (optional opt-in: CONFIRM typed in the chat approves)
     - Description: ...
+
+A Binance base URL must belong to the account's environment (api*.binance.com is mainnet whatever
+the label says); a loopback base URL keeps the label.
 
 A problem in one account (or one line) is recorded with its line number and leaves the other
 accounts usable. Keys and secrets are registered with the ``Redactor`` as soon as they are read.
@@ -28,7 +32,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from binance_spot_mcp.config import ENVIRONMENTS, MAINNET, TESTNET, Settings, base_url_problem
+import hashlib
+
+from binance_spot_mcp.config import (
+    ENVIRONMENTS,
+    MAINNET,
+    TESTNET,
+    Settings,
+    base_url_problem,
+    destination_environment,
+    environment_conflict,
+)
 from binance_spot_mcp.errors import AccountError
 from binance_spot_mcp.redact import Redactor, mask_api_key, mask_secret
 from binance_spot_mcp.signing import HmacSigner, KeyLoadError, Signer, signer_from_key_file
@@ -50,8 +64,19 @@ _FIELDS = {
     "environment": "environment",
     "testnet": "testnet",
     "base url": "base_url",
+    "chat confirm": "chat_confirm",
     "description": "description",
 }
+_YES, _NO = frozenset({"true", "yes"}), frozenset({"false", "no"})
+
+
+def fingerprint(*parts: bytes | str) -> str:
+    """A short, one-way digest of key material: tells keys apart without revealing them."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8") if isinstance(part, str) else part)
+        digest.update(b"\x00")
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -67,10 +92,28 @@ class Account:
     source: str = ""
     secret_display: str = field(default="", repr=False)
     key_file: Path | None = None  # the PEM an RSA/Ed25519 account signs with; None for HMAC
+    # One-way digest of the signing material (HMAC secret, or the PEM file's bytes): an approval is
+    # bound to it, so a key swapped in TOOLS.md after the preview voids the approval.
+    signer_fingerprint: str = field(default="", repr=False)
+    chat_confirm: bool = False  # this account opted in to CONFIRM typed in the chat
 
     @property
     def signing(self) -> str:
         return self.signer.kind
+
+    @property
+    def api_key_fingerprint(self) -> str:
+        return fingerprint(self.api_key)
+
+    @property
+    def destination(self) -> str:
+        """Where requests go: the base URL's environment for a Binance host, the label for loopback."""
+        return destination_environment(self.base_url) or self.environment
+
+    @property
+    def is_mainnet(self) -> bool:
+        """True when a request from this account can touch real money (label or destination)."""
+        return MAINNET in (self.environment, self.destination)
 
     @property
     def masked_api_key(self) -> str:
@@ -238,14 +281,18 @@ def _build(draft: _Draft, where: str, base_dir: Path, base_urls: Mapping[str, st
     if secret and secret[0]:
         signer = HmacSigner(secret[0])
         secret_display = mask_secret(secret[0])
+        material = fingerprint(signer.kind, secret[0])
     elif key_file and key_file[0]:
         path = Path(key_file[0]).expanduser()
         if not path.is_absolute():
             path = base_dir / path
         try:
             signer = signer_from_key_file(path, passphrase[0] if passphrase else None)
+            material = fingerprint(signer.kind, path.read_bytes())
         except KeyLoadError as exc:
             raise ValueError(f"{where} line {key_file[1]}: {exc}") from None
+        except OSError as exc:
+            raise ValueError(f"{where} line {key_file[1]}: cannot read the key file ({type(exc).__name__})") from None
         secret_display = f"private key file {path}"
     else:
         raise ValueError(f"{where} line {draft.line}: account '{draft.name}' has neither 'Secret' nor 'Private Key File'")
@@ -253,10 +300,16 @@ def _build(draft: _Draft, where: str, base_dir: Path, base_urls: Mapping[str, st
     if "base_url" in draft.fields:
         value, number = draft.fields["base_url"]
         value = value.rstrip("/")
-        problem = base_url_problem(value)
+        problem = base_url_problem(value) or environment_conflict(value, environment)
         if problem:
             raise ValueError(f"{where} line {number}: Base URL refused: {problem}")
         base_url = value
+    chat_confirm = False
+    if "chat_confirm" in draft.fields:
+        value, number = draft.fields["chat_confirm"]
+        if value.lower() not in _YES | _NO:
+            raise ValueError(f"{where} line {number}: Chat Confirm must be true or false")
+        chat_confirm = value.lower() in _YES
     return Account(
         name=draft.name,
         environment=environment,
@@ -267,6 +320,8 @@ def _build(draft: _Draft, where: str, base_dir: Path, base_urls: Mapping[str, st
         source=f"{where} line {draft.line}",
         secret_display=secret_display,
         key_file=path,
+        signer_fingerprint=material,
+        chat_confirm=chat_confirm,
     )
 
 
@@ -366,6 +421,7 @@ class AccountStore:
                 description=f"from environment variables {credential.source}",
                 source=credential.source,
                 secret_display=mask_secret(credential.secret),
+                signer_fingerprint=fingerprint(HmacSigner.kind, credential.secret),
             )
         for problem in result.problems:
             logger.warning("%s", problem)

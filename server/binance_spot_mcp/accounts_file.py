@@ -35,7 +35,7 @@ from binance_spot_mcp.accounts import (
     ends_section,
     is_section_heading,
 )
-from binance_spot_mcp.config import ENVIRONMENTS, base_url_problem
+from binance_spot_mcp.config import ENVIRONMENTS, base_url_problem, environment_conflict
 from binance_spot_mcp.errors import AccountsFileError
 from binance_spot_mcp.redact import mask_api_key
 
@@ -97,7 +97,8 @@ class AccountEntry:
             raise AccountsFileError(f"account '{self.name}': the description must be one line of text")
         if self.base_url is not None:
             self._check_value("base URL", self.base_url, secret=False)
-            problem = base_url_problem(self.base_url.rstrip("/"))
+            url = self.base_url.rstrip("/")
+            problem = base_url_problem(url) or environment_conflict(url, self.environment)
             if problem:
                 raise AccountsFileError(f"account '{self.name}': base URL refused: {problem}")
 
@@ -259,6 +260,9 @@ def without_account(text: str, name: str) -> tuple[str, bool]:
 # --------------------------------------------------------------------------- the file
 
 
+BACKUP_SUFFIX = ".bak"
+
+
 def _lock_path(path: Path) -> Path:
     return path.parent / f".{path.name}.lock"
 
@@ -348,7 +352,15 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _update(path: Path, change: Callable[[str], str]) -> None:
+def backup_path(path: Path) -> Path:
+    """Where the previous version of ``path`` is kept before a change made over MCP."""
+    target = _target(path)
+    return target.with_name(target.name + BACKUP_SUFFIX)
+
+
+def _update(path: Path, change: Callable[[str], str], *, backup: bool = False) -> Path | None:
+    """Apply ``change`` under the lock; with ``backup``, first keep the old text (mode 0600).
+    Returns the backup's path when one was written."""
     target = _target(path)
     if not target.parent.is_dir():
         raise AccountsFileError(f"the directory of {target} does not exist")
@@ -356,15 +368,21 @@ def _update(path: Path, change: Callable[[str], str]) -> None:
         text, mode = _read(target)
         new_text = change(text)
         if new_text == text and mode is not None:
-            return
+            return None
+        kept = None
+        if backup and mode is not None:
+            kept = backup_path(target)
+            _write_atomically(kept, text, NEW_FILE_MODE)
         _write_atomically(target, new_text, NEW_FILE_MODE if mode is None else mode)
+        return kept
 
 
-def add_account(path: Path, entry: AccountEntry, *, replace: bool = False) -> None:
+def add_account(path: Path, entry: AccountEntry, *, replace: bool = False, backup: bool = False) -> Path | None:
     """Add ``entry`` to the accounts section of ``path`` (created 0600 if missing).
 
-    An account of the same name is an error unless ``replace``; then its block is replaced in place."""
-    _update(path, lambda text: with_account(text, entry, replace=replace))
+    An account of the same name is an error unless ``replace``; then its block is replaced in place.
+    With ``backup`` the previous file is kept next to it (see ``backup_path``), which is returned."""
+    return _update(path, lambda text: with_account(text, entry, replace=replace), backup=backup)
 
 
 def remove_account(path: Path, name: str) -> bool:

@@ -42,7 +42,8 @@ from binance_spot_mcp.config import (
     load_settings,
 )
 from binance_spot_mcp.errors import BinanceSpotError, CatalogError, ConfigError
-from binance_spot_mcp.journal import DEFAULT_LATEST, INTENT, Journal
+from binance_spot_mcp.confirm import escape_text
+from binance_spot_mcp.journal import ACCOUNT_CHANGE, DEFAULT_LATEST, INTENT, Journal
 from binance_spot_mcp.redact import RedactingFilter, Redactor, mask_api_key, mask_secret
 from binance_spot_mcp.schema import plain_decimal
 from binance_spot_mcp.signing import KeyLoadError, signer_from_key_file
@@ -76,10 +77,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default) or ERROR; logs go to stderr")
     elicitation_help = (
-        "refuse mainnet changes unless the host can show the CONFIRM prompt (no token fallback); "
+        "never accept CONFIRM relayed through the chat, even where it was allowed; "
         "also $BINANCE_SPOT_MCP_REQUIRE_ELICITATION=1"
     )
+    chat_help = (
+        "allow mainnet changes to be approved by CONFIRM typed in the chat and relayed by the model, on hosts "
+        "with no approval prompt, page or card (only as trustworthy as the model); also "
+        "$BINANCE_SPOT_MCP_ALLOW_CHAT_CONFIRM=1"
+    )
     parser.add_argument("--require-elicitation", action="store_true", help=elicitation_help)
+    parser.add_argument("--allow-chat-confirm", action="store_true", help=chat_help)
     toolsets_help = (
         "comma-separated toolsets to offer (market, account, trade, order_lists, admin; default all); "
         "also $BINANCE_SPOT_MCP_TOOLSETS"
@@ -90,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="run the MCP server over stdio (the default), or --http")
     serve.add_argument("--require-elicitation", action="store_true", default=argparse.SUPPRESS, help=elicitation_help)
+    serve.add_argument("--allow-chat-confirm", action="store_true", default=argparse.SUPPRESS, help=chat_help)
     _add_http_arguments(serve)
     serve.add_argument("--toolsets", metavar="A,B", default=argparse.SUPPRESS, help=toolsets_help)
     serve.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS, help=read_only_help)
@@ -383,6 +391,7 @@ def _accounts_add(settings: Settings, redactor: Redactor, args: argparse.Namespa
         base_url=args.base_url,
     )
     add_account(path, entry, replace=args.replace)
+    _journal_account_change(settings, redactor, "replace" if existed else "add", entry.name, entry.environment)
 
     verb, where = ("Replaced", "in") if existed else ("Added", "to")
     _out(redactor, f"{verb} account '{entry.name}' ({entry.environment}, {signing}) {where} {path}")
@@ -392,16 +401,29 @@ def _accounts_add(settings: Settings, redactor: Redactor, args: argparse.Namespa
     else:
         _out(redactor, f"  private key file: {key_file}")
     if entry.environment == MAINNET:
-        sys.stderr.write("note: a mainnet account; every order on it needs the human to type CONFIRM\n")
+        sys.stderr.write("note: a mainnet account; every change on it needs the human's approval in the host\n")
     current = AccountStore(settings, redactor).current()
     if entry.name in current.broken:
         raise CommandError(f"the account was written but cannot be used: {current.broken[entry.name].problem}")
     return 0
 
 
+def _journal_account_change(
+    settings: Settings, redactor: Redactor, action: str, name: str, environment: str | None
+) -> None:
+    """Account changes typed in a terminal are the human's own; they are journaled all the same."""
+    try:
+        Journal(settings.journal_file, redactor=redactor).record_account_change(
+            action=action, account=name, environment=environment, via="cli"
+        )
+    except BinanceSpotError as exc:
+        sys.stderr.write(f"warning: the change was made but not journaled: {redactor.redact(exc.message)}\n")
+
+
 def _accounts_remove(settings: Settings, redactor: Redactor, name: str) -> int:
     if not remove_account(settings.tools_file, name):
         raise CommandError(f"no account named '{name}' in {settings.tools_file}")
+    _journal_account_change(settings, redactor, "remove", name, None)
     _out(redactor, f"Removed account '{name}' from {settings.tools_file}")
     return 0
 
@@ -425,15 +447,26 @@ def _pairs(values: Mapping[str, Any]) -> str:
 
 
 def journal_line(entry: Mapping[str, Any]) -> str:
-    """One journal entry as one readable line."""
+    """One journal entry as one readable line (control characters from any value shown escaped)."""
+    return escape_text(_journal_line(entry))
+
+
+def _journal_line(entry: Mapping[str, Any]) -> str:
     head = f"{entry.get('ts', '?')}  {entry.get('id', '?')}  {entry.get('phase', '?'):<7}"
+    approved = entry.get("approved_via")
+    approval = f"  approved via {approved}" + (f" ({entry.get('approval_id')})" if entry.get("approval_id") else "")
+    approval = approval if approved and approved != "not required" else ""
     if entry.get("phase") == INTENT:
         params = entry.get("params")
         text = (
             f"{head}  {entry.get('tool')} on {entry.get('account')} ({entry.get('environment')}): "
-            f"{entry.get('method')} {entry.get('path')}"
+            f"{entry.get('method')} {entry.get('path')}{approval}"
         )
         return f"{text}  {_pairs(params)}" if isinstance(params, Mapping) and params else text
+    if entry.get("phase") == ACCOUNT_CHANGE:
+        previous = entry.get("previous_environment")
+        env = f"{previous} -> {entry.get('environment')}" if previous else entry.get("environment")
+        return f"{head}  {entry.get('action')} account {entry.get('account')} ({env}) via {entry.get('via')}{approval}"
     status = entry.get("status")
     answer = f"HTTP {status}" if status is not None else "no HTTP answer"
     text = f"{head}  {'ok' if entry.get('ok') else 'FAILED'}  {answer}"
@@ -481,6 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             require_elicitation=True if args.require_elicitation else None,
             toolsets=args.toolsets,
             read_only=True if args.read_only else None,
+            allow_chat_confirm=True if args.allow_chat_confirm else None,
         )
         configure_logging(args.log_level or settings.log_level, redactor)
     except ConfigError as exc:

@@ -25,6 +25,7 @@ REQUIRE_ELICITATION_ENV = "BINANCE_SPOT_MCP_REQUIRE_ELICITATION"
 HTTP_TOKEN_ENV = "BINANCE_SPOT_MCP_HTTP_TOKEN"
 TOOLSETS_ENV = "BINANCE_SPOT_MCP_TOOLSETS"
 READ_ONLY_ENV = "BINANCE_SPOT_MCP_READ_ONLY"
+ALLOW_CHAT_CONFIRM_ENV = "BINANCE_SPOT_MCP_ALLOW_CHAT_CONFIRM"
 MIN_HTTP_TOKEN_LENGTH = 16
 JOURNAL_DIR_NAME = "binance-spot-mcp"
 JOURNAL_FILE_NAME = "journal.jsonl"
@@ -51,6 +52,13 @@ BINANCE_HOSTS = frozenset(
         "demo-api.binance.com",
     }
 )
+# Which environment each Binance host belongs to: the destination, not a label, decides whether a
+# request touches real money (invariant 3). data-api.binance.vision serves mainnet market data only.
+HOST_ENVIRONMENTS: Mapping[str, str] = {
+    **{host: MAINNET for host in BINANCE_HOSTS if host not in {"testnet.binance.vision", "demo-api.binance.com"}},
+    "testnet.binance.vision": TESTNET,
+    "demo-api.binance.com": DEMO,
+}
 # Environment-variable credentials, as the Binance skill names them: (environment, key var, secret var).
 ENV_CREDENTIALS = (
     (MAINNET, "BINANCE_API_KEY", "BINANCE_SECRET_KEY"),
@@ -100,6 +108,34 @@ def base_url_problem(url: str) -> str | None:
     if is_binance_url(url) or is_loopback_url(url):
         return None
     return "keys are only sent to Binance's own https hosts or to a loopback address (127.0.0.1, ::1, localhost)"
+
+
+def destination_environment(url: str) -> str | None:
+    """The environment a base URL reaches: its Binance host's, or None for loopback and unknown hosts.
+
+    A ``*.binance.com`` or ``*.binance.vision`` host this table does not know is taken for mainnet:
+    when in doubt, real money (and such a host never receives keys, see ``base_url_problem``)."""
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    if host in HOST_ENVIRONMENTS:
+        return HOST_ENVIRONMENTS[host]
+    if host.endswith((".binance.com", ".binance.vision")) or host in {"binance.com", "binance.vision"}:
+        return MAINNET
+    return None
+
+
+def environment_conflict(url: str, label: str) -> str | None:
+    """Why ``url`` may not serve an account labelled ``label``, or None when it may.
+
+    A Binance host serves exactly one environment; a loopback URL (the fake exchange, a local proxy)
+    keeps the label."""
+    actual = destination_environment(url)
+    if actual is None or actual == label:
+        return None
+    host = urlsplit(url).hostname
+    return (
+        f"{host} is a Binance {actual} host, but the account is labelled {label}; "
+        f"use {OFFICIAL_BASE_URLS[label]} for {label}, or label the account {actual}"
+    )
 
 
 def default_journal_file(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path:
@@ -176,6 +212,9 @@ class Settings:
     toolsets: tuple[str, ...] | None = None
     # Drop every state-changing tool, whatever the toolsets say.
     read_only: bool = False
+    # Let a mainnet change be approved by CONFIRM typed in the chat and relayed by the model (opt-in:
+    # only as trustworthy as the model). Never used when require_elicitation is set.
+    allow_chat_confirm: bool = False
 
 
 def load_settings(
@@ -186,6 +225,7 @@ def load_settings(
     require_elicitation: bool | None = None,
     toolsets: str | None = None,
     read_only: bool | None = None,
+    allow_chat_confirm: bool | None = None,
 ) -> Settings:
     """Build settings from CLI values and the environment (``os.environ`` unless given).
 
@@ -211,7 +251,7 @@ def load_settings(
     for environment, var in BASE_URL_ENV.items():
         override = env.get(var, "").strip().rstrip("/")
         if override:
-            problem = base_url_problem(override)
+            problem = base_url_problem(override) or environment_conflict(override, environment)
             if problem:
                 raise ConfigError(f"{var}: {problem}")
             base_urls[environment] = override
@@ -244,4 +284,5 @@ def load_settings(
         ),
         journal_file=default_journal_file(env, cwd),
         http_token=http_token,
+        allow_chat_confirm=bool(allow_chat_confirm) or _is_true(env.get(ALLOW_CHAT_CONFIRM_ENV)),
     )

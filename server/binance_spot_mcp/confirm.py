@@ -1,23 +1,15 @@
-"""The human's typed CONFIRM before anything changes on a mainnet account (invariant 2).
+"""The words of an approval: CONFIRM, the preview a human reads, and the single-use proofs.
 
-A request *needs confirmation* when it changes state (POST/PUT/DELETE other than Binance's
-``.../test`` endpoints) and its account's environment is ``mainnet``. Testnet and demo accounts
-and reads are never asked.
+* ``preview`` renders a request in the server's own words. Every value that came from the model
+  is shown escaped (control and other non-printing characters as ``\\xNN``/``\\uNNNN``), so an
+  argument cannot forge a line of the preview in any channel.
+* ``NonceBook`` issues single-use nonces; ``PendingState`` is what a modern-era ``request_state``
+  carries (sealed by the SDK's ``RequestStateBoundary``) between a question and its answer.
+* ``ConfirmationTokens`` back the chat path: the model relays CONFIRM typed by the human together
+  with a token bound to one request digest. That path exists only where the operator opted in;
+  ``approval_gate`` decides which channel a call gets.
 
-How the question reaches the human depends on the host:
-
-* handshake era (protocol <= 2025-11-25) and the host declared form elicitation: the server
-  pushes an elicitation form mid-call and waits at most ``ELICITATION_TIMEOUT_S``;
-* modern era (2026-07-28) and the host declared elicitation: the tool *returns* an
-  ``InputRequiredResult``; its ``request_state`` (sealed by the SDK's ``RequestStateBoundary``)
-  carries a single-use nonce and a digest of the exact account and canonical arguments;
-* the host cannot elicit: the tool returns a preview and a single-use ``ConfirmationToken``
-  bound to the same digest, valid for ``TOKEN_TTL_S``; the agent shows the preview, the human
-  types CONFIRM, and the agent calls again with ``confirm: "CONFIRM"`` and the token. Operators
-  can forbid this path (``require_elicitation``).
-
-Only the exact text CONFIRM (surrounding spaces aside) accepts. Anything else -- decline,
-cancel, other text, a timeout, a failed or mismatched answer -- sends nothing.
+Only the exact text CONFIRM (surrounding spaces aside) approves. Anything else sends nothing.
 """
 
 from __future__ import annotations
@@ -31,11 +23,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from urllib.parse import urlsplit
+
 from binance_spot_mcp.accounts import Account
-from binance_spot_mcp.catalog import Endpoint
 from binance_spot_mcp.config import MAINNET
 
 CONFIRM_WORD = "CONFIRM"
@@ -55,6 +49,7 @@ CONFIRM_SCHEMA: dict[str, Any] = {
     },
     "required": ["confirm"],
 }
+APPROVE_INPUT_KEY = "approve"  # the modern-era URL elicitation's input key
 _PREVIEW_FIELDS = (
     ("symbol", "symbol"),
     ("side", "side"),
@@ -71,20 +66,26 @@ _PREVIEW_FIELDS = (
 )
 
 
-def needs_confirmation(endpoint: Endpoint, account: Account | None) -> bool:
-    return endpoint.changes_state and account is not None and account.environment == MAINNET
-
-
 def is_confirm_text(value: Any) -> bool:
     return isinstance(value, str) and value.strip() == CONFIRM_WORD
 
 
-def binding(endpoint: Endpoint, account: Account, params: Sequence[tuple[str, str]]) -> str:
-    """A digest of exactly what would be sent: tool, account and canonical wire parameters."""
-    canonical = json.dumps(
-        {"tool": endpoint.tool, "account": account.name, "params": sorted(params)}, separators=(",", ":")
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+def escape_text(value: Any) -> str:
+    """``value`` as one line of visible text: control and non-printing characters escaped."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x100:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return "".join(out)
 
 
 def estimated_notional(params: Mapping[str, str], last_price: str | None) -> Decimal | None:
@@ -102,25 +103,35 @@ def estimated_notional(params: Mapping[str, str], last_price: str | None) -> Dec
 
 
 def preview(
-    endpoint: Endpoint, account: Account, params: Sequence[tuple[str, str]], *, last_price: str | None = None
+    title: str,
+    account: Account,
+    params: Sequence[tuple[str, str]],
+    *,
+    last_price: str | None = None,
+    quote_asset: str | None = None,
 ) -> str:
-    """The request in plain words, for the human who must type CONFIRM."""
+    """The request in plain words, for the human who approves it. ``title`` is the server's own."""
     values = dict(params)
+    env = account.destination
+    money = "MAINNET, real money" if MAINNET in (env, account.environment) else f"{env.upper()}, not real money"
+    host = urlsplit(account.base_url).netloc or account.base_url
     lines = [
-        f"{endpoint.description.rstrip('.')} — {endpoint.tool} ({endpoint.method} {endpoint.path})",
-        f"Account: {account.name} (MAINNET, real money; API key {account.masked_api_key})",
+        title,
+        f"Account: {escape_text(account.name)} ({money}; API key {account.masked_api_key})",
+        f"Destination: {escape_text(host)}",
     ]
     for key, label in _PREVIEW_FIELDS:
         if key in values:
-            lines.append(f"{label.capitalize()}: {values[key]}")
+            lines.append(f"{label.capitalize()}: {escape_text(values[key])}")
     shown = {k for k, _ in _PREVIEW_FIELDS}
-    others = [f"{k}={v}" for k, v in params if k not in shown]
+    others = [f"{escape_text(k)}={escape_text(v)}" for k, v in params if k not in shown]
     if others:
         lines.append("Other parameters: " + ", ".join(others))
     notional = estimated_notional(values, last_price)
     if notional is not None:
-        basis = "" if values.get("price") or values.get("quoteOrderQty") else f" at the last price {last_price}"
-        lines.append(f"Estimated notional: {notional.normalize():f}{basis}")
+        asset = f" {escape_text(quote_asset)}" if quote_asset else ""
+        basis = "" if values.get("price") or values.get("quoteOrderQty") else f" at the last price {escape_text(last_price)}"
+        lines.append(f"Estimated notional: {notional.normalize():f}{asset}{basis}")
     lines.append("Type CONFIRM to send it; anything else cancels.")
     return "\n".join(lines)
 
@@ -156,14 +167,16 @@ class NonceBook:
 class PendingState:
     """What a modern-era ``request_state`` carries (sealed by the SDK before it leaves)."""
 
-    step: str  # "account" or "confirm"
+    step: str  # "account", "confirm" (form) or "approve" (URL page)
     nonce: str
     account: str | None = None
     digest: str | None = None
+    approval: str | None = None  # the approval page's public id (URL channel)
 
     def encode(self) -> str:
         return json.dumps(
-            {"s": self.step, "n": self.nonce, "a": self.account, "d": self.digest}, separators=(",", ":")
+            {"s": self.step, "n": self.nonce, "a": self.account, "d": self.digest, "p": self.approval},
+            separators=(",", ":"),
         )
 
     @classmethod
@@ -172,36 +185,56 @@ class PendingState:
             return None
         try:
             raw = json.loads(text)
-            return cls(step=str(raw["s"]), nonce=str(raw["n"]), account=raw.get("a"), digest=raw.get("d"))
+            return cls(
+                step=str(raw["s"]), nonce=str(raw["n"]), account=raw.get("a"), digest=raw.get("d"), approval=raw.get("p")
+            )
         except (ValueError, KeyError, TypeError):
             return None
+
+
+class TokenCheck(StrEnum):
+    OK = "ok"
+    INVALID = "invalid"  # forged, altered, for other arguments, already used or expired
+    RESTARTED = "restarted"  # issued by an earlier run of the server
 
 
 class ConfirmationTokens:
     """Unforgeable, single-use, short-lived tokens bound to one request digest.
 
-    A token is ``nonce.mac`` where the MAC (HMAC-SHA256 with a per-process key) covers the nonce
-    and the digest. Redeeming needs the same digest, a live unspent nonce and a valid MAC.
+    A token is ``run.nonce.mac``: ``run`` names this server process (so a token from before a
+    restart is told apart from a bad one), and the MAC (HMAC-SHA256 with a per-process key) covers
+    the run, the nonce and the digest. Redeeming needs the same digest, a live unspent nonce and a
+    valid MAC.
     """
 
     def __init__(self, nonces: NonceBook, *, ttl_s: float = TOKEN_TTL_S, key: bytes | None = None) -> None:
         self._nonces = nonces
         self._ttl_s = ttl_s
         self._key = key or secrets.token_bytes(32)
+        self._run = secrets.token_hex(4)
 
     def _mac(self, nonce: str, digest: str) -> str:
-        mac = hmac.new(self._key, f"{nonce}|{digest}".encode(), hashlib.sha256).digest()
+        mac = hmac.new(self._key, f"{self._run}|{nonce}|{digest}".encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
     def issue(self, digest: str) -> str:
         nonce = self._nonces.issue(self._ttl_s)
-        return f"{nonce}.{self._mac(nonce, digest)}"
+        return f"{self._run}.{nonce}.{self._mac(nonce, digest)}"
+
+    def check(self, token: str, digest: str) -> TokenCheck:
+        """Redeem ``token`` for ``digest`` (once)."""
+        parts = token.split(".")
+        if len(parts) != 3 or not all(parts):
+            return TokenCheck.INVALID
+        run, nonce, mac = parts
+        if not hmac.compare_digest(run, self._run):
+            return TokenCheck.RESTARTED if len(run) == len(self._run) else TokenCheck.INVALID
+        if not hmac.compare_digest(mac, self._mac(nonce, digest)):
+            return TokenCheck.INVALID
+        return TokenCheck.OK if self._nonces.spend(nonce) else TokenCheck.INVALID
 
     def redeem(self, token: str, digest: str) -> bool:
-        nonce, _, mac = token.partition(".")
-        if not nonce or not mac or not hmac.compare_digest(mac, self._mac(nonce, digest)):
-            return False
-        return self._nonces.spend(nonce)
+        return self.check(token, digest) is TokenCheck.OK
 
     def __repr__(self) -> str:
         return "ConfirmationTokens(<key hidden>)"

@@ -7,8 +7,12 @@ must be looked up (invariant 4), never blindly repeated::
 
     {"ts": "2025-01-02T03:04:05.678Z", "id": "…", "phase": "intent", "tool": "place_order",
      "account": "main", "environment": "testnet", "method": "POST", "path": "/api/v3/order",
-     "params": {"symbol": "BTCUSDT", ...}}
+     "params": {"symbol": "BTCUSDT", ...}, "approved_via": "form", "approval_id": "…"}
     {"ts": "...", "id": "…", "phase": "outcome", "ok": true, "status": 200, "summary": {...}}
+    {"ts": "...", "id": "…", "phase": "account_change", "action": "replace", "account": "main", ...}
+
+``approved_via`` is how a human approved a mainnet change (form, url, app or chat) and
+``approval_id`` names that approval; both are written before the request is sent.
 
 Lines never hold keys or secrets: callers pass the request parameters before signing (no
 ``signature``; one is dropped if passed), and an optional ``Redactor`` runs over each line as a
@@ -33,7 +37,7 @@ from typing import Any
 from binance_spot_mcp.errors import JournalError
 from binance_spot_mcp.redact import Redactor
 
-INTENT, OUTCOME = "intent", "outcome"
+INTENT, OUTCOME, ACCOUNT_CHANGE = "intent", "outcome", "account_change"
 FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700
 DEFAULT_LATEST = 20
@@ -65,8 +69,12 @@ class Journal:
         method: str,
         path: str,
         params: Mapping[str, str],
+        approval: Mapping[str, str] | None = None,
     ) -> str:
-        """Write (and fsync) the intent line; returns its entry id. Raises ``JournalError``."""
+        """Write (and fsync) the intent line; returns its entry id. Raises ``JournalError``.
+
+        ``approval`` says how a human approved it (``approved_via`` form|url|app|chat and the
+        ``approval_id``); None where no approval was needed (testnet, demo)."""
         entry_id = secrets.token_hex(8)
         self._append(
             {
@@ -79,6 +87,38 @@ class Journal:
                 "method": method,
                 "path": path,
                 "params": {str(k): v for k, v in params.items() if k not in _DROPPED_PARAMS},
+                "approved_via": (approval or {}).get("approved_via", "not required"),
+                "approval_id": (approval or {}).get("approval_id"),
+            }
+        )
+        return entry_id
+
+    def record_account_change(
+        self,
+        *,
+        action: str,
+        account: str,
+        environment: str | None,
+        previous_environment: str | None = None,
+        approval: Mapping[str, str] | None = None,
+        via: str = "mcp",
+        backup: str | None = None,
+    ) -> str:
+        """Write (and fsync) one change to the accounts file (add, replace, remove). Never keys."""
+        entry_id = secrets.token_hex(8)
+        self._append(
+            {
+                "ts": _now(),
+                "id": entry_id,
+                "phase": ACCOUNT_CHANGE,
+                "action": action,
+                "account": account,
+                "environment": environment,
+                "previous_environment": previous_environment,
+                "via": via,
+                "approved_via": (approval or {}).get("approved_via", "not required"),
+                "approval_id": (approval or {}).get("approval_id"),
+                "backup": backup,
             }
         )
         return entry_id

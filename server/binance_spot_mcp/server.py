@@ -22,40 +22,38 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import (
     CallToolRequestParams,
     CallToolResult,
-    ElicitRequest,
     ElicitRequestFormParams,
-    ElicitResult,
     InputRequiredResult,
+    ListResourcesResult,
     ListToolsResult,
     PaginatedRequestParams,
+    ReadResourceRequestParams,
+    ReadResourceResult,
     Tool,
     ToolAnnotations,
 )
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from binance_spot_mcp import __version__
+from binance_spot_mcp.account_tools import ADD_ACCOUNT
 from binance_spot_mcp.account_tools import CHANGES_STATE as ACCOUNT_TOOLS_CHANGING_STATE
 from binance_spot_mcp.account_tools import NAMES as ACCOUNT_TOOL_NAMES
 from binance_spot_mcp.account_tools import TOOLS as ACCOUNT_TOOLS
-from binance_spot_mcp.account_tools import AccountTools
+from binance_spot_mcp.account_tools import AccountTools, AddPlan
 from binance_spot_mcp.accounts import Account, AccountStore, market_data_source
+from binance_spot_mcp.approval_card import (
+    APPROVE_TOOL,
+    APPROVE_TOOL_DEF,
+    CARD_RESOURCE,
+    CARD_URI,
+    EXTENSION_ID,
+    card_contents,
+    with_card,
+)
+from binance_spot_mcp.approval_gate import ApprovalGate, ApprovalRequest, Asker, question
+from binance_spot_mcp.approvals import Channel, Grant, request_digest
 from binance_spot_mcp.catalog import Catalog, Endpoint, load_catalog
 from binance_spot_mcp.client import BinanceClient
-from binance_spot_mcp.confirm import (
-    ACCOUNT_INPUT_KEY,
-    CONFIRM_INPUT_KEY,
-    CONFIRM_SCHEMA,
-    ELICITATION_TIMEOUT_S,
-    STATE_TTL_S,
-    TOKEN_TTL_S,
-    ConfirmationTokens,
-    NonceBook,
-    PendingState,
-    binding,
-    is_confirm_text,
-    needs_confirmation,
-    preview,
-)
+from binance_spot_mcp.confirm import ACCOUNT_INPUT_KEY, STATE_TTL_S, PendingState, preview
 from binance_spot_mcp.config import Settings
 from binance_spot_mcp.errors import (
     AccountError,
@@ -63,6 +61,7 @@ from binance_spot_mcp.errors import (
     ExchangeError,
     NotConfirmed,
     OutcomeError,
+    ToolInputError,
     TransportError,
 )
 from binance_spot_mcp.filters import ORDER_TOOLS, ExchangeInfoCache, check_order, needs_avg_price
@@ -81,8 +80,9 @@ PRICE_LOOKUP_TIMEOUT_S = 3.0
 INSTRUCTIONS = (
     "Binance Spot REST API as tools. Public market-data tools need no account. Signed tools use "
     "the account named in 'account', else 'main', else the only one; if that is ambiguous, ask the "
-    "user. Decimals are strings. Never show API keys or secrets. State changes on mainnet "
-    "accounts need the human's typed CONFIRM. See the binance-spot skill (SKILL.md) for details."
+    "user. Decimals are strings. Never show API keys or secrets. A state change that can reach mainnet "
+    "is sent only after the human approves it in a prompt, page or card the host shows them; you cannot "
+    "approve it for them. See the binance-spot skill (SKILL.md) for details."
 )
 READ_ONLY_NOTE = " This server is read-only: it cannot place, cancel or change anything."
 
@@ -134,48 +134,9 @@ def outcome_summary(data: Any) -> dict[str, Any]:
     return {k: data[k] for k in _SUMMARY_KEYS if k in data and not isinstance(data[k], dict | list)}
 
 
-@dataclass
-class Asker:
-    """How this call can reach the human: by pushing a form, by returning a question, or not at all."""
-
-    ctx: ServerRequestContext | None
-    params: CallToolRequestParams | None
-
-    @property
-    def can_elicit(self) -> bool:
-        if self.ctx is None:
-            return False
-        caps = self.ctx.session.client_capabilities
-        elicitation = caps.elicitation if caps is not None else None
-        # a bare `elicitation: {}` (older shape) means form support
-        return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
-
-    @property
-    def modern(self) -> bool:
-        return self.ctx is not None and self.ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
-
-    @property
-    def state(self) -> PendingState | None:
-        return PendingState.decode(self.params.request_state) if self.modern and self.params else None
-
-    def answer(self, key: str) -> ElicitResult | None:
-        responses = (self.params.input_responses or {}) if self.params else {}
-        answer = responses.get(key)
-        return answer if isinstance(answer, ElicitResult) else None
-
-    async def push(self, message: str, schema: dict[str, Any]) -> ElicitResult | None:
-        """Handshake era: ask mid-call; None when no answer came within the time limit."""
-        assert self.ctx is not None
-        with anyio.move_on_after(ELICITATION_TIMEOUT_S):
-            return await self.ctx.session.elicit_form(message, schema, related_request_id=self.ctx.request_id)
-        return None
-
-
-def _question(key: str, message: str, schema: dict[str, Any], state: PendingState) -> InputRequiredResult:
-    return InputRequiredResult(
-        input_requests={key: ElicitRequest(params=ElicitRequestFormParams(message=message, requested_schema=schema))},
-        request_state=state.encode(),
-    )
+def needs_approval(endpoint: Endpoint, account: Account | None) -> bool:
+    """A human approves every state change that can reach real money (label or destination)."""
+    return endpoint.changes_state and account is not None and account.is_mainnet
 
 
 @dataclass
@@ -191,8 +152,7 @@ class Runtime:
     tools: list[Tool] = field(init=False)
     selection: Selection = field(init=False)
     enabled: frozenset[str] = field(init=False, repr=False)
-    nonces: NonceBook = field(init=False, repr=False)
-    tokens: ConfirmationTokens = field(init=False, repr=False)
+    gate: ApprovalGate = field(init=False, repr=False)
     account_tools: AccountTools = field(init=False, repr=False)
     journal: Journal = field(init=False)
     filter_cache: ExchangeInfoCache = field(init=False, repr=False)
@@ -208,27 +168,36 @@ class Runtime:
         self.account_tools = AccountTools(self.accounts, self.redactor)
         self.journal = Journal(self.settings.journal_file, redactor=self.redactor)
         self.filter_cache = ExchangeInfoCache()
-        self.nonces = NonceBook()
-        self.tokens = ConfirmationTokens(self.nonces, ttl_s=TOKEN_TTL_S)
+        self.gate = ApprovalGate(redactor=self.redactor, require_elicitation=self.settings.require_elicitation)
 
     async def aclose(self) -> None:
+        self.gate.close()
         await self.client.aclose()
 
     async def call(
-        self, name: str, arguments: dict[str, Any] | None, *, asker: Asker | None = None
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        *,
+        asker: Asker | None = None,
+        grant: Grant | None = None,
     ) -> CallToolResult | InputRequiredResult:
-        """Run one tool call to a result. Raises only for an unknown or disabled tool."""
+        """Run one tool call to a result. Raises only for an unknown or disabled tool.
+
+        ``grant`` is set only when the MCP Apps card approved this exact call (``approve_from_card``)."""
         if name not in self.enabled and (name in ACCOUNT_TOOL_NAMES or self.catalog.get(name) is not None):
             raise MCPError(
                 code=INVALID_PARAMS,
                 message=f"Tool {name} is not enabled on this server ({self.selection.describe()}).",
             )
+        asker = asker or Asker(None, None)
+        if name == ADD_ACCOUNT:
+            return await self._add_account(arguments, asker, grant)
         endpoint = self.catalog.get(name)
         if endpoint is None and name in ACCOUNT_TOOL_NAMES:
             return await self.account_tools.call(name, arguments)
         if endpoint is None:
             raise MCPError(code=INVALID_PARAMS, message=self.redactor.redact(f"Unknown tool: {name[:80]}"))
-        asker = asker or Asker(None, None)
         try:
             prepared = prepare_arguments(endpoint, arguments)
             if endpoint.signed:
@@ -242,13 +211,23 @@ class Runtime:
                 base_url = source.base_url
             if account is not None and endpoint.tool in ORDER_TOOLS and self.settings.local_filter_checks:
                 await self._check_filters(endpoint, prepared.as_dict(), account)
-            if needs_confirmation(endpoint, account):
+            approval: Grant | None = None
+            if needs_approval(endpoint, account):
                 assert account is not None
-                pending = await self._confirm(endpoint, account, prepared, asker)
-                if pending is not None:
-                    return pending
+                request = self._approval_request(endpoint, account, prepared, asker, arguments or {})
+                decided = await self.gate.approve(request, asker, grant=grant)
+                if not isinstance(decided, Grant):
+                    return decided
+                approval = decided
+                # TOOLS.md may have changed while the human was reading: the approval covers the
+                # account as it was shown, so a changed entry (key, destination) voids it.
+                account = self.accounts.resolve(account.name)
+                if self._approval_request(endpoint, account, prepared, asker, arguments or {}).digest != request.digest:
+                    raise NotConfirmed(
+                        f"Account '{account.name}' changed in the accounts file while the approval was pending."
+                    )
             if endpoint.changes_state and account is not None:
-                data = await self._send_journaled(endpoint, prepared, account)
+                data = await self._send_journaled(endpoint, prepared, account, approval)
             else:
                 data = (await self.client.call(endpoint, prepared.params, base_url=base_url, account=account)).data
             return success(
@@ -265,7 +244,105 @@ class Runtime:
             error = BinanceSpotError(f"internal error: {type(exc).__name__}", hint="This is a bug; please report it.")
             return failure(error, redactor=self.redactor)
 
-    async def _send_journaled(self, endpoint: Endpoint, prepared: PreparedCall, account: Account) -> Any:
+    def _approval_request(
+        self, endpoint: Endpoint, account: Account, prepared: PreparedCall, asker: Asker, arguments: dict[str, Any]
+    ) -> ApprovalRequest:
+        digest = request_digest(
+            tool=endpoint.tool,
+            params=prepared.params,
+            account=account.name,
+            environment=account.environment,
+            destination=account.destination,
+            base_url=account.base_url,
+            api_key_fingerprint=account.api_key_fingerprint,
+            signer_kind=account.signing,
+            signer_fingerprint=account.signer_fingerprint,
+            session=asker.session,
+        )
+
+        async def render() -> str:
+            values = prepared.as_dict()
+            last = await self._last_price(account, values)
+            quote = await self._quote_asset(account, values.get("symbol"))
+            title = f"{endpoint.description.rstrip('.')} ({endpoint.tool}: {endpoint.method} {endpoint.path})"
+            return preview(title, account, prepared.params, last_price=last, quote_asset=quote)
+
+        return ApprovalRequest(
+            tool=endpoint.tool,
+            arguments={k: v for k, v in arguments.items() if k not in ("confirm", "confirmation_token")},
+            digest=digest,
+            account=account.name,
+            chat_allowed=self.settings.allow_chat_confirm or account.chat_confirm,
+            preview=render,
+            confirm=prepared.confirm,
+            token=prepared.confirmation_token,
+        )
+
+    async def approve_from_card(self, arguments: dict[str, Any] | None, asker: Asker) -> CallToolResult:
+        """The MCP Apps card's ``approve_request``: decide, then re-run the approved call."""
+        args = arguments or {}
+        approval_id, secret = args.get("approval_id"), args.get("secret")
+        decision, typed = args.get("decision"), args.get("confirm")
+        if not isinstance(approval_id, str) or not isinstance(secret, str) or decision not in ("approve", "decline"):
+            return failure(ToolInputError("approval_id, secret and decision (approve|decline) are required"), redactor=self.redactor)
+        approve = decision == "approve"
+        if approve and not (isinstance(typed, str) and typed.strip() == "CONFIRM"):
+            approve = False  # wrong text: the request is declined, once and for all
+        pending = self.gate.decide_from_card(approval_id, secret, approve=approve, session=asker.session)
+        if pending is None:
+            reason = "declined" if decision == "decline" else "not approved (unknown, spent, expired, foreign or wrong text)"
+            return failure(NotConfirmed(f"The request was {reason}."), redactor=self.redactor)
+        return await self.call(pending.tool, dict(pending.arguments), asker=asker, grant=Grant(Channel.APP, approval_id))
+
+    async def _add_account(self, arguments: dict[str, Any] | None, asker: Asker, grant: Grant | None) -> CallToolResult | InputRequiredResult:
+        """add_account over MCP: a new mainnet account, or any replacement, needs a human's approval."""
+        try:
+            plan = self.account_tools.plan_add(arguments)
+            approval: Grant | None = None
+            if plan.needs_approval:
+                request = self._add_request(plan, asker)
+                decided = await self.gate.approve(request, asker, grant=grant)
+                if not isinstance(decided, Grant):
+                    return decided
+                approval = decided
+                plan = self.account_tools.plan_add(arguments)  # the file may have changed meanwhile
+                if self._add_request(plan, asker).digest != request.digest:
+                    raise NotConfirmed("The accounts file changed while the approval was pending.")
+            return self.account_tools.apply_add(plan, approval, self.journal)
+        except BinanceSpotError as exc:
+            return failure(exc, redactor=self.redactor)
+
+    def _add_request(self, plan: AddPlan, asker: Asker) -> ApprovalRequest:
+        digest = request_digest(
+            tool=ADD_ACCOUNT,
+            params=plan.bound_fields(),
+            account=plan.entry.name,
+            environment=plan.entry.environment,
+            destination=plan.destination,
+            base_url=plan.base_url,
+            api_key_fingerprint=plan.api_key_fingerprint,
+            signer_kind=plan.signer_kind,
+            signer_fingerprint=plan.signer_fingerprint,
+            session=asker.session,
+        )
+
+        async def render() -> str:
+            return plan.preview()
+
+        return ApprovalRequest(
+            tool=ADD_ACCOUNT,
+            arguments=plan.arguments,
+            digest=digest,
+            account=plan.entry.name,
+            chat_allowed=self.settings.allow_chat_confirm,
+            preview=render,
+            confirm=plan.confirm,
+            token=plan.confirmation_token,
+        )
+
+    async def _send_journaled(
+        self, endpoint: Endpoint, prepared: PreparedCall, account: Account, approval: Grant | None
+    ) -> Any:
         """Send a state-changing request: client order id set, intent on disk first, outcome after.
 
         When the reply of an order-placing request is lost (timeout, dropped connection, 5xx,
@@ -279,6 +356,7 @@ class Runtime:
             method=endpoint.method,
             path=endpoint.path,
             params=dict(params),
+            approval=approval.journal_fields() if approval is not None else None,
         )
         try:
             reply = await self.client.call(endpoint, params, base_url=account.base_url, account=account)
@@ -395,12 +473,13 @@ class Runtime:
             if state is not None and state.step == "confirm" and state.account in choices:
                 return self.accounts.resolve(state.account)  # chosen in an earlier round; CONFIRM checks the rest
             if state is None or state.step != "account":
-                return _question(ACCOUNT_INPUT_KEY, message, schema, PendingState("account", self.nonces.issue(STATE_TTL_S)))
-            if not self.nonces.spend(state.nonce):
+                ask = ElicitRequestFormParams(message=message, requested_schema=schema)
+                return question(ACCOUNT_INPUT_KEY, ask, PendingState("account", self.gate.nonces.issue(STATE_TTL_S)))
+            if not self.gate.nonces.spend(state.nonce):
                 raise AccountError("that account question has expired or was already answered; nothing was sent")
             answer = asker.answer(ACCOUNT_INPUT_KEY)
         else:
-            answer = await asker.push(message, schema)
+            answer = await asker.push(message, schema, self.gate.elicitation_timeout_s)
         picked = (answer.content or {}).get(ACCOUNT_INPUT_KEY) if answer and answer.action == "accept" else None
         if picked not in choices:
             raise AccountError(
@@ -423,75 +502,43 @@ class Runtime:
             return str(data["price"]) if isinstance(data, dict) and data.get("price") else None
         return None
 
-    async def _confirm(
-        self, endpoint: Endpoint, account: Account, prepared: PreparedCall, asker: Asker
-    ) -> CallToolResult | InputRequiredResult | None:
-        """None when the human typed CONFIRM for exactly this request; else what to return instead."""
-        digest = binding(endpoint, account, prepared.params)
-        if asker.can_elicit:
-            if asker.modern:
-                state = asker.state
-                if state is None or state.step != "confirm":
-                    last = await self._last_price(account, prepared.as_dict())
-                    question = PendingState("confirm", self.nonces.issue(STATE_TTL_S), account.name, digest)
-                    return _question(CONFIRM_INPUT_KEY, preview(endpoint, account, prepared.params, last_price=last), CONFIRM_SCHEMA, question)
-                if state.digest != digest or state.account != account.name:
-                    raise NotConfirmed("The confirmation was given for a different request (account or arguments changed).")
-                if not self.nonces.spend(state.nonce):
-                    raise NotConfirmed("That confirmation was already used or has expired (5 minutes).")
-                answer = asker.answer(CONFIRM_INPUT_KEY)
-            else:
-                last = await self._last_price(account, prepared.as_dict())
-                try:
-                    answer = await asker.push(preview(endpoint, account, prepared.params, last_price=last), CONFIRM_SCHEMA)
-                except Exception as exc:  # noqa: BLE001 - any failure to ask means: not confirmed
-                    raise NotConfirmed(f"The confirmation prompt failed ({type(exc).__name__}).") from None
-                if answer is None:
-                    raise NotConfirmed("No answer to the confirmation prompt within 5 minutes.")
-            if answer is None:
-                raise NotConfirmed("No answer to the confirmation question came back.")
-            if answer.action != "accept":
-                raise NotConfirmed(f"The human did not confirm (they chose {answer.action}).")
-            if not is_confirm_text((answer.content or {}).get(CONFIRM_INPUT_KEY)):
-                raise NotConfirmed("The confirmation text was not CONFIRM.")
+    async def _quote_asset(self, account: Account, symbol: str | None) -> str | None:
+        """The symbol's quote asset (from the cached exchangeInfo), for the preview's notional."""
+        if not symbol:
             return None
-        if self.settings.require_elicitation:
-            raise NotConfirmed(
-                "This server is set to require a confirmation prompt, and this host cannot show one.",
-                hint="Use an MCP host that supports elicitation, or place the order yourself on binance.com.",
-            )
-        if prepared.confirmation_token is not None:
-            if not is_confirm_text(prepared.confirm):
-                raise NotConfirmed("'confirm' must be CONFIRM, exactly as the human typed it.")
-            if not self.tokens.redeem(prepared.confirmation_token, digest):
-                raise NotConfirmed(
-                    "The confirmation token is invalid, already used, expired (2 minutes) or was issued for other arguments.",
-                    hint="Call the tool again without confirm/confirmation_token to get a fresh preview.",
-                )
-            return None
-        last = await self._last_price(account, prepared.as_dict())
-        token = self.tokens.issue(digest)
-        payload = {
-            "status": "confirmation_required",
-            "sent": False,
-            "preview": preview(endpoint, account, prepared.params, last_price=last),
-            "confirmation_token": token,
-            "expires_in_seconds": int(TOKEN_TTL_S),
-            "next_step": (
-                "Show the preview to the user word for word and ask them to type CONFIRM. Only if they type it, "
-                f"call {endpoint.tool} again with exactly the same arguments plus confirm='CONFIRM' and this "
-                "confirmation_token. The token works once."
-            ),
-        }
-        return json_result(payload, error=True, redactor=self.redactor)
+
+        async def fetch() -> Any:
+            return await self._public_read("get_exchange_info", [("symbol", symbol)], account)
+
+        info = None
+        with anyio.move_on_after(PRICE_LOOKUP_TIMEOUT_S):
+            info = await self.filter_cache.get(account.base_url, symbol, fetch)
+        asset = info.get("quoteAsset") if info is not None else None
+        return asset if isinstance(asset, str) else None
 
 
 def build_server(runtime: Runtime) -> Server:
+    card_tools = [with_card(t) if _changes_state(runtime, t.name) else t for t in runtime.tools]
+    if not runtime.selection.read_only:
+        card_tools.append(APPROVE_TOOL_DEF)
+
     async def list_tools(ctx: ServerRequestContext, params: PaginatedRequestParams | None) -> ListToolsResult:
-        return ListToolsResult(tools=runtime.tools)
+        # Hosts that declared MCP Apps get the confirmation card and its app-only tool; others never see them.
+        return ListToolsResult(tools=card_tools if Asker(ctx, None).can_apps else runtime.tools)
 
     async def call_tool(ctx: ServerRequestContext, params: CallToolRequestParams) -> CallToolResult | InputRequiredResult:
-        return await runtime.call(params.name, params.arguments, asker=Asker(ctx, params))
+        asker = Asker(ctx, params)
+        if params.name == APPROVE_TOOL and asker.can_apps and not runtime.selection.read_only:
+            return await runtime.approve_from_card(params.arguments, asker)
+        return await runtime.call(params.name, params.arguments, asker=asker)
+
+    async def list_resources(ctx: ServerRequestContext, params: PaginatedRequestParams | None) -> ListResourcesResult:
+        return ListResourcesResult(resources=[CARD_RESOURCE] if Asker(ctx, None).can_apps else [])
+
+    async def read_resource(ctx: ServerRequestContext, params: ReadResourceRequestParams) -> ReadResourceResult:
+        if str(params.uri) == CARD_URI:
+            return ReadResourceResult(contents=[card_contents()])
+        raise MCPError(code=INVALID_PARAMS, message=f"Unknown resource: {str(params.uri)[:120]}")
 
     server = Server(
         SERVER_NAME,
@@ -499,8 +546,16 @@ def build_server(runtime: Runtime) -> Server:
         instructions=INSTRUCTIONS + (READ_ONLY_NOTE if runtime.selection.read_only else ""),
         on_list_tools=list_tools,
         on_call_tool=call_tool,
+        on_list_resources=list_resources,
+        on_read_resource=read_resource,
     )
+    server.extensions[EXTENSION_ID] = {}
     # Seal request_state (AES-GCM, per-process key) so a client cannot invent or alter a question.
     security = RequestStateSecurity(keys=[secrets.token_bytes(32)], ttl=STATE_TTL_S)
     server.middleware.append(RequestStateBoundary(security, default_audience=server.name))
     return server
+
+
+def _changes_state(runtime: Runtime, name: str) -> bool:
+    endpoint = runtime.catalog.get(name)
+    return endpoint.changes_state if endpoint is not None else name in ACCOUNT_TOOLS_CHANGING_STATE

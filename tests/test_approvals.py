@@ -21,6 +21,11 @@ ANSWERS = ["approve", "decline", "cancel", "wrong_text", "timeout"]
 SHORT_WAIT_S = 0.2  # the server's wait for a human in the timeout cases
 
 
+def _approved(result: Any) -> bool:
+    """The request went out (the exchange may still have refused it, e.g. no open orders to cancel)."""
+    return result_json(result).get("error") != "not_confirmed"
+
+
 def _no_leak(world, seen: list[Any]) -> None:
     text = transcript(seen)
     assert not [s for s in world.keys.sensitive() if s in text]
@@ -30,7 +35,7 @@ async def _run_case(client, runtime, world, human: Human, profile: str, mode: st
     """One tool call as the human answers it; returns (requests sent, last result)."""
     before = sends(world)
     args = minimal_arguments(endpoint)
-    if profile == "form" and mode == "auto" and human.action == "timeout":
+    if "form" in profile and mode == "auto" and human.action == "timeout":
         # modern era: the host asks and the human answers after the 5-minute window
         human.action = "approve"
         human.on_ask = lambda: clock.__setitem__("now", clock["now"] + 301)
@@ -149,7 +154,7 @@ async def test_require_elicitation_closes_the_chat_path_even_when_opted_in(world
     runtime = runtime_for(world, allow_chat_confirm=True, require_elicitation=True)
     try:
         async with host(runtime, "none", mode, None, monkeypatch) as client:
-            body = result_json(await client.call_tool("cancel_open_orders", minimal_arguments(CHANGING[0])))
+            body = result_json(await client.call_tool("cancel_open_orders", {"symbol": "BTCUSDT", "account": "live"}))
     finally:
         await runtime.aclose()
     assert body["error"] == "not_confirmed" and "require" in body["message"] and sends(world) == 0
@@ -165,7 +170,7 @@ async def test_a_chat_token_from_one_session_is_refused_in_another(world, monkey
                 stolen = await second.call_tool("cancel_open_orders", {**args, "confirm": "CONFIRM", "confirmation_token": token})
             assert result_json(stolen)["error"] == "not_confirmed" and sends(world) == 0
             ok = await first.call_tool("cancel_open_orders", {**args, "confirm": "CONFIRM", "confirmation_token": token})
-            assert not ok.is_error and sends(world) == 1
+            assert _approved(ok) and sends(world) == 1
     finally:
         await runtime.aclose()
 
@@ -186,9 +191,11 @@ async def test_a_token_from_before_a_restart_says_so(world, monkeypatch):
 
 
 def _swap_live_key(world) -> None:
-    """Another key behind the same account name (what a hostile edit of TOOLS.md would do)."""
+    """Another key behind the same account name (what a hostile edit of TOOLS.md would do); a
+    second call swaps it back."""
     text = world.tools_file.read_text()
-    swapped = text.replace(world.keys.live_secret, world.keys.live_secret[::-1])
+    real, other = world.keys.live_secret, world.keys.live_secret[::-1]
+    swapped = text.replace(real, other) if real in text else text.replace(other, real)
     assert swapped != text
     world.tools_file.write_text(swapped)
 
@@ -222,7 +229,7 @@ async def test_card_approval_is_bound_to_key_session_and_single_use(world, monke
             _swap_live_key(world)  # back to the registered key
             # a fresh card: approved once, then replayed
             pending = await client.call_tool("cancel_open_orders", args)
-            assert not (await human.use_card(client, pending)).is_error and sends(world) == 1
+            assert _approved(await human.use_card(client, pending)) and sends(world) == 1
             replay = await human.use_card(client, pending)
             assert result_json(replay)["error"] == "not_confirmed" and sends(world) == 1
             # wrong and foreign credentials
@@ -237,7 +244,7 @@ async def test_card_approval_is_bound_to_key_session_and_single_use(world, monke
                 async with host(runtime, "apps", mode, human, monkeypatch) as other:
                     foreign = await human.use_card(other, pending)
                 assert foreign.is_error and sends(world) == 1
-            assert not (await human.use_card(client, pending)).is_error and sends(world) == 2
+            assert _approved(await human.use_card(client, pending)) and sends(world) == 2
     finally:
         await runtime.aclose()
 
@@ -262,7 +269,7 @@ async def test_url_approval_state_cannot_be_replayed_or_moved_to_other_arguments
     args = {"symbol": "BTCUSDT", "account": "live"}
     try:
         async with host(runtime, "url", mode, human, monkeypatch) as client:
-            assert not (await client.call_tool("cancel_open_orders", args)).is_error and sends(world) == 1
+            assert _approved(await client.call_tool("cancel_open_orders", args)) and sends(world) == 1
             page_url = human.pages[-1]
             import httpx
 
@@ -278,10 +285,15 @@ async def test_url_approval_state_cannot_be_replayed_or_moved_to_other_arguments
                 from mcp.types import ElicitResult
 
                 accept = {"approve": ElicitResult(action="accept")}
-                moved = await session.call_tool(
-                    "cancel_open_orders", {**args, "symbol": "ETHUSDT"}, allow_input_required=True,
-                    input_responses=accept, request_state=first.request_state,
-                )
-                assert moved.is_error and sends(world) == 1
+                try:
+                    moved = await session.call_tool(
+                        "cancel_open_orders", {**args, "symbol": "ETHUSDT"}, allow_input_required=True,
+                        input_responses=accept, request_state=first.request_state,
+                    )
+                except MCPError:
+                    pass  # the SDK's seal binds the state to the request
+                else:
+                    assert result_json(moved)["error"] == "not_confirmed"
+                assert sends(world) == 1
     finally:
         await runtime.aclose()

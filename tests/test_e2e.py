@@ -201,20 +201,19 @@ async def test_binance_errors_come_back_with_code_msg_and_hint(world, mode):
 
 @pytest.mark.parametrize("mode", ERAS)
 async def test_mainnet_state_change_is_never_sent_unconfirmed(world, mode):
-    """A host without elicitation gets a preview and a token instead; nothing reaches the exchange."""
+    """A host with no approval channel: mainnet changes are refused outright; reads still work."""
     async with memory_client(world.tools_file, mode, world.base_url) as client:
         before = len(_posts(world))
-        pending = await client.call_tool(
+        refused = await client.call_tool(
             "place_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01", "account": "live"}
         )
-        assert pending.is_error
-        body = result_json(pending)
-        assert body["status"] == "confirmation_required" and body["sent"] is False
-        assert "MAINNET" in body["preview"] and "BTCUSDT" in body["preview"] and body["confirmation_token"]
+        assert refused.is_error
+        body = result_json(refused)
+        assert body["error"] == "not_confirmed" and "confirmation_token" not in body
         cancel = result_json(await client.call_tool("cancel_open_orders", {"symbol": "BTCUSDT", "account": "live"}))
-        assert cancel["status"] == "confirmation_required"
+        assert cancel["error"] == "not_confirmed"
         assert len(_posts(world)) == before
-        # reads and order tests on mainnet need no confirmation
+        # reads and order tests on mainnet need no approval
         assert not (await client.call_tool("get_account", {"account": "live"})).is_error
         assert not (await client.call_tool(
             "test_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01", "account": "live"}

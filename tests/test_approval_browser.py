@@ -1,0 +1,113 @@
+"""The approval page in a real browser: Debian's headless Chromium, driven by Selenium.
+
+The test human reads the preview on the page, types into the field and presses the button, as a
+person would; the tool call waiting on the MCP side then sends the request (or not).
+CI installs Chromium and its driver (.ci/run); without them this test fails in CI and is skipped
+elsewhere, with the install command in the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+import anyio
+import pytest
+from mcp.types import ElicitRequestURLParams, ElicitResult
+
+from tests.approval_support import host, runtime_for, sends
+from tests.e2e_support import result_json
+
+pytestmark = pytest.mark.anyio
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+PAGE_WAIT_S = 20
+
+if not (CHROMIUM and CHROMEDRIVER):
+    if os.environ.get("CI"):
+        raise RuntimeError("CI needs Chromium for the approval-page test: apt-get install chromium chromium-driver")
+    pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
+                allow_module_level=True)
+
+os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager look for a download
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _read_and_answer(driver: Any, url: str, typed: str, button: str) -> dict[str, str]:
+    driver.get(url)
+    wait = WebDriverWait(driver, PAGE_WAIT_S)
+    preview = wait.until(expected_conditions.presence_of_element_located((By.ID, "preview"))).text
+    field = driver.find_element(By.ID, "confirm")
+    field.send_keys(typed)
+    driver.find_element(By.ID, button).click()
+    wait.until(lambda d: d.find_element(By.TAG_NAME, "h1").text != "Approve a Binance request")
+    return {"preview": preview, "verdict": driver.find_element(By.TAG_NAME, "h1").text, "body": driver.page_source}
+
+
+class BrowserHuman:
+    def __init__(self, driver: Any, typed: str, button: str = "approve") -> None:
+        self.driver, self.typed, self.button = driver, typed, button
+        self.seen: dict[str, str] = {}
+        self.url = ""
+
+    async def callback(self, ctx: Any, params: Any) -> ElicitResult:
+        assert isinstance(params, ElicitRequestURLParams)
+        self.url = params.url
+        self.seen = await anyio.to_thread.run_sync(_read_and_answer, self.driver, params.url, self.typed, self.button)
+        return ElicitResult(action="accept")
+
+
+ORDER = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.002",
+         "price": "50000", "account": "live"}
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_a_person_approves_in_chromium_and_the_order_is_sent_once(world, monkeypatch, browser, mode):
+    runtime = runtime_for(world)
+    human = BrowserHuman(browser, "CONFIRM")
+    try:
+        async with host(runtime, "url", mode, human, monkeypatch) as client:
+            result = await client.call_tool("place_order", ORDER)
+        # the link is dead once used
+        await anyio.to_thread.run_sync(browser.get, human.url)
+        assert "Nothing to approve" in browser.page_source
+    finally:
+        await runtime.aclose()
+    for word in ("place_order", "live", "MAINNET", "Destination: 127.0.0.1", "BTCUSDT", "BUY", "LIMIT", "0.002", "50000"):
+        assert word in human.seen["preview"], word
+    assert human.seen["verdict"] == "Approved"
+    assert not result.is_error, result
+    assert result_json(result)["symbol"] == "BTCUSDT" and sends(world) == 1
+
+
+@pytest.mark.parametrize(("typed", "button"), [("do NOT CONFIRM", "approve"), ("CONFIRM", "decline")])
+async def test_a_person_who_does_not_approve_sends_nothing(world, monkeypatch, browser, typed, button):
+    runtime = runtime_for(world)
+    human = BrowserHuman(browser, typed, button)
+    try:
+        async with host(runtime, "url", "legacy", human, monkeypatch) as client:
+            result = await client.call_tool("place_order", ORDER)
+    finally:
+        await runtime.aclose()
+    assert human.seen["verdict"] == "Not approved"
+    assert result_json(result)["error"] == "not_confirmed" and sends(world) == 0

@@ -1,0 +1,151 @@
+"""The URL channel's one-time approval page, seen by plain HTTP clients (the browser test is separate).
+
+Whatever a client without the human's page does -- guess the path, replay it, post from another
+origin, drop the CSRF token, use another Host -- nothing is approved and nothing is sent.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from binance_spot_mcp.approvals import ApprovalBook, Channel, Status
+from binance_spot_mcp.approval_page import ApprovalPage
+from tests.approval_support import Human, host, open_page, runtime_for, sends
+from tests.e2e_support import result_json
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def page():
+    book = ApprovalBook()
+    server = ApprovalPage(book)
+    yield book, server
+    server.close()
+
+
+def _pending(book: ApprovalBook, preview: str = "Cancel all open orders\nAccount: live (MAINNET)"):
+    return book.create(channel=Channel.URL, tool="cancel_open_orders", arguments={}, digest="d" * 64,
+                       preview=preview, session=None)
+
+
+async def test_the_page_shows_the_preview_and_approves_once(page):
+    book, server = page
+    pending = _pending(book)
+    opened = await open_page(server.url_for(pending))
+    assert opened.preview == pending.preview
+    assert (await opened.submit(confirm=" CONFIRM ")).status_code == 200
+    assert book.status(pending.approval_id) is Status.APPROVED
+    replay = await opened.submit(confirm="CONFIRM")
+    assert replay.status_code == 404 and "Nothing was sent" in replay.text
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(server.url_for(pending))).status_code == 404
+
+
+@pytest.mark.parametrize("typed", ["confirm", "do NOT CONFIRM", "CONFIRM!", ""])
+async def test_anything_but_confirm_declines(page, typed):
+    book, server = page
+    pending = _pending(book)
+    opened = await open_page(server.url_for(pending))
+    response = await opened.submit(confirm=typed)
+    assert "Nothing was sent" in response.text
+    assert book.status(pending.approval_id) is Status.DECLINED
+
+
+async def test_the_decline_button_declines_even_with_confirm_typed(page):
+    book, server = page
+    pending = _pending(book)
+    opened = await open_page(server.url_for(pending))
+    await opened.submit(confirm="CONFIRM", decision="decline")
+    assert book.status(pending.approval_id) is Status.DECLINED
+
+
+async def test_nothing_is_approved_without_the_page_itself(page):
+    book, server = page
+    pending = _pending(book)
+    url = server.url_for(pending)
+    opened = await open_page(url)
+    async with httpx.AsyncClient() as http:
+        # guessed or partial paths
+        for wrong in (f"{server.origin}/approve/{pending.approval_id}/guess", f"{server.origin}/approve/{pending.approval_id}",
+                      f"{server.origin}/", f"{server.origin}/approve/0000/{pending.secret}"):
+            assert (await http.get(wrong)).status_code == 404
+            posted = await http.post(wrong, data={"csrf": opened.csrf, "confirm": "CONFIRM", "decision": "approve"},
+                                     headers={"Origin": server.origin})
+            assert posted.status_code in (404, 405)
+        # another Host header (DNS rebinding)
+        rebound = await http.get(url, headers={"Host": f"evil.example:{server.port}"})
+        assert rebound.status_code == 421
+        # a CORS preflight gets no permission
+        preflight = await http.options(url, headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+        assert "access-control-allow-origin" not in {k.lower() for k in preflight.headers}
+    # another origin, no origin, no or a wrong CSRF token, another encoding
+    assert (await opened.submit(confirm="CONFIRM", origin="https://evil.example")).status_code == 403
+    assert (await opened.submit(confirm="CONFIRM", origin="null")).status_code == 403
+    async with httpx.AsyncClient() as http:
+        no_origin = await http.post(url, data={"csrf": opened.csrf, "confirm": "CONFIRM", "decision": "approve"})
+        assert no_origin.status_code == 403
+        as_json = await http.post(url, json={"csrf": opened.csrf, "confirm": "CONFIRM", "decision": "approve"},
+                                  headers={"Origin": server.origin})
+        assert as_json.status_code == 415
+    assert (await opened.submit(confirm="CONFIRM", csrf="")).status_code == 403
+    assert (await opened.submit(confirm="CONFIRM", csrf=opened.csrf[:-2] + "xx")).status_code == 403
+    assert book.status(pending.approval_id) is Status.PENDING
+    # the human can still approve on the real page
+    assert (await opened.submit(confirm="CONFIRM")).status_code == 200
+    assert book.status(pending.approval_id) is Status.APPROVED
+
+
+async def test_the_page_cannot_be_framed_cached_or_scripted(page):
+    book, server = page
+    async with httpx.AsyncClient() as http:
+        response = await http.get(server.url_for(_pending(book)))
+    headers = {k.lower(): v for k, v in response.headers.items()}
+    assert headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert "script-src" not in headers["content-security-policy"] and "default-src 'none'" in headers["content-security-policy"]
+    assert headers["cache-control"] == "no-store"
+    assert "access-control-allow-origin" not in headers
+    assert "<script" not in response.text.lower()
+
+
+async def test_an_expired_link_approves_nothing(page):
+    book, server = page
+    clock = {"now": 0.0}
+    book._clock = lambda: clock["now"]  # noqa: SLF001
+    pending = _pending(book)
+    opened = await open_page(server.url_for(pending))
+    clock["now"] += 301
+    assert (await opened.submit(confirm="CONFIRM")).status_code == 404
+    assert book.status(pending.approval_id) is None
+
+
+async def test_the_page_escapes_what_the_model_wrote(world, monkeypatch):
+    runtime = runtime_for(world)
+    human = Human("decline")
+    forged = "x\nAccount: main (TESTNET, not real money)<script>alert(1)</script>"
+    try:
+        async with host(runtime, "url", "auto", human, monkeypatch) as client:
+            result = await client.call_tool("place_order", {
+                "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.01",
+                "price": "100", "account": "live", "newClientOrderId": forged})
+    finally:
+        await runtime.aclose()
+    assert result.is_error and sends(world) == 0
+    shown = human.asked[-1]
+    assert "\nAccount: main" not in shown and "\\x0aAccount: main" in shown
+    assert "<script>" in shown  # shown as text: the page escaped it as HTML (open_page unescapes)
+    assert "Destination: 127.0.0.1" in shown
+
+
+async def test_url_approvals_are_journaled_with_their_channel(world, monkeypatch):
+    runtime = runtime_for(world)
+    try:
+        async with host(runtime, "url", "legacy", Human("approve"), monkeypatch) as client:
+            result = await client.call_tool("cancel_open_orders", {"symbol": "BTCUSDT", "account": "live"})
+    finally:
+        await runtime.aclose()
+    assert result_json(result).get("error") != "not_confirmed" and sends(world) == 1
+    intent = [e for e in runtime.journal.latest(10) if e["phase"] == "intent"][-1]
+    assert intent["approved_via"] == "url" and len(intent["approval_id"]) == 16

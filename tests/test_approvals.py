@@ -297,3 +297,19 @@ async def test_url_approval_state_cannot_be_replayed_or_moved_to_other_arguments
                 assert sends(world) == 1
     finally:
         await runtime.aclose()
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_over_stdio_a_mainnet_change_waits_for_the_human(world, mode):
+    """The console script over stdio: refused with no channel, sent once the human approves."""
+    from tests.e2e_support import stdio_client_for
+
+    args = {"symbol": "BTCUSDT", "account": "live"}
+    async with stdio_client_for(world.tools_file, mode, base_url=world.base_url) as (bare, _):
+        refused = result_json(await bare.call_tool("cancel_open_orders", args))
+    assert refused["error"] == "not_confirmed" and sends(world) == 0
+    human = Human("approve")
+    async with stdio_client_for(world.tools_file, mode, base_url=world.base_url,
+                                elicitation_callback=human.callback) as (client, _):
+        result = await client.call_tool("cancel_open_orders", args)
+    assert _approved(result) and sends(world) == 1 and "MAINNET" in human.asked[-1]

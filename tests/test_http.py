@@ -63,9 +63,11 @@ class Served:
 
 
 @contextmanager
-def serving(world: World, token: str = TOKEN, allowed_hosts: tuple[str, ...] = ()) -> Iterator[Served]:
+def serving(
+    world: World, token: str = TOKEN, allowed_hosts: tuple[str, ...] = (), extra_env: dict[str, str] | None = None
+) -> Iterator[Served]:
     """The production app and uvicorn config, in a thread, on an ephemeral loopback port."""
-    environ = loopback_environ(world.base_url, world.tools_file.parent)
+    environ = {**loopback_environ(world.base_url, world.tools_file.parent), **(extra_env or {})}
     runtime = Runtime(settings=load_settings(tools_file=str(world.tools_file), environ=environ))
     closes: list[str] = []
     real_aclose = runtime.aclose
@@ -221,6 +223,19 @@ async def test_confirm_over_http_on_a_mainnet_account(world, mode):
     text = transcript(seen) + "\n".join(prompts)
     for secret in world.keys.sensitive():
         assert secret not in text
+
+
+@pytest.mark.anyio
+async def test_a_chat_token_from_one_http_session_is_refused_in_another(world):
+    """Chat approval is opt-in; even then, a token is bound to the HTTP session it was issued in."""
+    args = {"symbol": "BTCUSDT", "account": "live"}
+    with serving(world, extra_env={"BINANCE_SPOT_MCP_ALLOW_CHAT_CONFIRM": "1"}) as served:
+        async with http_client(served.url, TOKEN, "legacy") as first, http_client(served.url, TOKEN, "legacy") as second:
+            token = result_json(await first.call_tool("cancel_open_orders", args))["confirmation_token"]
+            stolen = await second.call_tool("cancel_open_orders", {**args, "confirm": "CONFIRM", "confirmation_token": token})
+            assert result_json(stolen)["error"] == "not_confirmed" and _sends(world) == 0
+            own = await first.call_tool("cancel_open_orders", {**args, "confirm": "CONFIRM", "confirmation_token": token})
+    assert result_json(own).get("error") != "not_confirmed" and _sends(world) == 1
 
 
 # -- options and the command line -------------------------------------------------------------

@@ -254,19 +254,6 @@ def _serve_http(runtime: Any, options: Any, configured_token: str | None) -> int
     return 0
 
 
-async def _serve_stdio(runtime: Any) -> None:
-    from mcp.server.stdio import stdio_server
-
-    from binance_spot_mcp.server import build_server
-
-    server = build_server(runtime)
-    try:
-        async with stdio_server() as (read_stream, write_stream):
-            await server.run(read_stream, write_stream, server.create_initialization_options())
-    finally:
-        await runtime.aclose()
-
-
 class CommandError(Exception):
     """A CLI command failed; the message is safe to print (it names things, never secrets)."""
 
@@ -532,7 +519,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if http is not None:
             return _serve_http(runtime, http, settings.http_token)
-        anyio.run(_serve_stdio, runtime)
+        from binance_spot_mcp.stdio_transport import serve_stdio
+
+        anyio.run(serve_stdio, runtime)
     except KeyboardInterrupt:
         return 130
     return 0

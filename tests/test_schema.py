@@ -93,3 +93,17 @@ def test_json_numbers_are_sent_as_the_number_the_caller_wrote(number):
     assert "e" not in sent.lower()
     assert float(sent) == number  # no float arithmetic noise was introduced
     assert Decimal(sent) == Decimal(repr(number))  # exactly the shortest text of the JSON number
+
+
+def test_string_typed_fields_carry_no_numeric_bounds():
+    """JSON Schema's minimum/maximum apply to numbers only: on a string they are wrong (issue 11)."""
+    from binance_spot_mcp.catalog import load_catalog
+
+    catalog = load_catalog()
+    for endpoint in catalog.endpoints:
+        for name, prop in tool_schema(endpoint)["properties"].items():
+            if prop.get("type") == "string":
+                assert not {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"} & set(prop), (endpoint.tool, name)
+    assert tool_schema(catalog.get("get_account"))["properties"]["recvWindow"] == {"type": "string"}
+    with pytest.raises(ToolInputError, match="between 0 and 60000"):
+        prepare_arguments(catalog.get("get_account"), {"recvWindow": "60001"})  # still checked locally

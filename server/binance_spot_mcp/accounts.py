@@ -427,8 +427,9 @@ class MarketDataSource:
 def market_data_source(
     store: AccountStore, *, account: str | None, environment: str | None
 ) -> MarketDataSource:
-    """Where public market data comes from: the named account's environment, the named
-    environment, else the only configured account's, else mainnet. No key is ever sent."""
+    """Where public market data comes from, by the rule signed tools follow: the named account's
+    environment (or the named environment), else ``main``'s, else the only configured account's,
+    else mainnet. So an order priced from this data is priced on its own exchange. No key is sent."""
     if account is not None:
         chosen = store.resolve(account)
         return MarketDataSource(chosen.environment, chosen.base_url, chosen.name)
@@ -436,6 +437,9 @@ def market_data_source(
     if environment is not None:
         return MarketDataSource(environment, base_urls[environment])
     accounts = store.current().accounts
+    if DEFAULT_ACCOUNT in accounts:
+        main = accounts[DEFAULT_ACCOUNT]
+        return MarketDataSource(main.environment, main.base_url, main.name)
     if len(accounts) == 1:
         only = next(iter(accounts.values()))
         return MarketDataSource(only.environment, only.base_url, only.name)

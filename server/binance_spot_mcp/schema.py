@@ -60,13 +60,14 @@ def _param_schema(param: Param) -> dict[str, Any]:
             schema["minLength"] = c.min_length
         if c.max_length is not None:
             schema["maxLength"] = c.max_length
-    elif param.type in (ParamType.DECIMAL, ParamType.INTEGER):
-        if param.type is ParamType.DECIMAL:
-            # Advertised as a string (what Binance wants); a JSON number is still accepted, and
-            # the decimal pattern is checked in prepare_arguments rather than repeated in every schema.
-            schema = {"type": "string"}
-        else:
-            schema = {"type": "integer"}
+    elif param.type is ParamType.DECIMAL:
+        # Advertised as a string (what Binance wants); a JSON number is still accepted, and the
+        # decimal pattern and range are checked in prepare_arguments. JSON Schema's minimum and
+        # maximum only apply to numbers, so a string schema carries none (the local check names
+        # the range when a value is outside it).
+        schema = {"type": "string"}
+    elif param.type is ParamType.INTEGER:
+        schema = {"type": "integer"}
         for key, bound in (("minimum", c.minimum), ("maximum", c.maximum)):
             if bound is not None:
                 schema[key] = _json_number(bound)
@@ -93,8 +94,8 @@ def tool_schema(endpoint: Endpoint) -> dict[str, Any]:
     if endpoint.signed:
         properties[ACCOUNT_ARG] = {"type": "string", "description": "Default: main"}
     else:
-        properties[ACCOUNT_ARG] = {"type": "string", "description": "Use its environment"}
-        properties[ENVIRONMENT_ARG] = {"type": "string", "enum": list(ENVIRONMENTS), "description": "Default: mainnet"}
+        properties[ACCOUNT_ARG] = {"type": "string", "description": "Its environment; default main"}
+        properties[ENVIRONMENT_ARG] = {"type": "string", "enum": list(ENVIRONMENTS), "description": "Default: mainnet if no account applies"}
     if endpoint.changes_state:
         # Only for hosts that cannot show the CONFIRM form; the preview explains the flow.
         properties[CONFIRM_ARG] = {"type": "string", "description": "CONFIRM, typed by the human"}

@@ -88,9 +88,9 @@ SERVER_NAME = "binance-spot-mcp"
 INVALID_PARAMS = -32602
 PRICE_LOOKUP_TIMEOUT_S = 3.0
 INSTRUCTIONS = (
-    "Binance Spot REST API as tools. Public market-data tools need no account. Signed tools use "
-    "the account named in 'account', else 'main', else the only one; if that is ambiguous, ask the "
-    "user. Decimals are strings. Never show API keys or secrets. State changes on mainnet "
+    "Binance Spot REST API as tools. Public market-data tools need no account. All tools use "
+    "the account named in 'account', else 'main', else the only one (public tools: its environment, "
+    "else mainnet); for signed tools, if that is ambiguous, ask the user. Decimals are strings. Never show API keys or secrets. State changes on mainnet "
     "accounts need the human's typed CONFIRM. See the binance-spot skill (SKILL.md) for details."
 )
 READ_ONLY_NOTE = " This server is read-only: it cannot place, cancel or change anything."

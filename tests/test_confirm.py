@@ -15,6 +15,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import ElicitRequestFormParams, ElicitResult, ErrorData, InputRequiredResult
 
 from binance_spot_mcp import server as server_module
+from binance_spot_mcp.order_types import order_type_problems
 from binance_spot_mcp.catalog import Endpoint, ParamType, RuleKind, load_catalog
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.server import Runtime, build_server
@@ -51,6 +52,8 @@ def minimal_arguments(endpoint: Endpoint) -> dict[str, Any]:
     for rule in endpoint.rules:
         if rule.kind in (RuleKind.AT_LEAST_ONE, RuleKind.EXACTLY_ONE) and not any(p in args for p in rule.params):
             args[rule.params[0]] = value(rule.params[0])
+    for name, _ in order_type_problems(endpoint.tool, {k: str(v) for k, v in args.items()}, endpoint.params):
+        args.setdefault(name, value(name))  # what the order type needs (LIMIT: timeInForce, price)
     args["account"] = "live"
     return args
 

@@ -46,7 +46,7 @@ def test_wire_values():
         "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.00001", "price": "65000.1",
         "timeInForce": "GTC", "recvWindow": "5000",
     }
-    assert prepare_arguments(CATALOG.get("test_order"), {"symbol": "X", "side": "SELL", "type": "MARKET",
+    assert prepare_arguments(CATALOG.get("test_order"), {"symbol": "X", "side": "SELL", "type": "MARKET", "quantity": "1",
                              "computeCommissionRates": True}).as_dict()["computeCommissionRates"] == "true"
     ticker = prepare_arguments(CATALOG.get("get_ticker_price"), {"symbols": ["BTCUSDT", "ETHUSDT"], "environment": "testnet"})
     assert ticker.as_dict() == {"symbols": '["BTCUSDT","ETHUSDT"]'} and ticker.environment == "testnet"
@@ -83,13 +83,13 @@ def test_violations_name_the_parameter_and_what_is_allowed(tool, args, parameter
 def test_plain_decimal_round_trips_without_exponent(value):
     text = plain_decimal(value)
     assert "e" not in text.lower() and Decimal(text) == value
-    sent = prepare_arguments(ORDER, {"symbol": "B", "side": "BUY", "type": "LIMIT", "price": str(value)}).as_dict()["price"]
+    sent = prepare_arguments(ORDER, {"symbol": "B", "side": "BUY", "type": "LIMIT", "price": str(value), "quantity": "1", "timeInForce": "GTC"}).as_dict()["price"]
     assert sent == text
 
 
 @given(st.floats(min_value=1e-8, max_value=1e9, allow_nan=False, allow_infinity=False))
 def test_json_numbers_are_sent_as_the_number_the_caller_wrote(number):
-    sent = prepare_arguments(ORDER, {"symbol": "B", "side": "BUY", "type": "LIMIT", "quantity": number}).as_dict()["quantity"]
+    sent = prepare_arguments(ORDER, {"symbol": "B", "side": "BUY", "type": "LIMIT", "quantity": number, "price": "1", "timeInForce": "GTC"}).as_dict()["quantity"]
     assert "e" not in sent.lower()
     assert float(sent) == number  # no float arithmetic noise was introduced
     assert Decimal(sent) == Decimal(repr(number))  # exactly the shortest text of the JSON number

@@ -62,14 +62,24 @@ class ToolInputError(BinanceSpotError):
     kind = "invalid_arguments"
     default_hint = "Fix the named parameter and call the tool again."
 
-    def __init__(self, message: str, *, parameter: str | None = None, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        parameter: str | None = None,
+        hint: str | None = None,
+        problems: tuple[dict[str, Any], ...] = (),
+    ) -> None:
         super().__init__(message, hint=hint)
         self.parameter = parameter
+        self.problems = problems  # every problem of the call, when there are several
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         if self.parameter:
             out["parameter"] = self.parameter
+        if self.problems:
+            out["problems"] = list(self.problems)
         return out
 
 

@@ -69,6 +69,8 @@ ORDER_LIST_TOOLS = frozenset(
 )
 ORDER_TOOLS = SINGLE_ORDER_TOOLS | ORDER_LIST_TOOLS
 
+# How many times a suggestion that breaks another filter is replaced by that filter's suggestion.
+MAX_SUGGESTION_ROUNDS = 4
 _PRICED_TYPES = frozenset({"LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"})
 # TRAILING_DELTA: which bounds apply to which (type, side), per filters.md.
 _TRAILING_ABOVE = frozenset(
@@ -511,6 +513,55 @@ def _max_num_orders(filt: Mapping[str, Any], ctx: _Context, symbol: str | None) 
                            hint="Nothing was sent. Cancel an open order on this symbol (cancel_order) and try again.")]
 
 
+def _with_passing_suggestions(
+    first: FilterRejected,
+    found: list[FilterRejected],
+    tool: str,
+    params: Mapping[str, str],
+    symbol_info: Mapping[str, Any] | None,
+    avg_price: Decimal | None,
+    open_orders: int | None,
+) -> FilterRejected:
+    """``first`` with only suggestions that pass every checked filter.
+
+    A filter's own suggestion may break another filter (a quantity raised to LOT_SIZE's minimum
+    can still be under the minimum notional). Each suggestion is tried with the other filters;
+    one that breaks a filter is replaced by that filter's suggestion, for a few rounds."""
+    param = first.parameter
+    if not param or not first.suggestions:
+        return first
+    elsewhere = {(v.filter_type, v.parameter) for v in found if v.parameter != param}  # not ours to fix
+    kept: list[str] = []
+    seen: set[str] = set()
+    frontier = list(first.suggestions)
+    for _ in range(MAX_SUGGESTION_ROUNDS):
+        following: list[str] = []
+        for value in frontier:
+            if value in seen:
+                continue
+            seen.add(value)
+            trial = find_violations(tool, {**params, param: value}, symbol_info, avg_price=avg_price, open_orders=open_orders)
+            broken = [v for v in trial if (v.filter_type, v.parameter) not in elsewhere]
+            if not broken:
+                kept.append(value)
+            else:
+                following.extend(broken[0].suggestions if broken[0].parameter == param else ())
+        if kept or not following:
+            break
+        frontier = following
+    if tuple(kept) == first.suggestions:
+        return first
+    old = " or ".join(first.suggestions)
+    head, sep, tail = first.message.rpartition(old)
+    if kept:
+        message = f"{head}{' or '.join(kept)}{tail} (the nearest value that passes every filter)" if sep else first.message
+    else:
+        message = f"{first.message}; no nearby value passes every filter: check get_exchange_info"
+    better = FilterRejected(first.filter_type, message, parameter=param, suggestions=tuple(kept), hint=first.hint)
+    found[0] = better
+    return better
+
+
 def check_order(
     tool: str,
     params: Mapping[str, str],
@@ -528,7 +579,7 @@ def check_order(
     found = find_violations(tool, params, symbol_info, avg_price=avg_price, open_orders=open_orders)
     if not found:
         return
-    first = found[0]
+    first = _with_passing_suggestions(found[0], found, tool, params, symbol_info, avg_price, open_orders)
     if len(found) > 1:
         also = "; ".join(v.message for v in found[1:])
         combined = FilterRejected(first.filter_type, f"{first.message}. Also {also}", parameter=first.parameter,

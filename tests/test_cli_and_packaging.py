@@ -26,10 +26,15 @@ def _run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None)
     return subprocess.run(list(args), capture_output=True, text=True, timeout=60, cwd=cwd, env=env, check=False)
 
 
-def test_tools_json_lists_all_48_endpoints():
+def test_tools_json_lists_all_48_endpoints_and_the_server_tools():
     done = _run(console_script(), "tools", "--json")
     assert done.returncode == 0, done.stderr
-    tools = json.loads(done.stdout)
+    everything = json.loads(done.stdout)
+    own = {t["name"]: t for t in everything if t.get("server_tool")}
+    assert set(own) == {"list_accounts", "show_account", "add_account"}  # what tools/list offers besides endpoints
+    assert own["add_account"]["changes_state"] is True and own["add_account"]["method"] is None
+    assert {p["name"] for p in own["show_account"]["parameters"]} == {"account"}
+    tools = [t for t in everything if not t.get("server_tool")]
     assert len(tools) == 48
     assert len({(t["method"], t["path"]) for t in tools}) == 48
     order = next(t for t in tools if t["name"] == "place_order")

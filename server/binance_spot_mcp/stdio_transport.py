@@ -1,4 +1,5 @@
-"""Serving MCP over stdio, finishing every request already read when stdin closes.
+"""Serving MCP over stdio: finish every request already read when stdin closes; stop on Ctrl-C;
+say what is going on when a person starts the server on a terminal.
 
 A host (or a shell pipe) may write its requests and close stdin at once. The SDK's dispatcher
 treats end of input as "the client is gone" and cancels the handlers still running, so requests
@@ -10,10 +11,14 @@ wait on the (gone) client remain, or after ``EOF_DRAIN_TIMEOUT_S`` at the latest
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import sys
 from types import TracebackType
 from typing import Any
 
 import anyio
+import anyio.abc
 from mcp_types import JSONRPCError, JSONRPCNotification, JSONRPCRequest, JSONRPCResponse
 
 logger = logging.getLogger(__name__)
@@ -22,6 +27,8 @@ logger = logging.getLogger(__name__)
 # bounded by the HTTP timeout plus the lost-reply look-ups, well below this.
 EOF_DRAIN_TIMEOUT_S = 60.0
 CANCELLED_NOTIFICATION = "notifications/cancelled"
+INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT, what shells report for Ctrl-C
+INTERRUPT_CLEANUP_S = 2.0
 
 
 def _key(request_id: Any) -> str:
@@ -146,6 +153,30 @@ def draining(read_stream: Any, write_stream: Any, timeout_s: float = EOF_DRAIN_T
     return DrainingReadStream(read_stream, ledger, timeout_s), RecordingWriteStream(write_stream, ledger)
 
 
+def terminal_notice() -> str:
+    """The one line shown when stdin is a terminal: a person, not an MCP host, started the server."""
+    return (
+        "binance-spot-mcp: waiting for an MCP host on stdin/stdout (this is an MCP server, started by a "
+        "host such as Claude Desktop; see README). Ctrl-C stops it.\n"
+    )
+
+
+async def _stop_on_interrupt(runtime: Any, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+    """Ctrl-C (SIGINT) ends the process at once.
+
+    The SDK reads stdin in a worker thread that nothing can wake but input or end of input, so a
+    cancelled server would wait for Ctrl-D. Here the HTTP client is closed (briefly), stderr is
+    flushed, and the process exits with the shell's code for an interrupt."""
+    with anyio.open_signal_receiver(signal.SIGINT) as signals:
+        task_status.started()
+        async for _ in signals:
+            logger.info("interrupted (Ctrl-C): stopping")
+            with anyio.move_on_after(INTERRUPT_CLEANUP_S):
+                await runtime.aclose()
+            sys.stderr.flush()
+            os._exit(INTERRUPTED_EXIT_CODE)
+
+
 async def serve_stdio(runtime: Any) -> None:
     """Run the MCP server for ``runtime`` over stdin/stdout until stdin closes and all is answered."""
     from mcp.server.stdio import stdio_server
@@ -153,9 +184,15 @@ async def serve_stdio(runtime: Any) -> None:
     from binance_spot_mcp.server import build_server
 
     server = build_server(runtime)
+    if sys.stdin is not None and sys.stdin.isatty():
+        sys.stderr.write(terminal_notice())
+        sys.stderr.flush()
     try:
-        async with stdio_server() as (read_stream, write_stream):
-            reads, writes = draining(read_stream, write_stream)
-            await server.run(reads, writes, server.create_initialization_options())
+        async with anyio.create_task_group() as group:
+            await group.start(_stop_on_interrupt, runtime)
+            async with stdio_server() as (read_stream, write_stream):
+                reads, writes = draining(read_stream, write_stream)
+                await server.run(reads, writes, server.create_initialization_options())
+            group.cancel_scope.cancel()
     finally:
         await runtime.aclose()

@@ -209,33 +209,40 @@ def _environment(draft: _Draft, where: str) -> str:
 
 
 def _build(draft: _Draft, where: str, base_dir: Path, base_urls: Mapping[str, str], redactor: Redactor) -> Account:
-    if draft.problems:
-        raise ValueError(draft.problems[0])
+    """The account, or ValueError naming every problem found in its block (joined by '; ')."""
+    problems = list(draft.problems)
     if not ACCOUNT_NAME_RE.match(draft.name):
-        raise ValueError(
+        problems.append(
             f"{where} line {draft.line}: account name '{draft.name}' may use letters, digits, '.', '_' and '-' only"
         )
     api_key_field = draft.fields.get("api_key")
-    if not api_key_field or not api_key_field[0]:
-        raise ValueError(f"{where} line {draft.line}: account '{draft.name}' has no 'API Key' line")
-    api_key = api_key_field[0]
-    redactor.add_api_key(api_key)
+    api_key = api_key_field[0] if api_key_field else ""
+    if not api_key:
+        problems.append(f"{where} line {draft.line}: account '{draft.name}' has no 'API Key' line")
+    else:
+        redactor.add_api_key(api_key)
     secret, key_file = draft.fields.get("secret"), draft.fields.get("key_file")
     passphrase = draft.fields.get("passphrase")
     if secret and secret[0]:
         redactor.add_secret(secret[0])
     if passphrase and passphrase[0]:
         redactor.add_opaque(passphrase[0])
-    if not API_KEY_RE.match(api_key):
-        raise ValueError(f"{where} line {api_key_field[1]}: the API key has unexpected characters or length")
-    environment = _environment(draft, where)
+    if api_key and not API_KEY_RE.match(api_key):
+        assert api_key_field is not None
+        problems.append(f"{where} line {api_key_field[1]}: the API key has unexpected characters or length")
+    environment = None
+    try:
+        environment = _environment(draft, where)
+    except ValueError as exc:
+        problems.append(str(exc))
+    signer: Signer | None = None
+    path: Path | None = None
+    secret_display = ""
     if secret and key_file:
-        raise ValueError(
+        problems.append(
             f"{where} line {key_file[1]}: give either 'Secret' (HMAC) or 'Private Key File' (RSA/Ed25519), not both"
         )
-    signer: Signer
-    path: Path | None = None
-    if secret and secret[0]:
+    elif secret and secret[0]:
         signer = HmacSigner(secret[0])
         secret_display = mask_secret(secret[0])
     elif key_file and key_file[0]:
@@ -245,18 +252,20 @@ def _build(draft: _Draft, where: str, base_dir: Path, base_urls: Mapping[str, st
         try:
             signer = signer_from_key_file(path, passphrase[0] if passphrase else None)
         except KeyLoadError as exc:
-            raise ValueError(f"{where} line {key_file[1]}: {exc}") from None
+            problems.append(f"{where} line {key_file[1]}: {exc}")
         secret_display = f"private key file {path}"
     else:
-        raise ValueError(f"{where} line {draft.line}: account '{draft.name}' has neither 'Secret' nor 'Private Key File'")
-    base_url = base_urls[environment]
+        problems.append(f"{where} line {draft.line}: account '{draft.name}' has neither 'Secret' nor 'Private Key File'")
+    base_url = base_urls[environment] if environment else ""
     if "base_url" in draft.fields:
         value, number = draft.fields["base_url"]
         value = value.rstrip("/")
         problem = base_url_problem(value)
         if problem:
-            raise ValueError(f"{where} line {number}: Base URL refused: {problem}")
+            problems.append(f"{where} line {number}: Base URL refused: {problem}")
         base_url = value
+    if problems or signer is None or environment is None:
+        raise ValueError("; ".join(problems))
     return Account(
         name=draft.name,
         environment=environment,

@@ -9,9 +9,8 @@ import anyio
 import pytest
 from anyio import wait_all_tasks_blocked
 from binance_spot_mcp.errors import ToolInputError
+from binance_spot_mcp.filter_cache import DEFAULT_FILTER_TTL_S, ExchangeInfoCache
 from binance_spot_mcp.filters import (
-    DEFAULT_FILTER_TTL_S,
-    ExchangeInfoCache,
     FilterRejected,
     check_order,
     find_violations,

@@ -29,28 +29,22 @@ Covered tools (``ORDER_TOOLS``): place_order, test_order, place_sor_order, test_
 cancel_replace_order (the new order), place_oco_deprecated, place_order_list_oco / _oto /
 _otoco / _opo / _opoco (each leg on its own; a leg without its own quantity skips quantity checks).
 
-``ExchangeInfoCache`` keeps each symbol's exchangeInfo entry per environment (base URL) for
-``DEFAULT_FILTER_TTL_S``; a failed fetch yields ``None`` and the caller sends the order unchecked.
-Turning the checks off is the caller's switch: simply do not call ``check_order``.
+The exchangeInfo entries come from ``filter_cache.ExchangeInfoCache``. Turning the checks off
+is the caller's switch: simply do not call ``check_order``.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
-
-import anyio
 
 from binance_spot_mcp.errors import ToolInputError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FILTER_TTL_S = 300.0
 DECIMAL_PRECISION = 100  # wire decimals have at most 20 + 20 digits; products and quotients fit
 MAX_WIRE_DIGITS = 40  # a value with more integer or fraction digits is not a Binance decimal: skip it
 
@@ -601,61 +595,3 @@ def needs_avg_price(tool: str, params: Mapping[str, str], symbol_info: Mapping[s
         if leg.type != "MARKET" and leg.price is not None and types & {"PERCENT_PRICE", "PERCENT_PRICE_BY_SIDE"}:
             return True
     return False
-
-
-# ---------------------------------------------------------------------------------- cache
-class ExchangeInfoCache:
-    """Per-environment (base URL) cache of symbols' exchangeInfo entries, with a TTL.
-
-    Concurrent callers for one (base_url, symbol) share a single fetch. A failed fetch returns
-    None to everyone waiting on it and is not cached: the next call tries again.
-    """
-
-    def __init__(self, ttl_s: float = DEFAULT_FILTER_TTL_S, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl_s = ttl_s
-        self._clock = clock
-        self._entries: dict[tuple[str, str], tuple[float, Mapping[str, Any]]] = {}
-        self._failed_at: dict[tuple[str, str], float] = {}
-        self._locks: dict[tuple[str, str], anyio.Lock] = {}
-
-    def _fresh(self, key: tuple[str, str]) -> Mapping[str, Any] | None:
-        hit = self._entries.get(key)
-        if hit is not None and self._clock() < hit[0]:
-            return hit[1]
-        return None
-
-    async def get(
-        self, base_url: str, symbol: str, fetch: Callable[[], Awaitable[Mapping[str, Any]]]
-    ) -> Mapping[str, Any] | None:
-        """The symbol's exchangeInfo entry, fetched with ``fetch`` when missing or expired."""
-        key = (base_url, symbol)
-        hit = self._fresh(key)
-        if hit is not None:
-            return hit
-        asked_at = self._clock()
-        lock = self._locks.setdefault(key, anyio.Lock())
-        async with lock:
-            hit = self._fresh(key)
-            if hit is not None:
-                return hit
-            if self._failed_at.get(key, -math.inf) >= asked_at:
-                return None  # the fetch this caller waited for has just failed
-            try:
-                reply = await fetch()
-            except Exception as exc:  # noqa: BLE001 - any failure means "check nothing locally"
-                log.warning("exchangeInfo for %s could not be fetched (%s); orders go unchecked",
-                            symbol, type(exc).__name__)
-                self._failed_at[key] = self._clock()
-                return None
-            entry = symbol_entry(reply, symbol)
-            if entry is None:
-                self._failed_at[key] = self._clock()
-                return None
-            self._entries[key] = (self._clock() + self.ttl_s, entry)
-            return entry
-
-    def invalidate(self, base_url: str | None = None, symbol: str | None = None) -> None:
-        """Forget cached entries (all, one environment's, or one symbol's)."""
-        for key in list(self._entries):
-            if (base_url is None or key[0] == base_url) and (symbol is None or key[1] == symbol):
-                del self._entries[key]

@@ -65,7 +65,8 @@ from binance_spot_mcp.errors import (
     OutcomeError,
     TransportError,
 )
-from binance_spot_mcp.filters import ORDER_TOOLS, ExchangeInfoCache, check_order, needs_avg_price
+from binance_spot_mcp.filter_cache import ExchangeInfoCache
+from binance_spot_mcp.filters import ORDER_TOOLS, check_order, needs_avg_price
 from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.orders import (
     NOT_FOUND_CODES,

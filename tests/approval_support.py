@@ -31,6 +31,7 @@ from mcp.types import (
 from binance_spot_mcp.approval_card import APPROVAL_META_KEY, APPROVE_TOOL
 from binance_spot_mcp.catalog import Endpoint, ParamType, RuleKind, load_catalog
 from binance_spot_mcp.config import load_settings
+from binance_spot_mcp.order_types import order_type_problems
 from binance_spot_mcp.server import Runtime, build_server
 from tests.e2e_support import loopback_environ
 
@@ -60,6 +61,8 @@ def minimal_arguments(endpoint: Endpoint, account: str = "live") -> dict[str, An
     for rule in endpoint.rules:
         if rule.kind in (RuleKind.AT_LEAST_ONE, RuleKind.EXACTLY_ONE) and not any(p in args for p in rule.params):
             args[rule.params[0]] = value(rule.params[0])
+    for name, _ in order_type_problems(endpoint.tool, {k: str(v) for k, v in args.items()}, endpoint.params):
+        args.setdefault(name, value(name))  # what the order type needs (LIMIT: timeInForce, price)
     args["account"] = account
     return args
 NO_FILTERS = {"BINANCE_SPOT_MCP_LOCAL_FILTERS": "0"}

@@ -127,6 +127,28 @@ def test_choice_rules_and_errors_list_names(tmp_path):
     assert market_data_source(store, account=None, environment="testnet").base_url == "https://testnet.binance.vision"
 
 
+def test_market_data_follows_the_account_a_signed_tool_would_use(tmp_path):
+    """With main on testnet and another account on mainnet, unnamed market data comes from testnet
+    (where an order without 'account' would go), never from mainnet."""
+    body = "## Binance Accounts\n"
+    for name, env in (("live", "mainnet"), ("main", "testnet")):
+        body += f"\n### {name}\n- API Key: {KEY_A}{name}\n- Secret: {SECRET_A}\n- Environment: {env}\n"
+    store, _ = _store(tmp_path, body)
+    assert store.resolve(None).name == "main"
+    source = market_data_source(store, account=None, environment=None)
+    assert (source.environment, source.base_url, source.account) == ("testnet", "https://testnet.binance.vision", "main")
+    assert market_data_source(store, account="live", environment=None).environment == "mainnet"
+    assert market_data_source(store, account=None, environment="mainnet").environment == "mainnet"
+
+
+def test_public_tool_schemas_state_the_default(tmp_path):
+    from binance_spot_mcp.catalog import load_catalog
+    from binance_spot_mcp.schema import tool_schema
+
+    props = tool_schema(load_catalog().get("get_ticker_price"))["properties"]
+    assert props["account"]["description"].endswith("default main") and "mainnet if no account" in props["environment"]["description"]
+
+
 def test_env_credentials_and_missing_file(tmp_path):
     settings = load_settings(
         tools_file=str(tmp_path / "absent.md"),

@@ -26,10 +26,15 @@ def _run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None)
     return subprocess.run(list(args), capture_output=True, text=True, timeout=60, cwd=cwd, env=env, check=False)
 
 
-def test_tools_json_lists_all_48_endpoints():
+def test_tools_json_lists_all_48_endpoints_and_the_server_tools():
     done = _run(console_script(), "tools", "--json")
     assert done.returncode == 0, done.stderr
-    tools = json.loads(done.stdout)
+    everything = json.loads(done.stdout)
+    own = {t["name"]: t for t in everything if t.get("server_tool")}
+    assert set(own) == {"list_accounts", "show_account", "add_account"}  # what tools/list offers besides endpoints
+    assert own["add_account"]["changes_state"] is True and own["add_account"]["method"] is None
+    assert {p["name"] for p in own["show_account"]["parameters"]} == {"account"}
+    tools = [t for t in everything if not t.get("server_tool")]
     assert len(tools) == 48
     assert len({(t["method"], t["path"]) for t in tools}) == 48
     order = next(t for t in tools if t["name"] == "place_order")
@@ -125,5 +130,9 @@ def test_stdout_carries_only_mcp_frames(tmp_path):
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     replies = [json.loads(line) for line in lines]  # every stdout line is a JSON-RPC frame
     assert all(r.get("jsonrpc") == "2.0" for r in replies)
-    assert {r.get("id") for r in replies} >= {1, 2}
+    # every request piped in is answered, although stdin closed right after them (no race: the
+    # server finishes what it has read before it exits; see test_stdio_transport)
+    assert sorted(r["id"] for r in replies if "id" in r) == [1, 2, 3]
+    call = next(r for r in replies if r.get("id") == 3)
+    assert call["result"]["isError"] is True  # get_account with no usable account: a tool error
     assert "Colour" in done.stderr  # the problems went to stderr

@@ -264,3 +264,45 @@ def test_tool_choice_is_reported_and_a_bad_toolset_fails(loopback, capsys, monke
     assert "FAIL tools unknown toolset(s): trading; known: market, account" in out
     assert "WARN HTTP token BINANCE_SPOT_MCP_HTTP_TOKEN is too short" in out
     assert "tok3n-Q7x" not in out  # the token itself is never printed
+
+
+def test_a_journal_that_cannot_be_written_fails(loopback, capsys, monkeypatch, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the journal's directory should be")
+    monkeypatch.setenv("BINANCE_SPOT_MCP_JOURNAL", str(blocker / "journal.jsonl"))
+    code, out, _ = _doctor(loopback, capsys, "--offline")
+    assert code == 1
+    assert any(line.startswith("FAIL journal") and "cannot be created" in line and "none is sent" in line
+               for line in _lines(out, "setup")), out
+    assert "all checks passed" not in out
+    monkeypatch.setenv("BINANCE_SPOT_MCP_JOURNAL", str(tmp_path))  # a directory, not a file
+    code, out, _ = _doctor(loopback, capsys, "--offline")
+    assert code == 1 and "is not a regular file" in out
+
+
+def test_a_writable_journal_is_ok(loopback, capsys):
+    code, out, _ = _doctor(loopback, capsys, "--offline")
+    assert code == 0 and any(line.startswith("OK journal") for line in _lines(out, "setup"))
+
+
+def test_a_tools_file_that_cannot_be_decoded_or_read_fails(loopback, capsys):
+    loopback.tools_file.write_bytes(b"## Binance Accounts\n### main\n- Description: caf\xe9\n")
+    code, out, _ = _doctor(loopback, capsys, "--offline")
+    assert code == 1
+    assert any(line.startswith("FAIL TOOLS.md") and "is not UTF-8 text" in line for line in _lines(out, "accounts file")), out
+    assert "all checks passed" not in out
+    loopback.tools_file.unlink()
+    loopback.tools_file.mkdir()  # exists, but cannot be read as a file
+    code, out, _ = _doctor(loopback, capsys, "--offline")
+    assert code == 1 and any(line.startswith("FAIL TOOLS.md") and "cannot be read" in line
+                             for line in _lines(out, "accounts file")), out
+
+
+def test_a_tools_file_without_the_accounts_section_says_so(loopback, capsys):
+    loopback.tools_file.write_text("# My notes\n\n## Binance\n### main\n- API Key: x\n")
+    code, out, _ = _doctor(loopback, capsys, "--offline")
+    assert code == 0
+    assert "it has no '## Binance Accounts' section, so no account is read from it" in out
+    loopback.tools_file.write_text("# My notes\n\n## Binance Accounts\n\nnothing yet\n")
+    code, out, _ = _doctor(loopback, capsys, "--offline")
+    assert "its '## Binance Accounts' section has no '### name' account" in out

@@ -9,9 +9,8 @@ import anyio
 import pytest
 from anyio import wait_all_tasks_blocked
 from binance_spot_mcp.errors import ToolInputError
+from binance_spot_mcp.filter_cache import DEFAULT_FILTER_TTL_S, ExchangeInfoCache
 from binance_spot_mcp.filters import (
-    DEFAULT_FILTER_TTL_S,
-    ExchangeInfoCache,
     FilterRejected,
     check_order,
     find_violations,
@@ -454,3 +453,30 @@ async def test_reply_without_the_symbol_gives_none() -> None:
         return {"code": -1121, "msg": "Invalid symbol."}
 
     assert await ExchangeInfoCache(clock=Clock()).get("u", "NOPE", fetch) is None
+
+
+# ------------------------------------------------------------------ suggestions pass every filter
+def test_a_suggestion_passes_every_checked_filter_not_only_its_own() -> None:
+    """quantity 1e-8 on LOT_SIZE(min 0.00001): 0.00001 is LOT_SIZE's nearest value, but at 65000 it is a
+    notional of 0.65, under the minimum of 5; the suggestion must be one that passes both (issue 11)."""
+    info = symbol(price_filter(), lot_size("0.00001", "9000", "0.00001"), notional("5", "100000"))
+    err = rejected(limit("65000", "0.00000001"), info)
+    assert err.filter_type == "LOT_SIZE" and err.parameter == "quantity"
+    assert err.suggestions == ("0.00008",)  # 65000 * 0.00008 = 5.2 >= 5; 0.00007 would be 4.55
+    assert passes(limit("65000", err.suggestions[0]), info)
+    assert "0.00000001 -> 0.00008" in err.message and "passes every filter" in err.message
+    assert "NOTIONAL" in err.message  # the other broken filter is still named
+
+
+def test_suggestions_that_already_pass_are_kept_unchanged() -> None:
+    info = symbol(price_filter("0.01", "1000", "0.01"))
+    err = rejected(limit("600.005", "1"), info)
+    assert err.suggestions == ("600", "600.01") and "passes every filter" not in err.message
+
+
+def test_no_suggestion_rather_than_a_wrong_one() -> None:
+    # the only values LOT_SIZE allows (at most 0.002) can never reach a notional of 1000 at price 10
+    info = symbol(price_filter(), lot_size("0.001", "0.002", "0.001"), notional("1000", "100000"))
+    err = rejected(limit("10", "0.0005"), info)
+    assert err.filter_type == "LOT_SIZE" and err.suggestions == ()
+    assert "no nearby value passes every filter" in err.message and "suggestions" not in err.to_dict()

@@ -53,3 +53,70 @@ def test_lookups_and_verdicts():
     assert lookup_for(oco, (("symbol", "BTCUSDT"),), "agent-2").describe() == "get_order_list origClientOrderId=agent-2"
     assert verdict({"status": "FILLED"}) == "placed, FILLED"
     assert verdict({"listOrderStatus": "EXECUTING"}) == "placed, EXECUTING"
+
+
+def _run_resolve(tool, params, known):
+    """resolve_client_id against a pretend exchange holding the client ids in ``known``."""
+    import anyio
+
+    from binance_spot_mcp.orders import resolve_client_id
+
+    asked = []
+
+    async def exists(lookup):
+        asked.append(lookup.describe())
+        return dict(lookup.arguments)["origClientOrderId"] in known
+
+    return anyio.run(resolve_client_id, CATALOG.get(tool), params, exists), asked
+
+
+def test_an_id_given_without_the_prefix_finds_the_prefixed_order():
+    (params, choice), asked = _run_resolve("get_order", (("symbol", "BTCUSDT"), ("origClientOrderId", "myorder1")), {"agent-myorder1"})
+    assert params == (("symbol", "BTCUSDT"), ("origClientOrderId", "agent-myorder1"))
+    assert choice.used == "agent-myorder1" and choice.given == "myorder1"
+    assert asked == ["get_order symbol=BTCUSDT origClientOrderId=myorder1", "get_order symbol=BTCUSDT origClientOrderId=agent-myorder1"]
+    wrapped = choice.wrap({"orderId": 1})
+    assert wrapped["clientIdUsed"] == "agent-myorder1" and wrapped["result"] == {"orderId": 1}
+    assert "'myorder1'" in wrapped["note"] and "agent-" in wrapped["note"]
+
+
+@pytest.mark.parametrize(
+    "tool,param,lookup",
+    [
+        ("cancel_order", "origClientOrderId", "get_order"),
+        ("amend_order_keep_priority", "origClientOrderId", "get_order"),
+        ("cancel_replace_order", "cancelOrigClientOrderId", "get_order"),
+        ("cancel_order_list", "listClientOrderId", "get_order_list"),
+        ("get_order_list", "origClientOrderId", "get_order_list"),
+    ],
+)
+def test_every_tool_naming_an_existing_order_by_client_id_tries_the_prefix(tool, param, lookup):
+    (params, choice), asked = _run_resolve(tool, (("symbol", "BTCUSDT"), (param, "x1")), {"agent-x1"})
+    assert dict(params)[param] == "agent-x1" and choice.param == param
+    assert all(a.startswith(lookup + " ") for a in asked)
+
+
+def test_an_id_that_exists_as_given_is_kept_and_unknowns_are_left_alone():
+    params = (("symbol", "BTCUSDT"), ("origClientOrderId", "web-1"))
+    (kept, choice), asked = _run_resolve("cancel_order", params, {"web-1", "agent-web-1"})
+    assert kept == params and choice is None and len(asked) == 1  # the literal id wins
+    (kept, choice), _ = _run_resolve("cancel_order", params, set())
+    assert kept == params and choice is None  # neither exists: Binance reports it as given
+    prefixed = (("symbol", "BTCUSDT"), ("origClientOrderId", "agent-1"))
+    assert _run_resolve("get_order", prefixed, set()) == ((prefixed, None), [])
+    placing = (("symbol", "BTCUSDT"), ("listClientOrderId", "l1"))  # a new list's id is not a lookup
+    assert _run_resolve("place_order_list_oco", placing, {"agent-l1"}) == ((placing, None), [])
+    too_long = (("symbol", "BTCUSDT"), ("origClientOrderId", "x" * 31))
+    assert _run_resolve("get_order", too_long, set()) == ((too_long, None), [])
+
+
+def test_cannot_tell_means_the_id_is_kept():
+    import anyio
+
+    from binance_spot_mcp.orders import resolve_client_id
+
+    async def unsure(lookup):
+        return None
+
+    params = (("symbol", "BTCUSDT"), ("origClientOrderId", "z"))
+    assert anyio.run(resolve_client_id, CATALOG.get("cancel_order"), params, unsure) == (params, None)

@@ -46,7 +46,7 @@ def test_wire_values():
         "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.00001", "price": "65000.1",
         "timeInForce": "GTC", "recvWindow": "5000",
     }
-    assert prepare_arguments(CATALOG.get("test_order"), {"symbol": "X", "side": "SELL", "type": "MARKET",
+    assert prepare_arguments(CATALOG.get("test_order"), {"symbol": "X", "side": "SELL", "type": "MARKET", "quantity": "1",
                              "computeCommissionRates": True}).as_dict()["computeCommissionRates"] == "true"
     ticker = prepare_arguments(CATALOG.get("get_ticker_price"), {"symbols": ["BTCUSDT", "ETHUSDT"], "environment": "testnet"})
     assert ticker.as_dict() == {"symbols": '["BTCUSDT","ETHUSDT"]'} and ticker.environment == "testnet"
@@ -83,13 +83,27 @@ def test_violations_name_the_parameter_and_what_is_allowed(tool, args, parameter
 def test_plain_decimal_round_trips_without_exponent(value):
     text = plain_decimal(value)
     assert "e" not in text.lower() and Decimal(text) == value
-    sent = prepare_arguments(ORDER, {"symbol": "B", "side": "BUY", "type": "LIMIT", "price": str(value)}).as_dict()["price"]
+    sent = prepare_arguments(ORDER, {"symbol": "B", "side": "BUY", "type": "LIMIT", "price": str(value), "quantity": "1", "timeInForce": "GTC"}).as_dict()["price"]
     assert sent == text
 
 
 @given(st.floats(min_value=1e-8, max_value=1e9, allow_nan=False, allow_infinity=False))
 def test_json_numbers_are_sent_as_the_number_the_caller_wrote(number):
-    sent = prepare_arguments(ORDER, {"symbol": "B", "side": "BUY", "type": "LIMIT", "quantity": number}).as_dict()["quantity"]
+    sent = prepare_arguments(ORDER, {"symbol": "B", "side": "BUY", "type": "LIMIT", "quantity": number, "price": "1", "timeInForce": "GTC"}).as_dict()["quantity"]
     assert "e" not in sent.lower()
     assert float(sent) == number  # no float arithmetic noise was introduced
     assert Decimal(sent) == Decimal(repr(number))  # exactly the shortest text of the JSON number
+
+
+def test_string_typed_fields_carry_no_numeric_bounds():
+    """JSON Schema's minimum/maximum apply to numbers only: on a string they are wrong (issue 11)."""
+    from binance_spot_mcp.catalog import load_catalog
+
+    catalog = load_catalog()
+    for endpoint in catalog.endpoints:
+        for name, prop in tool_schema(endpoint)["properties"].items():
+            if prop.get("type") == "string":
+                assert not {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"} & set(prop), (endpoint.tool, name)
+    assert tool_schema(catalog.get("get_account"))["properties"]["recvWindow"] == {"type": "string"}
+    with pytest.raises(ToolInputError, match="between 0 and 60000"):
+        prepare_arguments(catalog.get("get_account"), {"recvWindow": "60001"})  # still checked locally

@@ -113,7 +113,10 @@ class AccountTools:
             allowed = set(next(t for t in TOOLS if t.name == name).input_schema["properties"])
             unknown = sorted(set(args) - allowed)
             if unknown:
-                raise ToolInputError(f"unknown parameter(s): {', '.join(unknown)}", parameter=unknown[0])
+                takes = ", ".join(sorted(allowed)) or "no parameters"
+                raise ToolInputError(
+                    f"unknown parameter(s) {', '.join(unknown)} for {name}; it takes: {takes}", parameter=unknown[0]
+                )
             if name == LIST_ACCOUNTS:
                 return self._list()
             if name == SHOW_ACCOUNT:
@@ -128,6 +131,11 @@ class AccountTools:
             "accounts": [{"name": a.name, "environment": a.environment} for a in current.accounts.values()],
             "accounts_file": str(self._store.path),
         }
+        if not self._store.path.exists():
+            payload["note"] = (
+                f"{self._store.path} does not exist: no account is read from a file. Add one with add_account "
+                f"(a credentials_file keeps keys out of the chat), or the user can run `{CLI_HINT}`."
+            )
         if current.broken:
             payload["unusable"] = [{"name": b.name, "problem": b.problem} for b in current.broken.values()]
         return _ok(payload, self._redactor)

@@ -252,33 +252,40 @@ def _environment(draft: _Draft, where: str) -> str:
 
 
 def _build(draft: _Draft, where: str, base_dir: Path, base_urls: Mapping[str, str], redactor: Redactor) -> Account:
-    if draft.problems:
-        raise ValueError(draft.problems[0])
+    """The account, or ValueError naming every problem found in its block (joined by '; ')."""
+    problems = list(draft.problems)
     if not ACCOUNT_NAME_RE.match(draft.name):
-        raise ValueError(
+        problems.append(
             f"{where} line {draft.line}: account name '{draft.name}' may use letters, digits, '.', '_' and '-' only"
         )
     api_key_field = draft.fields.get("api_key")
-    if not api_key_field or not api_key_field[0]:
-        raise ValueError(f"{where} line {draft.line}: account '{draft.name}' has no 'API Key' line")
-    api_key = api_key_field[0]
-    redactor.add_api_key(api_key)
+    api_key = api_key_field[0] if api_key_field else ""
+    if not api_key:
+        problems.append(f"{where} line {draft.line}: account '{draft.name}' has no 'API Key' line")
+    else:
+        redactor.add_api_key(api_key)
     secret, key_file = draft.fields.get("secret"), draft.fields.get("key_file")
     passphrase = draft.fields.get("passphrase")
     if secret and secret[0]:
         redactor.add_secret(secret[0])
     if passphrase and passphrase[0]:
         redactor.add_opaque(passphrase[0])
-    if not API_KEY_RE.match(api_key):
-        raise ValueError(f"{where} line {api_key_field[1]}: the API key has unexpected characters or length")
-    environment = _environment(draft, where)
+    if api_key and not API_KEY_RE.match(api_key):
+        assert api_key_field is not None
+        problems.append(f"{where} line {api_key_field[1]}: the API key has unexpected characters or length")
+    environment = None
+    try:
+        environment = _environment(draft, where)
+    except ValueError as exc:
+        problems.append(str(exc))
+    signer: Signer | None = None
+    path: Path | None = None
+    secret_display = ""
     if secret and key_file:
-        raise ValueError(
+        problems.append(
             f"{where} line {key_file[1]}: give either 'Secret' (HMAC) or 'Private Key File' (RSA/Ed25519), not both"
         )
-    signer: Signer
-    path: Path | None = None
-    if secret and secret[0]:
+    elif secret and secret[0]:
         signer = HmacSigner(secret[0])
         secret_display = mask_secret(secret[0])
         material = fingerprint(signer.kind, secret[0])
@@ -290,26 +297,28 @@ def _build(draft: _Draft, where: str, base_dir: Path, base_urls: Mapping[str, st
             signer = signer_from_key_file(path, passphrase[0] if passphrase else None)
             material = fingerprint(signer.kind, path.read_bytes())
         except KeyLoadError as exc:
-            raise ValueError(f"{where} line {key_file[1]}: {exc}") from None
+            problems.append(f"{where} line {key_file[1]}: {exc}")
         except OSError as exc:
-            raise ValueError(f"{where} line {key_file[1]}: cannot read the key file ({type(exc).__name__})") from None
+            problems.append(f"{where} line {key_file[1]}: cannot read the key file ({type(exc).__name__})")
         secret_display = f"private key file {path}"
     else:
-        raise ValueError(f"{where} line {draft.line}: account '{draft.name}' has neither 'Secret' nor 'Private Key File'")
-    base_url = base_urls[environment]
+        problems.append(f"{where} line {draft.line}: account '{draft.name}' has neither 'Secret' nor 'Private Key File'")
+    base_url = base_urls[environment] if environment else ""
     if "base_url" in draft.fields:
         value, number = draft.fields["base_url"]
         value = value.rstrip("/")
-        problem = base_url_problem(value) or environment_conflict(value, environment)
+        problem = base_url_problem(value) or (environment_conflict(value, environment) if environment else None)
         if problem:
-            raise ValueError(f"{where} line {number}: Base URL refused: {problem}")
+            problems.append(f"{where} line {number}: Base URL refused: {problem}")
         base_url = value
     chat_confirm = False
     if "chat_confirm" in draft.fields:
         value, number = draft.fields["chat_confirm"]
         if value.lower() not in _YES | _NO:
-            raise ValueError(f"{where} line {number}: Chat Confirm must be true or false")
+            problems.append(f"{where} line {number}: Chat Confirm must be true or false")
         chat_confirm = value.lower() in _YES
+    if problems or signer is None or environment is None:
+        raise ValueError("; ".join(problems))
     return Account(
         name=draft.name,
         environment=environment,
@@ -483,8 +492,9 @@ class MarketDataSource:
 def market_data_source(
     store: AccountStore, *, account: str | None, environment: str | None
 ) -> MarketDataSource:
-    """Where public market data comes from: the named account's environment, the named
-    environment, else the only configured account's, else mainnet. No key is ever sent."""
+    """Where public market data comes from, by the rule signed tools follow: the named account's
+    environment (or the named environment), else ``main``'s, else the only configured account's,
+    else mainnet. So an order priced from this data is priced on its own exchange. No key is sent."""
     if account is not None:
         chosen = store.resolve(account)
         return MarketDataSource(chosen.environment, chosen.base_url, chosen.name)
@@ -492,6 +502,9 @@ def market_data_source(
     if environment is not None:
         return MarketDataSource(environment, base_urls[environment])
     accounts = store.current().accounts
+    if DEFAULT_ACCOUNT in accounts:
+        main = accounts[DEFAULT_ACCOUNT]
+        return MarketDataSource(main.environment, main.base_url, main.name)
     if len(accounts) == 1:
         only = next(iter(accounts.values()))
         return MarketDataSource(only.environment, only.base_url, only.name)

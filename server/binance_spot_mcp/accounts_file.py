@@ -217,7 +217,7 @@ def with_account(text: str, entry: AccountEntry, *, replace: bool = False) -> st
         if not replace:
             raise AccountsFileError(
                 f"an account named '{entry.name}' already exists in the accounts file",
-                hint="Choose another name, or replace it (accounts add --replace).",
+                hint="Choose another name, or replace it (add_account with replace: true; on the command line, accounts add --replace).",
             )
         _, first, stop = existing[0]
         last_old = lines[stop - 1]

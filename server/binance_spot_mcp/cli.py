@@ -52,9 +52,18 @@ from binance_spot_mcp.toolsets import Selection, size_markdown
 logger = logging.getLogger(__name__)
 
 
-def configure_logging(level: str, redactor: Redactor) -> None:
+class PlainFormatter(logging.Formatter):
+    """For the one-shot commands: ``binance-spot-mcp: warning: ...``, like their other messages."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = f"binance-spot-mcp: {record.levelname.lower()}: {record.getMessage()}"
+        return text + "\n" + self.formatException(record.exc_info) if record.exc_info else text
+
+
+def configure_logging(level: str, redactor: Redactor, *, plain: bool = False) -> None:
+    """Logs to stderr: timestamped records for the server, plain lines for the other commands."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(PlainFormatter() if plain else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter(redactor))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -70,12 +79,7 @@ def _parser() -> argparse.ArgumentParser:
         description="MCP server for the Binance Spot REST API (every endpoint as a tool).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--tools-file",
-        metavar="PATH",
-        help="accounts file (default: $BINANCE_TOOLS_FILE, else ./TOOLS.md)",
-    )
-    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default) or ERROR; logs go to stderr")
+    _add_common_options(parser, suppress=False)
     elicitation_help = (
         "never accept CONFIRM relayed through the chat, even where it was allowed; "
         "also $BINANCE_SPOT_MCP_REQUIRE_ELICITATION=1"
@@ -148,7 +152,24 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("account", nargs="?", help="check only this account (default: all)")
     doctor.add_argument("--json", action="store_true", help="machine-readable JSON")
     doctor.add_argument("--offline", action="store_true", help="skip the network checks (ping, clock, signed read)")
+    for command in (serve, tools, journal, doctor, *actions.choices.values()):
+        _add_common_options(command, suppress=True)  # also after the subcommand: doctor --tools-file X
+    for command in (tools, journal, doctor, *actions.choices.values()):
+        command.add_argument("--toolsets", metavar="A,B", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        command.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
+
+
+def _add_common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """--tools-file and --log-level, before the subcommand or (``suppress``: no default) after it."""
+    default: Any = argparse.SUPPRESS if suppress else None
+    parser.add_argument(
+        "--tools-file", metavar="PATH", default=default,
+        help="accounts file (default: $BINANCE_TOOLS_FILE, else ./TOOLS.md)",
+    )
+    parser.add_argument(
+        "--log-level", default=default, help="DEBUG, INFO, WARNING (default) or ERROR; logs go to stderr"
+    )
 
 
 def catalog_json(catalog: Catalog, endpoints: Sequence[Endpoint] | None = None) -> list[dict[str, Any]]:
@@ -189,7 +210,32 @@ def catalog_json(catalog: Catalog, endpoints: Sequence[Endpoint] | None = None) 
     ]
 
 
-def _print_tools(catalog: Catalog, offered: set[str], *, as_json: bool, sizes: bool) -> None:
+def server_tools_json(catalog: Catalog, tools: Sequence[Any]) -> list[dict[str, Any]]:
+    """The server's own tools (list_accounts, ...) in ``catalog_json``'s shape; no HTTP endpoint."""
+    from binance_spot_mcp.account_tools import CHANGES_STATE
+    from binance_spot_mcp.toolsets import toolset_of
+
+    out = []
+    for tool in tools:
+        schema = tool.input_schema or {}
+        required = set(schema.get("required", ()))
+        parameters = []
+        for name, prop in (schema.get("properties") or {}).items():
+            param: dict[str, Any] = {"name": name, "type": prop.get("type", "string"), "required": name in required}
+            if "enum" in prop:
+                param["enum"] = list(prop["enum"])
+            param["description"] = prop.get("description", "")
+            parameters.append(param)
+        out.append({
+            "name": tool.name, "toolset": toolset_of(catalog, tool.name), "method": None, "path": None,
+            "security": "NONE", "signed": False, "changes_state": tool.name in CHANGES_STATE,
+            "description": tool.description or "", "parameters": parameters, "rules": [], "server_tool": True,
+        })
+    return out
+
+
+def _print_tools(catalog: Catalog, offered_tools: Sequence[Any], *, as_json: bool, sizes: bool) -> None:
+    offered = {t.name for t in offered_tools}
     if sizes:
         from binance_spot_mcp.server import tool_list_sizes
 
@@ -197,7 +243,8 @@ def _print_tools(catalog: Catalog, offered: set[str], *, as_json: bool, sizes: b
         return
     endpoints = [e for e in catalog.endpoints if e.tool in offered]
     if as_json:
-        sys.stdout.write(json.dumps(catalog_json(catalog, endpoints), indent=2) + "\n")
+        own = [t for t in offered_tools if catalog.get(t.name) is None]
+        sys.stdout.write(json.dumps(catalog_json(catalog, endpoints) + server_tools_json(catalog, own), indent=2) + "\n")
         return
     if endpoints:
         width = max(len(e.tool) for e in endpoints)
@@ -260,19 +307,6 @@ def _serve_http(runtime: Any, options: Any, configured_token: str | None) -> int
     sys.stderr.flush()
     anyio.run(http_transport.serve_http, runtime, sock, options, token)
     return 0
-
-
-async def _serve_stdio(runtime: Any) -> None:
-    from mcp.server.stdio import stdio_server
-
-    from binance_spot_mcp.server import build_server
-
-    server = build_server(runtime)
-    try:
-        async with stdio_server() as (read_stream, write_stream):
-            await server.run(read_stream, write_stream, server.create_initialization_options())
-    finally:
-        await runtime.aclose()
 
 
 class CommandError(Exception):
@@ -516,7 +550,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             read_only=True if args.read_only else None,
             allow_chat_confirm=True if args.allow_chat_confirm else None,
         )
-        configure_logging(args.log_level or settings.log_level, redactor)
+        configure_logging(args.log_level or settings.log_level, redactor, plain=args.command not in (None, "serve"))
     except ConfigError as exc:
         sys.stderr.write(f"binance-spot-mcp: {redactor.redact(exc.message)}\n")
         return 2
@@ -548,7 +582,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"binance-spot-mcp: {redactor.redact(exc.message)}\n")
         return 2
     if args.command == "tools":
-        _print_tools(catalog, {t.name for t in offered}, as_json=args.json, sizes=args.sizes)
+        _print_tools(catalog, offered, as_json=args.json, sizes=args.sizes)
         return 0
 
     try:
@@ -566,7 +600,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if http is not None:
             return _serve_http(runtime, http, settings.http_token)
-        anyio.run(_serve_stdio, runtime)
+        from binance_spot_mcp.stdio_transport import serve_stdio
+
+        anyio.run(serve_stdio, runtime)
     except KeyboardInterrupt:
         return 130
     return 0

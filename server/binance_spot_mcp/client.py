@@ -250,7 +250,7 @@ class BinanceClient:
             msg = str(data.get("msg", "")) if isinstance(data, dict) else ""
             if not msg:
                 msg = response.reason_phrase or "error"
-            hint = hint_for(response.status_code, code)
+            hint = hint_for(response.status_code, code, endpoint.tool)
             if response.status_code >= 500 and endpoint.changes_state:
                 hint = _unknown_outcome_hint(endpoint)
             retry_after = response.headers.get("Retry-After")

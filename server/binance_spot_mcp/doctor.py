@@ -2,8 +2,9 @@
 
 The checks, in the order they are printed::
 
-    setup          SKILL.md loads (version, endpoint count); base URL overrides; journal location
-    accounts file  TOOLS.md: where it is, owner and mode, parse problems (with line numbers)
+    setup          SKILL.md loads (version, endpoint count); base URL overrides; journal writable
+    accounts file  TOOLS.md: where it is, readable UTF-8, its accounts section, owner and mode,
+                   parse problems (with line numbers)
     host URL       once per base URL: GET /api/v3/ping, then GET /api/v3/time (clock offset)
     account NAME   masked identity, key file mode, a signed read (GET /api/v3/account)
 
@@ -33,7 +34,7 @@ import anyio
 import httpx
 
 from binance_spot_mcp import __version__
-from binance_spot_mcp.accounts import Account, AccountSet, AccountStore
+from binance_spot_mcp.accounts import Account, AccountSet, AccountStore, is_section_heading
 from binance_spot_mcp.catalog import Catalog, Endpoint, load_catalog
 from binance_spot_mcp.client import BinanceClient, midpoint_offset_ms
 from binance_spot_mcp.config import BASE_URL_ENV, MAINNET, OFFICIAL_BASE_URLS, Settings, check_http_token
@@ -145,10 +146,43 @@ def _check_setup(report: Report, settings: Settings) -> Catalog | None:
             report.add(section, "base URL", INFO, f"{environment} -> {url} (set by {BASE_URL_ENV[environment]})")
     for credential in settings.env_credentials:
         report.add(section, "environment", INFO, f"account '{credential.name}' ({credential.environment}) from {credential.source}")
-    journal = settings.journal_file
-    state = f"{journal.stat().st_size} bytes" if journal.is_file() else "not written yet"
-    report.add(section, "journal", INFO, f"{journal} ({state}); logs go to stderr at {settings.log_level}")
+    _check_journal(report, section, settings)
     return catalog
+
+
+def _appendable(path: Path) -> bool:
+    """Whether the file opens for appending (nothing is written; this also holds for root)."""
+    try:
+        with path.open("ab"):
+            return True
+    except OSError:
+        return False
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
+def _check_journal(report: Report, section: str, settings: Settings) -> None:
+    """The audit journal must be writable: without it no state-changing request is sent."""
+    journal = settings.journal_file
+    hint = "make it writable, or point BINANCE_SPOT_MCP_JOURNAL at a writable file"
+    if journal.exists():
+        if not journal.is_file():
+            report.add(section, "journal", FAIL, f"{journal} is not a regular file: orders cannot be journaled, so none is sent", hint)
+        elif not _appendable(journal):
+            report.add(section, "journal", FAIL, f"{journal} is not writable: orders cannot be journaled, so none is sent", hint)
+        else:
+            report.add(section, "journal", OK, f"{journal} ({journal.stat().st_size} bytes); logs go to stderr at {settings.log_level}")
+        return
+    existing = _nearest_existing(journal.parent)
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        report.add(section, "journal", FAIL, f"{journal} cannot be created ({existing} is not a writable directory): "
+                   "orders cannot be journaled, so none is sent", hint)
+        return
+    report.add(section, "journal", OK, f"{journal} (not written yet); logs go to stderr at {settings.log_level}")
 
 
 def _check_tool_choice(report: Report, section: str, catalog: Catalog, settings: Settings) -> None:
@@ -188,6 +222,17 @@ def _check_accounts_file(report: Report, settings: Settings, current: AccountSet
                 "binance-spot-mcp accounts add main --environment testnet (or pass --tools-file PATH)",
             )
         return
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        report.add(section, "TOOLS.md", FAIL, f"{path} cannot be read ({exc.strerror or type(exc).__name__})",
+                   f"check its owner and mode (chown $(id -u) {path} && chmod 600 {path})")
+        return
+    except UnicodeDecodeError as exc:
+        report.add(section, "TOOLS.md", FAIL, f"{path} is not UTF-8 text (undecodable byte at offset {exc.start})",
+                   "save it as UTF-8 (a plain-text editor can convert it)")
+        return
+    has_section = any(is_section_heading(line.rstrip("\r")) for line in text.split("\n"))
     env_sources = {c.source for c in settings.env_credentials}
     in_file = [n for n, a in current.accounts.items() if a.source not in env_sources]
     broken = list(current.broken)
@@ -195,8 +240,11 @@ def _check_accounts_file(report: Report, settings: Settings, current: AccountSet
     verdict = OK if in_file or broken else WARN
     detail = f"{path}: {_plural(len(in_file) + len(broken), 'account')} ({names})"
     hint = "" if verdict == OK else "add an account: binance-spot-mcp accounts add main --environment testnet"
-    if verdict == WARN:
-        detail += "; no '## Binance Accounts' section with accounts"
+    if verdict == WARN and not has_section:
+        detail += "; it has no '## Binance Accounts' section, so no account is read from it"
+        hint = "add one: binance-spot-mcp accounts add main --environment testnet (see TOOLS.md.example)"
+    elif verdict == WARN:
+        detail += "; its '## Binance Accounts' section has no '### name' account"
     report.add(section, "TOOLS.md", verdict, detail, hint)
     check_file_mode(report, section, "permissions", path)
 

@@ -62,14 +62,24 @@ class ToolInputError(BinanceSpotError):
     kind = "invalid_arguments"
     default_hint = "Fix the named parameter and call the tool again."
 
-    def __init__(self, message: str, *, parameter: str | None = None, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        parameter: str | None = None,
+        hint: str | None = None,
+        problems: tuple[dict[str, Any], ...] = (),
+    ) -> None:
         super().__init__(message, hint=hint)
         self.parameter = parameter
+        self.problems = problems  # every problem of the call, when there are several
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         if self.parameter:
             out["parameter"] = self.parameter
+        if self.problems:
+            out["problems"] = list(self.problems)
         return out
 
 
@@ -179,8 +189,29 @@ HTTP_HINTS: dict[int, str] = {
 }
 
 
-def hint_for(status: int, code: int | None) -> str:
-    """The best one-line next step for a Binance error reply."""
+_AMEND = "amend_order_keep_priority"
+_CANCEL_REPLACE = "cancel_replace_order"
+# Where a code means something else for one tool than BINANCE_HINTS says (an amend is not a cancel).
+TOOL_HINTS: dict[tuple[int, str], str] = {
+    (-2011, _AMEND): "The amend was rejected: the order is unknown or no longer open (filled or cancelled); check get_order.",
+    (-2013, _AMEND): "No such order to amend: check the orderId or client order id, and the symbol.",
+    (-2038, _AMEND): "The amend was rejected: newQty must be below the order's remaining quantity, and the order open.",
+    (-2011, "get_order_list"): "No such order list: check orderListId or origClientOrderId (get_all_order_lists lists them).",
+    (-2011, "cancel_order_list"): "The cancel was rejected: the order list is unknown or already done; check get_order_list.",
+    (-2011, "cancel_open_orders"): "Nothing was cancelled: the symbol may have no open orders; check get_open_orders.",
+    (-2021, _CANCEL_REPLACE): (
+        "One half failed: 'data' says whether the cancel or the new order went through (cancelResult, "
+        "newOrderResult); check get_open_orders before trying again."
+    ),
+    (-2022, _CANCEL_REPLACE): "Neither the cancel nor the new order went through ('data' says why); nothing changed.",
+    (-2010, _CANCEL_REPLACE): "The new order was rejected; see 'data' for whether the old order was cancelled.",
+}
+
+
+def hint_for(status: int, code: int | None, tool: str | None = None) -> str:
+    """The best one-line next step for a Binance error reply to ``tool``."""
+    if code is not None and tool is not None and (code, tool) in TOOL_HINTS:
+        return TOOL_HINTS[(code, tool)]
     if code is not None and code in BINANCE_HINTS:
         return BINANCE_HINTS[code]
     if status in HTTP_HINTS:

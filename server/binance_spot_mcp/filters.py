@@ -29,28 +29,22 @@ Covered tools (``ORDER_TOOLS``): place_order, test_order, place_sor_order, test_
 cancel_replace_order (the new order), place_oco_deprecated, place_order_list_oco / _oto /
 _otoco / _opo / _opoco (each leg on its own; a leg without its own quantity skips quantity checks).
 
-``ExchangeInfoCache`` keeps each symbol's exchangeInfo entry per environment (base URL) for
-``DEFAULT_FILTER_TTL_S``; a failed fetch yields ``None`` and the caller sends the order unchecked.
-Turning the checks off is the caller's switch: simply do not call ``check_order``.
+The exchangeInfo entries come from ``filter_cache.ExchangeInfoCache``. Turning the checks off
+is the caller's switch: simply do not call ``check_order``.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
-
-import anyio
 
 from binance_spot_mcp.errors import ToolInputError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FILTER_TTL_S = 300.0
 DECIMAL_PRECISION = 100  # wire decimals have at most 20 + 20 digits; products and quotients fit
 MAX_WIRE_DIGITS = 40  # a value with more integer or fraction digits is not a Binance decimal: skip it
 
@@ -69,6 +63,8 @@ ORDER_LIST_TOOLS = frozenset(
 )
 ORDER_TOOLS = SINGLE_ORDER_TOOLS | ORDER_LIST_TOOLS
 
+# How many times a suggestion that breaks another filter is replaced by that filter's suggestion.
+MAX_SUGGESTION_ROUNDS = 4
 _PRICED_TYPES = frozenset({"LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"})
 # TRAILING_DELTA: which bounds apply to which (type, side), per filters.md.
 _TRAILING_ABOVE = frozenset(
@@ -511,6 +507,55 @@ def _max_num_orders(filt: Mapping[str, Any], ctx: _Context, symbol: str | None) 
                            hint="Nothing was sent. Cancel an open order on this symbol (cancel_order) and try again.")]
 
 
+def _with_passing_suggestions(
+    first: FilterRejected,
+    found: list[FilterRejected],
+    tool: str,
+    params: Mapping[str, str],
+    symbol_info: Mapping[str, Any] | None,
+    avg_price: Decimal | None,
+    open_orders: int | None,
+) -> FilterRejected:
+    """``first`` with only suggestions that pass every checked filter.
+
+    A filter's own suggestion may break another filter (a quantity raised to LOT_SIZE's minimum
+    can still be under the minimum notional). Each suggestion is tried with the other filters;
+    one that breaks a filter is replaced by that filter's suggestion, for a few rounds."""
+    param = first.parameter
+    if not param or not first.suggestions:
+        return first
+    elsewhere = {(v.filter_type, v.parameter) for v in found if v.parameter != param}  # not ours to fix
+    kept: list[str] = []
+    seen: set[str] = set()
+    frontier = list(first.suggestions)
+    for _ in range(MAX_SUGGESTION_ROUNDS):
+        following: list[str] = []
+        for value in frontier:
+            if value in seen:
+                continue
+            seen.add(value)
+            trial = find_violations(tool, {**params, param: value}, symbol_info, avg_price=avg_price, open_orders=open_orders)
+            broken = [v for v in trial if (v.filter_type, v.parameter) not in elsewhere]
+            if not broken:
+                kept.append(value)
+            else:
+                following.extend(broken[0].suggestions if broken[0].parameter == param else ())
+        if kept or not following:
+            break
+        frontier = following
+    if tuple(kept) == first.suggestions:
+        return first
+    old = " or ".join(first.suggestions)
+    head, sep, tail = first.message.rpartition(old)
+    if kept:
+        message = f"{head}{' or '.join(kept)}{tail} (the nearest value that passes every filter)" if sep else first.message
+    else:
+        message = f"{first.message}; no nearby value passes every filter: check get_exchange_info"
+    better = FilterRejected(first.filter_type, message, parameter=param, suggestions=tuple(kept), hint=first.hint)
+    found[0] = better
+    return better
+
+
 def check_order(
     tool: str,
     params: Mapping[str, str],
@@ -528,7 +573,7 @@ def check_order(
     found = find_violations(tool, params, symbol_info, avg_price=avg_price, open_orders=open_orders)
     if not found:
         return
-    first = found[0]
+    first = _with_passing_suggestions(found[0], found, tool, params, symbol_info, avg_price, open_orders)
     if len(found) > 1:
         also = "; ".join(v.message for v in found[1:])
         combined = FilterRejected(first.filter_type, f"{first.message}. Also {also}", parameter=first.parameter,
@@ -550,61 +595,3 @@ def needs_avg_price(tool: str, params: Mapping[str, str], symbol_info: Mapping[s
         if leg.type != "MARKET" and leg.price is not None and types & {"PERCENT_PRICE", "PERCENT_PRICE_BY_SIDE"}:
             return True
     return False
-
-
-# ---------------------------------------------------------------------------------- cache
-class ExchangeInfoCache:
-    """Per-environment (base URL) cache of symbols' exchangeInfo entries, with a TTL.
-
-    Concurrent callers for one (base_url, symbol) share a single fetch. A failed fetch returns
-    None to everyone waiting on it and is not cached: the next call tries again.
-    """
-
-    def __init__(self, ttl_s: float = DEFAULT_FILTER_TTL_S, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl_s = ttl_s
-        self._clock = clock
-        self._entries: dict[tuple[str, str], tuple[float, Mapping[str, Any]]] = {}
-        self._failed_at: dict[tuple[str, str], float] = {}
-        self._locks: dict[tuple[str, str], anyio.Lock] = {}
-
-    def _fresh(self, key: tuple[str, str]) -> Mapping[str, Any] | None:
-        hit = self._entries.get(key)
-        if hit is not None and self._clock() < hit[0]:
-            return hit[1]
-        return None
-
-    async def get(
-        self, base_url: str, symbol: str, fetch: Callable[[], Awaitable[Mapping[str, Any]]]
-    ) -> Mapping[str, Any] | None:
-        """The symbol's exchangeInfo entry, fetched with ``fetch`` when missing or expired."""
-        key = (base_url, symbol)
-        hit = self._fresh(key)
-        if hit is not None:
-            return hit
-        asked_at = self._clock()
-        lock = self._locks.setdefault(key, anyio.Lock())
-        async with lock:
-            hit = self._fresh(key)
-            if hit is not None:
-                return hit
-            if self._failed_at.get(key, -math.inf) >= asked_at:
-                return None  # the fetch this caller waited for has just failed
-            try:
-                reply = await fetch()
-            except Exception as exc:  # noqa: BLE001 - any failure means "check nothing locally"
-                log.warning("exchangeInfo for %s could not be fetched (%s); orders go unchecked",
-                            symbol, type(exc).__name__)
-                self._failed_at[key] = self._clock()
-                return None
-            entry = symbol_entry(reply, symbol)
-            if entry is None:
-                self._failed_at[key] = self._clock()
-                return None
-            self._entries[key] = (self._clock() + self.ttl_s, entry)
-            return entry
-
-    def invalidate(self, base_url: str | None = None, symbol: str | None = None) -> None:
-        """Forget cached entries (all, one environment's, or one symbol's)."""
-        for key in list(self._entries):
-            if (base_url is None or key[0] == base_url) and (symbol is None or key[1] == symbol):
-                del self._entries[key]

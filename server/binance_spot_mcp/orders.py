@@ -8,6 +8,11 @@ being sent again (invariant 4):
 * an id without the ``agent-`` prefix gets it; the result must still fit Binance's rule
   (letters, digits and ``. : / _ -``, at most ``MAX_CLIENT_ORDER_ID_LENGTH`` characters).
 
+So that the prefix can never hide an order, a tool that names an existing order (or order list)
+by client id (``origClientOrderId``, ``cancelOrigClientOrderId``, ``listClientOrderId`` of a
+cancel) finds it with or without the prefix: when no order has the id as given, the prefixed
+one is tried (``resolve_client_id``), and the reply says which id was used.
+
 Which parameter carries the id is derived from the endpoint, not typed per tool: order lists
 use ``listClientOrderId``, every other order-placing POST uses ``newClientOrderId``.
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 import re
 import secrets
 import string
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +35,10 @@ MAX_CLIENT_ORDER_ID_LENGTH = 36
 CLIENT_ORDER_ID_RE = re.compile(r"^[.A-Za-z0-9:/_-]{1,36}$")
 LIST_ID_PARAM = "listClientOrderId"
 ORDER_ID_PARAM = "newClientOrderId"
+# Parameters that name an existing order by its client id (listClientOrderId only off POST).
+EXISTING_ORDER_ID_PARAMS = ("origClientOrderId", "cancelOrigClientOrderId")
+# Binance's "no such order / order list" codes (errors.md): -2013 for queries, -2011 for cancels.
+NOT_FOUND_CODES = frozenset({-2013, -2011})
 # Binance codes that leave the execution status unknown (errors.md).
 UNKNOWN_OUTCOME_CODES = frozenset({-1006, -1007})
 _ALPHANUMERIC = string.ascii_letters + string.digits
@@ -43,6 +53,29 @@ def client_id_param(endpoint: Endpoint) -> str | None:
     if ORDER_ID_PARAM in endpoint.params:
         return ORDER_ID_PARAM
     return None
+
+
+def existing_id_param(endpoint: Endpoint) -> str | None:
+    """The parameter by which this endpoint names an existing order or order list, or None."""
+    for name in EXISTING_ORDER_ID_PARAMS:
+        if name in endpoint.params:
+            return name
+    if endpoint.method != "POST" and LIST_ID_PARAM in endpoint.params:
+        return LIST_ID_PARAM
+    return None
+
+
+def names_order_list(endpoint: Endpoint) -> bool:
+    """True when the endpoint's existing-id parameter names an order list, not an order."""
+    return endpoint.path.startswith("/api/v3/orderList")
+
+
+def prefixed(client_id: str) -> str | None:
+    """The id this server would have placed an order under, when that differs from ``client_id``."""
+    if client_id.startswith(CLIENT_ID_PREFIX):
+        return None
+    candidate = CLIENT_ID_PREFIX + client_id
+    return candidate if CLIENT_ORDER_ID_RE.match(candidate) else None
 
 
 def generate_client_id() -> str:
@@ -83,6 +116,54 @@ class Lookup:
     def describe(self) -> str:
         args = " ".join(f"{k}={v}" for k, v in self.arguments)
         return f"{self.tool} {args}"
+
+
+def lookup_existing(endpoint: Endpoint, params: tuple[tuple[str, str], ...], client_id: str) -> Lookup:
+    """How to ask whether the order (or list) that ``endpoint`` names exists under ``client_id``."""
+    if names_order_list(endpoint):
+        return Lookup("get_order_list", (("origClientOrderId", client_id),))
+    return Lookup("get_order", (("symbol", dict(params).get("symbol", "")), ("origClientOrderId", client_id)))
+
+
+@dataclass(frozen=True)
+class IdChoice:
+    """A client id given without the prefix that was found only with it."""
+
+    param: str
+    given: str
+    used: str
+
+    def note(self) -> str:
+        return (
+            f"No order has the client id '{self.given}'; it was found as '{self.used}' (this server adds the "
+            f"'{CLIENT_ID_PREFIX}' prefix to the ids of the orders it places), and '{self.used}' was used."
+        )
+
+    def wrap(self, data: Any) -> dict[str, Any]:
+        """The reply, with the id actually used stated above it."""
+        return {"note": self.note(), "clientIdUsed": self.used, "result": data}
+
+
+async def resolve_client_id(
+    endpoint: Endpoint,
+    params: tuple[tuple[str, str], ...],
+    exists: Callable[[Lookup], Awaitable[bool | None]],
+) -> tuple[tuple[tuple[str, str], ...], IdChoice | None]:
+    """The parameters with the existing-order id that Binance knows: as given, else prefixed.
+
+    ``exists`` answers True (found), False (Binance says no such order) or None (cannot tell).
+    The id is changed only when the given one is certainly unknown and the prefixed one is known.
+    """
+    name = existing_id_param(endpoint)
+    given = dict(params).get(name) if name else None
+    alternative = prefixed(given) if given else None
+    if name is None or given is None or alternative is None:
+        return params, None
+    if await exists(lookup_existing(endpoint, params, given)) is not False:
+        return params, None
+    if await exists(lookup_existing(endpoint, params, alternative)) is not True:
+        return params, None
+    return tuple((k, alternative if k == name else v) for k, v in params), IdChoice(name, given, alternative)
 
 
 def lookup_for(endpoint: Endpoint, params: tuple[tuple[str, str], ...], client_id: str) -> Lookup:

@@ -22,6 +22,7 @@ from typing import Any
 
 from binance_spot_mcp.catalog import Endpoint, Param, ParamType, RuleKind
 from binance_spot_mcp.errors import ToolInputError
+from binance_spot_mcp.order_types import order_type_problems
 
 ACCOUNT_ARG = "account"
 ENVIRONMENT_ARG = "environment"
@@ -60,13 +61,14 @@ def _param_schema(param: Param) -> dict[str, Any]:
             schema["minLength"] = c.min_length
         if c.max_length is not None:
             schema["maxLength"] = c.max_length
-    elif param.type in (ParamType.DECIMAL, ParamType.INTEGER):
-        if param.type is ParamType.DECIMAL:
-            # Advertised as a string (what Binance wants); a JSON number is still accepted, and
-            # the decimal pattern is checked in prepare_arguments rather than repeated in every schema.
-            schema = {"type": "string"}
-        else:
-            schema = {"type": "integer"}
+    elif param.type is ParamType.DECIMAL:
+        # Advertised as a string (what Binance wants); a JSON number is still accepted, and the
+        # decimal pattern and range are checked in prepare_arguments. JSON Schema's minimum and
+        # maximum only apply to numbers, so a string schema carries none (the local check names
+        # the range when a value is outside it).
+        schema = {"type": "string"}
+    elif param.type is ParamType.INTEGER:
+        schema = {"type": "integer"}
         for key, bound in (("minimum", c.minimum), ("maximum", c.maximum)):
             if bound is not None:
                 schema[key] = _json_number(bound)
@@ -93,8 +95,8 @@ def tool_schema(endpoint: Endpoint) -> dict[str, Any]:
     if endpoint.signed:
         properties[ACCOUNT_ARG] = {"type": "string", "description": "Default: main"}
     else:
-        properties[ACCOUNT_ARG] = {"type": "string", "description": "Use its environment"}
-        properties[ENVIRONMENT_ARG] = {"type": "string", "enum": list(ENVIRONMENTS), "description": "Default: mainnet"}
+        properties[ACCOUNT_ARG] = {"type": "string", "description": "Its environment; default main"}
+        properties[ENVIRONMENT_ARG] = {"type": "string", "enum": list(ENVIRONMENTS), "description": "Default: mainnet if no account applies"}
     if endpoint.changes_state:
         # Only for hosts that cannot show the CONFIRM form; the preview explains the flow.
         properties[CONFIRM_ARG] = {"type": "string", "description": "CONFIRM, typed by the human"}
@@ -207,41 +209,50 @@ def to_wire(param: Param, raw: Any) -> str:
 
 
 def prepare_arguments(endpoint: Endpoint, arguments: Mapping[str, Any] | None) -> PreparedCall:
-    """Validate a call's arguments and convert them; raise ``ToolInputError`` on the first problem."""
+    """Validate a call's arguments and convert them; raise one ``ToolInputError`` naming every problem.
+
+    Problems are reported in this order: the server's own arguments, unknown and missing
+    parameters, each value's type/enum/range, then the "one of" rules, then what the order
+    type needs (``order_types``); a rule is only judged on values that passed their own check."""
     args = dict(arguments or {})
+    problems: list[ToolInputError] = []
     account = args.pop(ACCOUNT_ARG, None)
     if account is not None and (not isinstance(account, str) or not account.strip()):
-        raise ToolInputError("'account' must be an account name from TOOLS.md", parameter=ACCOUNT_ARG)
+        problems.append(ToolInputError("'account' must be an account name from TOOLS.md", parameter=ACCOUNT_ARG))
+        account = None
     confirm = token = None
     if endpoint.changes_state:
         confirm, token = args.pop(CONFIRM_ARG, None), args.pop(TOKEN_ARG, None)
         for name, value in ((CONFIRM_ARG, confirm), (TOKEN_ARG, token)):
             if value is not None and not isinstance(value, str):
-                raise ToolInputError(f"'{name}' must be a string", parameter=name)
+                problems.append(ToolInputError(f"'{name}' must be a string", parameter=name))
     environment = None
     if not endpoint.signed:
         environment = args.pop(ENVIRONMENT_ARG, None)
         if environment is not None and environment not in ENVIRONMENTS:
-            raise ToolInputError(
+            problems.append(ToolInputError(
                 f"'environment' must be one of {', '.join(ENVIRONMENTS)}", parameter=ENVIRONMENT_ARG
-            )
-        if environment is not None and account is not None:
-            raise ToolInputError(
-                "give either 'account' or 'environment', not both", parameter=ENVIRONMENT_ARG
-            )
+            ))
+        elif environment is not None and account is not None:
+            problems.append(ToolInputError("give either 'account' or 'environment', not both", parameter=ENVIRONMENT_ARG))
     unknown = sorted(k for k in args if k not in endpoint.params)
     if unknown:
         known = ", ".join(endpoint.params) or "none"
-        raise ToolInputError(
+        problems.append(ToolInputError(
             f"unknown parameter(s) {', '.join(unknown)} for {endpoint.tool}; it takes: {known}",
             parameter=unknown[0],
-        )
-    present = {k for k, v in args.items() if v is not None}
+        ))
+    present = {k for k, v in args.items() if v is not None and k in endpoint.params}
     missing = [name for name in endpoint.required if name not in present]
     if missing:
-        raise ToolInputError(
-            f"missing required parameter(s): {', '.join(missing)}", parameter=missing[0]
-        )
+        problems.append(ToolInputError(f"missing required parameter(s): {', '.join(missing)}", parameter=missing[0]))
+    wire: dict[str, str] = {}
+    for name, param in endpoint.params.items():
+        if name in present:
+            try:
+                wire[name] = to_wire(param, args[name])
+            except ToolInputError as exc:
+                problems.append(exc)
     for rule in endpoint.rules:
         count = sum(1 for name in rule.params if name in present)
         broken = (
@@ -250,14 +261,30 @@ def prepare_arguments(endpoint: Endpoint, arguments: Mapping[str, Any] | None) -
             or (rule.kind is RuleKind.EXACTLY_ONE and count != 1)
         )
         if broken:
-            raise ToolInputError(f"{endpoint.tool} needs {rule.describe()}", parameter=rule.params[0])
-    wire = tuple(
-        (name, to_wire(param, args[name])) for name, param in endpoint.params.items() if name in present
-    )
+            problems.append(ToolInputError(f"{endpoint.tool} needs {rule.describe()}", parameter=rule.params[0]))
+    given = {**{name: str(args[name]) for name in present}, **wire}  # a bad value is reported once, above
+    for name, text in order_type_problems(endpoint.tool, given, endpoint.params):
+        problems.append(ToolInputError(text, parameter=name))
+    if problems:
+        raise combine(problems)
     return PreparedCall(
         account=account.strip() if account else None,
         environment=environment,
-        params=wire,
+        params=tuple(wire.items()),
         confirm=confirm,
         confirmation_token=token,
+    )
+
+
+def combine(problems: list[ToolInputError]) -> ToolInputError:
+    """One error for all of a call's problems (the first one's parameter leads)."""
+    if len(problems) == 1:
+        return problems[0]
+    first = problems[0]
+    message = f"{len(problems)} problems: " + "; ".join(p.message for p in problems)
+    return ToolInputError(
+        message,
+        parameter=first.parameter,
+        hint="Fix all the named parameters and call the tool again.",
+        problems=tuple({"parameter": p.parameter, "message": p.message} for p in problems),
     )

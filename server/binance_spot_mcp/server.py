@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 from decimal import Decimal
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
@@ -64,9 +64,19 @@ from binance_spot_mcp.errors import (
     ToolInputError,
     TransportError,
 )
-from binance_spot_mcp.filters import ORDER_TOOLS, ExchangeInfoCache, check_order, needs_avg_price
+from binance_spot_mcp.filter_cache import ExchangeInfoCache
+from binance_spot_mcp.filters import ORDER_TOOLS, check_order, needs_avg_price
 from binance_spot_mcp.journal import Journal
-from binance_spot_mcp.orders import UNKNOWN_OUTCOME_CODES, lookup_for, verdict, with_client_id
+from binance_spot_mcp.orders import (
+    NOT_FOUND_CODES,
+    UNKNOWN_OUTCOME_CODES,
+    IdChoice,
+    Lookup,
+    lookup_for,
+    resolve_client_id,
+    verdict,
+    with_client_id,
+)
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import failure, json_result, narrowing_hint, success
 from binance_spot_mcp.schema import PreparedCall, prepare_arguments, tool_schema
@@ -78,11 +88,11 @@ SERVER_NAME = "binance-spot-mcp"
 INVALID_PARAMS = -32602
 PRICE_LOOKUP_TIMEOUT_S = 3.0
 INSTRUCTIONS = (
-    "Binance Spot REST API as tools. Public market-data tools need no account. Signed tools use "
-    "the account named in 'account', else 'main', else the only one; if that is ambiguous, ask the "
-    "user. Decimals are strings. Never show API keys or secrets. A state change that can reach mainnet "
-    "is sent only after the human approves it in a prompt, page or card the host shows them; you cannot "
-    "approve it for them. See the binance-spot skill (SKILL.md) for details."
+    "Binance Spot REST API as tools. All tools use the account named in 'account', else 'main', else "
+    "the only one (public tools: its environment, else mainnet); for signed tools, if that is ambiguous, "
+    "ask the user. Decimals are strings. Never show API keys or secrets. A state change that can reach "
+    "mainnet is sent only after the human approves it in a prompt, page or card the host shows them; you "
+    "cannot approve it for them. See the binance-spot skill (SKILL.md) for details."
 )
 READ_ONLY_NOTE = " This server is read-only: it cannot place, cancel or change anything."
 
@@ -209,6 +219,9 @@ class Runtime:
                 account = None
                 source = market_data_source(self.accounts, account=prepared.account, environment=prepared.environment)
                 base_url = source.base_url
+            id_choice = None
+            if account is not None:
+                prepared, id_choice = await self._existing_client_id(endpoint, prepared, account)
             if account is not None and endpoint.tool in ORDER_TOOLS and self.settings.local_filter_checks:
                 await self._check_filters(endpoint, prepared.as_dict(), account)
             approval: Grant | None = None
@@ -231,7 +244,7 @@ class Runtime:
             else:
                 data = (await self.client.call(endpoint, prepared.params, base_url=base_url, account=account)).data
             return success(
-                data,
+                id_choice.wrap(data) if id_choice else data,
                 redactor=self.redactor,
                 max_chars=self.settings.max_result_chars,
                 hint=narrowing_hint(list(endpoint.params)),
@@ -423,6 +436,25 @@ class Runtime:
             f"within {waited:.1f} s. It was not sent again.",
             hint=f"Do not repeat the order; check with {lookup.describe()}",
         )
+
+    async def _existing_client_id(
+        self, endpoint: Endpoint, prepared: PreparedCall, account: Account
+    ) -> tuple[PreparedCall, IdChoice | None]:
+        """Find the order a client id names, with or without the ``agent-`` prefix (orders.py)."""
+
+        async def exists(lookup: Lookup) -> bool | None:
+            lookup_endpoint = self.catalog.get(lookup.tool)
+            assert lookup_endpoint is not None
+            try:
+                await self.client.call(lookup_endpoint, lookup.arguments, base_url=account.base_url, account=account)
+            except ExchangeError as exc:
+                return False if exc.code in NOT_FOUND_CODES else None
+            except BinanceSpotError:
+                return None
+            return True
+
+        params, choice = await resolve_client_id(endpoint, prepared.params, exists)
+        return (replace(prepared, params=params), choice) if choice else (prepared, None)
 
     async def _public_read(self, tool: str, args: list[tuple[str, str]], account: Account) -> Any:
         endpoint = self.catalog.get(tool)

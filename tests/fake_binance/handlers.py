@@ -279,6 +279,9 @@ def _oco_pair(ex: "Exchange", ctx: "Ctx", side: str, qty: Decimal, above: str, b
         kinds = {legs[0][0]["type"], legs[1][0]["type"]}
         if not kinds & {"STOP_LOSS", "STOP_LOSS_LIMIT"}:
             raise ApiError(-1168, "At least one OCO order must be contingent.")
+    # The documented replies list the stop-loss leg of the pair first (a SELL OCO: below, then
+    # above; the BUY pending pair of an OTOCO: above, then below).
+    legs.sort(key=lambda item: item[0]["type"] not in ("STOP_LOSS", "STOP_LOSS_LIMIT"))
     return legs
 
 
@@ -286,7 +289,6 @@ def order_list_oco(ex: "Exchange", ctx: "Ctx") -> Any:
     """POST /api/v3/orderList/oco."""
     p = ctx.params
     legs = _oco_pair(ex, ctx, p["side"], p["quantity"], "above", "below", pending=False)
-    # list order is below then above on the real exchange; keep above/below as given.
     return _new_list(ex, ctx, "OCO", legs)
 
 
@@ -435,10 +437,13 @@ def all_order_lists(ex: "Exchange", ctx: "Ctx") -> Any:
         raise ApiError(-1128, "Combination of optional parameters invalid.")
     _check_range(p)
     limit = min(p.get("limit", 500), 1000)
-    items = [ol for ol in ex.order_lists.values() if ol.account is ctx.account
-             and ol.order_list_id >= p.get("fromId", 0)
-             and p.get("startTime", 0) <= ol.transaction_time <= p.get("endTime", 1 << 62)]
-    return [ol.status() for ol in items[-limit:]]
+    items = sorted((ol for ol in ex.order_lists.values() if ol.account is ctx.account
+                    and ol.order_list_id >= p.get("fromId", 0)
+                    and p.get("startTime", 0) <= ol.transaction_time <= p.get("endTime", 1 << 62)),
+                   key=lambda ol: ol.order_list_id)
+    # fromId / startTime: the oldest from there; otherwise the most recent (general API rules).
+    items = items[:limit] if ("fromId" in p or "startTime" in p) else items[-limit:]
+    return [ol.status() for ol in items]
 
 
 def open_order_lists(ex: "Exchange", ctx: "Ctx") -> Any:
@@ -446,9 +451,18 @@ def open_order_lists(ex: "Exchange", ctx: "Ctx") -> Any:
     return [ol.status() for ol in ex.order_lists.values() if ol.account is ctx.account and ol.is_open]
 
 
+# rest-api.md: "the supported combinations of all parameters" of GET /api/v3/myTrades (besides symbol).
+MY_TRADES_COMBINATIONS = frozenset({
+    frozenset(), frozenset({"orderId"}), frozenset({"startTime"}), frozenset({"endTime"}), frozenset({"fromId"}),
+    frozenset({"startTime", "endTime"}), frozenset({"orderId", "fromId"}),
+})
+
+
 def my_trades(ex: "Exchange", ctx: "Ctx") -> Any:
     """GET /api/v3/myTrades."""
     p = ctx.params
+    if frozenset(p) & {"orderId", "startTime", "endTime", "fromId"} not in MY_TRADES_COMBINATIONS:
+        raise ApiError(-1128, "Combination of optional parameters invalid.")
     spec = ex.spec(p["symbol"])
     _check_range(p)
     limit = min(p.get("limit", 500), 1000)

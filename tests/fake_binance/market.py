@@ -164,7 +164,8 @@ def klines(ex: "Exchange", ctx: "Ctx") -> Any:
     last_open = end - end % step
     first_open = last_open - (limit - 1) * step
     if start is not None:
-        first_open = max(start - start % step, first_open) if "endTime" in ctx.params else start - start % step
+        # With startTime (alone or with endTime): the oldest candles opening at or after startTime.
+        first_open = -(-start // step) * step
     out = []
     open_time = first_open
     while open_time <= last_open and len(out) < limit:

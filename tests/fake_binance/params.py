@@ -16,6 +16,10 @@ _INT_RE = re.compile(r"^-?[0-9]{1,20}$")
 _DEC_RE = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
 _SYMBOLS_LEGAL = r'^\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\]$'
 _SIGNING_PARAMS = frozenset({"timestamp", "signature", "recvWindow"})
+# Client order ids (newClientOrderId, listClientOrderId, aboveClientOrderId, ...): Binance's rule.
+_CLIENT_ID_SUFFIX = "ClientOrderId"
+_CLIENT_ID_LEGAL = r"^[\.A-Z\:/a-z0-9_-]{1,36}$"
+_CLIENT_ID_RE = re.compile(_CLIENT_ID_LEGAL)
 
 # Documented dedicated error codes for bad enum values.
 _ENUM_ERRORS: dict[str, tuple[int, str]] = {
@@ -108,6 +112,8 @@ def validate(endpoint: Endpoint, raw: dict[str, str]) -> dict[str, Any]:
 def convert(endpoint: Endpoint, name: str, value: str) -> Any:
     """Convert one value according to the transcribed type."""
     ptype = endpoint.param_types.get(name, "STRING")
+    if name.endswith(_CLIENT_ID_SUFFIX) and not _CLIENT_ID_RE.match(value):
+        raise illegal(name, _CLIENT_ID_LEGAL)
     if ptype in (LONG, INT):
         if not _INT_RE.match(value):
             raise illegal(name, "^[0-9]{1,20}$")

@@ -175,15 +175,33 @@ def test_a_missing_key_file_names_the_line(loopback, capsys):
     assert "account main" not in out  # only the named account
 
 
-def test_group_readable_files_warn_with_a_chmod_hint(loopback, capsys):
+def test_group_readable_files_fail_with_a_chmod_hint(loopback, capsys):
+    os.chmod(loopback.tools_file, 0o640)
+    code, out, _ = _doctor(loopback, capsys)
+    assert code == 1
+    assert out.count(f"chmod 600 {loopback.tools_file}") == 1
+    assert any(line.startswith("FAIL permissions") and "mode 640" in line and "refused" in line
+               for line in _lines(out, "accounts file"))
+    assert "--insecure-permissions" not in out or "accepted by" not in out
+
+
+def test_insecure_permissions_turns_readable_files_into_warnings(loopback, capsys):
     os.chmod(loopback.tools_file, 0o640)
     os.chmod(loopback.tools_file.parent / "rsa.pem", 0o644)
-    code, out, _ = _doctor(loopback, capsys)
+    code = main(["--tools-file", str(loopback.tools_file), "--insecure-permissions", "doctor"])
+    out = _flat(capsys.readouterr().out)
     assert code == 0
-    assert out.count(f"chmod 600 {loopback.tools_file}") == 1
-    assert any(line.startswith("WARN permissions") and "mode 640" in line for line in _lines(out, "accounts file"))
+    assert any(line.startswith("WARN permissions") and "accepted by --insecure-permissions" in line
+               for line in _lines(out, "accounts file"))
     assert f"hint: chmod 600 {loopback.tools_file.parent / 'rsa.pem'}" in out
     assert out.rstrip().endswith("doctor: all checks passed (2 warnings)")
+
+
+def test_a_tools_md_others_can_write_fails_even_with_insecure_permissions(loopback, capsys):
+    os.chmod(loopback.tools_file, 0o646)
+    code = main(["--tools-file", str(loopback.tools_file), "--insecure-permissions", "doctor"])
+    out = _flat(capsys.readouterr().out)
+    assert code == 1 and "other users can change it" in out
 
 
 def test_a_named_account_checks_only_that_one(loopback, capsys):

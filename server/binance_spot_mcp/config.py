@@ -27,6 +27,7 @@ TOOLSETS_ENV = "BINANCE_SPOT_MCP_TOOLSETS"
 READ_ONLY_ENV = "BINANCE_SPOT_MCP_READ_ONLY"
 MIN_HTTP_TOKEN_LENGTH = 16
 JOURNAL_DIR_NAME = "binance-spot-mcp"
+CONFIG_DIR_NAME = "binance-spot-mcp"
 JOURNAL_FILE_NAME = "journal.jsonl"
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 
@@ -120,6 +121,18 @@ def default_journal_file(environ: Mapping[str, str] | None = None, cwd: Path | N
     return base / JOURNAL_DIR_NAME / JOURNAL_FILE_NAME
 
 
+def default_config_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """This server's config directory: ``$XDG_CONFIG_HOME/binance-spot-mcp``, else
+    ``~/.config/binance-spot-mcp``. Key and credentials files named over MCP must live there
+    or beside TOOLS.md."""
+    env = os.environ if environ is None else environ
+    config_home = env.get("XDG_CONFIG_HOME", "").strip()
+    if config_home and Path(config_home).expanduser().is_absolute():
+        return Path(config_home).expanduser() / CONFIG_DIR_NAME
+    home = env.get("HOME", "").strip()
+    return (Path(home) if home else Path.home()) / ".config" / CONFIG_DIR_NAME
+
+
 def _is_true(value: str | None) -> bool:
     return (value or "").strip().lower() in _TRUE_WORDS
 
@@ -176,6 +189,9 @@ class Settings:
     toolsets: tuple[str, ...] | None = None
     # Drop every state-changing tool, whatever the toolsets say.
     read_only: bool = False
+    # Accept TOOLS.md and key files that other users can read (never ones they can write).
+    insecure_permissions: bool = False
+    config_dir: Path = field(default_factory=default_config_dir)
 
 
 def load_settings(
@@ -186,6 +202,7 @@ def load_settings(
     require_elicitation: bool | None = None,
     toolsets: str | None = None,
     read_only: bool | None = None,
+    insecure_permissions: bool = False,
 ) -> Settings:
     """Build settings from CLI values and the environment (``os.environ`` unless given).
 
@@ -244,4 +261,6 @@ def load_settings(
         ),
         journal_file=default_journal_file(env, cwd),
         http_token=http_token,
+        insecure_permissions=insecure_permissions,
+        config_dir=default_config_dir(env),
     )

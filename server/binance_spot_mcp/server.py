@@ -224,6 +224,8 @@ class Runtime:
                 message=f"Tool {name} is not enabled on this server ({self.selection.describe()}).",
             )
         endpoint = self.catalog.get(name)
+        if endpoint is not None or name in ACCOUNT_TOOL_NAMES:
+            await self.accounts.refresh()  # TOOLS.md and key files are read off the event loop
         if endpoint is None and name in ACCOUNT_TOOL_NAMES:
             return await self.account_tools.call(name, arguments)
         if endpoint is None:
@@ -272,7 +274,7 @@ class Runtime:
         -1006/-1007) the request is never sent again: the order is looked up by its client id.
         """
         params, client_id = with_client_id(endpoint, prepared.params)
-        entry = self.journal.record_intent(
+        entry = await self.journal.intent(
             tool=endpoint.tool,
             account=account.name,
             environment=account.environment,
@@ -285,18 +287,18 @@ class Runtime:
         except ExchangeError as exc:
             if client_id and (exc.status >= 500 or exc.code in UNKNOWN_OUTCOME_CODES):
                 return await self._resolve_outcome(endpoint, params, account, client_id, entry, f"{exc.msg} (HTTP {exc.status})")
-            self.journal.record_outcome(entry, ok=False, status=exc.status, summary={"code": exc.code, "msg": exc.msg})
+            await self.journal.outcome(entry, ok=False, status=exc.status, summary={"code": exc.code, "msg": exc.msg})
             raise
         except TransportError as exc:
             if client_id and exc.sent:
                 return await self._resolve_outcome(endpoint, params, account, client_id, entry, exc.message)
             summary = {"error": exc.message, "may_have_executed": exc.sent}
-            self.journal.record_outcome(entry, ok=False, status=None, summary=summary)
+            await self.journal.outcome(entry, ok=False, status=None, summary=summary)
             raise
         except BinanceSpotError as exc:  # refused before sending (rate limit, ban, policy)
-            self.journal.record_outcome(entry, ok=False, status=None, summary={"not_sent": exc.kind, "error": exc.message})
+            await self.journal.outcome(entry, ok=False, status=None, summary={"not_sent": exc.kind, "error": exc.message})
             raise
-        self.journal.record_outcome(entry, ok=True, status=reply.status, summary=outcome_summary(reply.data))
+        await self.journal.outcome(entry, ok=True, status=reply.status, summary=outcome_summary(reply.data))
         return reply.data
 
     async def _resolve_outcome(
@@ -325,7 +327,7 @@ class Runtime:
             except BinanceSpotError:
                 continue  # transport trouble or a local rate limit: ask again later
             outcome = verdict(found.data)
-            self.journal.record_outcome(entry, ok=True, status=None, summary={"recovered": outcome, **outcome_summary(found.data)})
+            await self.journal.outcome(entry, ok=True, status=None, summary={"recovered": outcome, **outcome_summary(found.data)})
             return {
                 "outcome": outcome,
                 "note": f"The reply was lost ({cause}); the request was NOT sent again. It was found by its client id {client_id}.",
@@ -333,13 +335,13 @@ class Runtime:
             }
         waited = sum(delays)
         if not_found == len(delays):
-            self.journal.record_outcome(entry, ok=False, status=None, summary={"recovered": "not placed", "cause": cause})
+            await self.journal.outcome(entry, ok=False, status=None, summary={"recovered": "not placed", "cause": cause})
             raise OutcomeError(
                 f"Outcome: not placed. The reply was lost ({cause}); Binance had no order with client id "
                 f"{client_id} in {len(delays)} look-ups over {waited:.1f} s. It was not sent again.",
                 hint=f"It is safe to place it again. To double-check first: {lookup.describe()}",
             )
-        self.journal.record_outcome(entry, ok=False, status=None, summary={"recovered": "unknown", "cause": cause})
+        await self.journal.outcome(entry, ok=False, status=None, summary={"recovered": "unknown", "cause": cause})
         raise OutcomeError(
             f"Outcome: UNKNOWN. The reply was lost ({cause}) and Binance could not be asked reliably "
             f"within {waited:.1f} s. It was not sent again.",

@@ -23,6 +23,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
+from binance_spot_mcp.safe_files import UnsafeFile, read_file
+
 HMAC_SHA256, RSA, ED25519 = "HMAC_SHA256", "RSA", "ED25519"
 MAX_KEY_FILE_BYTES = 64 * 1024
 
@@ -98,14 +100,14 @@ def signer_from_private_key(pem: bytes, passphrase: str | None, *, source: str) 
     raise KeyLoadError(f"{source} holds a {type(key).__name__}; Binance takes RSA or Ed25519 keys")
 
 
-def signer_from_key_file(path: Path, passphrase: str | None) -> RsaSigner | Ed25519Signer:
+def signer_from_key_file(
+    path: Path, passphrase: str | None, *, allow_readable: bool = False
+) -> RsaSigner | Ed25519Signer:
+    """Load the signing key in ``path``: a small 0600 regular file of this user (``safe_files``)."""
     source = f"private key file {path}"
     try:
-        if path.stat().st_size > MAX_KEY_FILE_BYTES:
-            raise KeyLoadError(f"{source} is too large to be a private key")
-        pem = path.read_bytes()
-    except FileNotFoundError:
-        raise KeyLoadError(f"{source} does not exist") from None
-    except OSError as exc:
-        raise KeyLoadError(f"{source} cannot be read ({exc.strerror})") from None
+        pem = read_file(path, limit=MAX_KEY_FILE_BYTES, what="private key file", allow_readable=allow_readable)
+    except UnsafeFile as exc:
+        hint = f" ({exc.hint})" if exc.hint else ""
+        raise KeyLoadError(f"{exc.message}{hint}") from None
     return signer_from_private_key(pem, passphrase, source=source)

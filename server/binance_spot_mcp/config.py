@@ -95,7 +95,11 @@ def is_binance_url(url: str) -> bool:
 
 def base_url_problem(url: str) -> str | None:
     """Why ``url`` may not receive API keys, or None when it may (invariant 3)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
+    except ValueError:
+        return "the port must be a number from 1 to 65535 (scheme://host[:port])"
     if parts.path not in {"", "/"} or parts.query or parts.fragment or parts.username or parts.password:
         return "a base URL is scheme://host[:port] only, with no path, query or credentials"
     if is_binance_url(url) or is_loopback_url(url):

@@ -67,7 +67,7 @@ from binance_spot_mcp.errors import (
 )
 from binance_spot_mcp.filters import ORDER_TOOLS, ExchangeInfoCache, check_order, needs_avg_price
 from binance_spot_mcp.journal import Journal
-from binance_spot_mcp.orders import UNKNOWN_OUTCOME_CODES, lookup_for, verdict, with_client_id
+from binance_spot_mcp.orders import NOT_FOUND_CODES, UNKNOWN_OUTCOME_CODES, lookup_for, verdict, with_client_id
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import failure, json_result, narrowing_hint, success
 from binance_spot_mcp.schema import PreparedCall, prepare_arguments, tool_schema
@@ -321,7 +321,7 @@ class Runtime:
             try:
                 found = await self.client.call(lookup_endpoint, lookup.arguments, base_url=account.base_url, account=account)
             except ExchangeError as exc:
-                if 400 <= exc.status < 500 and exc.status not in (418, 429):
+                if exc.code in NOT_FOUND_CODES:
                     not_found += 1  # Binance says: no such order (yet)
                 continue
             except BinanceSpotError:

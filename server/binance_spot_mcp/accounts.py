@@ -32,7 +32,7 @@ import anyio.to_thread
 
 from binance_spot_mcp.config import ENVIRONMENTS, MAINNET, TESTNET, Settings, base_url_problem
 from binance_spot_mcp.errors import AccountError
-from binance_spot_mcp.redact import Redactor, mask_api_key, mask_secret
+from binance_spot_mcp.redact import Redactor, looks_like_key_material, mask_api_key, mask_secret
 from binance_spot_mcp.safe_files import (
     DIRECTORY,
     MISSING,
@@ -149,7 +149,19 @@ def account_heading(line: str) -> str | None:
     return _clean_value(match.group(1)) if match else None
 
 
-def _drafts(text: str, where: str, problems: list[str]) -> list[_Draft]:
+_SECRET_FIELDS = {"api_key": "add_api_key", "secret": "add_secret", "passphrase": "add_opaque"}
+
+
+def _register(redactor: Redactor, key: str | None, value: str) -> None:
+    """Before any check: a key, secret or passphrase is registered with the redactor, and so is
+    key material pasted into another line (a heading, a key-file path, an unknown field)."""
+    if key in _SECRET_FIELDS:
+        getattr(redactor, _SECRET_FIELDS[key])(value)
+    elif looks_like_key_material(value):
+        redactor.add_opaque(value)
+
+
+def _drafts(text: str, where: str, problems: list[str], redactor: Redactor) -> list[_Draft]:
     lines = text.splitlines()
     start = None
     for i, line in enumerate(lines):
@@ -169,10 +181,16 @@ def _drafts(text: str, where: str, problems: list[str]) -> list[_Draft]:
             continue
         heading = account_heading(line)
         if heading is not None:
+            _register(redactor, None, heading)
             current = _Draft(heading, number)
             drafts.append(current)
             continue
         match = _FIELD_RE.match(line)
+        if match:
+            _register(redactor, _FIELDS.get(match.group(1).lower()), _clean_value(match.group(2)))
+        else:
+            for word in stripped.replace(":", " ").split():
+                _register(redactor, None, word.strip("`'\""))
         if current is None:
             problems.append(f"{where} line {number}: text before the first '### name' heading is ignored")
             continue
@@ -294,7 +312,7 @@ def parse_accounts(
 ) -> AccountSet:
     """Parse the accounts section of a TOOLS.md text."""
     result = AccountSet()
-    for draft in _drafts(text, where, result.problems):
+    for draft in _drafts(text, where, result.problems, redactor):
         if draft.name in result.accounts or draft.name in result.broken:
             result.problems.append(
                 f"{where} line {draft.line}: account '{draft.name}' is defined again; the first one is used"

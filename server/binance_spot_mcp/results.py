@@ -92,17 +92,18 @@ def cap_json(data: Any, max_chars: int, *, hint: str = "Narrow the query.") -> s
 
 
 def _result(text: str, *, error: bool, redactor: Redactor) -> CallToolResult:
-    """Every tool result leaves through here, so every one is redacted."""
+    """Every tool result leaves through here, so every one is redacted (the data was redacted
+    before it was serialised; this second pass over the text is defence in depth)."""
     return CallToolResult(content=[TextContent(type="text", text=redactor.redact(text))], is_error=error)
 
 
 def json_result(payload: Any, *, error: bool, redactor: Redactor) -> CallToolResult:
     """A small payload of our own (no size cap needed)."""
-    return _result(dumps(payload), error=error, redactor=redactor)
+    return _result(dumps(redactor.redact_data(payload)), error=error, redactor=redactor)
 
 
 def success(data: Any, *, redactor: Redactor, max_chars: int, hint: str = "Narrow the query.") -> CallToolResult:
-    return _result(cap_json(data, max_chars, hint=hint), error=False, redactor=redactor)
+    return _result(cap_json(redactor.redact_data(data), max_chars, hint=hint), error=False, redactor=redactor)
 
 
 def failure(error: BinanceSpotError, *, redactor: Redactor) -> CallToolResult:

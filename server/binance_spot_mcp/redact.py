@@ -109,20 +109,23 @@ class Redactor:
         """``value`` (parsed JSON: dicts, lists, strings, numbers) with every string redacted and
         every ``signature`` member masked, before it is serialised: JSON escaping can no longer
         hide a key from the text pass, and a cut can never land inside a secret."""
-        quick = self._quick
+        return self._walk(value, self._quick.search)
+
+    def _walk(self, value: Any, hit: Any) -> Any:
         if isinstance(value, str):
-            return self.redact(value) if quick.search(value) else value
+            # shorter than any registered value, "signature=" and a PEM header: nothing to hide
+            return self.redact(value) if len(value) >= MIN_SECRET_LENGTH and hit(value) else value
         if isinstance(value, dict):
             out = {}
             for key, item in value.items():
-                name = self.redact_data(key) if isinstance(key, str) else key
+                name = self._walk(key, hit) if isinstance(key, str) else key
                 if isinstance(key, str) and key.lower() == _SIGNATURE_KEY and item is not None:
                     out[name] = MASK
                 else:
-                    out[name] = self.redact_data(item)
+                    out[name] = self._walk(item, hit)
             return out
         if isinstance(value, list | tuple):
-            return [self.redact_data(item) for item in value]
+            return [self._walk(item, hit) for item in value]
         return value
 
     def redact_all(self, texts: Iterable[str]) -> list[str]:

@@ -224,3 +224,23 @@ async def test_not_found_every_time_is_not_placed(tmp_path):
     body, journal = await _place(tmp_path, handler)
     assert body["message"].startswith("Outcome: not placed") and "safe to place it again" in body["hint"]
     assert counts == {"POST": 1, "GET": 3} and journal[-1]["summary"]["recovered"] == "not placed"
+
+
+# ------------------------------------------------------------------ where keys may go (invariant 3)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://localhost.evil.com", "http://127.0.0.1.evil.com:80", "https://api.binance.com:8443",
+     "https://api.binance.com:80", "https://localhost@evil.com", "https://evil.com#api.binance.com"],
+)
+def test_look_alike_hosts_and_other_ports_on_binance_hosts_are_refused(url):
+    from binance_spot_mcp.config import base_url_problem
+
+    assert base_url_problem(url) is not None
+
+
+def test_slashes_and_other_reserved_characters_are_encoded_in_values():
+    from binance_spot_mcp.client import encode_params
+
+    assert encode_params([("newClientOrderId", "a/b:c"), ("x", "&=?#")]) == "newClientOrderId=a%2Fb%3Ac&x=%26%3D%3F%23"

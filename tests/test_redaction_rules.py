@@ -112,6 +112,8 @@ def test_other_encodings_of_a_key_and_a_secret_are_redacted():
         out = r.redact(" | ".join(forms))
         for form in forms:
             assert form not in out
+        mask = mask_api_key(value) if value == key else mask_secret(value)
+        assert [r.redact(form) for form in forms] == [mask] * len(forms)
 
 
 def test_a_key_with_json_escaped_characters_is_caught_before_serialising():
@@ -184,3 +186,57 @@ async def test_an_exchange_echoing_the_key_in_other_forms_leaks_nothing(tmp_path
     for leaked in (key, key.lower(), base64.b64encode(key.encode()).decode(), key.encode().hex()):
         assert leaked not in text
     assert "signature=***" in body["url"]
+
+
+# ------------------------------------------------------------------ edges found by mutation testing
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("aB3" + "x" * 21, True),  # 24 characters, three classes
+        ("aB3" + "x" * 20, False),  # 23
+        ("ab3" + "x" * 29, True),  # 32 characters, two classes
+        ("ab3" + "x" * 28, False),  # 31
+        ("abcdefghij" * 6, False),  # one class, however long
+        ("aB3" + "x" * 40 + ".pem", False),  # a file name
+        ("aB3 " + "x" * 40, False),  # prose
+        ("AB3" + "X" * 40, True),  # upper and digits, long
+        ("aB" + "x" * 40, True),  # upper and lower, long
+        ("a3" + "x" * 40, True),  # lower and digits, long
+    ],
+)
+def test_what_counts_as_key_material(value, expected):
+    from binance_spot_mcp.redact import looks_like_key_material
+
+    assert looks_like_key_material(value) is expected
+
+
+def test_the_other_forms_of_a_six_character_secret_are_redacted_with_its_mask():
+    secret = "aBc123"
+    r = Redactor()
+    r.add_secret(secret)
+    assert r.redact(f"{secret.upper()} {secret.lower()} {secret.encode().hex()}") == "*** *** ***"
+    assert r.redact_data([secret, {"k": secret.lower()}]) == ["***", {"k": "***"}]
+
+
+def test_longest_first_even_when_the_shorter_sorts_later():
+    inner, outer = "zzInnerSecret1", "AAzzInnerSecret1BB"  # "zz..." sorts after "AA..."
+    r = Redactor()
+    r.add_secret(inner)
+    r.add_secret(outer)
+    assert r.redact(outer) == mask_secret(outer)
+
+
+def test_exact_replacement_texts():
+    r = Redactor()
+    assert r.redact("a&signature=abc123&b") == "a&signature=***&b"
+    assert r.redact("x -----BEGIN PRIVATE KEY-----\nQUJD\n-----END PRIVATE KEY----- y") == "x [private key hidden] y"
+
+
+def test_the_same_value_added_twice_keeps_one_mask():
+    r = Redactor()
+    r.add_api_key("KeyKeyKeyKey12345")
+    r.add_api_key("KeyKeyKeyKey12345")
+    assert r.redact("KeyKeyKeyKey12345") == mask_api_key("KeyKeyKeyKey12345")
+    assert repr(r).startswith("Redactor(") and "KeyKey" not in repr(r)

@@ -46,7 +46,8 @@ SAFETY_MODULES: dict[str, list[str]] = {
     "confirm": ["tests/test_confirm.py"],
 }
 # Tests that spawn subprocesses or bind sockets for minutes are not worth running per mutant.
-DESELECT = ["-p", "no:cacheprovider", "-x", "-q"]
+DESELECT = ["-p", "no:cacheprovider", "-x", "-q",
+            "--deselect", "tests/test_accounts_file.py::test_two_processes_adding_at_once_both_land"]
 
 
 def _scratch(module: str) -> Path:

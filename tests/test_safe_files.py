@@ -243,3 +243,200 @@ def test_the_journal_refuses_a_fifo_without_blocking(tmp_path):
                 await Journal(path).intent(tool="t", account="a", environment="testnet", method="POST", path="/x", params={})
 
     anyio.run(main)
+
+
+# ------------------------------------------------------------------ edges found by mutation testing
+
+
+def _refusal(path: Path, **kwargs) -> UnsafeFile:
+    kwargs.setdefault("limit", 1000)
+    kwargs.setdefault("what", "key file")
+    with pytest.raises(UnsafeFile) as caught:
+        read_file(path, **kwargs)
+    return caught.value
+
+
+def test_each_refusal_names_the_file_the_rule_and_the_fix(tmp_path):
+    good = tmp_path / "good"
+    good.write_text("x")
+    link = tmp_path / "link"
+    link.symlink_to(good)
+    loose = tmp_path / "loose"
+    loose.write_text("x")
+    os.chmod(loose, 0o644)
+    writable = tmp_path / "writable"
+    writable.write_text("x")
+    os.chmod(writable, 0o606)
+    cases = {
+        "missing": (tmp_path / "nothing", safe_files.MISSING, "does not exist", ""),
+        "symlink": (link, safe_files.SYMLINK, "symbolic link", ""),
+        "not a directory": (good / "below", safe_files.UNREADABLE, "cannot open key file", ""),
+        "directory": (tmp_path, safe_files.NOT_REGULAR, "not a regular file", ""),
+        "readable": (loose, safe_files.READABLE, "readable by other users (mode 644)",
+                     f"chmod 600 {loose} (or start with --insecure-permissions to accept it)"),
+        "writable": (writable, safe_files.WRITABLE, "writable by other users (mode 606)", f"chmod 600 {writable}"),
+    }
+    for label, (path, reason, words, hint) in cases.items():
+        error = _refusal(path)
+        assert error.reason == reason, label
+        assert error.message.startswith("key file ") or error.message.startswith("cannot open key file "), label
+        assert str(path) in error.message and words in error.message and str(error) == error.message, label
+        assert error.hint == hint, label
+
+
+def test_readable_files_are_refused_by_default_everywhere(tmp_path):
+    loose = tmp_path / "loose"
+    loose.write_text("x")
+    os.chmod(loose, 0o640)
+    assert _refusal(loose).reason == safe_files.READABLE
+    fd = os.open(loose, os.O_RDONLY)
+    try:
+        with pytest.raises(UnsafeFile):
+            safe_files.check_descriptor(fd, loose, "key file", private=True)
+        assert safe_files.check_descriptor(fd, loose, "key file", private=False).st_size == 1
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.anyio
+async def test_async_reads_apply_the_same_rules(tmp_path):
+    loose = tmp_path / "loose"
+    loose.write_text("x")
+    os.chmod(loose, 0o640)
+    with pytest.raises(UnsafeFile, match="credentials file .* readable by other users"):
+        await read_file_async(loose, limit=10, what="credentials file")
+    assert await read_file_async(loose, limit=10, what="credentials file", allow_readable=True) == b"x"
+    assert await read_file_async(loose, limit=10, what="journal", private=False) == b"x"
+
+
+def test_large_files_are_read_whole_and_growing_ones_stopped_across_chunks(tmp_path, monkeypatch):
+    path = tmp_path / "big"
+    content = bytes(range(256)) * 600  # 153,600 bytes: three reads of 64 KiB
+    path.write_bytes(content)
+    assert read_file(path, limit=200_000, what="TOOLS.md") == content
+    real_fstat = os.fstat
+
+    class Small:
+        def __init__(self, info: os.stat_result) -> None:
+            self._info = info
+
+        def __getattr__(self, name: str):
+            return 1 if name == "st_size" else getattr(self._info, name)
+
+    monkeypatch.setattr(os, "fstat", lambda fd: Small(real_fstat(fd)))
+    with pytest.raises(UnsafeFile) as caught:
+        read_file(path, limit=100_000, what="TOOLS.md")
+    assert caught.value.reason == safe_files.TOO_LARGE
+    assert _refusal(path, limit=10).reason == safe_files.TOO_LARGE
+
+
+def test_a_directory_owned_by_root_is_trusted_one_owned_by_another_user_is_not(tmp_path, monkeypatch):
+    me = os.geteuid()
+    monkeypatch.setattr(safe_files, "current_uid", lambda: me + 4242)
+    safe_files.check_directory(Path("/"), "TOOLS.md")  # root's: fine (like /home)
+    real_stat = os.stat
+
+    class Foreign:
+        def __init__(self, info: os.stat_result) -> None:
+            self._info = info
+
+        def __getattr__(self, name: str):
+            return 4243 + me if name == "st_uid" else getattr(self._info, name)
+
+    monkeypatch.setattr(os, "stat", lambda p, *a, **k: Foreign(real_stat(p, *a, **k)))
+    with pytest.raises(UnsafeFile, match="belongs to another user") as caught:
+        safe_files.check_directory(tmp_path, "TOOLS.md")
+    assert caught.value.reason == safe_files.DIRECTORY and f"(holding TOOLS.md)" in caught.value.message
+
+
+def test_directory_refusals_say_why_and_how_to_fix(tmp_path):
+    with pytest.raises(UnsafeFile) as caught:
+        safe_files.check_directory(tmp_path / "nothing", "TOOLS.md")
+    assert caught.value.reason == safe_files.DIRECTORY and "cannot be examined" in caught.value.message
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    with pytest.raises(UnsafeFile, match="is not a directory") as caught:
+        safe_files.check_directory(afile, "TOOLS.md")
+    assert caught.value.reason == safe_files.DIRECTORY
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o770)
+    with pytest.raises(UnsafeFile) as caught:
+        safe_files.check_directory(shared, "TOOLS.md")
+    assert caught.value.hint == f"chmod go-w {shared}" and "(mode 770)" in caught.value.message
+
+
+def test_write_targets_are_refused_with_reasons(tmp_path, monkeypatch):
+    real = tmp_path / "real"
+    real.write_text("x")
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    for path, reason in ((link, safe_files.SYMLINK), (tmp_path, safe_files.NOT_REGULAR)):
+        with pytest.raises(UnsafeFile) as caught:
+            safe_files.write_private_atomically(path, b"new", "TOOLS.md")
+        assert caught.value.reason == reason and "TOOLS.md" in caught.value.message
+    with pytest.raises(UnsafeFile) as caught:
+        safe_files.check_write_target(real / "below", "TOOLS.md")
+    assert caught.value.reason == safe_files.UNREADABLE and "cannot examine TOOLS.md" in caught.value.message
+    me = os.geteuid()
+    monkeypatch.setattr(safe_files, "current_uid", lambda: me + 1)
+    with pytest.raises(UnsafeFile) as caught:
+        safe_files.write_private_atomically(real, b"new", "TOOLS.md")
+    assert caught.value.reason == safe_files.NOT_OWNED and real.read_text() == "x"
+
+
+def test_the_temporary_file_is_a_hidden_sibling_and_is_removed_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "TOOLS.md"
+    seen: list[str] = []
+    real_replace = os.replace
+
+    def spy(source, destination):
+        seen.append(source)
+        return real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", spy)
+    safe_files.write_private_atomically(target, b"data", "TOOLS.md")
+    temp = Path(seen[0])
+    assert temp.parent == tmp_path and temp.name.startswith(".TOOLS.md.") and temp.name.endswith(".tmp")
+    assert target.read_bytes() == b"data" and stat.S_IMODE(target.stat().st_mode) == 0o600
+
+    def fail(source, destination):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError):
+        safe_files.write_private_atomically(target, b"other", "TOOLS.md")
+    assert sorted(os.listdir(tmp_path)) == ["TOOLS.md"] and target.read_bytes() == b"data"
+
+
+def test_open_private_names_what_it_refuses(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("")
+    lock = tmp_path / ".lock"
+    lock.symlink_to(victim)
+    with pytest.raises(UnsafeFile) as caught:
+        safe_files.open_private(lock, "lock file", flags=os.O_RDWR)
+    assert caught.value.reason == safe_files.SYMLINK and f"lock file {lock}" in caught.value.message
+    with pytest.raises(UnsafeFile) as caught:
+        safe_files.open_private(tmp_path, "journal", flags=os.O_RDONLY)
+    assert caught.value.reason in (safe_files.NOT_REGULAR, safe_files.UNREADABLE) and "journal" in caught.value.message
+    fd = safe_files.open_private(tmp_path / "new", "journal", flags=os.O_RDWR)
+    os.close(fd)
+    assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o600
+
+
+def test_fsync_directory_is_best_effort(tmp_path):
+    safe_files.fsync_directory(tmp_path)
+    safe_files.fsync_directory(tmp_path / "missing")  # no error: some file systems refuse
+
+
+def test_is_inside_resolves_symlinks(tmp_path):
+    inside, outside = tmp_path / "in", tmp_path / "out"
+    inside.mkdir()
+    outside.mkdir()
+    (inside / "link").symlink_to(outside / "secret")
+    assert safe_files.is_inside(inside / "file", [inside])
+    assert safe_files.is_inside(inside, [inside])
+    assert not safe_files.is_inside(inside / "link", [inside])
+    assert not safe_files.is_inside(inside / ".." / "out" / "x", [inside])
+    assert safe_files.is_inside(outside / "x", [inside, outside])

@@ -336,13 +336,13 @@ def _update(path: Path, change: Callable[[str], str]) -> None:
         raise AccountsFileError(f"the directory of {target} does not exist")
     try:
         check_directory(target.parent, "accounts file")
-        existed = check_write_target(target, "accounts file")
+        check_write_target(target, "accounts file")
     except UnsafeFile as exc:
         raise _file_error(exc) from None
     with _locked(target):
         text = _read(target)
         new_text = change(text)
-        if new_text == text and existed:
+        if new_text == text:  # nothing to do (a change always adds or removes text)
             return
         _write_atomically(target, new_text)
 

@@ -12,7 +12,6 @@ import base64
 import logging
 import re
 import threading
-from collections.abc import Iterable
 from typing import Any
 
 MIN_SECRET_LENGTH = 6
@@ -127,9 +126,6 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self._walk(item, hit) for item in value]
         return value
-
-    def redact_all(self, texts: Iterable[str]) -> list[str]:
-        return [self.redact(t) for t in texts]
 
     def __repr__(self) -> str:
         return f"Redactor({len(self._replacements)} values)"

@@ -22,6 +22,7 @@ Messages name the file and the rule, never its content.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
@@ -33,7 +34,7 @@ import anyio.to_thread
 
 PRIVATE_MODE = 0o600
 PRIVATE_DIRECTORY_MODE = 0o700
-_OPEN_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+_OPEN_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
 _GROUP_OTHER_WRITE = stat.S_IWGRP | stat.S_IWOTH
 _GROUP_OTHER_ANY = stat.S_IRWXG | stat.S_IRWXO
 INSECURE_FLAG = "--insecure-permissions"
@@ -177,22 +178,19 @@ def open_private(path: Path, what: str, *, flags: int) -> int:
         info = check_descriptor(fd, path, what, private=False)
         if stat.S_IMODE(info.st_mode) != PRIVATE_MODE:
             os.fchmod(fd, PRIVATE_MODE)
-        # regular files ignore O_NONBLOCK, but a flock should wait normally
-        os.set_blocking(fd, True)
+        # (O_NONBLOCK does nothing to a regular file, and flock waits unless asked for LOCK_NB)
     except BaseException:
         os.close(fd)
         raise
     return fd
 
 
-def check_write_target(path: Path, what: str) -> bool:
-    """Before replacing ``path``: refuse a symlink, a non-regular file or another user's file.
-
-    Returns whether the file exists."""
+def check_write_target(path: Path, what: str) -> None:
+    """Before replacing ``path``: refuse a symlink, a non-regular file or another user's file."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
-        return False
+        return
     except OSError as exc:
         raise UnsafeFile(f"cannot examine {what} {path}: {exc.strerror}", reason=UNREADABLE) from None
     if stat.S_ISLNK(info.st_mode):
@@ -201,7 +199,6 @@ def check_write_target(path: Path, what: str) -> bool:
         raise UnsafeFile(f"{what} {path} is not a regular file; not modified", reason=NOT_REGULAR)
     if info.st_uid != current_uid():
         raise UnsafeFile(f"{what} {path} belongs to another user (uid {info.st_uid}); not modified", reason=NOT_OWNED)
-    return True
 
 
 def write_private_atomically(path: Path, data: bytes, what: str) -> None:
@@ -210,29 +207,26 @@ def write_private_atomically(path: Path, data: bytes, what: str) -> None:
     A crash leaves the old file or the new one, never a torn one. Raises ``UnsafeFile`` or ``OSError``."""
     path = Path(path)
     check_write_target(path, what)
-    tmp_name: str | None = None
+    # beside the target (a rename never crosses file systems), hidden, never a planted name (O_EXCL)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), PRIVATE_MODE)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
-        tmp_name = None
-        fsync_directory(path.parent)
-    finally:
-        if tmp_name is not None:
-            try:
-                os.unlink(tmp_name)
-            except OSError:
-                pass
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+    fsync_directory(path.parent)
 
 
 def fsync_directory(directory: Path) -> None:
     """Make a rename in ``directory`` durable (best effort: some file systems refuse)."""
     try:
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(directory, os.O_RDONLY)
     except OSError:
         return
     try:

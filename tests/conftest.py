@@ -11,6 +11,15 @@ import pytest
 from tests.fake_binance import RunningFake, running_fake
 
 
+@pytest.fixture(autouse=True)
+def private_umask() -> Iterator[None]:
+    """Files a test writes are 0600, as a careful user's would be: TOOLS.md and key files that
+    other users can read are refused (safe_files). Tests of that rule chmod explicitly."""
+    old = os.umask(0o077)
+    yield
+    os.umask(old)
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     """Run anyio-marked tests on asyncio only."""

@@ -178,10 +178,27 @@ def test_file_changes_are_picked_up_without_restart(tmp_path):
     assert store.current().names() == ["one", "two"]
 
 
-def test_group_readable_file_is_warned_about(tmp_path):
-    store, _ = _store(tmp_path, f"## Binance Accounts\n### one\n- API Key: {KEY_A}\n- Secret: {SECRET_A}\n- Environment: testnet\n")
-    os.chmod(tmp_path / "TOOLS.md", 0o644)
-    os.utime(tmp_path / "TOOLS.md", ns=(1, 1))
-    current = store.current()
-    assert current.names() == ["one"]
-    assert any("chmod 600" in p for p in current.problems)
+def test_group_readable_file_is_refused_unless_insecure_permissions(tmp_path):
+    body = f"## Binance Accounts\n### one\n- API Key: {KEY_A}\n- Secret: {SECRET_A}\n- Environment: testnet\n"
+    store, _ = _store(tmp_path, body)
+    assert store.current().names() == ["one"]
+    os.chmod(tmp_path / "TOOLS.md", 0o640)
+    current = store.current()  # a chmod alone (same mtime and size) is noticed
+    assert current.names() == []
+    assert current.mode_problem and "readable by other users (mode 640)" in current.mode_problem
+    assert "chmod 600" in current.mode_problem and "--insecure-permissions" in current.mode_problem
+    with pytest.raises(AccountError):
+        store.resolve("one")
+    lenient = AccountStore(
+        load_settings(tools_file=str(tmp_path / "TOOLS.md"), environ={}, insecure_permissions=True), Redactor()
+    )
+    assert lenient.current().names() == ["one"]
+
+
+@pytest.mark.parametrize("mode", [0o620, 0o602, 0o666])
+def test_a_file_other_users_can_write_is_refused_even_with_insecure_permissions(tmp_path, mode):
+    _store(tmp_path, f"## Binance Accounts\n### one\n- API Key: {KEY_A}\n- Secret: {SECRET_A}\n- Environment: testnet\n")
+    os.chmod(tmp_path / "TOOLS.md", mode)
+    settings = load_settings(tools_file=str(tmp_path / "TOOLS.md"), environ={}, insecure_permissions=True)
+    current = AccountStore(settings, Redactor()).current()
+    assert current.names() == [] and "writable by other users" in (current.mode_problem or "")

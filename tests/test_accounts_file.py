@@ -163,15 +163,42 @@ def test_new_file_is_created_0600_and_parses(tmp_path):
     assert sorted(os.listdir(tmp_path)) == [".TOOLS.md.lock", "TOOLS.md"]
 
 
-def test_existing_mode_is_kept(tmp_path):
+@pytest.mark.parametrize("old_mode", [0o644, 0o640, 0o400, 0o600])
+def test_every_write_leaves_the_file_0600_whatever_its_old_mode_and_the_umask(tmp_path, old_mode):
     path = tmp_path / "TOOLS.md"
     path.write_text("# mine\n")
-    os.chmod(path, 0o640)
+    os.chmod(path, old_mode)
+    previous = os.umask(0)  # a careless umask: the mode must come from fchmod, not from umask
+    try:
+        add_account(path, _entry())
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        add_account(tmp_path / "NEW.md", _entry())
+        assert stat.S_IMODE((tmp_path / "NEW.md").stat().st_mode) == 0o600
+        assert stat.S_IMODE((tmp_path / ".NEW.md.lock").stat().st_mode) == 0o600
+    finally:
+        os.umask(previous)
+
+
+def test_the_temporary_file_is_fsynced_before_the_rename(tmp_path, monkeypatch):
+    path = tmp_path / "TOOLS.md"
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append("replace"), real_replace(a, b))[1])
     add_account(path, _entry())
-    assert stat.S_IMODE(path.stat().st_mode) == 0o640
-    os.chmod(path, 0o400)
-    add_account(path, _entry("second"))
-    assert stat.S_IMODE(path.stat().st_mode) == 0o400
+    assert "replace" in events and "fsync" in events[: events.index("replace")]
+
+
+def test_the_write_size_limit_holds(tmp_path, monkeypatch):
+    import binance_spot_mcp.accounts_file as accounts_file
+
+    path = tmp_path / "TOOLS.md"
+    text = "# notes\n" + "x" * 500 + "\n"
+    path.write_text(text)
+    monkeypatch.setattr(accounts_file, "MAX_TOOLS_FILE_BYTES", len(text.encode()) + 50)
+    with pytest.raises(AccountsFileError, match="would grow beyond"):
+        add_account(path, _entry())
+    assert path.read_text() == text
 
 
 def test_values_that_look_quoted_round_trip(tmp_path):
@@ -234,14 +261,80 @@ def test_a_crash_before_the_rename_leaves_the_file_untouched(tmp_path, monkeypat
     assert sorted(os.listdir(tmp_path)) == [".TOOLS.md.lock", "TOOLS.md"]
 
 
-def test_a_symlinked_tools_file_is_written_through(tmp_path):
-    real = tmp_path / "real.md"
-    real.write_text("# real\n")
+def test_a_symlinked_tools_file_is_refused_and_its_target_untouched(tmp_path):
+    real = tmp_path / "bashrc"
+    real.write_text("# shell start-up\n")
     link = tmp_path / "TOOLS.md"
     link.symlink_to(real)
-    add_account(link, _entry())
-    assert link.is_symlink()
-    assert real.read_text().startswith("# real\n\n## Binance Accounts\n")
+    with pytest.raises(AccountsFileError, match="symbolic link"):
+        add_account(link, _entry())
+    with pytest.raises(AccountsFileError, match="symbolic link"):
+        remove_account(link, "fresh")
+    assert link.is_symlink() and real.read_text() == "# shell start-up\n"
+
+
+def test_a_planted_lock_symlink_is_not_followed(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    os.chmod(victim, 0o644)
+    (tmp_path / ".TOOLS.md.lock").symlink_to(victim)
+    dangling = tmp_path / "sub"
+    dangling.mkdir()
+    (dangling / ".TOOLS.md.lock").symlink_to(dangling / "created-by-us")
+    with pytest.raises(AccountsFileError, match="cannot lock"):
+        add_account(tmp_path / "TOOLS.md", _entry())
+    with pytest.raises(AccountsFileError, match="cannot lock"):
+        add_account(dangling / "TOOLS.md", _entry())
+    assert victim.read_text() == "precious\n" and stat.S_IMODE(victim.stat().st_mode) == 0o644
+    assert not (dangling / "created-by-us").exists()
+    assert not (tmp_path / "TOOLS.md").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+def test_a_fifo_directory_or_device_is_never_taken_for_tools_md(tmp_path, kind):
+    path = tmp_path / "TOOLS.md"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        path = Path("/dev/null")
+    with pytest.raises(AccountsFileError, match="not a regular file"):
+        add_account(path, _entry())
+    assert path.exists() and not path.is_file()
+
+
+def test_a_tools_md_other_users_can_write_is_not_written(tmp_path):
+    path = tmp_path / "TOOLS.md"
+    path.write_text("# mine\n")
+    os.chmod(path, 0o666)
+    with pytest.raises(AccountsFileError, match="writable by other users"):
+        add_account(path, _entry())
+    assert path.read_text() == "# mine\n"
+
+
+def test_a_directory_other_users_can_write_is_refused(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    with pytest.raises(AccountsFileError, match="writable by other users"):
+        add_account(shared / "TOOLS.md", _entry())
+    assert not (shared / "TOOLS.md").exists()
+    os.chmod(shared, 0o1777)  # sticky, like /tmp: others cannot replace our files there
+    add_account(shared / "TOOLS.md", _entry())
+    assert list(_parse(shared / "TOOLS.md").accounts) == ["fresh"]
+
+
+def test_another_users_tools_md_is_not_written(tmp_path, monkeypatch):
+    import binance_spot_mcp.safe_files as safe_files
+
+    path = tmp_path / "TOOLS.md"
+    path.write_text("# theirs\n")
+    me = os.geteuid()
+    monkeypatch.setattr(safe_files, "current_uid", lambda: me + 1)
+    with pytest.raises(AccountsFileError, match="another user"):
+        add_account(path, _entry())
+    assert path.read_text() == "# theirs\n"
 
 
 def test_non_utf8_file_is_refused_untouched(tmp_path):
@@ -296,7 +389,7 @@ def test_read_credentials_file(tmp_path):
         with pytest.raises(AccountsFileError) as caught:
             read_credentials_file(path)
         assert SECRET not in str(caught.value) and KEY not in str(caught.value)
-    with pytest.raises(AccountsFileError, match="cannot read"):
+    with pytest.raises(AccountsFileError, match="does not exist"):
         read_credentials_file(tmp_path / "missing")
 
 

@@ -51,8 +51,10 @@ async def test_executed_order_with_a_lost_reply_is_found_not_repeated(world, mod
 
 @pytest.mark.parametrize("mode", ERAS)
 async def test_slow_reply_times_out_and_the_order_is_found(world, mode):
-    world.exchange.inject("delay", path="/api/v3/order", method="POST", delay_s=0.5)
-    runtime = _runtime(world, http_timeout_s=0.2, outcome_lookup_delays_s=(0.2, 0.3, 0.5, 0.5))
+    # delay_after: the order executes at once and only the reply is late, so the look-up can never
+    # race the order itself (no real-time ordering between the fake's sleep and our look-ups)
+    world.exchange.inject("delay_after", path="/api/v3/order", method="POST", delay_s=3.0)
+    runtime = _runtime(world, http_timeout_s=0.2, outcome_lookup_delays_s=(0.01, 0.02))
     body = result_json(await _place(world, mode, runtime))
     assert body["outcome"] == "placed, FILLED"
     assert _posts(world) == 1 and len(world.exchange.orders_placed("BTCUSDT")) == 1

@@ -180,12 +180,15 @@ async def test_requests_that_reach_the_echoing_exchange_leak_nothing(tools_file,
         redactor=redactor,
         transport=httpx.MockTransport(_echo_everything),
     )
-    args = {"symbol": symbol} | ({"account": account} if account else {})
+    # symbols must match Binance's characters now (checked first), so the hostile text travels in
+    # a free-text parameter that does reach the exchange (timeZone); signed calls carry the key
+    # and the signature, which the exchange echoes too
+    args = {"symbol": "BTCUSDT"} | ({"account": account} if account else {})
     try:
         results = [
             await runtime.call("get_open_orders", args),
             await runtime.call("test_order", {**args, "side": "BUY", "type": "MARKET", "quantity": "1"}),
-            await runtime.call("get_order_book", {"symbol": symbol}),
+            await runtime.call("get_klines", {"symbol": "BTCUSDT", "interval": "1m", "timeZone": symbol}),
         ]
     finally:
         await runtime.aclose()

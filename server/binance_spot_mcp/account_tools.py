@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio.to_thread
 from mcp.types import CallToolResult, Tool, ToolAnnotations
 
 from binance_spot_mcp.accounts import Account, AccountStore, BrokenAccount, fingerprint
 from binance_spot_mcp.accounts_file import AccountEntry, account_names, add_account, read_credentials_file
 from binance_spot_mcp.config import ENVIRONMENTS, MAINNET, destination_environment
 from binance_spot_mcp.confirm import escape_text
+from binance_spot_mcp.key_paths import check_key_file, local_key_path
 from binance_spot_mcp.errors import BinanceSpotError, ToolInputError
 from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.redact import Redactor, mask_api_key, mask_secret
@@ -185,13 +187,15 @@ class AccountTools:
         if credentials:
             if api_key or secret:
                 raise ToolInputError("give credentials_file or api_key/secret, not both", parameter="credentials_file")
-            api_key, secret = read_credentials_file(Path(credentials).expanduser())
+            api_key, secret = read_credentials_file(local_key_path(credentials, "credentials_file", self._store))
             self._redactor.add_api_key(api_key)
             self._redactor.add_secret(secret)
         if not api_key:
             raise ToolInputError("give api_key (or credentials_file)", parameter="api_key")
         if bool(secret) == bool(key_file):
             raise ToolInputError("give exactly one of secret (HMAC) or private_key_file (RSA/Ed25519)", parameter="secret")
+        if key_file:
+            key_file = str(check_key_file(key_file, passphrase, self._store))
         description = args.get("description") or ""
         if not isinstance(description, str):
             raise ToolInputError("'description' must be a string", parameter="description")

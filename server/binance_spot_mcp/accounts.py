@@ -25,14 +25,16 @@ The file is re-read when it changes, so new accounts are usable without a restar
 from __future__ import annotations
 
 import logging
+import os
 import re
-import stat
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import hashlib
+
+import anyio.to_thread
 
 from binance_spot_mcp.config import (
     ENVIRONMENTS,
@@ -44,7 +46,16 @@ from binance_spot_mcp.config import (
     environment_conflict,
 )
 from binance_spot_mcp.errors import AccountError
-from binance_spot_mcp.redact import Redactor, mask_api_key, mask_secret
+from binance_spot_mcp.redact import Redactor, looks_like_key_material, mask_api_key, mask_secret
+from binance_spot_mcp.safe_files import (
+    DIRECTORY,
+    MISSING,
+    NOT_OWNED,
+    READABLE,
+    WRITABLE,
+    UnsafeFile,
+    read_file,
+)
 from binance_spot_mcp.signing import HmacSigner, KeyLoadError, Signer, signer_from_key_file
 
 logger = logging.getLogger(__name__)
@@ -139,7 +150,7 @@ class AccountSet:
     accounts: dict[str, Account] = field(default_factory=dict)
     broken: dict[str, BrokenAccount] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
-    mode_problem: str | None = None  # also in ``problems``: TOOLS.md is readable by other users
+    mode_problem: str | None = None  # also in ``problems``: TOOLS.md was refused for its owner or mode
 
     def names(self) -> list[str]:
         return list(self.accounts)
@@ -181,7 +192,19 @@ def account_heading(line: str) -> str | None:
     return _clean_value(match.group(1)) if match else None
 
 
-def _drafts(text: str, where: str, problems: list[str]) -> list[_Draft]:
+_SECRET_FIELDS = {"api_key": "add_api_key", "secret": "add_secret", "passphrase": "add_opaque"}
+
+
+def _register(redactor: Redactor, key: str | None, value: str) -> None:
+    """Before any check: a key, secret or passphrase is registered with the redactor, and so is
+    key material pasted into another line (a heading, a key-file path, an unknown field)."""
+    if key in _SECRET_FIELDS:
+        getattr(redactor, _SECRET_FIELDS[key])(value)
+    elif looks_like_key_material(value):
+        redactor.add_opaque(value)
+
+
+def _drafts(text: str, where: str, problems: list[str], redactor: Redactor) -> list[_Draft]:
     lines = text.splitlines()
     start = None
     for i, line in enumerate(lines):
@@ -201,10 +224,16 @@ def _drafts(text: str, where: str, problems: list[str]) -> list[_Draft]:
             continue
         heading = account_heading(line)
         if heading is not None:
+            _register(redactor, None, heading)
             current = _Draft(heading, number)
             drafts.append(current)
             continue
         match = _FIELD_RE.match(line)
+        if match:
+            _register(redactor, _FIELDS.get(match.group(1).lower()), _clean_value(match.group(2)))
+        else:
+            for word in stripped.replace(":", " ").split():
+                _register(redactor, None, word.strip("`'\""))
         if current is None:
             problems.append(f"{where} line {number}: text before the first '### name' heading is ignored")
             continue
@@ -251,7 +280,9 @@ def _environment(draft: _Draft, where: str) -> str:
     return environment
 
 
-def _build(draft: _Draft, where: str, base_dir: Path, base_urls: Mapping[str, str], redactor: Redactor) -> Account:
+def _build(
+    draft: _Draft, where: str, base_dir: Path, base_urls: Mapping[str, str], redactor: Redactor, allow_readable: bool
+) -> Account:
     """The account, or ValueError naming every problem found in its block (joined by '; ')."""
     problems = list(draft.problems)
     if not ACCOUNT_NAME_RE.match(draft.name):
@@ -294,8 +325,8 @@ def _build(draft: _Draft, where: str, base_dir: Path, base_urls: Mapping[str, st
         if not path.is_absolute():
             path = base_dir / path
         try:
-            signer = signer_from_key_file(path, passphrase[0] if passphrase else None)
-            material = fingerprint(signer.kind, path.read_bytes())
+            signer = signer_from_key_file(path, passphrase[0] if passphrase else None, allow_readable=allow_readable)
+            material = fingerprint(signer.kind, signer.identity())
         except KeyLoadError as exc:
             problems.append(f"{where} line {key_file[1]}: {exc}")
         except OSError as exc:
@@ -335,18 +366,24 @@ def _build(draft: _Draft, where: str, base_dir: Path, base_urls: Mapping[str, st
 
 
 def parse_accounts(
-    text: str, *, where: str, base_dir: Path, base_urls: Mapping[str, str], redactor: Redactor
+    text: str,
+    *,
+    where: str,
+    base_dir: Path,
+    base_urls: Mapping[str, str],
+    redactor: Redactor,
+    allow_readable: bool = False,
 ) -> AccountSet:
     """Parse the accounts section of a TOOLS.md text."""
     result = AccountSet()
-    for draft in _drafts(text, where, result.problems):
+    for draft in _drafts(text, where, result.problems, redactor):
         if draft.name in result.accounts or draft.name in result.broken:
             result.problems.append(
                 f"{where} line {draft.line}: account '{draft.name}' is defined again; the first one is used"
             )
             continue
         try:
-            result.accounts[draft.name] = _build(draft, where, base_dir, base_urls, redactor)
+            result.accounts[draft.name] = _build(draft, where, base_dir, base_urls, redactor, allow_readable)
         except ValueError as exc:
             problem = redactor.redact(str(exc))
             result.broken[draft.name] = BrokenAccount(draft.name, problem)
@@ -372,15 +409,20 @@ class AccountStore:
         return self._settings.tools_file
 
     @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
     def base_urls(self) -> Mapping[str, str]:
         return self._settings.base_urls
 
-    def _file_stamp(self) -> tuple[int, int] | None:
+    def _file_stamp(self) -> tuple[int, ...] | None:
         try:
-            info = self.path.stat()
+            info = os.stat(self.path)
         except OSError:
             return None
-        return (info.st_mtime_ns, info.st_size)
+        # ctime and mode too: a chmod 600 makes a refused file usable without a restart
+        return (info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_mode, info.st_ino)
 
     def current(self) -> AccountSet:
         """The accounts as of now (re-reading the file if it changed)."""
@@ -391,19 +433,29 @@ class AccountStore:
                 self._stamp = stamp
             return self._current
 
-    def _load(self, stamp: tuple[int, int] | None) -> AccountSet:
+    async def refresh(self) -> AccountSet:
+        """``current()`` in a worker thread: reading TOOLS.md and key files never blocks the event loop."""
+        return await anyio.to_thread.run_sync(self.current)
+
+    def _load(self, stamp: tuple[int, ...] | None) -> AccountSet:
         where = self.path.name
         result = AccountSet()
-        if stamp is None:
-            if self._settings.tools_file_explicit:
-                result.problems.append(f"accounts file {self.path} does not exist")
-        elif stamp[1] > MAX_TOOLS_FILE_BYTES:
-            result.problems.append(f"accounts file {self.path} is larger than {MAX_TOOLS_FILE_BYTES} bytes; not read")
+        allow_readable = self._settings.insecure_permissions
+        try:
+            data = read_file(self.path, limit=MAX_TOOLS_FILE_BYTES, what="accounts file", allow_readable=allow_readable)
+        except UnsafeFile as exc:
+            if exc.reason != MISSING or self._settings.tools_file_explicit:
+                problem = f"{exc.message}; no account from it is used" if exc.reason != MISSING else exc.message
+                if exc.hint:
+                    problem += f" (fix: {exc.hint})"
+                result.problems.append(problem)
+                if exc.reason in (READABLE, WRITABLE, NOT_OWNED, DIRECTORY):
+                    result.mode_problem = problem
         else:
             try:
-                text = self.path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                result.problems.append(f"accounts file {self.path} cannot be read: {type(exc).__name__}")
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                result.problems.append(f"accounts file {self.path} is not UTF-8 text; not read")
             else:
                 result = parse_accounts(
                     text,
@@ -411,13 +463,8 @@ class AccountStore:
                     base_dir=self.path.parent,
                     base_urls=self._settings.base_urls,
                     redactor=self._redactor,
+                    allow_readable=allow_readable,
                 )
-                mode = self.path.stat().st_mode
-                if mode & (stat.S_IRWXG | stat.S_IRWXO):
-                    result.mode_problem = (
-                        f"{self.path} is readable by other users (mode {stat.S_IMODE(mode):o}); run: chmod 600 {self.path}"
-                    )
-                    result.problems.append(result.mode_problem)
         for credential in self._settings.env_credentials:
             if credential.name in result.accounts:
                 continue

@@ -10,7 +10,10 @@ A write is a locked read-modify-write: an exclusive ``flock`` on a sidecar ``.TO
 serialises writers (two processes adding accounts at once both end up in the file), the new
 text goes to a temporary file in the same directory which is fsync'd and then ``os.replace``d
 over the original, so a crash leaves either the old file or the new one, never a torn one.
-A new file is created with mode 0600; an existing file keeps its mode.
+Every write leaves the file at mode 0600 (the temporary file is ``fchmod``-ed before the
+rename), whatever the old file's mode was. Files are opened by ``safe_files``: a symlinked
+TOOLS.md or lock file, a FIFO or device, another user's file, a file other users can write
+and a directory other users can write are all refused, never followed.
 
 Messages name accounts, fields and files, never a key, secret or passphrase.
 """
@@ -19,8 +22,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import stat
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,9 +39,19 @@ from binance_spot_mcp.accounts import (
 from binance_spot_mcp.config import ENVIRONMENTS, base_url_problem, environment_conflict
 from binance_spot_mcp.errors import AccountsFileError
 from binance_spot_mcp.redact import mask_api_key
+from binance_spot_mcp.safe_files import (
+    MISSING,
+    PRIVATE_MODE,
+    UnsafeFile,
+    check_directory,
+    check_write_target,
+    open_private,
+    read_file,
+    write_private_atomically,
+)
 
 SECTION_HEADING = "## Binance Accounts"
-NEW_FILE_MODE = 0o600
+NEW_FILE_MODE = PRIVATE_MODE
 MAX_CREDENTIALS_FILE_BYTES = 64 * 1024
 # Characters str.splitlines() treats as line breaks beyond the ASCII control range.
 _EXTRA_LINE_BREAKS = frozenset("\x85\u2028\u2029")
@@ -267,13 +278,17 @@ def _lock_path(path: Path) -> Path:
     return path.parent / f".{path.name}.lock"
 
 
+def _file_error(exc: UnsafeFile) -> AccountsFileError:
+    return AccountsFileError(exc.message, hint=exc.hint or None)
+
+
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    """An exclusive flock on the sidecar lock file of ``path`` (created 0600)."""
+    """An exclusive flock on the sidecar lock file of ``path`` (0600; a planted symlink is refused)."""
     try:
-        fd = os.open(_lock_path(path), os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), NEW_FILE_MODE)
-    except OSError as exc:
-        raise AccountsFileError(f"cannot lock {path}: {exc.strerror or type(exc).__name__}") from None
+        fd = open_private(_lock_path(path), "lock file", flags=os.O_RDWR)
+    except UnsafeFile as exc:
+        raise AccountsFileError(f"cannot lock {path}: {exc.message}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -285,71 +300,38 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _target(path: Path) -> Path:
-    """The file a write lands on: symlinks are followed, so the link itself stays."""
-    return Path(os.path.realpath(Path(path).expanduser()))
+    """The file a write lands on: the path itself (a symlink there is refused, never followed)."""
+    return Path(os.path.abspath(Path(path).expanduser()))
 
 
-def _read(path: Path) -> tuple[str, int | None]:
-    """The file's text and mode (None when it does not exist yet)."""
+def _read(path: Path) -> str:
+    """The file's text ("" when it does not exist yet). Other users' files, symlinks, FIFOs,
+    devices and files other users can write are refused; a group-readable file is read (the
+    write that follows makes it 0600)."""
     try:
-        info = path.stat()
-    except FileNotFoundError:
-        return "", None
-    except OSError as exc:
-        raise AccountsFileError(f"cannot read {path}: {exc.strerror or type(exc).__name__}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise AccountsFileError(f"{path} is not a regular file; not modified")
-    if info.st_size > MAX_TOOLS_FILE_BYTES:
-        raise AccountsFileError(f"{path} is larger than {MAX_TOOLS_FILE_BYTES} bytes; not modified")
+        data = read_file(path, limit=MAX_TOOLS_FILE_BYTES, what="accounts file", allow_readable=True)
+    except UnsafeFile as exc:
+        if exc.reason == MISSING:
+            return ""
+        raise _file_error(exc) from None
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise AccountsFileError(f"cannot read {path}: {exc.strerror or type(exc).__name__}") from None
-    try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise AccountsFileError(f"{path} is not UTF-8 text; not modified") from None
-    return text, stat.S_IMODE(info.st_mode)
 
 
-def _write_atomically(path: Path, text: str, mode: int) -> None:
+def _write_atomically(path: Path, text: str) -> None:
     data = text.encode("utf-8")
     if len(data) > MAX_TOOLS_FILE_BYTES:
         raise AccountsFileError(f"{path} would grow beyond {MAX_TOOLS_FILE_BYTES} bytes; not modified")
-    tmp_name: str | None = None
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-        tmp_name = None
-        _fsync_directory(path.parent)
+        write_private_atomically(path, data, "accounts file")
+    except UnsafeFile as exc:
+        raise _file_error(exc) from None
     except OSError as exc:
         raise AccountsFileError(
             f"cannot write {path}: {exc.strerror or type(exc).__name__}; the file was not changed"
         ) from None
-    finally:
-        if tmp_name is not None:
-            try:
-                os.unlink(tmp_name)
-            except OSError:
-                pass
-
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def backup_path(path: Path) -> Path:
@@ -364,16 +346,21 @@ def _update(path: Path, change: Callable[[str], str], *, backup: bool = False) -
     target = _target(path)
     if not target.parent.is_dir():
         raise AccountsFileError(f"the directory of {target} does not exist")
+    try:
+        check_directory(target.parent, "accounts file")
+        check_write_target(target, "accounts file")
+    except UnsafeFile as exc:
+        raise _file_error(exc) from None
     with _locked(target):
-        text, mode = _read(target)
+        text = _read(target)
         new_text = change(text)
-        if new_text == text and mode is not None:
+        if new_text == text:  # nothing to do (a change always adds or removes text)
             return None
         kept = None
-        if backup and mode is not None:
+        if backup and text:
             kept = backup_path(target)
-            _write_atomically(kept, text, NEW_FILE_MODE)
-        _write_atomically(target, new_text, NEW_FILE_MODE if mode is None else mode)
+            _write_atomically(kept, text)
+        _write_atomically(target, new_text)
         return kept
 
 
@@ -395,7 +382,7 @@ def remove_account(path: Path, name: str) -> bool:
         return new_text
 
     target = _target(path)
-    if not target.exists():
+    if not os.path.lexists(target):
         return False
     _update(target, change)
     return removed
@@ -403,44 +390,43 @@ def remove_account(path: Path, name: str) -> bool:
 
 def account_names(path: Path) -> list[str]:
     """The account names in the accounts section of ``path`` (empty when there is no file)."""
-    text, _ = _read(_target(path))
+    text = _read(_target(path))
     section = _find_section(text.splitlines(keepends=True))
     return [name for name, _, _ in section.blocks] if section else []
 
 
-def read_credentials_file(path: Path) -> tuple[str, str]:
+NOT_A_KEY_FILE = "is not a Binance key file (two lines: the API key, then the secret)"
+
+
+def read_credentials_file(path: Path, *, allow_readable: bool = False) -> tuple[str, str]:
     """The skill's two-line credentials file: API key on line 1, secret on line 2.
 
-    Surrounding whitespace and blank lines before/after are ignored. Errors never echo content."""
+    Read under ``safe_files`` rules (a 0600 regular file of this user, small). Surrounding
+    whitespace and blank lines before/after are ignored. A file of another shape is reported as
+    "not a Binance key file" and nothing more: no line count, no fragment of its content."""
     path = Path(path).expanduser()
     try:
-        size = path.stat().st_size
-        if size > MAX_CREDENTIALS_FILE_BYTES:
-            raise AccountsFileError(f"credentials file {path} is too large to be a key and a secret")
-        data = path.read_bytes()
-    except AccountsFileError:
-        raise
-    except OSError as exc:
-        raise AccountsFileError(f"cannot read credentials file {path}: {exc.strerror or type(exc).__name__}") from None
+        data = read_file(
+            path, limit=MAX_CREDENTIALS_FILE_BYTES, what="credentials file", allow_readable=allow_readable
+        )
+    except UnsafeFile as exc:
+        raise _file_error(exc) from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise AccountsFileError(f"credentials file {path} is not UTF-8 text") from None
+        raise AccountsFileError(f"credentials file {path} {NOT_A_KEY_FILE}") from None
     lines = [line.strip() for line in text.splitlines()]
     while lines and not lines[-1]:
         lines.pop()
     while lines and not lines[0]:
         lines.pop(0)
-    if len(lines) != 2 or not all(lines):
-        raise AccountsFileError(
-            f"credentials file {path} must hold exactly two lines: the API key, then the secret "
-            f"(found {len(lines)} line{'s' if len(lines) != 1 else ''})"
-        )
+    if (
+        len(lines) != 2
+        or not API_KEY_RE.match(lines[0])
+        or not lines[1]
+        or _bad_characters(lines[1])
+        or any(c.isspace() for c in lines[1])
+    ):
+        raise AccountsFileError(f"credentials file {path} {NOT_A_KEY_FILE}")
     api_key, secret = lines
-    if not API_KEY_RE.match(api_key):
-        raise AccountsFileError(
-            f"credentials file {path}: line 1 is not an API key (8-256 printable characters without spaces)"
-        )
-    if _bad_characters(secret) or any(c.isspace() for c in secret):
-        raise AccountsFileError(f"credentials file {path}: line 2 (the secret) contains spaces or control characters")
     return api_key, secret

@@ -96,8 +96,13 @@ def _parser() -> argparse.ArgumentParser:
         "also $BINANCE_SPOT_MCP_TOOLSETS"
     )
     read_only_help = "offer no tool that changes anything (wins over --toolsets); also $BINANCE_SPOT_MCP_READ_ONLY=1"
+    insecure_help = (
+        "accept a TOOLS.md or key file that other users can read (never one they can write); "
+        "without it such files are refused, like ssh does"
+    )
     parser.add_argument("--toolsets", metavar="A,B", default=None, help=toolsets_help)
     parser.add_argument("--read-only", action="store_true", help=read_only_help)
+    parser.add_argument("--insecure-permissions", action="store_true", help=insecure_help)
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="run the MCP server over stdio (the default), or --http")
     serve.add_argument("--require-elicitation", action="store_true", default=argparse.SUPPRESS, help=elicitation_help)
@@ -105,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_http_arguments(serve)
     serve.add_argument("--toolsets", metavar="A,B", default=argparse.SUPPRESS, help=toolsets_help)
     serve.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS, help=read_only_help)
+    serve.add_argument("--insecure-permissions", action="store_true", default=argparse.SUPPRESS, help=insecure_help)
     tools = commands.add_parser("tools", help="print the tools this configuration offers (see --toolsets, --read-only)")
     tools.add_argument("--json", action="store_true", help="machine-readable JSON")
     tools.add_argument(
@@ -395,14 +401,16 @@ def _accounts_add(settings: Settings, redactor: Redactor, args: argparse.Namespa
     passphrase: str | None = None
     signing = "HMAC_SHA256"
     if args.credentials_file:
-        api_key, secret = read_credentials_file(Path(args.credentials_file))
+        api_key, secret = read_credentials_file(
+            Path(args.credentials_file), allow_readable=settings.insecure_permissions
+        )
     elif args.key_file:
         key_path = Path(args.key_file).expanduser().absolute()
         if args.passphrase_prompt:
             passphrase = _prompt_hidden("passphrase of the private key")
             redactor.add_opaque(passphrase)
         try:
-            signing = signer_from_key_file(key_path, passphrase).kind
+            signing = signer_from_key_file(key_path, passphrase, allow_readable=settings.insecure_permissions).kind
         except KeyLoadError as exc:
             raise CommandError(str(exc)) from None
         key_file = str(key_path)
@@ -549,6 +557,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             toolsets=args.toolsets,
             read_only=True if args.read_only else None,
             allow_chat_confirm=True if args.allow_chat_confirm else None,
+            insecure_permissions=args.insecure_permissions,
         )
         configure_logging(args.log_level or settings.log_level, redactor, plain=args.command not in (None, "serve"))
     except ConfigError as exc:

@@ -242,6 +242,14 @@ class BinanceClient:
                 hint=_unknown_outcome_hint(endpoint),
             ) from None
         self.limiter.observe(base_url, response.status_code, response.headers)
+        if response.status_code < 200 or 300 <= response.status_code < 400:
+            # 1xx/3xx: not an answer Binance gives. Redirects are never followed (they would carry
+            # the API key elsewhere); for a change the request may still have executed.
+            raise TransportError(
+                f"Binance answered with an unexpected HTTP {response.status_code}",
+                sent=True,
+                hint=_unknown_outcome_hint(endpoint),
+            )
         data = _decode(response)
         if isinstance(data, dict) and isinstance(data.get("rateLimits"), list):
             self.limiter.configure(base_url, data["rateLimits"])  # exchangeInfo tells the real limits

@@ -28,6 +28,7 @@ READ_ONLY_ENV = "BINANCE_SPOT_MCP_READ_ONLY"
 ALLOW_CHAT_CONFIRM_ENV = "BINANCE_SPOT_MCP_ALLOW_CHAT_CONFIRM"
 MIN_HTTP_TOKEN_LENGTH = 16
 JOURNAL_DIR_NAME = "binance-spot-mcp"
+CONFIG_DIR_NAME = "binance-spot-mcp"
 JOURNAL_FILE_NAME = "journal.jsonl"
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 
@@ -102,7 +103,11 @@ def is_binance_url(url: str) -> bool:
 
 def base_url_problem(url: str) -> str | None:
     """Why ``url`` may not receive API keys, or None when it may (invariant 3)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
+    except ValueError:
+        return "the port must be a number from 1 to 65535 (scheme://host[:port])"
     if parts.path not in {"", "/"} or parts.query or parts.fragment or parts.username or parts.password:
         return "a base URL is scheme://host[:port] only, with no path, query or credentials"
     if is_binance_url(url) or is_loopback_url(url):
@@ -154,6 +159,18 @@ def default_journal_file(environ: Mapping[str, str] | None = None, cwd: Path | N
         home = env.get("HOME", "").strip()
         base = (Path(home) if home else Path.home()) / ".local" / "state"
     return base / JOURNAL_DIR_NAME / JOURNAL_FILE_NAME
+
+
+def default_config_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """This server's config directory: ``$XDG_CONFIG_HOME/binance-spot-mcp``, else
+    ``~/.config/binance-spot-mcp``. Key and credentials files named over MCP must live there
+    or beside TOOLS.md."""
+    env = os.environ if environ is None else environ
+    config_home = env.get("XDG_CONFIG_HOME", "").strip()
+    if config_home and Path(config_home).expanduser().is_absolute():
+        return Path(config_home).expanduser() / CONFIG_DIR_NAME
+    home = env.get("HOME", "").strip()
+    return (Path(home) if home else Path.home()) / ".config" / CONFIG_DIR_NAME
 
 
 def _is_true(value: str | None) -> bool:
@@ -215,6 +232,9 @@ class Settings:
     # Let a mainnet change be approved by CONFIRM typed in the chat and relayed by the model (opt-in:
     # only as trustworthy as the model). Never used when require_elicitation is set.
     allow_chat_confirm: bool = False
+    # Accept TOOLS.md and key files that other users can read (never ones they can write).
+    insecure_permissions: bool = False
+    config_dir: Path = field(default_factory=default_config_dir)
 
 
 def load_settings(
@@ -226,6 +246,7 @@ def load_settings(
     toolsets: str | None = None,
     read_only: bool | None = None,
     allow_chat_confirm: bool | None = None,
+    insecure_permissions: bool = False,
 ) -> Settings:
     """Build settings from CLI values and the environment (``os.environ`` unless given).
 
@@ -285,4 +306,6 @@ def load_settings(
         journal_file=default_journal_file(env, cwd),
         http_token=http_token,
         allow_chat_confirm=bool(allow_chat_confirm) or _is_true(env.get(ALLOW_CHAT_CONFIRM_ENV)),
+        insecure_permissions=insecure_permissions,
+        config_dir=default_config_dir(env),
     )

@@ -46,6 +46,7 @@ from binance_spot_mcp.errors import (
     UnknownAccount,
 )
 from binance_spot_mcp.redact import Redactor
+from binance_spot_mcp.safe_files import current_uid
 from binance_spot_mcp.server import offered_tools
 from binance_spot_mcp.toolsets import CHARS_PER_TOKEN, Selection, list_size
 
@@ -95,25 +96,36 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def check_file_mode(report: Report, section: str, name: str, path: Path) -> None:
-    """Owner and mode of a file holding secrets: only its owner should read it."""
+def check_file_mode(report: Report, section: str, name: str, path: Path, *, allow_readable: bool = False) -> None:
+    """Owner and mode of a file holding secrets, by the rules ``safe_files`` enforces: a file
+    other users can change, or another user's file, is refused (FAIL); one they can only read is
+    refused too (FAIL) unless ``--insecure-permissions`` accepts it (WARN)."""
     try:
-        info = path.stat()
+        info = path.lstat()
     except OSError as exc:
         report.add(section, name, FAIL, f"{path} cannot be examined ({exc.strerror})")
         return
     mode = stat.S_IMODE(info.st_mode)
     problems = []
-    if mode & 0o077:
-        problems.append(f"mode {mode:o}: other users can read or change it")
-    getuid = getattr(os, "getuid", None)
-    if getuid is not None and info.st_uid != getuid():
-        problems.append(f"owned by uid {info.st_uid}, not by this user (uid {getuid()})")
+    refused = False
+    if stat.S_ISLNK(info.st_mode):
+        report.add(section, name, FAIL, f"{path} is a symbolic link; refused", "point at the real file")
+        return
+    if mode & 0o022:
+        problems.append(f"mode {mode:o}: other users can change it")
+        refused = True
+    elif mode & 0o077:
+        problems.append(f"mode {mode:o}: other users can read it")
+        refused = refused or not allow_readable
+    if info.st_uid != current_uid():
+        problems.append(f"owned by uid {info.st_uid}, not by this user (uid {current_uid()})")
+        refused = True
     if problems:
         hint = f"chmod 600 {path}" if mode & 0o077 else f"chown $(id -u) {path}"
-        if mode & 0o077 and len(problems) > 1:
+        if mode & 0o077 and info.st_uid != current_uid():
             hint = f"chown $(id -u) {path} && chmod 600 {path}"
-        report.add(section, name, WARN, f"{path}: " + "; ".join(problems), hint)
+        detail = f"{path}: " + "; ".join(problems) + ("; refused" if refused else "; accepted by --insecure-permissions")
+        report.add(section, name, FAIL if refused else WARN, detail, hint)
     else:
         report.add(section, name, OK, f"{path}: mode {mode:o}, owned by this user")
 
@@ -246,7 +258,7 @@ def _check_accounts_file(report: Report, settings: Settings, current: AccountSet
     elif verdict == WARN:
         detail += "; its '## Binance Accounts' section has no '### name' account"
     report.add(section, "TOOLS.md", verdict, detail, hint)
-    check_file_mode(report, section, "permissions", path)
+    check_file_mode(report, section, "permissions", path, allow_readable=settings.insecure_permissions)
 
     broken_problems = {b.problem for b in current.broken.values()}
     for problem in current.problems:
@@ -263,12 +275,12 @@ def _check_accounts_file(report: Report, settings: Settings, current: AccountSet
         )
 
 
-def _check_key_file(report: Report, section: str, account: Account) -> None:
+def _check_key_file(report: Report, section: str, account: Account, allow_readable: bool = False) -> None:
     path = account.key_file
     if path is None:
         return
     report.add(section, "key file", OK, f"{path} loads ({account.signing})")
-    check_file_mode(report, section, "key file mode", path)
+    check_file_mode(report, section, "key file mode", path, allow_readable=allow_readable)
 
 
 # ----------------------------------------------------------------------------- network checks
@@ -432,7 +444,7 @@ async def _network_checks(
             f"{account.environment}, {account.signing}, API key {account.masked_api_key}, {account.base_url}"
             + (f" ({account.source})" if account.source else ""),
         )
-        _check_key_file(report, section, account)
+        _check_key_file(report, section, account, settings.insecure_permissions)
 
     if offline or catalog is None:
         why = "--offline" if offline else "SKILL.md did not load"

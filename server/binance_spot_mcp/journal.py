@@ -25,17 +25,20 @@ from __future__ import annotations
 
 import fcntl
 import json
+import functools
 import os
 import secrets
-import stat
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
+
 from binance_spot_mcp.errors import JournalError
 from binance_spot_mcp.redact import Redactor
+from binance_spot_mcp.safe_files import UnsafeFile, check_descriptor, open_private
 
 INTENT, OUTCOME, ACCOUNT_CHANGE = "intent", "outcome", "account_change"
 FILE_MODE = 0o600
@@ -136,12 +139,33 @@ class Journal:
             }
         )
 
+    async def intent(self, **fields: Any) -> str:
+        """``record_intent`` in a worker thread (the fsync never stalls the event loop)."""
+        return await anyio.to_thread.run_sync(functools.partial(self.record_intent, **fields))
+
+    async def outcome(self, entry_id: str, *, ok: bool, status: int | None, summary: Mapping[str, Any]) -> None:
+        """``record_outcome`` in a worker thread."""
+        await anyio.to_thread.run_sync(
+            functools.partial(self.record_outcome, entry_id, ok=ok, status=status, summary=summary)
+        )
+
     def latest(self, n: int = DEFAULT_LATEST) -> list[dict[str, Any]]:
         """The last ``n`` readable entries, oldest first. Lines torn by a crash are skipped."""
         if n <= 0:
             return []
         try:
-            with open(self.path, "rb") as handle:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise JournalError(f"cannot read the journal {self.path}: {exc.strerror or type(exc).__name__}") from None
+        try:
+            check_descriptor(fd, self.path, "journal", private=False)
+        except UnsafeFile as exc:
+            os.close(fd)
+            raise JournalError(f"cannot read the journal: {exc.message}") from None
+        try:
+            with os.fdopen(fd, "rb") as handle:
                 handle.seek(0, os.SEEK_END)
                 position = handle.tell()
                 data = b""
@@ -180,6 +204,8 @@ class Journal:
         with self._lock:
             try:
                 fd = self._open()
+            except UnsafeFile as exc:
+                raise JournalError(f"cannot open the journal: {exc.message}") from None
             except OSError as exc:
                 raise JournalError(
                     f"cannot open the journal {self.path}: {exc.strerror or type(exc).__name__}"
@@ -206,13 +232,5 @@ class Journal:
         if not directory.exists():
             directory.mkdir(parents=True, mode=DIRECTORY_MODE, exist_ok=True)
             os.chmod(directory, DIRECTORY_MODE)
-        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-        fd = os.open(self.path, flags, FILE_MODE)
-        try:
-            info = os.fstat(fd)
-            if stat.S_IMODE(info.st_mode) & (stat.S_IRWXG | stat.S_IRWXO) and info.st_uid == os.getuid():
-                os.fchmod(fd, FILE_MODE)
-        except OSError:
-            os.close(fd)
-            raise
-        return fd
+        # never a planted symlink, a FIFO or another user's file; ours is tightened to 0600
+        return open_private(self.path, "journal", flags=os.O_RDWR | os.O_APPEND)

@@ -318,7 +318,9 @@ class RateLimiter:
                             hint="Nothing was sent. Narrow the request.",
                         )
                 at = host.earliest_fit(now, costs)
-                if at is None or at - started > self.max_wait_s:
+                # the wait counts from the first try; a request that fits now (after a late
+                # wake-up, say) is sent, never refused for time already spent
+                if at is None or (at > now and at - started > self.max_wait_s):
                     raise RateLimited(self._why(host, now, costs), retry_at=at, now=now)
                 host.reserve(now, at, costs)
                 if at <= now:
@@ -336,8 +338,8 @@ class RateLimiter:
         if now < host.blocked_until:
             return f"{host.name} answered 429 (too many requests); it must not be called before the retry time."
         full = [counter.describe() for counter, cost in costs if not counter.fits(now, cost)]
-        reason = " and ".join(full) if full else "a rate limit"
-        return f"sending this now would cross the {reason} of {host.name}; nothing was sent."
+        reason = "the " + " and the ".join(full) if full else "a rate limit"
+        return f"sending this now would cross {reason} of {host.name}; nothing was sent."
 
     def _check_ban(self, host: _Host, now: float) -> None:
         if now < host.banned_until:

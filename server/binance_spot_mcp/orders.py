@@ -41,6 +41,9 @@ EXISTING_ORDER_ID_PARAMS = ("origClientOrderId", "cancelOrigClientOrderId")
 NOT_FOUND_CODES = frozenset({-2013, -2011})
 # Binance codes that leave the execution status unknown (errors.md).
 UNKNOWN_OUTCOME_CODES = frozenset({-1006, -1007})
+# Replies to a look-up that mean "no such order (list)": -2013 for orders, -2011 for order lists.
+# Any other failure (rate limit, ban, key rejected, clock, 5xx) says nothing about the order.
+NOT_FOUND_CODES = frozenset({-2013, -2011})
 _ALPHANUMERIC = string.ascii_letters + string.digits
 
 

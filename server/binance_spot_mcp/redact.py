@@ -8,15 +8,42 @@ tool result and the logging filter runs it over every log record.
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import threading
-from collections.abc import Iterable
+from typing import Any
 
 MIN_SECRET_LENGTH = 6
+MASK = "***"
 # A request signature is as good as the request it signs: never echoed (URLs, bodies, echoes).
-_SIGNATURE_RE = re.compile(r"(signature=)[^&\s\"'<>]+", re.I)
+# The value stops at a backslash too, so a JSON escape (\" or \\) is never cut in half.
+_SIGNATURE_RE = re.compile(r"(signature=)[^&\s\"'<>\\]+", re.I)
 _PEM_BLOCK_RE = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)", re.S)
+_SIGNATURE_KEY = "signature"
+_QUICK_FIXED = "-----BEGIN |(?i:signature=)"
+# A value that looks like key material (long, no spaces, mixed letters and digits, no file
+# extension): pasted into the wrong TOOLS.md line it is hidden like a secret.
+_KEY_LIKE_RE = re.compile(r"^[A-Za-z0-9+/=_-]{16,}$")
+
+
+def looks_like_key_material(value: str) -> bool:
+    """True for text such as an API key or secret (not for names, paths, URLs or prose)."""
+    if not _KEY_LIKE_RE.match(value):
+        return False
+    classes = sum((any(c.isupper() for c in value), any(c.islower() for c in value), any(c.isdigit() for c in value)))
+    return (classes >= 3 and len(value) >= 24) or (classes == 2 and len(value) >= 32)
+
+
+def encodings(value: str) -> set[str]:
+    """The forms an exchange or a proxy might echo a key in: as given, lower and upper case,
+    hex and base64 (standard and URL-safe, with and without padding) of its UTF-8 bytes."""
+    raw = value.encode("utf-8")
+    forms = {value, value.lower(), value.upper(), raw.hex(), raw.hex().upper()}
+    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+        text = encoded.decode("ascii")
+        forms.update({text, text.rstrip("=")})
+    return {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
 
 
 def mask_api_key(key: str) -> str:
@@ -40,6 +67,8 @@ class Redactor:
         self._lock = threading.Lock()
         self._replacements: dict[str, str] = {}
         self._pattern: re.Pattern[str] | None = None
+        # finds whatever ``redact`` would change: strings without a hit are returned untouched
+        self._quick: re.Pattern[str] = re.compile(_QUICK_FIXED)
 
     def add_api_key(self, key: str) -> None:
         self._add(key, mask_api_key(key))
@@ -48,8 +77,8 @@ class Redactor:
         self._add(secret, mask_secret(secret))
 
     def add_opaque(self, value: str) -> None:
-        """A value shown as nothing at all (passphrases)."""
-        self._add(value, "***")
+        """A value shown as nothing at all (passphrases, key material in the wrong place)."""
+        self._add(value, MASK)
 
     def _add(self, value: str, replacement: str) -> None:
         value = value.strip()
@@ -58,10 +87,13 @@ class Redactor:
         with self._lock:
             if self._replacements.get(value) == replacement:
                 return
+            for form in encodings(value):
+                self._replacements.setdefault(form, replacement)
             self._replacements[value] = replacement
             # longest first, so a secret that contains another is replaced whole
             ordered = sorted(self._replacements, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+            self._quick = re.compile(f"{_QUICK_FIXED}|{self._pattern.pattern}")
 
     def redact(self, text: str) -> str:
         text = _PEM_BLOCK_RE.sub("[private key hidden]", text)
@@ -72,8 +104,28 @@ class Redactor:
         replacements = self._replacements
         return pattern.sub(lambda m: replacements[m.group(0)], text)
 
-    def redact_all(self, texts: Iterable[str]) -> list[str]:
-        return [self.redact(t) for t in texts]
+    def redact_data(self, value: Any) -> Any:
+        """``value`` (parsed JSON: dicts, lists, strings, numbers) with every string redacted and
+        every ``signature`` member masked, before it is serialised: JSON escaping can no longer
+        hide a key from the text pass, and a cut can never land inside a secret."""
+        return self._walk(value, self._quick.search)
+
+    def _walk(self, value: Any, hit: Any) -> Any:
+        if isinstance(value, str):
+            # shorter than any registered value, "signature=" and a PEM header: nothing to hide
+            return self.redact(value) if len(value) >= MIN_SECRET_LENGTH and hit(value) else value
+        if isinstance(value, dict):
+            out = {}
+            for key, item in value.items():
+                name = self._walk(key, hit) if isinstance(key, str) else key
+                if isinstance(key, str) and key.lower() == _SIGNATURE_KEY and item is not None:
+                    out[name] = MASK
+                else:
+                    out[name] = self._walk(item, hit)
+            return out
+        if isinstance(value, list | tuple):
+            return [self._walk(item, hit) for item in value]
+        return value
 
     def __repr__(self) -> str:
         return f"Redactor({len(self._replacements)} values)"
@@ -88,11 +140,17 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
+        formatter = logging.Formatter()
         if record.exc_info:
-            formatter = logging.Formatter()
             message = f"{message}\n{formatter.formatException(record.exc_info)}"
-            record.exc_info = None
-            record.exc_text = None
+        elif record.exc_text:
+            message = f"{message}\n{record.exc_text}"
+        if record.stack_info:
+            message = f"{message}\n{formatter.formatStack(record.stack_info)}"
+        # nothing is left for a handler's formatter to render again, unredacted
+        record.exc_info = None
+        record.exc_text = None
+        record.stack_info = None
         record.msg = self._redactor.redact(message)
         record.args = None
         return True

@@ -65,11 +65,12 @@ def _cut(data: Any, factor: float, bulk: set[str]) -> tuple[Any, dict[str, tuple
     return out, counts
 
 
-def cap_json(data: Any, max_chars: int, *, hint: str = "Narrow the query.") -> str:
-    """Serialise ``data``; if longer than ``max_chars``, cut it (valid JSON) and say so."""
+def cap_data(data: Any, max_chars: int, *, hint: str = "Narrow the query.") -> Any:
+    """``data``, or, when its JSON is longer than ``max_chars``, a cut copy (still valid JSON
+    once dumped) that says it was cut, how many items were kept and how to narrow the query."""
     text = dumps(data)
     if len(text) <= max_chars:
-        return text
+        return data
     bulk = _bulk_keys(data, len(text)) if isinstance(data, dict) else set()
     if isinstance(data, list) or bulk:
         factor = max(0.0, (max_chars - NOTICE_RESERVE_CHARS) / len(text))
@@ -82,27 +83,34 @@ def cap_json(data: Any, max_chars: int, *, hint: str = "Narrow the query.") -> s
                 "hint": hint,
             }
             body = {"_notice": notice, "items": cut} if isinstance(data, list) else {"_notice": notice, **cut}
-            out = dumps(body)
-            if len(out) <= max_chars or factor == 0.0:
-                if len(out) <= max_chars:
-                    return out
+            if len(dumps(body)) <= max_chars:
+                return body
+            if factor == 0.0:
                 break
             factor = factor * SHRINK_STEP if factor > 1e-4 else 0.0
-    return dumps({"_notice": {"truncated": True, "original_chars": len(text), "kept_items": 0, "hint": hint}})
+    return {"_notice": {"truncated": True, "original_chars": len(text), "kept_items": 0, "hint": hint}}
+
+
+def cap_json(data: Any, max_chars: int, *, hint: str = "Narrow the query.") -> str:
+    """Serialise ``data``; if longer than ``max_chars``, cut it (valid JSON) and say so."""
+    return dumps(cap_data(data, max_chars, hint=hint))
 
 
 def _result(text: str, *, error: bool, redactor: Redactor) -> CallToolResult:
-    """Every tool result leaves through here, so every one is redacted."""
+    """Every tool result leaves through here, so every one is redacted (the data was redacted
+    before it was serialised; this second pass over the text is defence in depth)."""
     return CallToolResult(content=[TextContent(type="text", text=redactor.redact(text))], is_error=error)
 
 
 def json_result(payload: Any, *, error: bool, redactor: Redactor) -> CallToolResult:
     """A small payload of our own (no size cap needed)."""
-    return _result(dumps(payload), error=error, redactor=redactor)
+    return _result(dumps(redactor.redact_data(payload)), error=error, redactor=redactor)
 
 
 def success(data: Any, *, redactor: Redactor, max_chars: int, hint: str = "Narrow the query.") -> CallToolResult:
-    return _result(cap_json(data, max_chars, hint=hint), error=False, redactor=redactor)
+    # cut first (redaction only ever shortens text), then redact the data that is kept, then dump
+    kept = redactor.redact_data(cap_data(data, max_chars, hint=hint))
+    return _result(dumps(kept), error=False, redactor=redactor)
 
 
 def failure(error: BinanceSpotError, *, redactor: Redactor) -> CallToolResult:

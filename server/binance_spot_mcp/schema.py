@@ -32,6 +32,14 @@ ENVIRONMENTS = ("mainnet", "testnet", "demo")
 DECIMAL_PATTERN = r"^\s*\+?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"
 _DECIMAL_RE = re.compile(DECIMAL_PATTERN)
 MAX_DECIMAL_DIGITS = 40
+MAX_DECIMAL_CHARS = 64  # longer text is refused before it is parsed
+MAX_STRING_CHARS = 1024  # any string argument without its own maxLength
+MAX_LONG = 2**63 - 1  # Binance's integers are signed 64-bit (LONG)
+# Binance's own character rules (its -1100 "legal range" messages), checked before anything else.
+SYMBOL_RE = re.compile(r"^[A-Z0-9_.-]{1,20}$")
+CLIENT_ID_RE = re.compile(r"^[.A-Za-z0-9:/_-]{1,36}$")
+ACCOUNT_NAME_MAX = 64
+_SYMBOL_PARAMS = frozenset({"symbol"})
 
 
 @dataclass(frozen=True)
@@ -113,7 +121,12 @@ def tool_schema(endpoint: Endpoint) -> dict[str, Any]:
 
 def shown(value: Any) -> str:
     """A caller's bad value, quoted and cut short: enough to recognise, too short to leak a key."""
-    text = str(value)
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, bool | float) or (isinstance(value, int) and abs(value) < 10**30):
+        text = str(value)
+    else:
+        text = f"a {type(value).__name__}"
     return repr(text if len(text) <= 16 else text[:12] + "...")
 
 
@@ -137,6 +150,8 @@ def _to_decimal(name: str, raw: Any) -> Decimal:
         text = raw
     else:
         raise ToolInputError(f"'{name}' must be a decimal given as a string such as \"0.01\"", parameter=name)
+    if len(text) > MAX_DECIMAL_CHARS:
+        raise ToolInputError(f"'{name}' is too long for a decimal ({len(text)} characters)", parameter=name)
     if not _DECIMAL_RE.match(text):
         raise ToolInputError(
             f"'{name}' must be a non-negative decimal such as \"0.001\"; got {shown(text)}", parameter=name
@@ -145,9 +160,27 @@ def _to_decimal(name: str, raw: Any) -> Decimal:
         value = Decimal(text.strip())
     except InvalidOperation:  # pragma: no cover - the pattern already excludes these
         raise ToolInputError(f"'{name}' is not a decimal number", parameter=name) from None
-    if not value.is_finite() or len(plain_decimal(value).replace(".", "")) > MAX_DECIMAL_DIGITS:
-        raise ToolInputError(f"'{name}' has too many digits", parameter=name)
+    if plain_digits(value) > MAX_DECIMAL_DIGITS:
+        raise ToolInputError(f"'{name}' has too many digits (at most {MAX_DECIMAL_DIGITS})", parameter=name)
     return value
+
+
+def plain_digits(value: Decimal) -> int:
+    """How many digits ``value`` has written out without an exponent, found from its exponent and
+    digit count alone (``format(Decimal('1e999999999'), 'f')`` would build a billion characters)."""
+    if not value.is_finite():
+        return MAX_DECIMAL_DIGITS + 1
+    if not value:
+        return 1
+    _, raw_digits, exponent = value.as_tuple()  # no arithmetic: normalize() could overflow
+    assert isinstance(exponent, int)
+    digits = list(raw_digits)
+    while digits and digits[-1] == 0:  # trailing zeros of the coefficient: part of the exponent
+        digits.pop()
+        exponent += 1
+    whole = max(len(digits) + exponent, 1)
+    fraction = max(-exponent, 0)
+    return whole + fraction
 
 
 def _check_range(param: Param, value: Decimal) -> None:
@@ -165,6 +198,47 @@ def _check_range(param: Param, value: Decimal) -> None:
         )
 
 
+def check_text(name: str, value: str, *, limit: int) -> None:
+    """Length first (nothing else looks at a huge value), then what can be sent at all:
+    text that is not valid UTF-8 (lone surrogates) or holds control characters is refused."""
+    if len(value) > limit:
+        raise ToolInputError(f"'{name}' is at most {limit} characters; got {len(value)}", parameter=name)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ToolInputError(f"'{name}' is not valid Unicode text (a lone surrogate?)", parameter=name) from None
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ToolInputError(f"'{name}' contains a control character", parameter=name)
+
+
+def is_client_id_param(name: str) -> bool:
+    """Parameters that carry a client order (list) id: newClientOrderId, listClientOrderId, ..."""
+    return name.endswith("ClientOrderId") or name == "clientOrderId"
+
+
+def check_identifiers(arguments: Mapping[str, Any]) -> None:
+    """Symbols and client ids against Binance's character rules, before anything else is done
+    with a call (a 50 MB symbol or a lone surrogate never reaches formatting or an error text)."""
+    for name, value in arguments.items():
+        if name in _SYMBOL_PARAMS and value is not None:
+            if not isinstance(value, str) or not SYMBOL_RE.match(value):
+                raise ToolInputError(
+                    f"'{name}' must be a Binance symbol: 1-20 of A-Z, 0-9, '-', '_', '.' (such as BTCUSDT)",
+                    parameter=name,
+                )
+        elif name == "symbols" and isinstance(value, list):
+            if not all(isinstance(v, str) and SYMBOL_RE.match(v) for v in value[:1000]):
+                raise ToolInputError(
+                    f"'{name}' must list Binance symbols: 1-20 of A-Z, 0-9, '-', '_', '.' each", parameter=name
+                )
+        elif is_client_id_param(name) and value is not None:
+            if not isinstance(value, str) or not CLIENT_ID_RE.match(value):
+                raise ToolInputError(
+                    f"'{name}' must be 1 to at most 36 characters of letters, digits and . : / _ - (Binance's rule)",
+                    parameter=name,
+                )
+
+
 def to_wire(param: Param, raw: Any) -> str:
     """Check one argument against its parameter and return Binance's string for it."""
     name = param.name
@@ -177,7 +251,11 @@ def to_wire(param: Param, raw: Any) -> str:
             isinstance(raw, int) or (isinstance(raw, float) and raw.is_integer())
         ):
             raise ToolInputError(f"'{name}' must be a whole number; got {shown(raw)}", parameter=name)
+        if isinstance(raw, float) and abs(raw) > MAX_LONG:
+            raise ToolInputError(f"'{name}' is too large for Binance (at most {MAX_LONG})", parameter=name)
         integer = int(raw)
+        if abs(integer) > MAX_LONG:
+            raise ToolInputError(f"'{name}' is too large for Binance (at most {MAX_LONG})", parameter=name)
         _check_range(param, Decimal(integer))
         return str(integer)
     if param.type is ParamType.BOOLEAN:
@@ -197,15 +275,24 @@ def to_wire(param: Param, raw: Any) -> str:
         limit = param.constraints.max_items
         if limit is not None and len(raw) > limit:
             raise ToolInputError(f"'{name}' takes at most {limit} items; got {len(raw)}", parameter=name)
+        for item in raw:
+            check_text(name, item, limit=MAX_STRING_CHARS)
         return json.dumps(raw, separators=(",", ":"), ensure_ascii=False)
     if not isinstance(raw, str) or not raw:
         raise ToolInputError(f"'{name}' must be a non-empty string", parameter=name)
     c = param.constraints
+    check_text(name, raw, limit=c.max_length if c.max_length is not None else MAX_STRING_CHARS)
     if c.max_length is not None and len(raw) > c.max_length:
         raise ToolInputError(f"'{name}' is at most {c.max_length} characters; got {len(raw)}", parameter=name)
     if c.min_length is not None and len(raw) < c.min_length:
         raise ToolInputError(f"'{name}' is at least {c.min_length} characters; got {len(raw)}", parameter=name)
     return raw
+
+
+def _short_name(name: str) -> str:
+    """A caller's parameter name, cut short and made safe to print."""
+    text = name.encode("utf-8", "replace").decode("utf-8")
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def prepare_arguments(endpoint: Endpoint, arguments: Mapping[str, Any] | None) -> PreparedCall:
@@ -215,17 +302,24 @@ def prepare_arguments(endpoint: Endpoint, arguments: Mapping[str, Any] | None) -
     parameters, each value's type/enum/range, then the "one of" rules, then what the order
     type needs (``order_types``); a rule is only judged on values that passed their own check."""
     args = dict(arguments or {})
+    check_identifiers(args)  # symbols and client ids first: nothing else reads a hostile one
     problems: list[ToolInputError] = []
     account = args.pop(ACCOUNT_ARG, None)
-    if account is not None and (not isinstance(account, str) or not account.strip()):
+    if account is not None and (
+        not isinstance(account, str) or not account.strip() or len(account) > ACCOUNT_NAME_MAX
+    ):
         problems.append(ToolInputError("'account' must be an account name from TOOLS.md", parameter=ACCOUNT_ARG))
         account = None
+    if account is not None:
+        check_text(ACCOUNT_ARG, account, limit=ACCOUNT_NAME_MAX)
     confirm = token = None
     if endpoint.changes_state:
         confirm, token = args.pop(CONFIRM_ARG, None), args.pop(TOKEN_ARG, None)
         for name, value in ((CONFIRM_ARG, confirm), (TOKEN_ARG, token)):
             if value is not None and not isinstance(value, str):
                 problems.append(ToolInputError(f"'{name}' must be a string", parameter=name))
+            elif value is not None:
+                check_text(name, value, limit=MAX_STRING_CHARS)
     environment = None
     if not endpoint.signed:
         environment = args.pop(ENVIRONMENT_ARG, None)
@@ -238,9 +332,10 @@ def prepare_arguments(endpoint: Endpoint, arguments: Mapping[str, Any] | None) -
     unknown = sorted(k for k in args if k not in endpoint.params)
     if unknown:
         known = ", ".join(endpoint.params) or "none"
+        named = ", ".join(_short_name(k) for k in unknown[:10]) + (", ..." if len(unknown) > 10 else "")
         problems.append(ToolInputError(
-            f"unknown parameter(s) {', '.join(unknown)} for {endpoint.tool}; it takes: {known}",
-            parameter=unknown[0],
+            f"unknown parameter(s) {named} for {endpoint.tool}; it takes: {known}",
+            parameter=_short_name(unknown[0]),
         ))
     present = {k for k, v in args.items() if v is not None and k in endpoint.params}
     missing = [name for name in endpoint.required if name not in present]

@@ -204,6 +204,8 @@ class Runtime:
         if name == ADD_ACCOUNT:
             return await self._add_account(arguments, asker, grant)
         endpoint = self.catalog.get(name)
+        if endpoint is not None or name in ACCOUNT_TOOL_NAMES:
+            await self.accounts.refresh()  # TOOLS.md and key files are read off the event loop
         if endpoint is None and name in ACCOUNT_TOOL_NAMES:
             return await self.account_tools.call(name, arguments)
         if endpoint is None:
@@ -310,7 +312,8 @@ class Runtime:
     async def _add_account(self, arguments: dict[str, Any] | None, asker: Asker, grant: Grant | None) -> CallToolResult | InputRequiredResult:
         """add_account over MCP: a new mainnet account, or any replacement, needs a human's approval."""
         try:
-            plan = self.account_tools.plan_add(arguments)
+            # reads key files (and, below, writes TOOLS.md with flock and fsync): never on the event loop
+            plan = await anyio.to_thread.run_sync(self.account_tools.plan_add, arguments)
             approval: Grant | None = None
             if plan.needs_approval:
                 request = self._add_request(plan, asker)
@@ -318,10 +321,10 @@ class Runtime:
                 if not isinstance(decided, Grant):
                     return decided
                 approval = decided
-                plan = self.account_tools.plan_add(arguments)  # the file may have changed meanwhile
+                plan = await anyio.to_thread.run_sync(self.account_tools.plan_add, arguments)  # the file may have changed
                 if self._add_request(plan, asker).digest != request.digest:
                     raise NotConfirmed("The accounts file changed while the approval was pending.")
-            return self.account_tools.apply_add(plan, approval, self.journal)
+            return await anyio.to_thread.run_sync(self.account_tools.apply_add, plan, approval, self.journal)
         except BinanceSpotError as exc:
             return failure(exc, redactor=self.redactor)
 
@@ -362,7 +365,7 @@ class Runtime:
         -1006/-1007) the request is never sent again: the order is looked up by its client id.
         """
         params, client_id = with_client_id(endpoint, prepared.params)
-        entry = self.journal.record_intent(
+        entry = await self.journal.intent(
             tool=endpoint.tool,
             account=account.name,
             environment=account.environment,
@@ -376,18 +379,18 @@ class Runtime:
         except ExchangeError as exc:
             if client_id and (exc.status >= 500 or exc.code in UNKNOWN_OUTCOME_CODES):
                 return await self._resolve_outcome(endpoint, params, account, client_id, entry, f"{exc.msg} (HTTP {exc.status})")
-            self.journal.record_outcome(entry, ok=False, status=exc.status, summary={"code": exc.code, "msg": exc.msg})
+            await self.journal.outcome(entry, ok=False, status=exc.status, summary={"code": exc.code, "msg": exc.msg})
             raise
         except TransportError as exc:
             if client_id and exc.sent:
                 return await self._resolve_outcome(endpoint, params, account, client_id, entry, exc.message)
             summary = {"error": exc.message, "may_have_executed": exc.sent}
-            self.journal.record_outcome(entry, ok=False, status=None, summary=summary)
+            await self.journal.outcome(entry, ok=False, status=None, summary=summary)
             raise
         except BinanceSpotError as exc:  # refused before sending (rate limit, ban, policy)
-            self.journal.record_outcome(entry, ok=False, status=None, summary={"not_sent": exc.kind, "error": exc.message})
+            await self.journal.outcome(entry, ok=False, status=None, summary={"not_sent": exc.kind, "error": exc.message})
             raise
-        self.journal.record_outcome(entry, ok=True, status=reply.status, summary=outcome_summary(reply.data))
+        await self.journal.outcome(entry, ok=True, status=reply.status, summary=outcome_summary(reply.data))
         return reply.data
 
     async def _resolve_outcome(
@@ -410,13 +413,13 @@ class Runtime:
             try:
                 found = await self.client.call(lookup_endpoint, lookup.arguments, base_url=account.base_url, account=account)
             except ExchangeError as exc:
-                if 400 <= exc.status < 500 and exc.status not in (418, 429):
+                if exc.code in NOT_FOUND_CODES:
                     not_found += 1  # Binance says: no such order (yet)
                 continue
             except BinanceSpotError:
                 continue  # transport trouble or a local rate limit: ask again later
             outcome = verdict(found.data)
-            self.journal.record_outcome(entry, ok=True, status=None, summary={"recovered": outcome, **outcome_summary(found.data)})
+            await self.journal.outcome(entry, ok=True, status=None, summary={"recovered": outcome, **outcome_summary(found.data)})
             return {
                 "outcome": outcome,
                 "note": f"The reply was lost ({cause}); the request was NOT sent again. It was found by its client id {client_id}.",
@@ -424,13 +427,13 @@ class Runtime:
             }
         waited = sum(delays)
         if not_found == len(delays):
-            self.journal.record_outcome(entry, ok=False, status=None, summary={"recovered": "not placed", "cause": cause})
+            await self.journal.outcome(entry, ok=False, status=None, summary={"recovered": "not placed", "cause": cause})
             raise OutcomeError(
                 f"Outcome: not placed. The reply was lost ({cause}); Binance had no order with client id "
                 f"{client_id} in {len(delays)} look-ups over {waited:.1f} s. It was not sent again.",
                 hint=f"It is safe to place it again. To double-check first: {lookup.describe()}",
             )
-        self.journal.record_outcome(entry, ok=False, status=None, summary={"recovered": "unknown", "cause": cause})
+        await self.journal.outcome(entry, ok=False, status=None, summary={"recovered": "unknown", "cause": cause})
         raise OutcomeError(
             f"Outcome: UNKNOWN. The reply was lost ({cause}) and Binance could not be asked reliably "
             f"within {waited:.1f} s. It was not sent again.",

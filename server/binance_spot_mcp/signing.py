@@ -23,6 +23,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
+from binance_spot_mcp.safe_files import UnsafeFile, read_file
+
 HMAC_SHA256, RSA, ED25519 = "HMAC_SHA256", "RSA", "ED25519"
 MAX_KEY_FILE_BYTES = 64 * 1024
 
@@ -36,6 +38,8 @@ class Signer(Protocol):
 
     def sign(self, payload: bytes) -> str: ...
 
+    def identity(self) -> bytes: ...
+
 
 class HmacSigner:
     kind = HMAC_SHA256
@@ -45,6 +49,10 @@ class HmacSigner:
 
     def sign(self, payload: bytes) -> str:
         return hmac.new(self._secret, payload, hashlib.sha256).hexdigest()
+
+    def identity(self) -> bytes:
+        """A one-way digest of the key, to tell keys apart (never the key itself)."""
+        return hashlib.sha256(b"hmac-identity\x00" + self._secret).digest()
 
     def __repr__(self) -> str:
         return "HmacSigner(<secret hidden>)"
@@ -60,6 +68,10 @@ class RsaSigner:
         signature = self._key.sign(payload, padding.PKCS1v15(), hashes.SHA256())
         return base64.b64encode(signature).decode("ascii")
 
+    def identity(self) -> bytes:
+        """The public key (DER): tells keys apart and reveals nothing secret."""
+        return self._key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
     def __repr__(self) -> str:
         return f"RsaSigner(<{self._key.key_size}-bit key hidden>)"
 
@@ -72,6 +84,10 @@ class Ed25519Signer:
 
     def sign(self, payload: bytes) -> str:
         return base64.b64encode(self._key.sign(payload)).decode("ascii")
+
+    def identity(self) -> bytes:
+        """The public key (raw): tells keys apart and reveals nothing secret."""
+        return self._key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
     def __repr__(self) -> str:
         return "Ed25519Signer(<key hidden>)"
@@ -98,14 +114,14 @@ def signer_from_private_key(pem: bytes, passphrase: str | None, *, source: str) 
     raise KeyLoadError(f"{source} holds a {type(key).__name__}; Binance takes RSA or Ed25519 keys")
 
 
-def signer_from_key_file(path: Path, passphrase: str | None) -> RsaSigner | Ed25519Signer:
+def signer_from_key_file(
+    path: Path, passphrase: str | None, *, allow_readable: bool = False
+) -> RsaSigner | Ed25519Signer:
+    """Load the signing key in ``path``: a small 0600 regular file of this user (``safe_files``)."""
     source = f"private key file {path}"
     try:
-        if path.stat().st_size > MAX_KEY_FILE_BYTES:
-            raise KeyLoadError(f"{source} is too large to be a private key")
-        pem = path.read_bytes()
-    except FileNotFoundError:
-        raise KeyLoadError(f"{source} does not exist") from None
-    except OSError as exc:
-        raise KeyLoadError(f"{source} cannot be read ({exc.strerror})") from None
+        pem = read_file(path, limit=MAX_KEY_FILE_BYTES, what="private key file", allow_readable=allow_readable)
+    except UnsafeFile as exc:
+        hint = f" ({exc.hint})" if exc.hint else ""
+        raise KeyLoadError(f"{exc.message}{hint}") from None
     return signer_from_private_key(pem, passphrase, source=source)

@@ -1,0 +1,134 @@
+"""Mutation testing of the safety modules with mutmut: one command, not part of CI (it is slow).
+
+    .venv/bin/python mutation/run.py                 # every module in SAFETY_MODULES
+    .venv/bin/python mutation/run.py redact schema   # only these
+    .venv/bin/python mutation/run.py --jobs 2 redact
+
+mutmut mutates files under ``src/``; this package lives in ``server/``. So the script builds a
+scratch project in ``.mutation/`` (git-ignored): ``src/binance_spot_mcp`` (a copy of the
+package), ``tests/``, ``bench/``, the docs the tests read, and a ``pyproject.toml`` whose
+``[tool.mutmut]`` section names the module(s) to mutate and the tests that exercise them. It runs
+``mutmut run`` there, one module at a time, and writes each module's counts to
+``mutation/results.json``. Survivors can be inspected in ``.mutation/<module>/`` with
+``python -m mutmut show NAME``. TESTING.md records the scores and the survivors judged
+equivalent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / ".mutation"
+RESULTS = ROOT / "mutation" / "results.json"
+COPIED = ["tests", "bench", "SKILL.md", "README.md", "TOOLS.md.example", "references", "BENCHMARKS.md"]
+# Module -> the test files that exercise it (fast, in-process ones; the stdio/e2e suites are left out).
+SAFETY_MODULES: dict[str, list[str]] = {
+    "redact": ["tests/test_redact.py", "tests/test_redaction_rules.py", "tests/test_results.py",
+               "tests/test_accounts_rules.py"],
+    "safe_files": ["tests/test_safe_files.py", "tests/test_accounts_file.py", "tests/test_journal.py"],
+    "signing": ["tests/test_signing.py", "tests/test_client.py", "tests/test_safe_files.py"],
+    "orders": ["tests/test_orders.py", "tests/test_replies.py"],
+    "schema": ["tests/test_schema.py", "tests/test_hostile_inputs.py"],
+    "config": ["tests/test_hostile_inputs.py", "tests/test_client.py", "tests/test_replies.py"],
+    "client": ["tests/test_client.py", "tests/test_replies.py", "tests/test_limits_rules.py"],
+    "accounts": ["tests/test_accounts.py", "tests/test_accounts_rules.py", "tests/test_safe_files.py"],
+    "accounts_file": ["tests/test_accounts_file.py", "tests/test_safe_files.py"],
+    "limits": ["tests/test_limits.py", "tests/test_limits_rules.py"],
+    "filters": ["tests/test_filters.py", "tests/test_filters_rules.py"],
+    "confirm": ["tests/test_confirm.py"],
+}
+# Tests that spawn subprocesses or bind sockets for minutes are not worth running per mutant.
+DESELECT = ["-p", "no:cacheprovider", "-x", "-q",
+            "--deselect", "tests/test_accounts_file.py::test_two_processes_adding_at_once_both_land"]
+
+
+def _scratch(module: str) -> Path:
+    where = WORK / module
+    if where.exists():
+        shutil.rmtree(where)
+    (where / "src").mkdir(parents=True)
+    shutil.copytree(ROOT / "server" / "binance_spot_mcp", where / "src" / "binance_spot_mcp",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in COPIED:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, where / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy2(source, where / name)
+    tests = SAFETY_MODULES[module]
+    also = [name for name in COPIED if (ROOT / name).exists() and name != "tests"]
+    (where / "pyproject.toml").write_text(
+        "[tool.mutmut]\n"
+        'source_paths = ["src/binance_spot_mcp"]\n'
+        f'only_mutate = ["src/binance_spot_mcp/{module}.py"]\n'
+        f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
+        f"pytest_add_cli_args = {json.dumps(DESELECT)}\n"
+        f"also_copy = {json.dumps(also)}\n"
+        "\n[tool.pytest.ini_options]\n"
+        'addopts = "-ra --strict-markers"\n'
+    )
+    return where
+
+
+def _counts(where: Path) -> dict[str, int]:
+    """mutmut's per-mutant verdicts, counted (from ``mutmut results --all true``)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"],
+        cwd=where, capture_output=True, text=True, check=False,
+    )
+    counts: dict[str, int] = {}
+    survivors: list[str] = []
+    for line in done.stdout.splitlines():
+        if ":" not in line:
+            continue
+        name, verdict = (part.strip() for part in line.rsplit(":", 1))
+        counts[verdict] = counts.get(verdict, 0) + 1
+        if verdict == "survived":
+            survivors.append(name)
+    counts_out: dict[str, object] = dict(counts)
+    counts_out["survivors"] = survivors  # type: ignore[assignment]
+    return counts_out  # type: ignore[return-value]
+
+
+def run(module: str, jobs: int) -> dict[str, object]:
+    where = _scratch(module)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BINANCE_")}
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs)], cwd=where, env=env, check=False)
+    result: dict[str, object] = {"module": module, "seconds": round(time.monotonic() - started)}
+    result.update(_counts(where))
+    killed = int(result.get("killed", 0)) + int(result.get("timeout", 0))  # type: ignore[arg-type]
+    survived = int(result.get("survived", 0))  # type: ignore[arg-type]
+    judged = killed + survived
+    result["score"] = round(100 * killed / judged, 1) if judged else None
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", help=f"default: {' '.join(SAFETY_MODULES)}")
+    parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default 2)")
+    args = parser.parse_args(argv)
+    modules = args.modules or list(SAFETY_MODULES)
+    unknown = [m for m in modules if m not in SAFETY_MODULES]
+    if unknown:
+        parser.error(f"unknown module(s): {', '.join(unknown)}")
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    for module in modules:
+        results[module] = run(module, args.jobs)
+        RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        summary = {k: v for k, v in results[module].items() if k != "survivors"}
+        print(json.dumps(summary), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

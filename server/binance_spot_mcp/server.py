@@ -71,6 +71,7 @@ from binance_spot_mcp.orders import UNKNOWN_OUTCOME_CODES, lookup_for, verdict, 
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import failure, json_result, narrowing_hint, success
 from binance_spot_mcp.schema import PreparedCall, prepare_arguments, tool_schema
+from binance_spot_mcp import skill_resources
 from binance_spot_mcp.toolsets import SizeRow, Selection, check_server_tools, select_tools, size_table
 
 logger = logging.getLogger(__name__)
@@ -79,10 +80,13 @@ SERVER_NAME = "binance-spot-mcp"
 INVALID_PARAMS = -32602
 PRICE_LOOKUP_TIMEOUT_S = 3.0
 INSTRUCTIONS = (
-    "Binance Spot REST API as tools. Public market-data tools need no account. Signed tools use "
+    "Binance Spot REST API as tools. Public market-data tools need no key; give them 'environment' "
+    "or 'account' so prices come from the environment you trade in. Signed tools use "
     "the account named in 'account', else 'main', else the only one; if that is ambiguous, ask the "
     "user. Decimals are strings. Never show API keys or secrets. State changes on mainnet "
-    "accounts need the human's typed CONFIRM. See the binance-spot skill (SKILL.md) for details."
+    "accounts need the human's typed CONFIRM; never type it for them. Never re-send an order whose "
+    "reply was lost: look it up by its agent- client order id with get_order. Read the guide first: "
+    f"resource {skill_resources.GUIDE_URI} or prompt {skill_resources.GUIDE_PROMPT}."
 )
 READ_ONLY_NOTE = " This server is read-only: it cannot place, cancel or change anything."
 
@@ -499,6 +503,7 @@ def build_server(runtime: Runtime) -> Server:
         instructions=INSTRUCTIONS + (READ_ONLY_NOTE if runtime.selection.read_only else ""),
         on_list_tools=list_tools,
         on_call_tool=call_tool,
+        **skill_resources.handlers(),  # the skill's guide as resources and a prompt
     )
     # Seal request_state (AES-GCM, per-process key) so a client cannot invent or alter a question.
     security = RequestStateSecurity(keys=[secrets.token_bytes(32)], ttl=STATE_TTL_S)

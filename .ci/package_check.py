@@ -40,19 +40,24 @@ async def drive(command: list[str], env: dict[str, str], cwd: str) -> dict[str, 
     for era in ERAS:
         params = StdioServerParameters(command=command[0], args=command[1:], env=env, cwd=cwd)
         with tempfile.TemporaryFile("w+") as errlog:
-            with anyio.fail_after(STEP_TIMEOUT_S):
-                async with Client(stdio_client(params, errlog=errlog), mode=era) as client:
-                    tools = [t.name for t in (await client.list_tools()).tools]
-                    guide = (await client.read_resource(GUIDE_URI)).contents[0].text
-                    prompt = await client.get_prompt(GUIDE_PROMPT)
-                    seen[era] = {
-                        "server": client.server_info.version if client.server_info else None,
-                        "tools": tools,
-                        "guide_chars": len(guide),
-                        "guide_ok": guide.startswith("# Binance Spot") and "## Quick guide for agents" in guide,
-                        "prompt_ok": guide in prompt.messages[0].content.text,
-                        "instructions_ok": GUIDE_URI in (client.instructions or ""),
-                    }
+            try:
+                with anyio.fail_after(STEP_TIMEOUT_S):
+                    async with Client(stdio_client(params, errlog=errlog), mode=era) as client:
+                        tools = [t.name for t in (await client.list_tools()).tools]
+                        guide = (await client.read_resource(GUIDE_URI)).contents[0].text
+                        prompt = await client.get_prompt(GUIDE_PROMPT)
+                        seen[era] = {
+                            "server": client.server_info.version if client.server_info else None,
+                            "tools": tools,
+                            "guide_chars": len(guide),
+                            "guide_ok": guide.startswith("# Binance Spot") and "## Quick guide for agents" in guide,
+                            "prompt_ok": guide in prompt.messages[0].content.text,
+                            "instructions_ok": GUIDE_URI in (client.instructions or ""),
+                        }
+            except BaseException:
+                errlog.seek(0)
+                print(f"server stderr ({era}, last lines):", *errlog.read().splitlines()[-15:], sep="\n    ", file=sys.stderr)
+                raise
     return seen
 
 
@@ -71,8 +76,12 @@ def check_session(command: list[str], env: dict[str, str], cwd: str, expect_tool
     return 1 if failed else 0
 
 
+_PASSED_THROUGH = re.compile(r"^(PATH|HOME|SYSTEMROOT|TMPDIR|SSL_CERT_FILE|SSL_CERT_DIR|UV_.*|(HTTPS?|NO|ALL)_PROXY)$", re.I)
+
+
 def host_env(extra: list[str]) -> dict[str, str]:
-    env = {name: os.environ[name] for name in ("PATH", "HOME", "SYSTEMROOT", "TMPDIR") if name in os.environ}
+    """A host's minimal environment: paths, and what uv needs to reach the package index here."""
+    env = {name: value for name, value in os.environ.items() if _PASSED_THROUGH.match(name)}
     for item in extra:
         name, _, value = item.partition("=")
         env[name] = value
@@ -128,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         return check_session(command, host_env(args.env), cwd, None, args.expect_tools)
 
     command, env = bundle_launch(args.manifest, args.directory.resolve())
-    shown = {k: (v if v.startswith("${") or "KEY" not in k else "<set>") for k, v in env.items()}
+    shown = {k: (v if v.startswith("${") or not k.endswith("_KEY") else "<set>") for k, v in env.items()}
     print(f"host runs: {' '.join(command)}")
     print(f"with env:  {json.dumps(shown)}")
     expected = tools_for_defaults(args.manifest)

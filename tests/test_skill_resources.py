@@ -45,7 +45,7 @@ def test_the_guide_is_everything_before_the_reference_tables():
 def test_the_guide_opens_with_what_an_agent_needs():
     guide = split_skill(SKILL).guide
     quick = guide[guide.index("## Quick guide for agents") : guide.index("## Agent rules")]
-    for needed in ("`test_order`", "`list_accounts`", "CONFIRM", "`confirmation_token`", "`agent-`",
+    for needed in ("`test_order`", "`list_accounts`", "CONFIRM", "`agent-`",
                    "`origClientOrderId`", "`filter_rejected`", "`environment`", GUIDE_URI, GUIDE_PROMPT):
         assert needed in quick, needed
     documented = {kind for kind in tool_error_kinds() if f"`{kind}`" in quick}

@@ -159,6 +159,15 @@ def test_claude_code_plugin_structure():
     assert f"/plugin install {PLUGIN['name']}" in README
 
 
+def test_ci_runs_the_packaging_check():
+    lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert lines.index("bash .ci/package") > next(i for i, line in enumerate(lines) if "-m pytest" in line)
+    for pinned in ("mcpb-tools", "claude-code-tools"):  # exact versions, lockfiles committed
+        spec = json.loads((ROOT / ".ci" / pinned / "package.json").read_text())["dependencies"]
+        assert all(re.fullmatch(r"\d+\.\d+\.\d+", v) for v in spec.values()), spec
+        assert (ROOT / ".ci" / pinned / "package-lock.json").is_file()
+
+
 def test_readme_shows_the_one_line_installs():
     for line in (f"uvx {PROJECT}", f"pipx install {PROJECT}", f"uvx --from dist/binance_spot_mcp-{__version__}-py3-none-any.whl {SCRIPT}"):
         assert line in README, line

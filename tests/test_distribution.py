@@ -224,3 +224,22 @@ async def test_try_it_with_no_keys_works_as_written(tmp_path):
     finally:
         fake.terminate()
         fake.wait(timeout=10)
+
+
+def test_ci_launches_the_bundle_as_a_host_would(tmp_path):
+    """.ci/package_check.py's reading of mcp_config: ${__dirname} and defaults filled in, unset
+    optional fields passed through raw (as some hosts do), which the server must then ignore."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("package_check", ROOT / ".ci" / "package_check.py")
+    package_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(package_check)
+    command, env = package_check.bundle_launch(ROOT / "mcpb" / "manifest.json", tmp_path)
+    assert command == ["uv", "run", "--directory", str(tmp_path), SCRIPT]
+    assert env["BINANCE_SPOT_MCP_TOOLSETS"] == MANIFEST["user_config"]["toolsets"]["default"]
+    assert env["BINANCE_SPOT_MCP_READ_ONLY"] == "false" and env["BINANCE_SPOT_MCP_KEY_ENVIRONMENT"] == "testnet"
+    assert env["BINANCE_SPOT_MCP_API_KEY"] == "${user_config.api_key}"
+    settings = config.load_settings(environ=env, cwd=tmp_path)
+    assert settings.env_credentials == () and settings.toolsets == ("market", "account", "trade")
+    assert package_check.tools_for_defaults(ROOT / "mcpb" / "manifest.json") == {
+        t.name for t in offered_tools(load_catalog(), Selection(("market", "account", "trade"), False))}

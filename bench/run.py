@@ -504,7 +504,14 @@ async def tool_list_size(world: World, mode: str) -> tuple[list[Row], dict[str, 
         async with connect(params, world, mode) as client:
             return await client.list_tools()
 
-    listed = await listed_with()
+    # The default server's session also reads what it offers an agent besides the tools: its
+    # instructions (every session) and the skill's guide (a resource or prompt, read once),
+    # against the whole SKILL.md the guide is cut from.
+    async with connect(ours_params(world), world, mode) as client:
+        listed = await client.list_tools()
+        instructions = client.instructions or ""
+        guide = (await client.read_resource("binance-spot://skill/guide")).contents[0].text
+        skill = (await client.read_resource("binance-spot://skill/SKILL.md")).contents[0].text
     async with connect(floor_params(world), world, mode) as floor:
         floor_listed = await floor.list_tools()
     whole, floor_whole = size(listed), size(floor_listed)
@@ -523,7 +530,13 @@ async def tool_list_size(world: World, mode: str) -> tuple[list[Row], dict[str, 
         chars = per_set[label] = size(subset)
         rows.append(Row("5", f"{label}: {len(subset.tools)} tools (chars; ~tokens = {chars / 4:,.0f})",
                         chars, whole, f"{chars / whole:.0%} of all", "info"))
-    return rows, {"tools_list_chars": whole, "toolsets": per_set, "tools": n}
+    rows += [
+        Row("5", f"server instructions (chars; ~tokens = {len(instructions) / 4:,.0f})", len(instructions), "—", "—", "info"),
+        Row("5", f"skill guide resource (chars; ~tokens = {len(guide) / 4:,.0f})", len(guide), len(skill),
+            f"{len(guide) / len(skill):.0%} of SKILL.md", "info"),
+    ]
+    return rows, {"tools_list_chars": whole, "toolsets": per_set, "tools": n,
+                  "instructions_chars": len(instructions), "guide_chars": len(guide), "skill_chars": len(skill)}
 
 
 # ---------------------------------------------------------------------------------- main

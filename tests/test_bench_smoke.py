@@ -30,7 +30,8 @@ EXPECTED: dict[str, list[tuple[str, bool]]] = {
     "4": [("RSS after start", True), ("RSS after 100 calls", True), ("RSS growth 50 -> 100 calls", True)],
     "5": [("tools/list JSON, all", True), ("tools/list, all", False), ("--toolsets market", True),
           ("--toolsets account", True), ("--toolsets trade", True), ("--toolsets order_lists", True),
-          ("--toolsets admin", True), ("--read-only", True)],
+          ("--toolsets admin", True), ("--read-only", True), ("server instructions", False),
+          ("skill guide resource", True)],
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,15 @@ ENV_CREDENTIALS = (
     (DEMO, "BINANCE_DEMO_API_KEY", "BINANCE_DEMO_SECRET_KEY"),
 )
 ENV_ACCOUNT_NAMES = {MAINNET: "env", TESTNET: "env-testnet", DEMO: "env-demo"}
+# One key pair plus the environment it belongs to, for hosts that collect settings in a form (the
+# Claude Desktop bundle's user_config). It becomes the account "main" unless TOOLS.md has one.
+FORM_API_KEY_ENV = "BINANCE_SPOT_MCP_API_KEY"
+FORM_SECRET_KEY_ENV = "BINANCE_SPOT_MCP_SECRET_KEY"
+FORM_KEY_ENVIRONMENT_ENV = "BINANCE_SPOT_MCP_KEY_ENVIRONMENT"
+FORM_ACCOUNT_NAME = "main"
+DEFAULT_FORM_KEY_ENVIRONMENT = TESTNET
+# A host that leaves an optional form field empty may pass its placeholder through unresolved.
+_UNRESOLVED_PLACEHOLDER_RE = re.compile(r"^\$\{user_config\.[A-Za-z0-9_.-]+\}$")
 # Optional loopback overrides of an environment's base URL (tests, benchmarks, local proxies).
 BASE_URL_ENV = {env: f"BINANCE_SPOT_MCP_{env.upper()}_BASE_URL" for env in ENVIRONMENTS}
 
@@ -237,6 +247,25 @@ class Settings:
     config_dir: Path = field(default_factory=default_config_dir)
 
 
+def _resolved(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment without variables a host left as unresolved ``${user_config.*}`` placeholders."""
+    return {name: value for name, value in env.items() if not _UNRESOLVED_PLACEHOLDER_RE.match(value.strip())}
+
+
+def _form_credential(env: Mapping[str, str]) -> EnvCredential | None:
+    """The key pair from ``BINANCE_SPOT_MCP_API_KEY``/``_SECRET_KEY``, in ``_KEY_ENVIRONMENT`` (default testnet)."""
+    key, secret = env.get(FORM_API_KEY_ENV, "").strip(), env.get(FORM_SECRET_KEY_ENV, "").strip()
+    if not key and not secret:
+        return None
+    if not (key and secret):
+        missing = FORM_SECRET_KEY_ENV if key else FORM_API_KEY_ENV
+        raise ConfigError(f"{missing} is not set: give both the API key and its secret, or neither")
+    environment = env.get(FORM_KEY_ENVIRONMENT_ENV, "").strip().lower() or DEFAULT_FORM_KEY_ENVIRONMENT
+    if environment not in ENVIRONMENTS:
+        raise ConfigError(f"{FORM_KEY_ENVIRONMENT_ENV} must be one of {', '.join(ENVIRONMENTS)}, not '{environment[:20]}'")
+    return EnvCredential(environment, FORM_ACCOUNT_NAME, key, secret, f"{FORM_API_KEY_ENV}/{FORM_SECRET_KEY_ENV}")
+
+
 def load_settings(
     *,
     tools_file: str | None = None,
@@ -253,7 +282,7 @@ def load_settings(
     ``require_elicitation`` is the CLI flag: True forces it on, None leaves it to
     ``$BINANCE_SPOT_MCP_REQUIRE_ELICITATION``. ``toolsets`` (comma-separated) and ``read_only``
     are CLI values too, winning over ``$BINANCE_SPOT_MCP_TOOLSETS`` / ``$BINANCE_SPOT_MCP_READ_ONLY``."""
-    env = os.environ if environ is None else environ
+    env = _resolved(os.environ if environ is None else environ)
     explicit = tools_file is not None or bool(env.get(TOOLS_FILE_ENV))
     chosen = tools_file or env.get(TOOLS_FILE_ENV) or DEFAULT_TOOLS_FILE
     path = Path(chosen).expanduser()
@@ -267,6 +296,9 @@ def load_settings(
             credentials.append(
                 EnvCredential(environment, ENV_ACCOUNT_NAMES[environment], key, secret, f"{key_var}/{secret_var}")
             )
+    form_credential = _form_credential(env)
+    if form_credential is not None:
+        credentials.append(form_credential)
 
     base_urls = dict(OFFICIAL_BASE_URLS)
     for environment, var in BASE_URL_ENV.items():

@@ -80,6 +80,7 @@ from binance_spot_mcp.orders import (
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import failure, json_result, narrowing_hint, success
 from binance_spot_mcp.schema import PreparedCall, prepare_arguments, tool_schema
+from binance_spot_mcp import skill_resources
 from binance_spot_mcp.toolsets import SizeRow, Selection, check_server_tools, select_tools, size_table
 
 logger = logging.getLogger(__name__)
@@ -88,11 +89,14 @@ SERVER_NAME = "binance-spot-mcp"
 INVALID_PARAMS = -32602
 PRICE_LOOKUP_TIMEOUT_S = 3.0
 INSTRUCTIONS = (
-    "Binance Spot REST API as tools. All tools use the account named in 'account', else 'main', else "
-    "the only one (public tools: its environment, else mainnet); for signed tools, if that is ambiguous, "
-    "ask the user. Decimals are strings. Never show API keys or secrets. A state change that can reach "
-    "mainnet is sent only after the human approves it in a prompt, page or card the host shows them; you "
-    "cannot approve it for them. See the binance-spot skill (SKILL.md) for details."
+    "Binance Spot REST API as tools. Public market-data tools need no key; give them 'environment' "
+    "or 'account' so prices come from the environment you trade in. All tools use the account named in "
+    "'account', else 'main', else the only one; for signed tools, if that is ambiguous, ask the user. "
+    "Decimals are strings. Never show API keys or secrets. A change that can reach mainnet is sent only "
+    "after the human approves it in a prompt, page or card the host shows them; never type or relay "
+    "CONFIRM for them. Never re-send an order whose reply was lost: look it up by its agent- client "
+    "order id with get_order. Read the guide first: "
+    f"resource {skill_resources.GUIDE_URI} or prompt {skill_resources.GUIDE_PROMPT}."
 )
 READ_ONLY_NOTE = " This server is read-only: it cannot place, cancel or change anything."
 
@@ -568,12 +572,13 @@ def build_server(runtime: Runtime) -> Server:
         return await runtime.call(params.name, params.arguments, asker=asker)
 
     async def list_resources(ctx: ServerRequestContext, params: PaginatedRequestParams | None) -> ListResourcesResult:
-        return ListResourcesResult(resources=[CARD_RESOURCE] if Asker(ctx, None).can_apps else [])
+        card = [CARD_RESOURCE] if Asker(ctx, None).can_apps else []
+        return ListResourcesResult(resources=skill_resources.resources() + card)
 
     async def read_resource(ctx: ServerRequestContext, params: ReadResourceRequestParams) -> ReadResourceResult:
         if str(params.uri) == CARD_URI:
             return ReadResourceResult(contents=[card_contents()])
-        raise MCPError(code=INVALID_PARAMS, message=f"Unknown resource: {str(params.uri)[:120]}")
+        return skill_resources.read(str(params.uri))  # the skill's guide; MCPError for anything else
 
     server = Server(
         SERVER_NAME,
@@ -581,8 +586,7 @@ def build_server(runtime: Runtime) -> Server:
         instructions=INSTRUCTIONS + (READ_ONLY_NOTE if runtime.selection.read_only else ""),
         on_list_tools=list_tools,
         on_call_tool=call_tool,
-        on_list_resources=list_resources,
-        on_read_resource=read_resource,
+        **{**skill_resources.handlers(), "on_list_resources": list_resources, "on_read_resource": read_resource},
     )
     server.extensions[EXTENSION_ID] = {}
     # Seal request_state (AES-GCM, per-process key) so a client cannot invent or alter a question.

@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+from contextlib import ExitStack
 from types import TracebackType
 from typing import Any
 
@@ -167,7 +168,12 @@ async def _stop_on_interrupt(runtime: Any, *, task_status: anyio.abc.TaskStatus[
     The SDK reads stdin in a worker thread that nothing can wake but input or end of input, so a
     cancelled server would wait for Ctrl-D. Here the HTTP client is closed (briefly), stderr is
     flushed, and the process exits with the shell's code for an interrupt."""
-    with anyio.open_signal_receiver(signal.SIGINT) as signals:
+    with ExitStack() as stack:
+        try:
+            signals = stack.enter_context(anyio.open_signal_receiver(signal.SIGINT))
+        except NotImplementedError:  # an event loop without signal handlers (e.g. Windows): Ctrl-C as before
+            task_status.started()
+            return
         task_status.started()
         async for _ in signals:
             logger.info("interrupted (Ctrl-C): stopping")

@@ -68,7 +68,7 @@ TOOLS = [
             "additionalProperties": False,
         },
         annotations=ToolAnnotations(
-            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+            read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
         ),
     ),
 ]

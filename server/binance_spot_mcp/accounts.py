@@ -12,6 +12,8 @@ The file format extends the Binance skill's::
     - Environment: mainnet | testnet | demo   (or the skill's "Testnet: true|false")
     - Base URL: http://127.0.0.1:9000    (optional; Binance hosts or loopback only)
     - Description: ...
+    - Max Order Value / Max Daily Value / Allowed Symbols / Denied Symbols / Dry Run / Confirm
+                                         (optional guard rails; see ``policy``)
 
 A problem in one account (or one line) is recorded with its line number and leaves the other
 accounts usable. Keys and secrets are registered with the ``Redactor`` as soon as they are read.
@@ -25,11 +27,12 @@ import re
 import stat
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from binance_spot_mcp.config import ENVIRONMENTS, MAINNET, TESTNET, Settings, base_url_problem
 from binance_spot_mcp.errors import AccountError
+from binance_spot_mcp.policy import POLICY_FIELDS, Policy, Rules, effective_policy, parse_rules
 from binance_spot_mcp.redact import Redactor, mask_api_key, mask_secret
 from binance_spot_mcp.signing import HmacSigner, KeyLoadError, Signer, signer_from_key_file
 
@@ -51,6 +54,7 @@ _FIELDS = {
     "testnet": "testnet",
     "base url": "base_url",
     "description": "description",
+    **POLICY_FIELDS,  # Max Order Value, Max Daily Value, Allowed/Denied Symbols, Dry Run, Confirm
 }
 
 
@@ -67,6 +71,8 @@ class Account:
     source: str = ""
     secret_display: str = field(default="", repr=False)
     key_file: Path | None = None  # the PEM an RSA/Ed25519 account signs with; None for HMAC
+    rules: Rules = Rules()  # the account's own guard-rail lines in TOOLS.md
+    policy: Policy = Policy()  # the rules in force: these and the server's, the stricter winning
 
     @property
     def signing(self) -> str:
@@ -229,6 +235,7 @@ def _build(draft: _Draft, where: str, base_dir: Path, base_urls: Mapping[str, st
     if not API_KEY_RE.match(api_key):
         raise ValueError(f"{where} line {api_key_field[1]}: the API key has unexpected characters or length")
     environment = _environment(draft, where)
+    rules = parse_rules(draft.fields, where)
     if secret and key_file:
         raise ValueError(
             f"{where} line {key_file[1]}: give either 'Secret' (HMAC) or 'Private Key File' (RSA/Ed25519), not both"
@@ -267,6 +274,8 @@ def _build(draft: _Draft, where: str, base_dir: Path, base_urls: Mapping[str, st
         source=f"{where} line {draft.line}",
         secret_display=secret_display,
         key_file=path,
+        rules=rules,
+        policy=effective_policy(Rules(), rules),
     )
 
 
@@ -367,6 +376,11 @@ class AccountStore:
                 source=credential.source,
                 secret_display=mask_secret(credential.secret),
             )
+        server_rules = self._settings.policy_rules
+        result.accounts = {
+            name: replace(account, policy=effective_policy(server_rules, account.rules))
+            for name, account in result.accounts.items()
+        }
         for problem in result.problems:
             logger.warning("%s", problem)
         return result

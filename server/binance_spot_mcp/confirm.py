@@ -37,6 +37,7 @@ from typing import Any
 from binance_spot_mcp.accounts import Account
 from binance_spot_mcp.catalog import Endpoint
 from binance_spot_mcp.config import MAINNET
+from binance_spot_mcp.policy import requires_approval
 
 CONFIRM_WORD = "CONFIRM"
 ELICITATION_TIMEOUT_S = 300.0
@@ -72,7 +73,7 @@ _PREVIEW_FIELDS = (
 
 
 def needs_confirmation(endpoint: Endpoint, account: Account | None) -> bool:
-    return endpoint.changes_state and account is not None and account.environment == MAINNET
+    return endpoint.changes_state and account is not None and (account.environment == MAINNET or requires_approval(account))
 
 
 def is_confirm_text(value: Any) -> bool:
@@ -108,7 +109,7 @@ def preview(
     values = dict(params)
     lines = [
         f"{endpoint.description.rstrip('.')} — {endpoint.tool} ({endpoint.method} {endpoint.path})",
-        f"Account: {account.name} (MAINNET, real money; API key {account.masked_api_key})",
+        f"Account: {account.name} ({'MAINNET, real money' if account.environment == MAINNET else account.environment}; API key {account.masked_api_key})",
     ]
     for key, label in _PREVIEW_FIELDS:
         if key in values:

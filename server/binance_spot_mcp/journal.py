@@ -26,7 +26,7 @@ import secrets
 import stat
 import threading
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +39,34 @@ DIRECTORY_MODE = 0o700
 DEFAULT_LATEST = 20
 _DROPPED_PARAMS = frozenset({"signature"})
 _READ_CHUNK = 64 * 1024
+SINCE_MARGIN = timedelta(minutes=5)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _stamp(datetime.now(UTC))
+
+
+def _parse(raw: bytes) -> dict[str, Any] | None:
+    if not raw.strip():
+        return None
+    try:
+        entry = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None  # torn by a crash mid-write
+    return entry if isinstance(entry, dict) else None
+
+
+def _first_stamp(data: bytes) -> str | None:
+    """The timestamp of the first readable line of ``data``."""
+    for raw in data.split(b"\n"):
+        entry = _parse(raw)
+        if entry is not None and isinstance(entry.get("ts"), str):
+            return entry["ts"]
+    return None
 
 
 class Journal:
@@ -65,9 +89,13 @@ class Journal:
         method: str,
         path: str,
         params: Mapping[str, str],
+        policy: Mapping[str, Any] | None = None,
     ) -> str:
-        """Write (and fsync) the intent line; returns its entry id. Raises ``JournalError``."""
+        """Write (and fsync) the intent line; returns its entry id. Raises ``JournalError``.
+
+        ``policy`` is what the guard rails found (the order's value, a dry run, a refusal)."""
         entry_id = secrets.token_hex(8)
+        extra = {"policy": dict(policy)} if policy else {}
         self._append(
             {
                 "ts": _now(),
@@ -79,6 +107,7 @@ class Journal:
                 "method": method,
                 "path": path,
                 "params": {str(k): v for k, v in params.items() if k not in _DROPPED_PARAMS},
+                **extra,
             }
         )
         return entry_id
@@ -129,6 +158,41 @@ class Journal:
             if isinstance(entry, dict):
                 entries.append(entry)
         return entries[-n:]
+
+    def since(self, cutoff: datetime) -> list[dict[str, Any]]:
+        """Every readable entry written at or after ``cutoff`` (UTC), oldest first.
+
+        Reads backwards from the end until a line older than ``cutoff`` minus
+        ``SINCE_MARGIN`` is met (writers may append a little out of time order)."""
+        floor = _stamp(cutoff - SINCE_MARGIN)
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(0, os.SEEK_END)
+                position = handle.tell()
+                data = b""
+                while position > 0:
+                    step = min(_READ_CHUNK, position)
+                    position -= step
+                    handle.seek(position)
+                    data = handle.read(step) + data
+                    complete = data.split(b"\n", 1)[1] if position > 0 and b"\n" in data else data
+                    first = _first_stamp(complete)
+                    if first is not None and first < floor:
+                        break
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise JournalError(f"cannot read the journal {self.path}: {exc.strerror or type(exc).__name__}") from None
+        lines = data.split(b"\n")
+        if position > 0:
+            lines = lines[1:]
+        wanted = _stamp(cutoff)
+        entries = []
+        for raw in lines:
+            entry = _parse(raw)
+            if entry is not None and str(entry.get("ts", "")) >= wanted:
+                entries.append(entry)
+        return entries
 
     # ------------------------------------------------------------------ writing
 

@@ -66,10 +66,12 @@ from binance_spot_mcp.errors import (
     TransportError,
 )
 from binance_spot_mcp.filters import ORDER_TOOLS, ExchangeInfoCache, check_order, needs_avg_price
+from binance_spot_mcp.guard import Guard
 from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.orders import UNKNOWN_OUTCOME_CODES, lookup_for, verdict, with_client_id
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import failure, json_result, narrowing_hint, success
+from binance_spot_mcp.safety import SAFETY_STATUS, SAFETY_TOOL, safety_status
 from binance_spot_mcp.schema import PreparedCall, prepare_arguments, tool_schema
 from binance_spot_mcp.toolsets import SizeRow, Selection, check_server_tools, select_tools, size_table
 
@@ -82,7 +84,11 @@ INSTRUCTIONS = (
     "Binance Spot REST API as tools. Public market-data tools need no account. Signed tools use "
     "the account named in 'account', else 'main', else the only one; if that is ambiguous, ask the "
     "user. Decimals are strings. Never show API keys or secrets. State changes on mainnet "
-    "accounts need the human's typed CONFIRM. See the binance-spot skill (SKILL.md) for details."
+    "accounts need the human's typed CONFIRM. Safety rules the server enforces and you must not "
+    "work around: the operator's per-order and 24-hour value caps, allowed/denied symbols, dry-run "
+    "accounts (nothing is sent) and the kill switch (only cancels pass). A refusal names its rule: "
+    "tell the user, do not split or reshape the order to slip under a limit. get_safety_status "
+    "shows the limits. See the binance-spot skill (SKILL.md) for details."
 )
 READ_ONLY_NOTE = " This server is read-only: it cannot place, cancel or change anything."
 
@@ -99,6 +105,7 @@ def build_tool(endpoint: Endpoint) -> Tool:
     """One MCP tool, derived entirely from its catalog entry."""
     return Tool(
         name=endpoint.tool,
+        title=endpoint.title,
         description=endpoint.description,
         input_schema=tool_schema(endpoint),
         annotations=annotations_for(endpoint),
@@ -106,13 +113,13 @@ def build_tool(endpoint: Endpoint) -> Tool:
 
 
 def build_tools(catalog: Catalog) -> list[Tool]:
-    """The whole tool list: one tool per endpoint, then the account tools."""
-    return [build_tool(e) for e in catalog.endpoints] + list(ACCOUNT_TOOLS)
+    """The whole tool list: one tool per endpoint, then the server's own tools."""
+    return [build_tool(e) for e in catalog.endpoints] + list(SERVER_TOOLS)
 
 
 def offered_tools(catalog: Catalog, selection: Selection) -> list[Tool]:
     """The tools a server with this toolset choice offers (raises ConfigError for unknown toolsets)."""
-    check_server_tools(catalog, ACCOUNT_TOOLS)
+    check_server_tools(catalog, SERVER_TOOLS)
     return select_tools(catalog, build_tools(catalog), selection, changes_state=ACCOUNT_TOOLS_CHANGING_STATE)
 
 
@@ -121,6 +128,8 @@ def tool_list_sizes(catalog: Catalog) -> list[SizeRow]:
     return size_table(catalog, build_tools(catalog), changes_state=ACCOUNT_TOOLS_CHANGING_STATE)
 
 
+SERVER_TOOLS = (*ACCOUNT_TOOLS, SAFETY_TOOL)
+SERVER_TOOL_NAMES = ACCOUNT_TOOL_NAMES | {SAFETY_STATUS}
 _SUMMARY_KEYS = ("symbol", "orderId", "orderListId", "clientOrderId", "listClientOrderId", "status",
                  "listOrderStatus", "executedQty", "cummulativeQuoteQty", "cancelResult", "newOrderResult")
 
@@ -196,6 +205,7 @@ class Runtime:
     account_tools: AccountTools = field(init=False, repr=False)
     journal: Journal = field(init=False)
     filter_cache: ExchangeInfoCache = field(init=False, repr=False)
+    guard: Guard = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.accounts = AccountStore(self.settings, self.redactor)
@@ -208,6 +218,7 @@ class Runtime:
         self.account_tools = AccountTools(self.accounts, self.redactor)
         self.journal = Journal(self.settings.journal_file, redactor=self.redactor)
         self.filter_cache = ExchangeInfoCache()
+        self.guard = Guard(self.settings, self.journal, self.client, self.catalog, self.filter_cache, self.redactor)
         self.nonces = NonceBook()
         self.tokens = ConfirmationTokens(self.nonces, ttl_s=TOKEN_TTL_S)
 
@@ -218,7 +229,7 @@ class Runtime:
         self, name: str, arguments: dict[str, Any] | None, *, asker: Asker | None = None
     ) -> CallToolResult | InputRequiredResult:
         """Run one tool call to a result. Raises only for an unknown or disabled tool."""
-        if name not in self.enabled and (name in ACCOUNT_TOOL_NAMES or self.catalog.get(name) is not None):
+        if name not in self.enabled and (name in SERVER_TOOL_NAMES or self.catalog.get(name) is not None):
             raise MCPError(
                 code=INVALID_PARAMS,
                 message=f"Tool {name} is not enabled on this server ({self.selection.describe()}).",
@@ -226,6 +237,8 @@ class Runtime:
         endpoint = self.catalog.get(name)
         if endpoint is None and name in ACCOUNT_TOOL_NAMES:
             return await self.account_tools.call(name, arguments)
+        if endpoint is None and name == SAFETY_STATUS:
+            return await self._safety_status(asker or Asker(None, None))
         if endpoint is None:
             raise MCPError(code=INVALID_PARAMS, message=self.redactor.redact(f"Unknown tool: {name[:80]}"))
         asker = asker or Asker(None, None)
@@ -242,6 +255,9 @@ class Runtime:
                 base_url = source.base_url
             if account is not None and endpoint.tool in ORDER_TOOLS and self.settings.local_filter_checks:
                 await self._check_filters(endpoint, prepared.as_dict(), account)
+            early = await self.guard.before_approval(endpoint, account, prepared.params)  # policy check before approval
+            if early is not None:
+                return early  # a dry run: the preview, the value and the verdict; nothing sent
             if needs_confirmation(endpoint, account):
                 assert account is not None
                 pending = await self._confirm(endpoint, account, prepared, asker)
@@ -272,14 +288,16 @@ class Runtime:
         -1006/-1007) the request is never sent again: the order is looked up by its client id.
         """
         params, client_id = with_client_id(endpoint, prepared.params)
-        entry = self.journal.record_intent(
-            tool=endpoint.tool,
-            account=account.name,
-            environment=account.environment,
-            method=endpoint.method,
-            path=endpoint.path,
-            params=dict(params),
-        )
+        async with self.guard.at_send(endpoint, account, params) as policy_note:  # policy check at send time
+            entry = self.journal.record_intent(
+                tool=endpoint.tool,
+                account=account.name,
+                environment=account.environment,
+                method=endpoint.method,
+                path=endpoint.path,
+                params=dict(params),
+                policy=policy_note,
+            )
         try:
             reply = await self.client.call(endpoint, params, base_url=account.base_url, account=account)
         except ExchangeError as exc:
@@ -345,6 +363,14 @@ class Runtime:
             f"within {waited:.1f} s. It was not sent again.",
             hint=f"Do not repeat the order; check with {lookup.describe()}",
         )
+
+    async def _safety_status(self, asker: Asker) -> CallToolResult:
+        current = self.accounts.current()
+        payload = await safety_status(
+            self.settings, self.selection, list(current.accounts.values()), self.guard.status,
+            can_elicit=asker.can_elicit, problems=current.problems,
+        )
+        return json_result(payload, error=False, redactor=self.redactor)
 
     async def _public_read(self, tool: str, args: list[tuple[str, str]], account: Account) -> Any:
         endpoint = self.catalog.get(tool)

@@ -91,6 +91,26 @@ def _counts(intent: Mapping[str, Any], outcome: Mapping[str, Any] | None) -> boo
     return not (isinstance(status, int) and 400 <= status < 500)  # Binance rejected it
 
 
+def recorded_spent(journal: Journal, catalog: Catalog, account: str, asset: str) -> tuple[Decimal, int]:
+    """Offline: the 24-hour total of ``account`` in ``asset`` from values recorded in the journal,
+    and how many counted orders had no value recorded in that asset (``doctor``)."""
+    entries = journal.since(datetime.now(UTC) - DAY)
+    outcomes = {e.get("id"): e for e in entries if e.get("phase") == OUTCOME}
+    total, unvalued = Decimal(0), 0
+    for intent in entries:
+        endpoint = catalog.get(str(intent.get("tool")))
+        if intent.get("phase") != INTENT or intent.get("account") != account or endpoint is None:
+            continue
+        if not adds_to_daily_total(endpoint) or not _counts(intent, outcomes.get(intent.get("id"))):
+            continue
+        value = ((intent.get("policy") or {}).get("value") or {}).get(asset)
+        if value is None:
+            unvalued += 1
+        else:
+            total += Decimal(value)
+    return total, unvalued
+
+
 class Guard:
     """The guard rails of one server: shared by all calls and accounts."""
 

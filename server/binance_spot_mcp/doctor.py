@@ -473,25 +473,25 @@ def check_guard_rails(report: Report, settings: Settings, catalog: Catalog, acco
                    "binance-spot-mcp resume (or start without --trading off)")
     journal = Journal(settings.journal_file)
     for account in accounts:
-        section, policy = f"account {account.name}", account.policy
+        section, policy, name = "guard rails", account.policy, account.name
         rules = policy.describe()
         text = "; ".join(f"{k.replace('_', ' ')}: {_rule_text(v)}" for k, v in rules.items())
         channel = approval_channel(account, can_elicit=True, require_elicitation=settings.require_elicitation)
         detail = f"{urlsplit(account.base_url).netloc}; {text}; approval: {channel if channel.startswith('none') else 'asked'}"
         if account.environment == MAINNET and not policy.has_caps and not policy.dry_run:
-            report.add(section, "guard rails", WARN, f"a mainnet account with no value caps; {detail}",
+            report.add(section, name, WARN, f"a mainnet account with no value caps; {detail}",
                        "add '- Max Order Value: 100 USDT' and '- Max Daily Value: 500 USDT' lines (or server flags)")
         else:
-            report.add(section, "guard rails", INFO, detail)
+            report.add(section, name, INFO, detail)
         for cap in policy.daily_caps:
             try:
                 spent, unvalued = recorded_spent(journal, catalog, account.name, cap.amount.asset)
             except BinanceSpotError as exc:
-                report.add(section, "budget", WARN, exc.message)
+                report.add(section, f"{name} budget", WARN, exc.message)
                 continue
             left = max(cap.amount.value - spent, 0)
             note = f" ({unvalued} order(s) without a recorded {cap.amount.asset} value not counted)" if unvalued else ""
-            report.add(section, "budget", INFO,
+            report.add(section, f"{name} budget", INFO,
                        f"{plain(spent)} of {cap.amount} placed in the last 24 hours; {plain(left)} left{note}")
 
 

@@ -37,7 +37,7 @@ import anyio
 from mcp.types import CallToolResult
 
 from binance_spot_mcp import killswitch
-from binance_spot_mcp.accounts import Account
+from binance_spot_mcp.accounts import Account, AccountStore
 from binance_spot_mcp.catalog import Catalog, Endpoint
 from binance_spot_mcp.client import BinanceClient
 from binance_spot_mcp.config import MAINNET, Settings
@@ -117,6 +117,7 @@ class Guard:
     def __init__(
         self,
         settings: Settings,
+        accounts: AccountStore,
         journal: Journal,
         client: BinanceClient,
         catalog: Catalog,
@@ -124,6 +125,7 @@ class Guard:
         redactor: Redactor,
     ) -> None:
         self._settings = settings
+        self._accounts = accounts
         self._journal = journal
         self._client = client
         self._catalog = catalog
@@ -153,9 +155,13 @@ class Guard:
     async def at_send(
         self, endpoint: Endpoint, account: Account, params: Sequence[tuple[str, str]]
     ) -> AsyncIterator[dict[str, Any]]:
-        """Check again under the account's lock; the body writes the intent (with the yielded note)."""
+        """Check again under the account's lock; the body writes the intent (with the yielded note).
+
+        The account's rules are read afresh: the operator may have tightened them while a human
+        was looking at the approval question."""
         async with self._account_lock(account.name):
             try:
+                account = self._current(account)
                 if account.policy.dry_run:
                     raise PolicyRefused("dry run", "this account is in dry run, so the request was not sent.")
                 verdict = await self._evaluate(endpoint, account, params)
@@ -163,6 +169,14 @@ class Guard:
                 self._journal_refusal(endpoint, account, params, exc, stage="at send")
                 raise
             yield verdict.note()
+
+    def _current(self, account: Account) -> Account:
+        """The account as TOOLS.md says now, with the same credentials and destination."""
+        now = self._accounts.current().accounts.get(account.name)
+        if now is None or (now.api_key, now.base_url, now.environment) != (account.api_key, account.base_url, account.environment):
+            raise PolicyRefused("account", f"account '{account.name}' changed or was removed since this call began.",
+                                hint="Call the tool again.")
+        return now
 
     # ------------------------------------------------------------------ the checks
 

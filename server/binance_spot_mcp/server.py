@@ -218,7 +218,7 @@ class Runtime:
         self.account_tools = AccountTools(self.accounts, self.redactor)
         self.journal = Journal(self.settings.journal_file, redactor=self.redactor)
         self.filter_cache = ExchangeInfoCache()
-        self.guard = Guard(self.settings, self.journal, self.client, self.catalog, self.filter_cache, self.redactor)
+        self.guard = Guard(self.settings, self.accounts, self.journal, self.client, self.catalog, self.filter_cache, self.redactor)
         self.nonces = NonceBook()
         self.tokens = ConfirmationTokens(self.nonces, ttl_s=TOKEN_TTL_S)
 

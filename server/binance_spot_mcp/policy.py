@@ -39,7 +39,7 @@ POLICY_FIELDS: Mapping[str, str] = {
     "confirm": "confirm",
 }
 MAX_SYMBOL_PATTERNS = 200
-_AMOUNT_RE = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*([A-Za-z0-9]{2,20})\s*$")
+_AMOUNT_RE = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*([A-Za-z][A-Za-z0-9]{1,19})\s*$")
 _PATTERN_RE = re.compile(r"^[A-Z0-9*]{1,40}$")
 _TRUE, _FALSE = frozenset({"true", "yes", "on", "1"}), frozenset({"false", "no", "off", "0"})
 

@@ -365,3 +365,12 @@ def test_policy_lines_with_bad_values_name_the_line(world):
 def test_bad_server_wide_values_stop_the_server_before_it_serves(tmp_path: Path, cli_isolation, capsys):
     assert main(["--max-order-value", "-5 USDT", "tools"]) == 2
     assert "--max-order-value: '-5 USDT' is not an amount" in capsys.readouterr().err
+
+
+def test_journal_lines_show_what_the_guard_rails_found():
+    from binance_spot_mcp.cli import journal_line
+
+    line = journal_line({"ts": "t", "id": "i", "phase": "intent", "tool": "place_order", "account": "main",
+                         "environment": "mainnet", "method": "POST", "path": "/api/v3/order", "params": {"symbol": "BTCUSDT"},
+                         "policy": {"refused": "max daily value", "stage": "at send"}})
+    assert line.endswith("symbol=BTCUSDT  [policy refused=max daily value stage=at send]")

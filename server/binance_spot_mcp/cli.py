@@ -465,7 +465,9 @@ def journal_line(entry: Mapping[str, Any]) -> str:
             f"{head}  {entry.get('tool')} on {entry.get('account')} ({entry.get('environment')}): "
             f"{entry.get('method')} {entry.get('path')}"
         )
-        return f"{text}  {_pairs(params)}" if isinstance(params, Mapping) and params else text
+        text = f"{text}  {_pairs(params)}" if isinstance(params, Mapping) and params else text
+        policy = entry.get("policy")
+        return f"{text}  [policy {_pairs(policy)}]" if isinstance(policy, Mapping) and policy else text
     status = entry.get("status")
     answer = f"HTTP {status}" if status is not None else "no HTTP answer"
     text = f"{head}  {'ok' if entry.get('ok') else 'FAILED'}  {answer}"

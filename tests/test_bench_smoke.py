@@ -31,6 +31,7 @@ EXPECTED: dict[str, list[tuple[str, bool]]] = {
     "5": [("tools/list JSON, all", True), ("tools/list, all", False), ("--toolsets market", True),
           ("--toolsets account", True), ("--toolsets trade", True), ("--toolsets order_lists", True),
           ("--toolsets admin", True), ("--read-only", True)],
+    "6": [("order on a capped account vs uncapped, median", True), ("order on a capped account vs uncapped, p99", True)],
 }
 
 

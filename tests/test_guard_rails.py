@@ -374,3 +374,17 @@ def test_journal_lines_show_what_the_guard_rails_found():
                          "environment": "mainnet", "method": "POST", "path": "/api/v3/order", "params": {"symbol": "BTCUSDT"},
                          "policy": {"refused": "max daily value", "stage": "at send"}})
     assert line.endswith("symbol=BTCUSDT  [policy refused=max daily value stage=at send]")
+
+
+async def test_console_script_flags_set_server_wide_rails(world):
+    capped = ["serve", "--max-order-value", "50 USDT", "--allowed-symbols", "BTC*"]
+    async with stdio_client_for(world.tools_file, "auto", base_url=world.base_url, extra_args=capped) as (client, _):
+        body = refused(await client.call_tool("place_order", SMALL_BUY), "max order value")
+        assert "(server) is 50 USDT" in body["message"]
+        refused(await client.call_tool("place_order", {**SMALL_BUY, "symbol": "ETHUSDT", "price": "2700", "quantity": "0.01"}),
+                "symbol list")
+    async with stdio_client_for(world.tools_file, "legacy", base_url=world.base_url,
+                                extra_args=["serve", "--trading", "off"]) as (client, _):
+        body = refused(await client.call_tool("place_order", SMALL_BUY), "kill switch")
+        assert "started with --trading off" in body["message"]
+    assert writes(world) == []

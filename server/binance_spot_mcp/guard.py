@@ -303,7 +303,10 @@ class Guard:
             except OSError as exc:
                 raise PolicyRefused("lock", f"the per-account lock {path} cannot be opened ({exc.strerror}).") from None
             try:
-                await anyio.to_thread.run_sync(fcntl.flock, fd, fcntl.LOCK_EX)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the usual case: nobody else holds it
+                except BlockingIOError:
+                    await anyio.to_thread.run_sync(fcntl.flock, fd, fcntl.LOCK_EX)  # wait without blocking the loop
                 yield
             finally:
                 os.close(fd)  # releases the flock

@@ -180,3 +180,30 @@ def test_since_reads_back_only_as_far_as_needed(tmp_path, monkeypatch):
     assert recent[0]["policy"] == {"value": {"USDT": "25"}}
     assert len(journal.since(now - timedelta(days=3))) == 3002
     assert Journal(tmp_path / "missing.jsonl").since(now) == []
+
+
+def test_recent_entries_read_only_what_was_appended(tmp_path, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from binance_spot_mcp.journal import RecentEntries
+
+    path = tmp_path / "journal.jsonl"
+    mine, other = Journal(path), Journal(path)  # two writers, e.g. two server processes
+    recent = RecentEntries(mine)
+    day = datetime.now(UTC) - timedelta(hours=24)
+    assert recent.since(day) == []
+    first = _intent(mine)
+    assert [e["id"] for e in recent.since(day)] == [first]
+    calls = []
+    monkeypatch.setattr(Journal, "since", lambda self, cutoff: calls.append(cutoff) or [])
+    second = _intent(other)
+    with path.open("ab") as handle:
+        handle.write(b'{"ts": "9999", "id": "half-writ')  # a line still being written: not read yet
+    assert [e["id"] for e in recent.since(day)] == [first, second] and calls == []
+    with path.open("ab") as handle:
+        handle.write(b'ten", "phase": "outcome"}\n')
+    assert [e["id"] for e in recent.since(day)] == [first, second, "half-written"]
+    path.unlink()  # replaced: read again from scratch
+    third = _intent(other)
+    monkeypatch.undo()
+    assert [e["id"] for e in recent.since(day)] == [third]

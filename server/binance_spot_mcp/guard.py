@@ -43,7 +43,7 @@ from binance_spot_mcp.client import BinanceClient
 from binance_spot_mcp.config import MAINNET, Settings
 from binance_spot_mcp.errors import BinanceSpotError, PolicyRefused, Unpriceable
 from binance_spot_mcp.filters import ExchangeInfoCache, symbol_entry
-from binance_spot_mcp.journal import INTENT, OUTCOME, Journal
+from binance_spot_mcp.journal import INTENT, OUTCOME, Journal, RecentEntries
 from binance_spot_mcp.orders import client_id_param
 from binance_spot_mcp.policy import Policy, plain, requires_approval
 from binance_spot_mcp.pricing import AMEND_TOOL, Market, PairBook, order_value
@@ -133,6 +133,7 @@ class Guard:
         self._redactor = redactor
         self._pairs = PairBook()
         self._locks: dict[str, anyio.Lock] = {}
+        self._recent: dict[str, RecentEntries] = {}  # per account: only what was appended is read again
 
     # ------------------------------------------------------------------ the two calls
 
@@ -234,7 +235,8 @@ class Guard:
 
     async def _spent(self, account: Account, assets: set[str], market: Market) -> dict[str, Decimal]:
         """The value of orders this account placed in the last 24 hours, per asset (journal)."""
-        entries = self._journal.since(datetime.now(UTC) - DAY)
+        recent = self._recent.setdefault(account.name, RecentEntries(self._journal))
+        entries = recent.since(datetime.now(UTC) - DAY)
         outcomes = {e.get("id"): e for e in entries if e.get("phase") == OUTCOME}
         totals = {asset: Decimal(0) for asset in assets}
         for intent in entries:

@@ -69,6 +69,63 @@ def _first_stamp(data: bytes) -> str | None:
     return None
 
 
+class RecentEntries:
+    """The entries of a journal since a moving cutoff, kept up to date by reading only what was
+    appended since the last look (any process may append). Falls back to ``Journal.since`` when
+    the file was replaced or shrank. Not thread-safe: callers serialise (the guard's lock)."""
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+        self._entries: list[dict[str, Any]] = []
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file read
+        self._offset = 0  # bytes consumed (always at a line end)
+
+    def since(self, cutoff: datetime) -> list[dict[str, Any]]:
+        path = self._journal.path
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            self._entries, self._identity, self._offset = [], None, 0
+            return []
+        except OSError as exc:
+            raise JournalError(f"cannot read the journal {path}: {exc.strerror or type(exc).__name__}") from None
+        identity = (info.st_dev, info.st_ino)
+        if identity != self._identity or info.st_size < self._offset:
+            self._entries = self._journal.since(cutoff)
+            self._identity, self._offset = identity, self._line_end(path, info.st_size)
+        elif info.st_size > self._offset:
+            self._read_new(path)
+        wanted = _stamp(cutoff)
+        self._entries = [e for e in self._entries if str(e.get("ts", "")) >= wanted]
+        return list(self._entries)
+
+    def _line_end(self, path: Path, size: int) -> int:
+        """Where the last complete line of the file ends (what ``since`` has seen)."""
+        try:
+            with open(path, "rb") as handle:
+                position = max(0, size - _READ_CHUNK)
+                handle.seek(position)
+                tail = handle.read(size - position)
+        except OSError:
+            return 0
+        cut = tail.rfind(b"\n")
+        return position + cut + 1 if cut >= 0 else 0
+
+    def _read_new(self, path: Path) -> None:
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(self._offset)
+                data = handle.read()
+        except OSError as exc:
+            raise JournalError(f"cannot read the journal {path}: {exc.strerror or type(exc).__name__}") from None
+        complete = data[: data.rfind(b"\n") + 1]  # a line still being written is read next time
+        self._offset += len(complete)
+        for raw in complete.split(b"\n"):
+            entry = _parse(raw)
+            if entry is not None:
+                self._entries.append(entry)
+
+
 class Journal:
     """Append-only JSON-lines journal at ``path``. Thread-safe and process-safe."""
 

@@ -195,10 +195,11 @@ class Guard:
             problem = policy.symbol_problem(symbol) if symbol else "the request names no symbol"
             if problem:
                 raise PolicyRefused("symbol list", f"{problem}.", hint=SYMBOL_HINT, details={"symbol": symbol})
-        if not policy.has_caps:
-            return Verdict()
+        counts_today = adds_to_daily_total(endpoint)
+        if not policy.order_caps and not (counts_today and policy.daily_caps):
+            return Verdict()  # nothing to compare a value with: none is needed (nor refused)
         market = self._market(account)
-        verdict = Verdict(counts_today=adds_to_daily_total(endpoint))
+        verdict = Verdict(counts_today=counts_today)
         existing = await self._amended_order(account, values) if endpoint.tool == AMEND_TOOL else None
         raw = await order_value(endpoint.tool, values, market, existing=existing)
         _, quote_asset = await market.assets(symbol)

@@ -388,3 +388,12 @@ async def test_console_script_flags_set_server_wide_rails(world):
         body = refused(await client.call_tool("place_order", SMALL_BUY), "kill switch")
         assert "started with --trading off" in body["message"]
     assert writes(world) == []
+
+
+async def test_an_order_cap_refusal_also_says_what_remains_today(world):
+    with_account(world, "both", "Max Order Value: 100 USDT", "Max Daily Value: 150 USDT")
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+        assert not (await client.call_tool("place_order", {**SMALL_BUY, "account": "both"})).is_error
+        body = refused(await client.call_tool("place_order", {**SMALL_BUY, "quantity": "0.01", "account": "both"}),
+                       "max order value")
+    assert body["remaining_today"] == {"USDT": "96"} and "(96 USDT of the daily cap remain)" in body["message"]

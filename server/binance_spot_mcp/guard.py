@@ -207,31 +207,38 @@ class Guard:
         for cap in (*policy.order_caps, *policy.daily_caps):
             if cap.amount.asset not in verdict.value:
                 verdict.value[cap.amount.asset] = await market.convert(raw, quote_asset, cap.amount.asset)
+        if verdict.counts_today and policy.daily_caps:
+            verdict.spent = await self._spent(account, {c.amount.asset for c in policy.daily_caps}, market)
+        left_today = {
+            c.amount.asset: max(c.amount.value - verdict.spent[c.amount.asset], Decimal(0))
+            for c in policy.daily_caps if c.amount.asset in verdict.spent
+        }
+        remaining = {"remaining_today": {a: _fmt(v) for a, v in left_today.items()}} if left_today else {}
         for cap in policy.order_caps:
             worth = verdict.value[cap.amount.asset]
             if worth > cap.amount.value:
+                today = "; ".join(f"{_fmt(v)} {a} of the daily cap remain" for a, v in left_today.items())
                 raise PolicyRefused(
                     "max order value",
-                    f"this request is worth {_fmt(worth)} {cap.amount.asset}; the cap per order ({cap.set_by}) is {cap.amount}.",
+                    f"this request is worth {_fmt(worth)} {cap.amount.asset}; the cap per order ({cap.set_by}) is "
+                    f"{cap.amount}{f' ({today})' if today else ''}.",
                     hint=CAP_HINT,
-                    details={"value": _fmt(worth), "cap": str(cap.amount)},
+                    details={"value": _fmt(worth), "cap": str(cap.amount), **remaining},
                 )
-        if verdict.counts_today and policy.daily_caps:
-            verdict.spent = await self._spent(account, {c.amount.asset for c in policy.daily_caps}, market)
-            for cap in policy.daily_caps:
-                asset = cap.amount.asset
-                worth, spent = verdict.value[asset], verdict.spent[asset]
-                if spent + worth > cap.amount.value:
-                    left = max(cap.amount.value - spent, Decimal(0))
-                    raise PolicyRefused(
-                        "max daily value",
-                        f"this request is worth {_fmt(worth)} {asset}; orders worth {_fmt(spent)} {asset} were placed "
-                        f"in the last 24 hours and the daily cap ({cap.set_by}) is {cap.amount}, so {_fmt(left)} "
-                        f"{asset} remain.",
-                        hint=CAP_HINT,
-                        details={"value": _fmt(worth), "cap": str(cap.amount), "spent_24h": _fmt(spent),
-                                 "remaining": _fmt(left)},
-                    )
+        for cap in policy.daily_caps if verdict.counts_today else ():
+            asset = cap.amount.asset
+            worth, spent = verdict.value[asset], verdict.spent[asset]
+            if spent + worth > cap.amount.value:
+                left = left_today[asset]
+                raise PolicyRefused(
+                    "max daily value",
+                    f"this request is worth {_fmt(worth)} {asset}; orders worth {_fmt(spent)} {asset} were placed "
+                    f"in the last 24 hours and the daily cap ({cap.set_by}) is {cap.amount}, so {_fmt(left)} "
+                    f"{asset} remain.",
+                    hint=CAP_HINT,
+                    details={"value": _fmt(worth), "cap": str(cap.amount), "spent_24h": _fmt(spent),
+                             "remaining": _fmt(left)},
+                )
         return verdict
 
     async def _spent(self, account: Account, assets: set[str], market: Market) -> dict[str, Decimal]:

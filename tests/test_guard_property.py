@@ -44,34 +44,66 @@ def exposure(order: Any) -> Decimal:
     return order.cum_quote + resting * order.price
 
 
+async def _place_all(world: Any, environ: dict[str, str], sequence: list[dict[str, str]]) -> list[bool]:
+    runtime = Runtime(settings=load_settings(tools_file=str(world.tools_file), environ=environ))
+    accepted = []
+    try:
+        for order in sequence:
+            result = await runtime.call("place_order", {"symbol": "BTCUSDT", "account": "main", **order})
+            accepted.append(not result.is_error)
+    finally:
+        await runtime.aclose()
+    return accepted
+
+
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sequence=st.lists(orders, min_size=1, max_size=8))
 def test_accepted_orders_never_exceed_the_caps(world, sequence):
     exchange = world.exchange
     known = set(exchange.orders)
-    environ = {
-        **loopback_environ(world.base_url, Path(tempfile.mkdtemp(prefix="journal-"))),  # a fresh day each time
-        "BINANCE_SPOT_MCP_MAX_ORDER_VALUE": f"{ORDER_CAP} USDT",
-        "BINANCE_SPOT_MCP_MAX_DAILY_VALUE": f"{DAILY_CAP} USDT",
-    }
+    with tempfile.TemporaryDirectory(prefix="journal-") as day:  # a fresh journal: a fresh day each time
+        environ = {
+            **loopback_environ(world.base_url, Path(day)),
+            "BINANCE_SPOT_MCP_MAX_ORDER_VALUE": f"{ORDER_CAP} USDT",
+            "BINANCE_SPOT_MCP_MAX_DAILY_VALUE": f"{DAILY_CAP} USDT",
+        }
+        accepted = anyio.run(_place_all, world, environ, sequence)
 
-    async def run() -> list[bool]:
-        runtime = Runtime(settings=load_settings(tools_file=str(world.tools_file), environ=environ))
-        accepted = []
-        try:
-            for order in sequence:
-                result = await runtime.call("place_order", {"symbol": "BTCUSDT", "account": "main", **order})
-                accepted.append(not result.is_error)
-        finally:
-            await runtime.aclose()
-        return accepted
-
-    accepted = anyio.run(run)
     new = [o for order_id, o in exchange.orders.items() if order_id not in known and o.account is not None]
     assert len(new) <= sum(accepted)  # the exchange never holds an order the server did not report as sent
     for order in new:
         assert exposure(order) <= ORDER_CAP, (order.type, order.side, order.price, order.orig_qty, order.cum_quote)
     assert sum((exposure(o) for o in new), Decimal(0)) <= DAILY_CAP
+
+
+resting_buys = st.builds(lambda q, p: {"side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": q, "price": p},
+                        quantities, st.integers(min_value=300, max_value=590).map(lambda n: str(n * 100)))
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sequence=st.lists(resting_buys, min_size=2, max_size=10))
+def test_orders_sent_at_the_same_time_never_exceed_the_daily_cap(world, sequence):
+    """All at once, from two runtimes sharing one journal: the daily total holds however the calls
+    interleave (no await may separate reading the total from recording the intent). That the
+    lock also holds across processes is shown deterministically in test_guard_rails.py."""
+    exchange = world.exchange
+    known = set(exchange.orders)
+    with tempfile.TemporaryDirectory(prefix="journal-") as day:
+        environ = {**loopback_environ(world.base_url, Path(day)), "BINANCE_SPOT_MCP_MAX_DAILY_VALUE": f"{DAILY_CAP} USDT"}
+
+        async def burst() -> None:
+            runtimes = [Runtime(settings=load_settings(tools_file=str(world.tools_file), environ=environ)) for _ in range(2)]
+            try:
+                async with anyio.create_task_group() as group:
+                    for i, order in enumerate(sequence):
+                        group.start_soon(runtimes[i % 2].call, "place_order", {"symbol": "BTCUSDT", "account": "main", **order})
+            finally:
+                for runtime in runtimes:
+                    await runtime.aclose()
+
+        anyio.run(burst)
+    new = [o for order_id, o in exchange.orders.items() if order_id not in known and o.account is not None]
+    assert sum((exposure(o) for o in new), Decimal(0)) <= DAILY_CAP  # resting buys: exactly price x quantity
 
 
 @pytest.mark.anyio

@@ -397,3 +397,44 @@ async def test_an_order_cap_refusal_also_says_what_remains_today(world):
         body = refused(await client.call_tool("place_order", {**SMALL_BUY, "quantity": "0.01", "account": "both"}),
                        "max order value")
     assert body["remaining_today"] == {"USDT": "96"} and "(96 USDT of the daily cap remain)" in body["message"]
+
+
+def _someone_waits_for(path: Path) -> bool:
+    """True when /proc/locks shows a process blocked on the flock of ``path`` (Linux)."""
+    inode = f":{path.stat().st_ino} "
+    return any("->" in line and inode in line for line in Path("/proc/locks").read_text().splitlines())
+
+
+async def test_the_send_time_check_waits_for_another_process_holding_the_account_lock(world):
+    """Another process holds the account's lock while it records an order: the server waits, then
+    counts that order too -- check-and-record is atomic across processes."""
+    import fcntl
+    import os
+
+    from binance_spot_mcp.journal import Journal
+
+    with_account(world, "daily", "Max Daily Value: 150 USDT")
+    lock_path = world.tools_file.parent / ".policy-daily.lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        results: list[Any] = []
+        async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+
+            async def place() -> None:
+                results.append(await client.call_tool("place_order", {**SMALL_BUY, "account": "daily"}))
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(place)
+                with anyio.fail_after(10):
+                    while not _someone_waits_for(lock_path):
+                        await anyio.sleep(0.01)
+                assert writes(world) == [] and not results
+                Journal(world.tools_file.parent / "journal.jsonl").record_intent(
+                    tool="place_order", account="daily", environment="testnet", method="POST", path="/api/v3/order",
+                    params={"symbol": "BTCUSDT"}, policy={"value": {"USDT": "120"}})
+                fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+    body = refused(results[0], "max daily value")
+    assert body["spent_24h"] == "120" and writes(world) == []

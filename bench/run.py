@@ -539,6 +539,44 @@ async def tool_list_size(world: World, mode: str) -> tuple[list[Row], dict[str, 
                   "instructions_chars": len(instructions), "guide_chars": len(guide), "skill_chars": len(skill)}
 
 
+GUARD_TARGET_MS = 5.0
+# An IOC buy far under the market: accepted, expires at once, rests nowhere (no order-count build-up).
+GUARD_ORDER = {"symbol": SYMBOL, "side": "BUY", "type": "LIMIT", "timeInForce": "IOC", "quantity": "0.0001",
+               "price": "54000"}
+CAPPED_RULES = "- Max Order Value: 1000000000 USDT\n- Max Daily Value: 1000000000 USDT\n"
+
+
+async def guard_rails(world: World, sizes: Sizes, mode: str, rng: random.Random) -> tuple[list[Row], dict[str, Any]]:
+    """What the guard rails add to an order: the same IOC order on an account without caps and on
+    one with an order and a daily cap (valued, the 24-hour journal total read under the
+    per-account lock, twice: before approval and at send), interleaved on one server."""
+    text = world.tools_file.read_text()
+    block = text.split("### main\n", 1)[1].split("- Description", 1)[0]
+    world.tools_file.write_text(text + "\n### capped\n" + block + CAPPED_RULES)
+    samples = max(2, min(sizes.calls // 4, 40))  # Binance allows 100 orders per 10 s per account
+    times: dict[str, list[float]] = {"main": [], "capped": []}
+    async with connect(ours_params(world), world, mode) as client:
+        await adopt_limits(client)
+        for account in ("main", "capped"):  # warm-up: exchangeInfo cached, journal file open once
+            check(await client.call_tool("place_order", {**GUARD_ORDER, "account": account}))
+        order = [name for name in times for _ in range(samples)]
+        rng.shuffle(order)
+        for account in order:
+            times[account].append(await timed(lambda: _place(client, account)))
+    journal_lines = sum(1 for _ in (world.directory / ".local" / "state" / "binance-spot-mcp" / "journal.jsonl").open())
+    rows = [
+        diff_row("6", f"order on a capped account vs uncapped, median (ms; {samples} each)",
+                 median(times["capped"]), median(times["main"]), GUARD_TARGET_MS),
+        diff_row("6", "order on a capped account vs uncapped, p99 (ms)", pct(times["capped"], 99), pct(times["main"], 99)),
+        Row("6", "journal lines read for the 24-hour total at the end", journal_lines, "—", "—", "info"),
+    ]
+    return rows, {"guard_ms": times}
+
+
+async def _place(client: Client, account: str) -> None:
+    check(await client.call_tool("place_order", {**GUARD_ORDER, "account": account}))
+
+
 # ---------------------------------------------------------------------------------- main
 async def run(args: argparse.Namespace) -> int:
     sizes = QUICK if args.quick else FULL
@@ -573,6 +611,7 @@ async def run(args: argparse.Namespace) -> int:
                     ("3 concurrency", lambda: concurrency(world, sizes, args.mode)),
                     ("4 memory", lambda: memory(world, sizes, args.mode, raw["rss_after_start_mb"])),
                     ("5 tool-list size", lambda: tool_list_size(world, args.mode)),
+                    ("6 guard rails", lambda: guard_rails(world, sizes, args.mode, rng)),
                 ]:
                     t0 = time.perf_counter()
                     section_rows, section_raw = await section()

@@ -32,6 +32,7 @@ EXPECTED: dict[str, list[tuple[str, bool]]] = {
           ("--toolsets account", True), ("--toolsets trade", True), ("--toolsets order_lists", True),
           ("--toolsets admin", True), ("--read-only", True), ("server instructions", False),
           ("skill guide resource", True)],
+    "6": [("order on a capped account vs uncapped, median", True), ("order on a capped account vs uncapped, p99", True)],
 }
 
 

@@ -19,8 +19,8 @@ def test_mini_skill_parses_into_typed_endpoints():
     assert depth.params["limit"].constraints.maximum == 5000  # override wins
     order = catalog.get("place_order")
     assert order.params["side"].type is ParamType.ENUM and order.params["side"].values == ("BUY", "SELL")
-    assert order.signed and order.changes_state and not order.destructive
-    assert not catalog.get("test_order").changes_state
+    assert order.signed and order.changes_state and order.destructive  # it spends money
+    assert not catalog.get("test_order").changes_state and not catalog.get("test_order").destructive
     assert catalog.get("cancel_order").destructive
     assert catalog.get("cancel_order").rules[0].kind is RuleKind.AT_LEAST_ONE
     assert catalog.get("get_account").security is Security.USER_DATA and not catalog.get("get_account").changes_state

@@ -23,6 +23,7 @@ def loopback(monkeypatch, world):
         monkeypatch.setenv(name, value)
     for pem in ("rsa.pem", "ed.pem"):
         os.chmod(world.tools_file.parent / pem, 0o600)
+    monkeypatch.setenv("BINANCE_SPOT_MCP_MAX_ORDER_VALUE", "1000 USDT")  # else: a warning for 'live'
     return world
 
 
@@ -67,6 +68,9 @@ def test_all_good_exits_0_with_ok_lines_and_masked_keys(loopback, capsys):
     assert code == 0, out
     assert out.rstrip().endswith("doctor: all checks passed")
     assert "  FAIL" not in out and "  WARN" not in out
+    rails = _lines(out, "guard rails")
+    assert rails[0].startswith("OK kill switch trading on")
+    assert any(line.startswith("INFO live") and "max order value: 1000 USDT (server)" in line for line in rails)
     keys = loopback.keys
     for name, key in (("main", keys.hmac_api_key), ("rsa", keys.rsa_api_key), ("ed", keys.ed_api_key),
                       ("live", keys.live_api_key)):
@@ -233,6 +237,7 @@ def test_console_script_exit_code_and_no_secrets(loopback, capsys):
     os.chmod(loopback.tools_file, 0o600)
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(loopback.tools_file.parent)}
     env.update(loopback_environ(loopback.base_url, loopback.tools_file.parent))
+    env["BINANCE_SPOT_MCP_MAX_ORDER_VALUE"] = "1000 USDT"
     _append_account(loopback, "stranger", f"- API Key: {random_token()}\n- Secret: {random_token()}\n"
                     f"- Environment: testnet\n- Base URL: {loopback.base_url}\n")
     done = subprocess.run(
@@ -271,7 +276,7 @@ async def test_a_host_that_never_answers_times_out(loopback):
 def test_tool_choice_is_reported_and_a_bad_toolset_fails(loopback, capsys, monkeypatch):
     monkeypatch.setenv("BINANCE_SPOT_MCP_READ_ONLY", "1")
     code, out, _ = _doctor(loopback, capsys, "--offline")
-    assert "INFO tools 37 tools offered (all toolsets, read-only); tools/list ~" in out
+    assert "INFO tools 38 tools offered (all toolsets, read-only); tools/list ~" in out
     monkeypatch.setenv("BINANCE_SPOT_MCP_TOOLSETS", "market,trading")
     monkeypatch.setenv("BINANCE_SPOT_MCP_HTTP_TOKEN", "tok3n-Q7x")
     code, out, _ = _doctor(loopback, capsys, "--offline")
@@ -321,3 +326,17 @@ def test_a_tools_file_without_the_accounts_section_says_so(loopback, capsys):
     loopback.tools_file.write_text("# My notes\n\n## Binance Accounts\n\nnothing yet\n")
     code, out, _ = _doctor(loopback, capsys, "--offline")
     assert "its '## Binance Accounts' section has no '### name' account" in out
+
+
+def test_guard_rails_a_mainnet_account_without_caps_and_the_kill_switch_warn(loopback, capsys, monkeypatch):
+    monkeypatch.delenv("BINANCE_SPOT_MCP_MAX_ORDER_VALUE")
+    assert main(["--tools-file", str(loopback.tools_file), "halt", "--reason", "market event"]) == 0
+    capsys.readouterr()
+    code, out, _ = _doctor(loopback, capsys, "--offline")
+    assert code == 0 and out.rstrip().endswith("(2 warnings)")
+    rails = _lines(out, "guard rails")
+    assert rails[0].startswith("WARN kill switch trading OFF") and "market event" in rails[0]
+    assert any(line.startswith("WARN live a mainnet account with no value caps") for line in rails)
+    assert any(line.startswith("INFO main") and "approval: none" in line for line in rails)
+    assert main(["--tools-file", str(loopback.tools_file), "resume"]) == 0
+    assert "Trading resumed" in capsys.readouterr().out

@@ -159,3 +159,51 @@ def test_require_elicitation_setting():
     assert load_settings(environ={"BINANCE_SPOT_MCP_REQUIRE_ELICITATION": "1"}).require_elicitation is True
     assert load_settings(environ={"BINANCE_SPOT_MCP_REQUIRE_ELICITATION": "0"}).require_elicitation is False
     assert load_settings(environ={}, require_elicitation=True).require_elicitation is True
+
+
+def test_since_reads_back_only_as_far_as_needed(tmp_path, monkeypatch):
+    """Entries from the last day, across read chunks, with an old torn line ignored; policy notes kept."""
+    from datetime import UTC, datetime, timedelta
+
+    path = tmp_path / "journal.jsonl"
+    now = datetime.now(UTC)
+    old = [{"ts": (now - timedelta(days=2, seconds=i)).isoformat().replace("+00:00", "Z"), "id": f"old{i}", "phase": "intent"}
+           for i in range(3000, 0, -1)]
+    path.write_text("\n".join(json.dumps(e) for e in old) + "\n{\"torn\n")
+    journal = Journal(path)
+    monkeypatch.setattr(journal_module, "_READ_CHUNK", 4096)  # many chunks
+    entry = journal.record_intent(tool="place_order", account="main", environment="testnet", method="POST",
+                                  path="/api/v3/order", params=PARAMS, policy={"value": {"USDT": "25"}})
+    journal.record_outcome(entry, ok=True, status=200, summary={})
+    recent = journal.since(now - timedelta(hours=24))
+    assert [e["id"] for e in recent] == [entry, entry]
+    assert recent[0]["policy"] == {"value": {"USDT": "25"}}
+    assert len(journal.since(now - timedelta(days=3))) == 3002
+    assert Journal(tmp_path / "missing.jsonl").since(now) == []
+
+
+def test_recent_entries_read_only_what_was_appended(tmp_path, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from binance_spot_mcp.journal import RecentEntries
+
+    path = tmp_path / "journal.jsonl"
+    mine, other = Journal(path), Journal(path)  # two writers, e.g. two server processes
+    recent = RecentEntries(mine)
+    day = datetime.now(UTC) - timedelta(hours=24)
+    assert recent.since(day) == []
+    first = _intent(mine)
+    assert [e["id"] for e in recent.since(day)] == [first]
+    calls = []
+    monkeypatch.setattr(Journal, "since", lambda self, cutoff: calls.append(cutoff) or [])
+    second = _intent(other)
+    with path.open("ab") as handle:
+        handle.write(b'{"ts": "9999", "id": "half-writ')  # a line still being written: not read yet
+    assert [e["id"] for e in recent.since(day)] == [first, second] and calls == []
+    with path.open("ab") as handle:
+        handle.write(b'ten", "phase": "outcome"}\n')
+    assert [e["id"] for e in recent.since(day)] == [first, second, "half-written"]
+    path.unlink()  # replaced: read again from scratch
+    third = _intent(other)
+    monkeypatch.undo()
+    assert [e["id"] for e in recent.since(day)] == [third]

@@ -39,7 +39,7 @@ def test_every_tool_is_in_exactly_one_declared_toolset():
             assert tool not in seen, f"{tool} is in {seen.get(tool)} and {toolset}"
             seen[tool] = toolset
     assert set(seen) == {t.name for t in build_tools(CATALOG)}
-    assert len(seen) == 51
+    assert len(seen) == 52
 
 
 def test_toolset_contents_follow_security_and_purpose():
@@ -48,7 +48,7 @@ def test_toolset_contents_follow_security_and_purpose():
     account = names(Selection(("account",)))
     assert "get_account" in account and "get_open_order_lists" in account
     assert all(not CATALOG.get(t).changes_state and CATALOG.get(t).signed for t in account)
-    assert names(Selection(("admin",))) == set(ACCOUNT_TOOL_NAMES)
+    assert names(Selection(("admin",))) == set(ACCOUNT_TOOL_NAMES) | {"get_safety_status"}
     assert {"place_order", "cancel_order", "test_order", "place_sor_order"} <= names(Selection(("trade",)))
     assert {"place_order_list_oco", "cancel_order_list"} <= names(Selection(("order_lists",)))
 
@@ -59,7 +59,7 @@ def test_read_only_removes_every_writer_and_wins_over_toolsets():
     assert len(WRITERS) == 14  # 13 state-changing endpoints + add_account
     # trade + read-only leaves only the two order checks, which never reach the matching engine
     assert names(Selection(("trade", "order_lists"), read_only=True)) == {"test_order", "test_sor_order"}
-    assert names(Selection(("admin",), read_only=True)) == {"list_accounts", "show_account"}
+    assert names(Selection(("admin",), read_only=True)) == {"list_accounts", "show_account", "get_safety_status"}
 
 
 def test_unknown_toolset_is_a_config_error_naming_the_known_ones():
@@ -98,9 +98,9 @@ def test_readme_states_the_measured_sizes():
 
 def test_size_table_sums_and_cli_prints_it():
     rows = {r.name: r for r in tool_list_sizes(CATALOG)}
-    assert rows["all"].tools == 51 and rows["all"].chars == list_size(build_tools(CATALOG))
-    assert sum(rows[name].tools for name in CATALOG.toolsets) == 51
-    assert rows["all, --read-only"].tools == 51 - len(WRITERS)
+    assert rows["all"].tools == 52 and rows["all"].chars == list_size(build_tools(CATALOG))
+    assert sum(rows[name].tools for name in CATALOG.toolsets) == 52
+    assert rows["all, --read-only"].tools == 52 - len(WRITERS)
     done = subprocess.run(
         [sys.executable, "-m", "binance_spot_mcp", "tools", "--sizes"], capture_output=True, text=True, timeout=60
     )
@@ -126,7 +126,7 @@ async def test_tool_list_a_client_receives_fits_the_budget(world, mode):
     async with memory_client(world.tools_file, mode, base_url=world.base_url) as client:
         listed = await client.list_tools()
     received = len(listed.model_dump_json(by_alias=True, exclude_none=True))
-    assert len(listed.tools) == 51
+    assert len(listed.tools) == 52
     assert list_size(build_tools(CATALOG)) <= received <= MAX_TOOL_LIST_CHARS
     assert received - list_size(build_tools(CATALOG)) < 200  # only the envelope differs
 
@@ -137,7 +137,7 @@ async def test_client_sees_only_the_chosen_toolsets(world, mode):
     env = {"BINANCE_SPOT_MCP_TOOLSETS": "market,admin"}
     async with memory_client(world.tools_file, mode, base_url=world.base_url, extra_env=env) as client:
         listed = {t.name for t in (await client.list_tools()).tools}
-        assert listed == {e.tool for e in CATALOG.endpoints if not e.signed} | set(ACCOUNT_TOOL_NAMES)
+        assert listed == {e.tool for e in CATALOG.endpoints if not e.signed} | set(ACCOUNT_TOOL_NAMES) | {"get_safety_status"}
         price = await client.call_tool("get_ticker_price", {"symbol": "BTCUSDT"})
         assert not price.is_error and result_json(price)["symbol"] == "BTCUSDT"
         before = len(world.exchange.requests)
@@ -169,11 +169,11 @@ async def test_read_only_server_cannot_change_anything(world, mode):
 @pytest.mark.anyio
 async def test_stdio_flags_choose_the_tools(world):
     async with stdio_client_for(world.tools_file, "legacy", base_url=world.base_url) as (client, _):
-        assert len((await client.list_tools()).tools) == 51
+        assert len((await client.list_tools()).tools) == 52
     flags = ["serve", "--toolsets", "account,admin", "--read-only"]
     async with stdio_client_for(world.tools_file, "auto", base_url=world.base_url, extra_args=flags) as (client, _):
         listed = {t.name for t in (await client.list_tools()).tools}
-        assert listed == names(Selection(("account",))) | {"list_accounts", "show_account"}
+        assert listed == names(Selection(("account",))) | {"list_accounts", "show_account", "get_safety_status"}
         account = await client.call_tool("get_account", {"omitZeroBalances": True})
         assert not account.is_error and "balances" in result_json(account)
 
@@ -203,4 +203,4 @@ def test_cli_tools_lists_what_a_configuration_offers(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "get_account" in done.stdout and "place_order " not in done.stdout
-    assert "14 of 48 endpoints" in done.stdout and "server tools: list_accounts, show_account" in done.stdout
+    assert "14 of 48 endpoints" in done.stdout and "server tools: get_safety_status, list_accounts, show_account" in done.stdout

@@ -13,6 +13,8 @@ The file format extends the Binance skill's::
     - Base URL: http://127.0.0.1:9000    (optional; Binance hosts or loopback only)
     - Chat Confirm: true                 (optional opt-in: CONFIRM typed in the chat approves)
     - Description: ...
+    - Max Order Value / Max Daily Value / Allowed Symbols / Denied Symbols / Dry Run / Confirm
+                                         (optional guard rails; see ``policy``)
 
 A Binance base URL must belong to the account's environment (api*.binance.com is mainnet whatever
 the label says); a loopback base URL keeps the label.
@@ -29,7 +31,7 @@ import os
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import hashlib
@@ -46,6 +48,7 @@ from binance_spot_mcp.config import (
     environment_conflict,
 )
 from binance_spot_mcp.errors import AccountError
+from binance_spot_mcp.policy import POLICY_FIELDS, Policy, Rules, effective_policy, parse_rules
 from binance_spot_mcp.redact import Redactor, looks_like_key_material, mask_api_key, mask_secret
 from binance_spot_mcp.safe_files import (
     DIRECTORY,
@@ -77,6 +80,7 @@ _FIELDS = {
     "base url": "base_url",
     "chat confirm": "chat_confirm",
     "description": "description",
+    **POLICY_FIELDS,  # Max Order Value, Max Daily Value, Allowed/Denied Symbols, Dry Run, Confirm
 }
 _YES, _NO = frozenset({"true", "yes"}), frozenset({"false", "no"})
 
@@ -107,6 +111,8 @@ class Account:
     # bound to it, so a key swapped in TOOLS.md after the preview voids the approval.
     signer_fingerprint: str = field(default="", repr=False)
     chat_confirm: bool = False  # this account opted in to CONFIRM typed in the chat
+    rules: Rules = Rules()  # the account's own guard-rail lines in TOOLS.md
+    policy: Policy = Policy()  # the rules in force: these and the server's, the stricter winning
 
     @property
     def signing(self) -> str:
@@ -309,6 +315,11 @@ def _build(
         environment = _environment(draft, where)
     except ValueError as exc:
         problems.append(str(exc))
+    rules = Rules()
+    try:
+        rules = parse_rules(draft.fields, where)
+    except ValueError as exc:
+        problems.append(str(exc))
     signer: Signer | None = None
     path: Path | None = None
     secret_display = ""
@@ -362,6 +373,8 @@ def _build(
         key_file=path,
         signer_fingerprint=material,
         chat_confirm=chat_confirm,
+        rules=rules,
+        policy=effective_policy(Rules(), rules),
     )
 
 
@@ -479,6 +492,11 @@ class AccountStore:
                 secret_display=mask_secret(credential.secret),
                 signer_fingerprint=fingerprint(HmacSigner.kind, credential.secret),
             )
+        server_rules = self._settings.policy_rules
+        result.accounts = {
+            name: replace(account, policy=effective_policy(server_rules, account.rules))
+            for name, account in result.accounts.items()
+        }
         for problem in result.problems:
             logger.warning("%s", problem)
         return result

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from binance_spot_mcp.accounts import (
 )
 from binance_spot_mcp.config import ENVIRONMENTS, base_url_problem, environment_conflict
 from binance_spot_mcp.errors import AccountsFileError
+from binance_spot_mcp.policy import POLICY_FIELDS
 from binance_spot_mcp.redact import mask_api_key
 from binance_spot_mcp.safe_files import (
     MISSING,
@@ -193,6 +195,11 @@ def _find_section(lines: list[str]) -> _Section | None:
     return _Section(start, end, blocks)
 
 
+def _is_policy_line(line: str) -> bool:
+    match = re.match(r"^\s*[-*]\s+([A-Za-z][A-Za-z ]*?)\s*:", line)
+    return bool(match) and match.group(1).lower() in POLICY_FIELDS
+
+
 def _newline_for(lines: list[str], near: int | None) -> str:
     """The line ending to use: the one at ``near``, else the file's first, else LF."""
     if near is not None and 0 <= near < len(lines) and _ending(lines[near]):
@@ -231,6 +238,10 @@ def with_account(text: str, entry: AccountEntry, *, replace: bool = False) -> st
                 hint="Choose another name, or replace it (add_account with replace: true; on the command line, accounts add --replace).",
             )
         _, first, stop = existing[0]
+        # The operator's guard rails (Max Order Value, Dry Run, ...) survive a replace: a new key
+        # must not be a way to drop the limits (for example by add_account with replace=true).
+        kept = [_content(line) + newline for line in lines[first + 1 : stop] if _is_policy_line(_content(line))]
+        block = block[:1] + [line for line in block[1:] if not _is_policy_line(_content(line))] + kept
         last_old = lines[stop - 1]
         if not _ending(last_old):  # the old block ended the file without a newline: keep it that way
             block[-1] = _content(block[-1])

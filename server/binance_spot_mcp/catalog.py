@@ -228,8 +228,18 @@ class Endpoint:
 
     @property
     def destructive(self) -> bool:
-        """Removes or rewrites existing state (cancels, amendments)."""
-        return self.changes_state and (self.method in {"DELETE", "PUT"} or "cancel" in self.path.lower())
+        """Spends or removes something (orders placed, cancelled, replaced, amended): every state
+        change at the exchange is one a host should ask about."""
+        return self.changes_state
+
+    @property
+    def title(self) -> str:
+        """A short human title derived from the tool name: ``place_order_list_oco`` -> "Place order list OCO"."""
+        words = [_TITLE_WORDS.get(w, w) for w in self.tool.split("_")]
+        return " ".join([words[0][:1].upper() + words[0][1:], *words[1:]])
+
+
+_TITLE_WORDS = {w: w.upper() for w in ("oco", "oto", "otoco", "opo", "opoco", "sor", "ui")} | {"24hr": "24h"}
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ streamable HTTP, see ``http_transport``);
 ``binance-spot-mcp accounts list|show|add|remove`` manages TOOLS.md (keys are typed without
 echo and only ever printed masked); ``binance-spot-mcp journal [-n N] [--json]`` shows the
 audit journal of state-changing requests; ``binance-spot-mcp doctor [ACCOUNT] [--json]
-[--offline]`` checks the set-up (TOOLS.md, key files, reachability, clock, keys) and says how to fix it.
+[--offline]`` checks the set-up (TOOLS.md, key files, reachability, clock, keys) and says how to fix it;
+``binance-spot-mcp halt [--reason TEXT]`` / ``resume`` flip the kill switch (the halt file).
 
 Logging is configured here, once, to stderr, through the redacting filter: stdout belongs to
 the MCP protocol (invariant 6).
@@ -103,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--toolsets", metavar="A,B", default=None, help=toolsets_help)
     parser.add_argument("--read-only", action="store_true", help=read_only_help)
     parser.add_argument("--insecure-permissions", action="store_true", help=insecure_help)
+    _add_policy_arguments(parser, default=None)
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="run the MCP server over stdio (the default), or --http")
     serve.add_argument("--require-elicitation", action="store_true", default=argparse.SUPPRESS, help=elicitation_help)
@@ -111,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--toolsets", metavar="A,B", default=argparse.SUPPRESS, help=toolsets_help)
     serve.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS, help=read_only_help)
     serve.add_argument("--insecure-permissions", action="store_true", default=argparse.SUPPRESS, help=insecure_help)
+    _add_policy_arguments(serve, default=argparse.SUPPRESS)
     tools = commands.add_parser("tools", help="print the tools this configuration offers (see --toolsets, --read-only)")
     tools.add_argument("--json", action="store_true", help="machine-readable JSON")
     tools.add_argument(
@@ -149,6 +152,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     journal.add_argument("--json", action="store_true", help="machine-readable JSON")
 
+    halt = commands.add_parser(
+        "halt", help="kill switch: stop every state-changing request of every server sharing this journal (cancels pass)"
+    )
+    halt.add_argument("--reason", default="", metavar="TEXT", help="shown to the assistant with each refusal")
+    commands.add_parser("resume", help="remove the halt file: trading is allowed again")
+
     doctor = commands.add_parser(
         "doctor",
         help="check TOOLS.md, key files, reachability, clock and keys; say how to fix what is wrong",
@@ -176,6 +185,29 @@ def _add_common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
     parser.add_argument(
         "--log-level", default=default, help="DEBUG, INFO, WARNING (default) or ERROR; logs go to stderr"
     )
+
+
+def _add_policy_arguments(parser: argparse.ArgumentParser, *, default: Any) -> None:
+    """Server-wide guard rails (each also an environment variable; see config.POLICY_ENV)."""
+    rails = parser.add_argument_group("guard rails (server-wide; an account's TOOLS.md lines can only tighten them)")
+    amount = "e.g. '100 USDT'"
+    rails.add_argument("--max-order-value", metavar="AMOUNT", default=default,
+                       help=f"cap on one order's value, {amount}; also $BINANCE_SPOT_MCP_MAX_ORDER_VALUE")
+    rails.add_argument("--max-daily-value", metavar="AMOUNT", default=default,
+                       help=f"cap on orders placed in any 24 hours, {amount}; also $BINANCE_SPOT_MCP_MAX_DAILY_VALUE")
+    rails.add_argument("--allowed-symbols", metavar="LIST", default=default,
+                       help="only these symbols, e.g. 'BTCUSDT,ETH*'; also $BINANCE_SPOT_MCP_ALLOWED_SYMBOLS")
+    rails.add_argument("--denied-symbols", metavar="LIST", default=default,
+                       help="never these symbols; also $BINANCE_SPOT_MCP_DENIED_SYMBOLS")
+    rails.add_argument("--dry-run", action="store_const", const="true", default=default,
+                       help="send nothing; answer with the preview and verdict; also $BINANCE_SPOT_MCP_DRY_RUN=1")
+    rails.add_argument("--confirm", choices=("mainnet", "always"), default=default,
+                       help="always: a human approves every change, testnet too; also $BINANCE_SPOT_MCP_CONFIRM")
+    rails.add_argument("--trading", choices=("on", "off"), default=default,
+                       help="off: refuse every change but cancels; also $BINANCE_SPOT_MCP_TRADING")
+
+
+POLICY_FLAGS = ("max_order_value", "max_daily_value", "allowed_symbols", "denied_symbols", "dry_run", "confirm")
 
 
 def catalog_json(catalog: Catalog, endpoints: Sequence[Endpoint] | None = None) -> list[dict[str, Any]]:
@@ -504,7 +536,9 @@ def _journal_line(entry: Mapping[str, Any]) -> str:
             f"{head}  {entry.get('tool')} on {entry.get('account')} ({entry.get('environment')}): "
             f"{entry.get('method')} {entry.get('path')}{approval}"
         )
-        return f"{text}  {_pairs(params)}" if isinstance(params, Mapping) and params else text
+        text = f"{text}  {_pairs(params)}" if isinstance(params, Mapping) and params else text
+        policy = entry.get("policy")
+        return f"{text}  [policy {_pairs(policy)}]" if isinstance(policy, Mapping) and policy else text
     if entry.get("phase") == ACCOUNT_CHANGE:
         previous = entry.get("previous_environment")
         env = f"{previous} -> {entry.get('environment')}" if previous else entry.get("environment")
@@ -528,6 +562,26 @@ def _journal_command(args: argparse.Namespace, settings: Settings, redactor: Red
         return 0
     for entry in entries:
         _out(redactor, journal_line(entry))
+    return 0
+
+
+def _switch_command(args: argparse.Namespace, settings: Settings, redactor: Redactor) -> int:
+    from binance_spot_mcp import killswitch
+
+    try:
+        if args.command == "halt":
+            path = killswitch.halt(settings, args.reason)
+            _out(redactor, f"Trading halted: {path} exists. Every server sharing it refuses changes (cancels still pass).")
+            _out(redactor, "Undo with: binance-spot-mcp resume")
+            return 0
+        removed = killswitch.resume(settings)
+    except ConfigError as exc:
+        sys.stderr.write(f"binance-spot-mcp: {redactor.redact(exc.message)}\n")
+        return 1
+    path = killswitch.halt_path(settings)
+    _out(redactor, f"Trading resumed: removed {path}." if removed else f"Trading was not halted ({path} does not exist).")
+    if settings.trading_off:
+        _out(redactor, f"Note: this configuration still turns trading off ({settings.trading_off}).")
     return 0
 
 
@@ -558,6 +612,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             read_only=True if args.read_only else None,
             allow_chat_confirm=True if args.allow_chat_confirm else None,
             insecure_permissions=args.insecure_permissions,
+            policy={name: getattr(args, name, None) for name in POLICY_FLAGS},
+            trading=getattr(args, "trading", None),
         )
         configure_logging(args.log_level or settings.log_level, redactor, plain=args.command not in (None, "serve"))
     except ConfigError as exc:
@@ -565,6 +621,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "doctor":
         return _doctor_command(args, settings, redactor)
+    if args.command in {"halt", "resume"}:
+        return _switch_command(args, settings, redactor)
     if args.command in {"accounts", "journal"}:
         try:
             if args.command == "accounts":

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from binance_spot_mcp.errors import ConfigError
+from binance_spot_mcp.policy import Rules, parse_server_rules
 
 TOOLS_FILE_ENV = "BINANCE_TOOLS_FILE"
 DEFAULT_TOOLS_FILE = "TOOLS.md"
@@ -28,6 +29,19 @@ TOOLSETS_ENV = "BINANCE_SPOT_MCP_TOOLSETS"
 READ_ONLY_ENV = "BINANCE_SPOT_MCP_READ_ONLY"
 ALLOW_CHAT_CONFIRM_ENV = "BINANCE_SPOT_MCP_ALLOW_CHAT_CONFIRM"
 MIN_HTTP_TOKEN_LENGTH = 16
+# Server-wide guard rails (policy.Rules attribute -> variable); flags of the same name win.
+POLICY_ENV = {
+    "max_order_value": "BINANCE_SPOT_MCP_MAX_ORDER_VALUE",
+    "max_daily_value": "BINANCE_SPOT_MCP_MAX_DAILY_VALUE",
+    "allowed_symbols": "BINANCE_SPOT_MCP_ALLOWED_SYMBOLS",
+    "denied_symbols": "BINANCE_SPOT_MCP_DENIED_SYMBOLS",
+    "dry_run": "BINANCE_SPOT_MCP_DRY_RUN",
+    "confirm": "BINANCE_SPOT_MCP_CONFIRM",
+}
+TRADING_ENV = "BINANCE_SPOT_MCP_TRADING"
+HALT_FILE_ENV = "BINANCE_SPOT_MCP_HALT_FILE"
+HALT_FILE_NAME = "HALT"
+TRADING_CHOICES = ("on", "off")
 JOURNAL_DIR_NAME = "binance-spot-mcp"
 CONFIG_DIR_NAME = "binance-spot-mcp"
 JOURNAL_FILE_NAME = "journal.jsonl"
@@ -245,6 +259,11 @@ class Settings:
     # Accept TOOLS.md and key files that other users can read (never ones they can write).
     insecure_permissions: bool = False
     config_dir: Path = field(default_factory=default_config_dir)
+    # Server-wide guard rails; every account's own TOOLS.md lines can only tighten them.
+    policy_rules: Rules = field(default_factory=Rules)
+    # Kill switch: off by --trading off / $BINANCE_SPOT_MCP_TRADING=off, or while halt_file exists.
+    trading_off: str | None = None  # None: on; else what turned it off
+    halt_file: Path | None = None  # None: next to the journal
 
 
 def _resolved(env: Mapping[str, str]) -> dict[str, str]:
@@ -276,12 +295,15 @@ def load_settings(
     read_only: bool | None = None,
     allow_chat_confirm: bool | None = None,
     insecure_permissions: bool = False,
+    policy: Mapping[str, str | None] | None = None,
+    trading: str | None = None,
 ) -> Settings:
     """Build settings from CLI values and the environment (``os.environ`` unless given).
 
     ``require_elicitation`` is the CLI flag: True forces it on, None leaves it to
     ``$BINANCE_SPOT_MCP_REQUIRE_ELICITATION``. ``toolsets`` (comma-separated) and ``read_only``
-    are CLI values too, winning over ``$BINANCE_SPOT_MCP_TOOLSETS`` / ``$BINANCE_SPOT_MCP_READ_ONLY``."""
+    are CLI values too, winning over ``$BINANCE_SPOT_MCP_TOOLSETS`` / ``$BINANCE_SPOT_MCP_READ_ONLY``;
+    so are ``policy`` (Rules attribute -> flag value, see ``POLICY_ENV``) and ``trading`` (on/off)."""
     env = _resolved(os.environ if environ is None else environ)
     explicit = tools_file is not None or bool(env.get(TOOLS_FILE_ENV))
     chosen = tools_file or env.get(TOOLS_FILE_ENV) or DEFAULT_TOOLS_FILE
@@ -322,8 +344,30 @@ def load_settings(
     raw_toolsets = toolsets if toolsets is not None else env.get(TOOLSETS_ENV, "")
     chosen_toolsets = parse_toolsets(raw_toolsets, TOOLSETS_ENV if toolsets is None else "--toolsets")
 
+    flags = {k: v for k, v in (policy or {}).items() if v is not None}
+    raw_rules = {key: flags.get(key, env.get(var)) for key, var in POLICY_ENV.items()}
+    sources = {key: ("--" + key.replace("_", "-")) if key in flags else var for key, var in POLICY_ENV.items()}
+    try:
+        rules = parse_server_rules(raw_rules, sources)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    raw_trading = (trading if trading is not None else env.get(TRADING_ENV, "on")).strip().lower() or "on"
+    if raw_trading not in TRADING_CHOICES:
+        raise ConfigError(f"{'--trading' if trading is not None else TRADING_ENV} must be on or off")
+    trading_off = None
+    if raw_trading == "off":
+        trading_off = "--trading off" if trading is not None else f"{TRADING_ENV}=off"
+    journal_file = default_journal_file(env, cwd)
+    raw_halt = env.get(HALT_FILE_ENV, "").strip()
+    halt_file = Path(raw_halt).expanduser() if raw_halt else journal_file.parent / HALT_FILE_NAME
+    if not halt_file.is_absolute():
+        halt_file = (cwd or Path.cwd()) / halt_file
+
     return Settings(
         tools_file=path,
+        policy_rules=rules,
+        trading_off=trading_off,
+        halt_file=halt_file,
         toolsets=chosen_toolsets,
         read_only=bool(read_only) or _is_true(env.get(READ_ONLY_ENV)),
         max_result_chars=max_chars,
@@ -335,7 +379,7 @@ def load_settings(
         require_elicitation=(
             require_elicitation if require_elicitation is not None else _is_true(env.get(REQUIRE_ELICITATION_ENV))
         ),
-        journal_file=default_journal_file(env, cwd),
+        journal_file=journal_file,
         http_token=http_token,
         allow_chat_confirm=bool(allow_chat_confirm) or _is_true(env.get(ALLOW_CHAT_CONFIRM_ENV)),
         insecure_permissions=insecure_permissions,

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from binance_spot_mcp.accounts import Account
 from binance_spot_mcp.config import MAINNET
+from binance_spot_mcp.policy import requires_approval
 
 CONFIRM_WORD = "CONFIRM"
 ELICITATION_TIMEOUT_S = 300.0

@@ -29,11 +29,12 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
 
-from binance_spot_mcp import __version__
+from binance_spot_mcp import __version__, killswitch
 from binance_spot_mcp.accounts import Account, AccountSet, AccountStore, is_section_heading
 from binance_spot_mcp.catalog import Catalog, Endpoint, load_catalog
 from binance_spot_mcp.client import BinanceClient, midpoint_offset_ms
@@ -45,8 +46,12 @@ from binance_spot_mcp.errors import (
     TransportError,
     UnknownAccount,
 )
+from binance_spot_mcp.guard import recorded_spent
+from binance_spot_mcp.journal import Journal
+from binance_spot_mcp.policy import plain
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.safe_files import current_uid
+from binance_spot_mcp.safety import describe_channel
 from binance_spot_mcp.server import offered_tools
 from binance_spot_mcp.toolsets import CHARS_PER_TOKEN, Selection, list_size
 
@@ -504,10 +509,50 @@ async def diagnose(
     catalog = _check_setup(report, settings)
     _check_accounts_file(report, settings, current, account)
     chosen = [a for n, a in current.accounts.items() if account is None or n == account]
+    if catalog is not None:
+        check_guard_rails(report, settings, catalog, chosen)
     if account is not None and not chosen:
         return report  # the named account is broken: its FAIL is already in the report
     await _network_checks(report, settings, catalog, chosen, offline=offline, transport=transport)
     return report
+
+
+def _rule_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return ", ".join(value) if isinstance(value, list) else str(value)
+
+
+def check_guard_rails(report: Report, settings: Settings, catalog: Catalog, accounts: Sequence[Account]) -> None:
+    """The kill switch, and per account what get_safety_status shows (offline: recorded values only)."""
+    switch = killswitch.state(settings)
+    if switch.trading:
+        report.add("guard rails", "kill switch", OK, f"trading on (halt file {killswitch.halt_path(settings)} absent)")
+    else:
+        report.add("guard rails", "kill switch", WARN, f"trading OFF: {switch.reason}; only cancels are sent",
+                   "binance-spot-mcp resume (or start without --trading off)")
+    journal = Journal(settings.journal_file)
+    for account in accounts:
+        section, policy, name = "guard rails", account.policy, account.name
+        rules = policy.describe()
+        text = "; ".join(f"{k.replace('_', ' ')}: {_rule_text(v)}" for k, v in rules.items())
+        channel = describe_channel(account, "form")  # doctor has no host: what a host with prompts gets
+        detail = f"{urlsplit(account.base_url).netloc}; {text}; approval: {channel if channel.startswith('none') else 'asked'}"
+        if account.environment == MAINNET and not policy.has_caps and not policy.dry_run:
+            report.add(section, name, WARN, f"a mainnet account with no value caps; {detail}",
+                       "add '- Max Order Value: 100 USDT' and '- Max Daily Value: 500 USDT' lines (or server flags)")
+        else:
+            report.add(section, name, INFO, detail)
+        for cap in policy.daily_caps:
+            try:
+                spent, unvalued = recorded_spent(journal, catalog, account.name, cap.amount.asset)
+            except BinanceSpotError as exc:
+                report.add(section, f"{name} budget", WARN, exc.message)
+                continue
+            left = max(cap.amount.value - spent, 0)
+            note = f" ({unvalued} order(s) without a recorded {cap.amount.asset} value not counted)" if unvalued else ""
+            report.add(section, f"{name} budget", INFO,
+                       f"{plain(spent)} of {cap.amount} placed in the last 24 hours; {plain(left)} left{note}")
 
 
 # ---------------------------------------------------------------------------------- rendering

@@ -12,7 +12,9 @@ Every failure a tool call can meet is one of these; ``server`` turns each into a
     │   └── UnknownAccount           ``doctor NAME`` names an account that is not configured
     ├── PolicyError                  the server refuses on principle (e.g. foreign base URL)
     │   ├── JournalError             the audit journal cannot be written: the request is not sent
-    │   └── NotConfirmed             a mainnet change the human did not CONFIRM: nothing was sent
+    │   ├── NotConfirmed             a mainnet change the human did not CONFIRM: nothing was sent
+    │   └── PolicyRefused            the operator's guard rails (kill switch, symbol lists, caps) say no
+    │       └── Unpriceable          a capped order whose value cannot be determined: refused, not guessed
     ├── ExchangeError                Binance answered with an error: HTTP status, ``code``, ``msg``
     ├── TransportError               no usable answer (connection failed, timeout, bad JSON)
     └── OutcomeError                 an order's reply was lost and looking it up settled "not placed"
@@ -111,6 +113,36 @@ class NotConfirmed(PolicyError):
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(f"{message} Nothing was sent.", hint=hint)
+
+
+class PolicyRefused(PolicyError):
+    """A guard rail refused the request before it was signed; ``rule`` names which one."""
+
+    kind = "policy_refused"
+
+    def __init__(self, rule: str, message: str, *, hint: str | None = None, details: dict[str, Any] | None = None) -> None:
+        super().__init__(f"Refused by the operator's {rule} rule: {message} Nothing was sent.", hint=hint)
+        self.rule = rule
+        self.reason = message
+        self.details = dict(details or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["rule"] = self.rule
+        out.update(self.details)
+        return out
+
+
+class Unpriceable(PolicyRefused):
+    """An order on a capped account whose value in the cap's asset cannot be determined."""
+
+    default_hint = (
+        "A capped account only sends orders it can value. Give a price (LIMIT) or quoteOrderQty, or ask "
+        "the operator about the cap's asset."
+    )
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__("valuation", message, hint=hint)
 
 
 class ExchangeError(BinanceSpotError):

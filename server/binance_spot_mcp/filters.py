@@ -262,6 +262,11 @@ def _legs(tool: str, params: Mapping[str, str]) -> list[_Leg]:
     return []
 
 
+def order_legs(tool: str, params: Mapping[str, str]) -> list[_Leg]:
+    """The orders a tool call would create (what ``pricing`` values), in the order above."""
+    return _legs(tool, params)
+
+
 def symbol_entry(info: Mapping[str, Any] | None, symbol: str | None = None) -> Mapping[str, Any] | None:
     """The symbol's entry (with ``filters``) from an exchangeInfo reply, or the entry itself."""
     if not isinstance(info, Mapping):

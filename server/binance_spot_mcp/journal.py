@@ -30,7 +30,7 @@ import os
 import secrets
 import threading
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +46,91 @@ DIRECTORY_MODE = 0o700
 DEFAULT_LATEST = 20
 _DROPPED_PARAMS = frozenset({"signature"})
 _READ_CHUNK = 64 * 1024
+SINCE_MARGIN = timedelta(minutes=5)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _stamp(datetime.now(UTC))
+
+
+def _parse(raw: bytes) -> dict[str, Any] | None:
+    if not raw.strip():
+        return None
+    try:
+        entry = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None  # torn by a crash mid-write
+    return entry if isinstance(entry, dict) else None
+
+
+def _first_stamp(data: bytes) -> str | None:
+    """The timestamp of the first readable line of ``data``."""
+    for raw in data.split(b"\n"):
+        entry = _parse(raw)
+        if entry is not None and isinstance(entry.get("ts"), str):
+            return entry["ts"]
+    return None
+
+
+class RecentEntries:
+    """The entries of a journal since a moving cutoff, kept up to date by reading only what was
+    appended since the last look (any process may append). Falls back to ``Journal.since`` when
+    the file was replaced or shrank. Not thread-safe: callers serialise (the guard's lock)."""
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+        self._entries: list[dict[str, Any]] = []
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file read
+        self._offset = 0  # bytes consumed (always at a line end)
+
+    def since(self, cutoff: datetime) -> list[dict[str, Any]]:
+        path = self._journal.path
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            self._entries, self._identity, self._offset = [], None, 0
+            return []
+        except OSError as exc:
+            raise JournalError(f"cannot read the journal {path}: {exc.strerror or type(exc).__name__}") from None
+        identity = (info.st_dev, info.st_ino)
+        if identity != self._identity or info.st_size < self._offset:
+            self._entries = self._journal.since(cutoff)
+            self._identity, self._offset = identity, self._line_end(path, info.st_size)
+        elif info.st_size > self._offset:
+            self._read_new(path)
+        wanted = _stamp(cutoff)
+        self._entries = [e for e in self._entries if str(e.get("ts", "")) >= wanted]
+        return list(self._entries)
+
+    def _line_end(self, path: Path, size: int) -> int:
+        """Where the last complete line of the file ends (what ``since`` has seen)."""
+        try:
+            with open(path, "rb") as handle:
+                position = max(0, size - _READ_CHUNK)
+                handle.seek(position)
+                tail = handle.read(size - position)
+        except OSError:
+            return 0
+        cut = tail.rfind(b"\n")
+        return position + cut + 1 if cut >= 0 else 0
+
+    def _read_new(self, path: Path) -> None:
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(self._offset)
+                data = handle.read()
+        except OSError as exc:
+            raise JournalError(f"cannot read the journal {path}: {exc.strerror or type(exc).__name__}") from None
+        complete = data[: data.rfind(b"\n") + 1]  # a line still being written is read next time
+        self._offset += len(complete)
+        for raw in complete.split(b"\n"):
+            entry = _parse(raw)
+            if entry is not None:
+                self._entries.append(entry)
 
 
 class Journal:
@@ -73,12 +154,16 @@ class Journal:
         path: str,
         params: Mapping[str, str],
         approval: Mapping[str, str] | None = None,
+        policy: Mapping[str, Any] | None = None,
     ) -> str:
         """Write (and fsync) the intent line; returns its entry id. Raises ``JournalError``.
 
         ``approval`` says how a human approved it (``approved_via`` form|url|app|chat and the
-        ``approval_id``); None where no approval was needed (testnet, demo)."""
+        ``approval_id``); None where no approval was needed (testnet, demo). ``policy`` is what
+        the guard rails found (the order's value, a dry run, a refusal)."""
+        extra = {"policy": dict(policy)} if policy else {}
         entry_id = secrets.token_hex(8)
+        extra = {"policy": dict(policy)} if policy else {}
         self._append(
             {
                 "ts": _now(),
@@ -92,6 +177,7 @@ class Journal:
                 "params": {str(k): v for k, v in params.items() if k not in _DROPPED_PARAMS},
                 "approved_via": (approval or {}).get("approved_via", "not required"),
                 "approval_id": (approval or {}).get("approval_id"),
+                **extra,
             }
         )
         return entry_id
@@ -193,6 +279,41 @@ class Journal:
             if isinstance(entry, dict):
                 entries.append(entry)
         return entries[-n:]
+
+    def since(self, cutoff: datetime) -> list[dict[str, Any]]:
+        """Every readable entry written at or after ``cutoff`` (UTC), oldest first.
+
+        Reads backwards from the end until a line older than ``cutoff`` minus
+        ``SINCE_MARGIN`` is met (writers may append a little out of time order)."""
+        floor = _stamp(cutoff - SINCE_MARGIN)
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(0, os.SEEK_END)
+                position = handle.tell()
+                data = b""
+                while position > 0:
+                    step = min(_READ_CHUNK, position)
+                    position -= step
+                    handle.seek(position)
+                    data = handle.read(step) + data
+                    complete = data.split(b"\n", 1)[1] if position > 0 and b"\n" in data else data
+                    first = _first_stamp(complete)
+                    if first is not None and first < floor:
+                        break
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise JournalError(f"cannot read the journal {self.path}: {exc.strerror or type(exc).__name__}") from None
+        lines = data.split(b"\n")
+        if position > 0:
+            lines = lines[1:]
+        wanted = _stamp(cutoff)
+        entries = []
+        for raw in lines:
+            entry = _parse(raw)
+            if entry is not None and str(entry.get("ts", "")) >= wanted:
+                entries.append(entry)
+        return entries
 
     # ------------------------------------------------------------------ writing
 

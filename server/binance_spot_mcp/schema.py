@@ -101,10 +101,11 @@ def tool_schema(endpoint: Endpoint) -> dict[str, Any]:
     """The JSON Schema of one tool's arguments."""
     properties = {name: _param_schema(param) for name, param in endpoint.params.items()}
     if endpoint.signed:
-        properties[ACCOUNT_ARG] = {"type": "string", "description": "Default: main"}
+        # The default (main, else the only account) is in the server instructions: saves ~900 chars.
+        properties[ACCOUNT_ARG] = {"type": "string"}
     else:
         properties[ACCOUNT_ARG] = {"type": "string", "description": "Its environment; default main"}
-        properties[ENVIRONMENT_ARG] = {"type": "string", "enum": list(ENVIRONMENTS), "description": "Default: mainnet if no account applies"}
+        properties[ENVIRONMENT_ARG] = {"type": "string", "enum": list(ENVIRONMENTS), "description": "Else the account's"}
     if endpoint.changes_state:
         # Only for hosts that cannot show the CONFIRM form; the preview explains the flow.
         properties[CONFIRM_ARG] = {"type": "string", "description": "CONFIRM, typed by the human"}

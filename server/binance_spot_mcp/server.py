@@ -66,6 +66,7 @@ from binance_spot_mcp.errors import (
 )
 from binance_spot_mcp.filter_cache import ExchangeInfoCache
 from binance_spot_mcp.filters import ORDER_TOOLS, check_order, needs_avg_price
+from binance_spot_mcp.guard import Guard
 from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.orders import (
     NOT_FOUND_CODES,
@@ -79,6 +80,8 @@ from binance_spot_mcp.orders import (
 )
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import failure, json_result, narrowing_hint, success
+from binance_spot_mcp.policy import requires_approval
+from binance_spot_mcp.safety import SAFETY_STATUS, SAFETY_TOOL, describe_channel, safety_status
 from binance_spot_mcp.schema import PreparedCall, prepare_arguments, tool_schema
 from binance_spot_mcp import skill_resources
 from binance_spot_mcp.toolsets import SizeRow, Selection, check_server_tools, select_tools, size_table
@@ -95,7 +98,10 @@ INSTRUCTIONS = (
     "Decimals are strings. Never show API keys or secrets. A change that can reach mainnet is sent only "
     "after the human approves it in a prompt, page or card the host shows them; never type or relay "
     "CONFIRM for them. Never re-send an order whose reply was lost: look it up by its agent- client "
-    "order id with get_order. Read the guide first: "
+    "order id with get_order. The server also enforces the operator's per-order and 24-hour value caps, "
+    "allowed/denied symbols, dry-run accounts and the kill switch (only cancels pass): a refusal names "
+    "its rule; tell the user and never split or reshape an order to slip under a limit "
+    "(get_safety_status shows the limits). Read the guide first: "
     f"resource {skill_resources.GUIDE_URI} or prompt {skill_resources.GUIDE_PROMPT}."
 )
 READ_ONLY_NOTE = " This server is read-only: it cannot place, cancel or change anything."
@@ -113,6 +119,7 @@ def build_tool(endpoint: Endpoint) -> Tool:
     """One MCP tool, derived entirely from its catalog entry."""
     return Tool(
         name=endpoint.tool,
+        title=endpoint.title,
         description=endpoint.description,
         input_schema=tool_schema(endpoint),
         annotations=annotations_for(endpoint),
@@ -120,13 +127,13 @@ def build_tool(endpoint: Endpoint) -> Tool:
 
 
 def build_tools(catalog: Catalog) -> list[Tool]:
-    """The whole tool list: one tool per endpoint, then the account tools."""
-    return [build_tool(e) for e in catalog.endpoints] + list(ACCOUNT_TOOLS)
+    """The whole tool list: one tool per endpoint, then the server's own tools."""
+    return [build_tool(e) for e in catalog.endpoints] + list(SERVER_TOOLS)
 
 
 def offered_tools(catalog: Catalog, selection: Selection) -> list[Tool]:
     """The tools a server with this toolset choice offers (raises ConfigError for unknown toolsets)."""
-    check_server_tools(catalog, ACCOUNT_TOOLS)
+    check_server_tools(catalog, SERVER_TOOLS)
     return select_tools(catalog, build_tools(catalog), selection, changes_state=ACCOUNT_TOOLS_CHANGING_STATE)
 
 
@@ -135,6 +142,8 @@ def tool_list_sizes(catalog: Catalog) -> list[SizeRow]:
     return size_table(catalog, build_tools(catalog), changes_state=ACCOUNT_TOOLS_CHANGING_STATE)
 
 
+SERVER_TOOLS = (*ACCOUNT_TOOLS, SAFETY_TOOL)
+SERVER_TOOL_NAMES = ACCOUNT_TOOL_NAMES | {SAFETY_STATUS}
 _SUMMARY_KEYS = ("symbol", "orderId", "orderListId", "clientOrderId", "listClientOrderId", "status",
                  "listOrderStatus", "executedQty", "cummulativeQuoteQty", "cancelResult", "newOrderResult")
 
@@ -149,8 +158,9 @@ def outcome_summary(data: Any) -> dict[str, Any]:
 
 
 def needs_approval(endpoint: Endpoint, account: Account | None) -> bool:
-    """A human approves every state change that can reach real money (label or destination)."""
-    return endpoint.changes_state and account is not None and account.is_mainnet
+    """A human approves every state change that can reach real money (label or destination), and
+    every one on an account the operator marked ``Confirm: always``."""
+    return endpoint.changes_state and account is not None and (account.is_mainnet or requires_approval(account))
 
 
 @dataclass
@@ -170,6 +180,7 @@ class Runtime:
     account_tools: AccountTools = field(init=False, repr=False)
     journal: Journal = field(init=False)
     filter_cache: ExchangeInfoCache = field(init=False, repr=False)
+    guard: Guard = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.accounts = AccountStore(self.settings, self.redactor)
@@ -183,6 +194,7 @@ class Runtime:
         self.journal = Journal(self.settings.journal_file, redactor=self.redactor)
         self.filter_cache = ExchangeInfoCache()
         self.gate = ApprovalGate(redactor=self.redactor, require_elicitation=self.settings.require_elicitation)
+        self.guard = Guard(self.settings, self.accounts, self.journal, self.client, self.catalog, self.filter_cache, self.redactor)
 
     async def aclose(self) -> None:
         self.gate.close()
@@ -199,7 +211,7 @@ class Runtime:
         """Run one tool call to a result. Raises only for an unknown or disabled tool.
 
         ``grant`` is set only when the MCP Apps card approved this exact call (``approve_from_card``)."""
-        if name not in self.enabled and (name in ACCOUNT_TOOL_NAMES or self.catalog.get(name) is not None):
+        if name not in self.enabled and (name in SERVER_TOOL_NAMES or self.catalog.get(name) is not None):
             raise MCPError(
                 code=INVALID_PARAMS,
                 message=f"Tool {name} is not enabled on this server ({self.selection.describe()}).",
@@ -212,6 +224,8 @@ class Runtime:
             await self.accounts.refresh()  # TOOLS.md and key files are read off the event loop
         if endpoint is None and name in ACCOUNT_TOOL_NAMES:
             return await self.account_tools.call(name, arguments)
+        if endpoint is None and name == SAFETY_STATUS:
+            return await self._safety_status(asker or Asker(None, None))
         if endpoint is None:
             raise MCPError(code=INVALID_PARAMS, message=self.redactor.redact(f"Unknown tool: {name[:80]}"))
         try:
@@ -230,6 +244,9 @@ class Runtime:
                 prepared, id_choice = await self._existing_client_id(endpoint, prepared, account)
             if account is not None and endpoint.tool in ORDER_TOOLS and self.settings.local_filter_checks:
                 await self._check_filters(endpoint, prepared.as_dict(), account)
+            early = await self.guard.before_approval(endpoint, account, prepared.params)  # policy check before approval
+            if early is not None:
+                return early  # a dry run: the preview, the value and the verdict; nothing sent
             approval: Grant | None = None
             if needs_approval(endpoint, account):
                 assert account is not None
@@ -369,15 +386,17 @@ class Runtime:
         -1006/-1007) the request is never sent again: the order is looked up by its client id.
         """
         params, client_id = with_client_id(endpoint, prepared.params)
-        entry = await self.journal.intent(
-            tool=endpoint.tool,
-            account=account.name,
-            environment=account.environment,
-            method=endpoint.method,
-            path=endpoint.path,
-            params=dict(params),
-            approval=approval.journal_fields() if approval is not None else None,
-        )
+        async with self.guard.at_send(endpoint, account, params) as policy_note:  # policy check at send time
+            entry = await self.journal.intent(
+                tool=endpoint.tool,
+                account=account.name,
+                environment=account.environment,
+                method=endpoint.method,
+                path=endpoint.path,
+                params=dict(params),
+                approval=approval.journal_fields() if approval is not None else None,
+                policy=policy_note,
+            )
         try:
             reply = await self.client.call(endpoint, params, base_url=account.base_url, account=account)
         except ExchangeError as exc:
@@ -462,6 +481,19 @@ class Runtime:
 
         params, choice = await resolve_client_id(endpoint, prepared.params, exists)
         return (replace(prepared, params=params), choice) if choice else (prepared, None)
+
+    async def _safety_status(self, asker: Asker) -> CallToolResult:
+        current = self.accounts.current()
+
+        def channel(account: Account) -> str:
+            chat = self.settings.allow_chat_confirm or account.chat_confirm
+            return describe_channel(account, self.gate.channel_for(asker, chat))
+
+        payload = await safety_status(
+            self.settings, self.selection, list(current.accounts.values()), self.guard.status,
+            channel=channel, problems=current.problems,
+        )
+        return json_result(payload, error=False, redactor=self.redactor)
 
     async def _public_read(self, tool: str, args: list[tuple[str, str]], account: Account) -> Any:
         endpoint = self.catalog.get(tool)

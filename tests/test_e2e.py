@@ -62,8 +62,11 @@ async def test_every_tool_is_listed_with_derived_annotations(world, mode):
     async with memory_client(world.tools_file, mode, world.base_url) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
     catalog = load_catalog()
-    assert set(tools) == {e.tool for e in catalog.endpoints} | {"list_accounts", "show_account", "add_account"}
-    assert len(tools) == 51
+    own = {"list_accounts", "show_account", "add_account"} | {
+        "subscribe_stream", "read_stream", "unsubscribe_stream", "list_streams", "wait_for_order"}
+    assert set(tools) == {e.tool for e in catalog.endpoints} | own
+    assert len(tools) == 56
+    assert all(tools[name].annotations.read_only_hint is True for name in ("read_stream", "wait_for_order"))
     assert tools["get_account"].annotations.read_only_hint is True
     assert tools["place_order"].annotations.read_only_hint is False
     assert tools["test_order"].annotations.read_only_hint is True
@@ -237,7 +240,7 @@ async def test_over_stdio_with_the_console_script(world, mode):
     async with stdio_client_for(world.tools_file, mode, base_url=world.base_url) as (client, stderr_path):
         tools = await client.list_tools()
         seen.append(tools)
-        assert len(tools.tools) == 51
+        assert len(tools.tools) == 56
         for name, args in [
             ("get_ticker_price", {"symbol": "ETHUSDT"}),
             ("get_account", {"account": "rsa"}),
@@ -249,7 +252,7 @@ async def test_over_stdio_with_the_console_script(world, mode):
             seen.append(result)
         assert [r.is_error for r in seen[1:]] == [False, False, False, False, True]
     stderr = stderr_path.read_text()
-    assert "serving 51 tools" in stderr
+    assert "serving 56 tools" in stderr
     assert "signature=" not in stderr.replace("signature=***", "")
     text = transcript(seen) + stderr
     for secret in world.keys.sensitive():
@@ -279,7 +282,7 @@ async def test_starts_without_any_tools_file_and_serves_market_data(tmp_path, fa
     """The README's first command: no TOOLS.md at all; public tools work, signed ones explain."""
     env = {"BINANCE_SPOT_MCP_MAINNET_BASE_URL": fake_exchange.base_url}
     async with stdio_client_for(None, "auto", extra_env=env, workdir=tmp_path) as (client, stderr_path):
-        assert len((await client.list_tools()).tools) == 51
+        assert len((await client.list_tools()).tools) == 56
         price = result_json(await client.call_tool("get_ticker_price", {"symbol": "BTCUSDT"}))
         signed = await client.call_tool("get_account", {})
     assert Decimal(price["price"]) > 0

@@ -64,12 +64,14 @@ def _param_schema(param: Param) -> dict[str, Any]:
         if param.type is ParamType.DECIMAL:
             # Advertised as a string (what Binance wants); a JSON number is still accepted, and
             # the decimal pattern is checked in prepare_arguments rather than repeated in every schema.
+            # JSON Schema's minimum/maximum do not apply to strings, so the range (checked in
+            # prepare_arguments all the same) is not advertised: it would only cost context.
             schema = {"type": "string"}
         else:
             schema = {"type": "integer"}
-        for key, bound in (("minimum", c.minimum), ("maximum", c.maximum)):
-            if bound is not None:
-                schema[key] = _json_number(bound)
+            for key, bound in (("minimum", c.minimum), ("maximum", c.maximum)):
+                if bound is not None:
+                    schema[key] = _json_number(bound)
     elif param.type is ParamType.BOOLEAN:
         schema = {"type": "boolean"}
     elif param.type is ParamType.ENUM:
@@ -94,7 +96,8 @@ def tool_schema(endpoint: Endpoint) -> dict[str, Any]:
         properties[ACCOUNT_ARG] = {"type": "string", "description": "Default: main"}
     else:
         properties[ACCOUNT_ARG] = {"type": "string", "description": "Use its environment"}
-        properties[ENVIRONMENT_ARG] = {"type": "string", "enum": list(ENVIRONMENTS), "description": "Default: mainnet"}
+        # no description: the enum says it, and SKILL.md gives the default (the only account's, else mainnet)
+        properties[ENVIRONMENT_ARG] = {"type": "string", "enum": list(ENVIRONMENTS)}
     if endpoint.changes_state:
         # Only for hosts that cannot show the CONFIRM form; the preview explains the flow.
         properties[CONFIRM_ARG] = {"type": "string", "description": "CONFIRM, typed by the human"}

@@ -71,6 +71,9 @@ from binance_spot_mcp.orders import UNKNOWN_OUTCOME_CODES, lookup_for, verdict, 
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import failure, json_result, narrowing_hint, success
 from binance_spot_mcp.schema import PreparedCall, prepare_arguments, tool_schema
+from binance_spot_mcp.stream_tools import NAMES as STREAM_TOOL_NAMES
+from binance_spot_mcp.stream_tools import TOOLS as STREAM_TOOLS
+from binance_spot_mcp.stream_tools import StreamTools
 from binance_spot_mcp.toolsets import SizeRow, Selection, check_server_tools, select_tools, size_table
 
 logger = logging.getLogger(__name__)
@@ -106,13 +109,13 @@ def build_tool(endpoint: Endpoint) -> Tool:
 
 
 def build_tools(catalog: Catalog) -> list[Tool]:
-    """The whole tool list: one tool per endpoint, then the account tools."""
-    return [build_tool(e) for e in catalog.endpoints] + list(ACCOUNT_TOOLS)
+    """The whole tool list: one tool per endpoint, then the account and stream tools."""
+    return [build_tool(e) for e in catalog.endpoints] + list(ACCOUNT_TOOLS) + list(STREAM_TOOLS)
 
 
 def offered_tools(catalog: Catalog, selection: Selection) -> list[Tool]:
     """The tools a server with this toolset choice offers (raises ConfigError for unknown toolsets)."""
-    check_server_tools(catalog, ACCOUNT_TOOLS)
+    check_server_tools(catalog, ACCOUNT_TOOLS + STREAM_TOOLS)
     return select_tools(catalog, build_tools(catalog), selection, changes_state=ACCOUNT_TOOLS_CHANGING_STATE)
 
 
@@ -194,6 +197,7 @@ class Runtime:
     nonces: NonceBook = field(init=False, repr=False)
     tokens: ConfirmationTokens = field(init=False, repr=False)
     account_tools: AccountTools = field(init=False, repr=False)
+    stream_tools: StreamTools = field(init=False, repr=False)
     journal: Journal = field(init=False)
     filter_cache: ExchangeInfoCache = field(init=False, repr=False)
 
@@ -206,19 +210,22 @@ class Runtime:
         self.tools = offered_tools(self.catalog, self.selection)
         self.enabled = frozenset(t.name for t in self.tools)
         self.account_tools = AccountTools(self.accounts, self.redactor)
+        self.stream_tools = StreamTools(self.settings, self.accounts, self.client, self.catalog, self.redactor)
         self.journal = Journal(self.settings.journal_file, redactor=self.redactor)
         self.filter_cache = ExchangeInfoCache()
         self.nonces = NonceBook()
         self.tokens = ConfirmationTokens(self.nonces, ttl_s=TOKEN_TTL_S)
 
     async def aclose(self) -> None:
+        await self.stream_tools.aclose()
         await self.client.aclose()
 
     async def call(
         self, name: str, arguments: dict[str, Any] | None, *, asker: Asker | None = None
     ) -> CallToolResult | InputRequiredResult:
         """Run one tool call to a result. Raises only for an unknown or disabled tool."""
-        if name not in self.enabled and (name in ACCOUNT_TOOL_NAMES or self.catalog.get(name) is not None):
+        own_tools = ACCOUNT_TOOL_NAMES | STREAM_TOOL_NAMES
+        if name not in self.enabled and (name in own_tools or self.catalog.get(name) is not None):
             raise MCPError(
                 code=INVALID_PARAMS,
                 message=f"Tool {name} is not enabled on this server ({self.selection.describe()}).",
@@ -226,6 +233,8 @@ class Runtime:
         endpoint = self.catalog.get(name)
         if endpoint is None and name in ACCOUNT_TOOL_NAMES:
             return await self.account_tools.call(name, arguments)
+        if endpoint is None and name in STREAM_TOOL_NAMES:
+            return await self.stream_tools.call(name, arguments)
         if endpoint is None:
             raise MCPError(code=INVALID_PARAMS, message=self.redactor.redact(f"Unknown tool: {name[:80]}"))
         asker = asker or Asker(None, None)

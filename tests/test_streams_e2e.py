@@ -225,3 +225,49 @@ async def test_wait_for_order_gives_up_at_the_deadline_and_says_so(world: World)
         assert "wait_for_order again" in answer["hint"]
         bad = await client.call_tool("wait_for_order", {"symbol": "BTCUSDT", "orderId": placed["orderId"], "wait_seconds": 51})
         assert bad.is_error and json.loads(bad.content[0].text)["parameter"] == "wait_seconds"
+
+
+async def test_account_events_flow_again_after_the_websocket_api_drops(world: World, caplog: Any) -> None:
+    streams = world.fake.streams
+    caplog.set_level("DEBUG")
+    async with memory_client(world.tools_file, "legacy", base_url=world.base_url, extra_env=_env(world)) as client:
+        sub = await _call(client, "subscribe_stream", {"account": "rsa", "streams": ["executionReport"]})
+        assert sub["scope"] == "account rsa"
+        listed = await _call(client, "list_streams", {})
+        assert listed["connections"] == [{"user_data": world.fake.ws_api_url, "accounts": ["rsa"], "open": True,
+                                          "reconnects": 0}]
+        opened = streams.connections_opened["api"]
+        streams.drop("api")
+        assert await _in_thread(streams.wait_until, lambda: streams.connections_opened["api"] == opened + 1
+                                and streams.user_subscribers() == [world.keys.rsa_api_key])
+        order = await _market_buy(client, account="rsa")
+        with anyio.fail_after(BOUND_S):
+            read = await _call(client, "read_stream", {"subscription": sub["subscription"], "wait_seconds": 5})
+            events = list(read["events"])
+            while not any(e["data"]["X"] == "FILLED" for e in events):
+                read = await _call(client, "read_stream", {"subscription": sub["subscription"],
+                                                           "cursor": read["next_cursor"], "wait_seconds": 5})
+                events += read["events"]
+        assert {e["data"]["i"] for e in events} == {order["orderId"]}
+        assert [e["data"]["x"] for e in events] == ["NEW", "TRADE"]
+        await _call(client, "unsubscribe_stream", {"subscription": sub["subscription"]})
+    # the API key and signatures travel on the WebSocket API: no log line may show them
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert world.keys.rsa_api_key not in logged and "signature" not in logged.lower().replace("subscribe.signature", "")
+
+
+async def test_streams_over_stdio(world: World) -> None:
+    from tests.e2e_support import stdio_client_for
+
+    async with stdio_client_for(world.tools_file, "auto", base_url=world.base_url, extra_env=_env(world)) as (client, err):
+        sid = (await _call(client, "subscribe_stream", {"streams": ["btcusdt@aggTrade"], "account": "main"}))["subscription"]
+        order = await _market_buy(client)
+        with anyio.fail_after(BOUND_S):
+            read = await _call(client, "read_stream", {"subscription": sid, "wait_seconds": 5})
+            while not read["events"]:
+                read = await _call(client, "read_stream", {"subscription": sid, "cursor": read["next_cursor"], "wait_seconds": 5})
+        assert read["events"][0]["data"]["a"] == order["fills"][0]["tradeId"]
+        answer = await _call(client, "wait_for_order", {"symbol": "BTCUSDT", "orderId": order["orderId"]})
+        assert answer["reached"] is True
+    stderr = err.read_text()
+    assert world.keys.hmac_api_key not in stderr and world.keys.hmac_secret not in stderr

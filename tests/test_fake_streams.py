@@ -121,3 +121,36 @@ def test_server_shutdown_event_then_close(world) -> None:
         assert _recv(ws)["stream"] == "!serverShutdown"
         with pytest.raises(ConnectionClosed):
             ws.recv(timeout=RECV_TIMEOUT_S)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK's own use of aiohttp
+@pytest.mark.parametrize("kind", ["hmac", "rsa", "ed"])
+def test_official_sdk_subscribes_to_the_user_data_stream(world, kind: str) -> None:
+    """Conformance: Binance's own SDK signs userDataStream.subscribe.signature and the fake accepts it."""
+    import asyncio
+
+    from binance_common.configuration import ConfigurationWebSocketAPI
+    from binance_sdk_spot.spot import Spot
+
+    keys, fake = world.keys, _fake(world)
+    if kind == "hmac":
+        cfg = ConfigurationWebSocketAPI(api_key=keys.hmac_api_key, api_secret=keys.hmac_secret,
+                                        stream_url=fake.ws_api_url, reconnect_attempts=1)
+        api_key = keys.hmac_api_key
+    else:
+        api_key = keys.rsa_api_key if kind == "rsa" else keys.ed_api_key
+        pem = (keys.rsa_pem if kind == "rsa" else keys.ed_pem).decode()
+        cfg = ConfigurationWebSocketAPI(api_key=api_key, private_key=pem, stream_url=fake.ws_api_url, reconnect_attempts=1)
+
+    async def subscribe() -> Any:
+        ws = Spot(config_ws_api=cfg).websocket_api
+        await ws.create_connection()
+        try:
+            reply = await ws.user_data_stream_subscribe_signature()
+            assert fake.streams.user_subscribers() == [api_key]
+            return reply.response.data()
+        finally:
+            await ws.close_connection()
+
+    data = asyncio.run(asyncio.wait_for(subscribe(), RECV_TIMEOUT_S * 2))
+    assert data.status == 200 and data.result.subscription_id == 0

@@ -271,3 +271,17 @@ async def test_streams_over_stdio(world: World) -> None:
         assert answer["reached"] is True
     stderr = err.read_text()
     assert world.keys.hmac_api_key not in stderr and world.keys.hmac_secret not in stderr
+
+
+async def test_a_reread_tools_file_keeps_one_user_data_subscription_per_account(world: World) -> None:
+    streams = world.fake.streams
+    async with memory_client(world.tools_file, "legacy", base_url=world.base_url, extra_env=_env(world)) as client:
+        first = await _call(client, "subscribe_stream", {"account": "main"})
+        world.tools_file.write_text("<!-- edited -->\n" + world.tools_file.read_text())  # every Account is rebuilt
+        second = await _call(client, "subscribe_stream", {"account": "main", "streams": ["balanceUpdate"]})
+        assert first["subscription"] != second["subscription"]
+        assert streams.user_subscribers() == [world.keys.hmac_api_key]
+        order = await _market_buy(client)
+        with anyio.fail_after(BOUND_S):
+            read = await _call(client, "read_stream", {"subscription": first["subscription"], "wait_seconds": 5})
+        assert read["events"][0]["data"]["i"] == order["orderId"]

@@ -85,6 +85,7 @@ class UserStreams:
         self._now_ms = now_ms
         self._resync_clock = resync_clock
         self._feeds: dict[str, _AccountFeed] = {}
+        self._lock = asyncio.Lock()  # one subscribe per account, however many callers at once
         self._socket = ReconnectingSocket(
             ws_api_url, on_message=self._on_message, on_open=self._resubscribe, on_drop=self._on_drop, **socket_options
         )
@@ -100,18 +101,25 @@ class UserStreams:
 
     async def ensure(self, account: Account) -> None:
         """Make sure ``account``'s events flow (connect and subscribe when needed)."""
-        feed = self._feeds.get(account.name)
-        if feed is None or feed.account is not account:
-            feed = self._feeds[account.name] = _AccountFeed(account)
-        feed.last_used = time.monotonic()
-        self._socket.start()
-        if not await self._socket.wait_ready(CONNECT_WAIT_S):
-            raise ExchangeError(
-                status=0, code=None, msg=f"could not open the WebSocket API at {self.url} ({self._socket.last_error or 'timeout'})",
-                hint="Events are unavailable; REST tools still work.",
-            )
-        if feed.subscription_id is None:
-            await self._subscribe(feed)
+        async with self._lock:
+            feed = self._feeds.get(account.name)
+            if feed is None:
+                feed = self._feeds[account.name] = _AccountFeed(account)
+            elif feed.account is not account:  # TOOLS.md was re-read
+                if feed.account.api_key != account.api_key and feed.subscription_id is not None:
+                    await self._unsubscribe(feed.subscription_id)  # events of the old key must stop
+                    feed.subscription_id = None
+                feed.account = account
+            feed.last_used = time.monotonic()
+            self._socket.start()
+            if not await self._socket.wait_ready(CONNECT_WAIT_S):
+                raise ExchangeError(
+                    status=0, code=None,
+                    msg=f"could not open the WebSocket API at {self.url} ({self._socket.last_error or 'timeout'})",
+                    hint="Events are unavailable; REST tools still work.",
+                )
+            if feed.subscription_id is None:
+                await self._subscribe(feed)
 
     async def listen(self, account: Account, subscription: Subscription) -> None:
         await self.ensure(account)
@@ -139,13 +147,18 @@ class UserStreams:
         for name, feed in list(self._feeds.items()):
             if not feed.in_use and now - feed.last_used >= idle_s:
                 del self._feeds[name]
-                if feed.subscription_id is not None and self._socket.ready.is_set():
-                    try:
-                        await self._socket.request({"method": UNSUBSCRIBE, "params": {"subscriptionId": feed.subscription_id}})
-                    except Exception as exc:  # noqa: BLE001 - it ends with the connection anyway
-                        logger.info("user data unsubscribe failed: %s", type(exc).__name__)
+                if feed.subscription_id is not None:
+                    await self._unsubscribe(feed.subscription_id)
         if not self._feeds:
             await self._socket.aclose()
+
+    async def _unsubscribe(self, subscription_id: int) -> None:
+        if not self._socket.ready.is_set():
+            return  # a closed connection ended it already
+        try:
+            await self._socket.request({"method": UNSUBSCRIBE, "params": {"subscriptionId": subscription_id}})
+        except Exception as exc:  # noqa: BLE001 - it ends with the connection anyway
+            logger.info("user data unsubscribe failed: %s", type(exc).__name__)
 
     @property
     def idle(self) -> bool:

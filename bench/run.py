@@ -535,6 +535,7 @@ async def streams(world: World, sizes: Sizes, mode: str, quick: bool) -> tuple[l
 
     return await stream_section(
         world, sizes.stream_samples, quick, lambda: connect(ours_params(world), world, mode),
+        lambda: connect(floor_params(world), world, mode),
         lambda: rss_mb(child_pid("binance-spot-mcp")),
         {"Row": Row, "median": median, "pct": pct, "check": check},
     )

@@ -38,6 +38,7 @@ async def stream_section(
     samples: int,
     quick: bool,
     open_client: Callable[[], Any],
+    open_floor: Callable[[], Any],
     rss_of_server: Callable[[], float],
     helpers: dict[str, Callable[..., Any]],
 ) -> tuple[list[Any], dict[str, Any]]:
@@ -92,6 +93,14 @@ async def stream_section(
             lambda: streams.connections_opened["market"] > opened and streams.market_streams() == everything, 30.0)
         resubscribe_ms = (time.perf_counter() - start) * 1000 if restored else float("nan")
 
+    floor: list[float] = []
+    async with open_floor() as floor_client:  # what one stdio hop costs on this machine right now
+        for i in range(samples + 1):
+            start = time.perf_counter()
+            check(await floor_client.call_tool("echo", {"text": str(i)}))
+            floor.append((time.perf_counter() - start) * 1000)
+    floor = floor[1:]
+
     start = time.perf_counter()
     async with ws_connect(f"{world.fake.stream_url}/stream") as fresh:
         await fresh.send(json.dumps({"method": "SUBSCRIBE", "params": names, "id": 1}))
@@ -106,11 +115,15 @@ async def stream_section(
             "yes" if added_median <= LATENCY_ADDED_TARGET_MS else "NO"),
         Row("6", "event -> read_stream long poll returns, p99 (ms)", pct(ours, 99), pct(bare, 99),
             f"+{pct(added, 99):.2f} ms (p99 of the differences)"),
+        Row("6", "SDK floor in the same run: one no-op tool call over stdio, median (ms)", median(floor), "—", "—",
+            "info"),
+        Row("6", "added latency as a share of that no-op round trip, median", added_median / median(floor),
+            "—", "—", "info"),
         Row("6", f"RSS with {count} open subscriptions (MB)", rss, "—", "—",
             f"<= {RSS_TARGET_MB:.0f} MB", "yes" if rss <= RSS_TARGET_MB else "NO"),
         Row("6", f"resubscribe {len(names)} streams after a dropped connection (ms)", resubscribe_ms,
             bare_subscribe_ms, f"{resubscribe_ms / bare_subscribe_ms:.2f}x", "info"),
     ]
-    return rows, {"stream_latency_ms": {"ours": ours, "bare": bare}, "stream_rss_mb": rss,
+    return rows, {"stream_latency_ms": {"ours": ours, "bare": bare, "floor": floor}, "stream_rss_mb": rss,
                   "resubscribe_ms": resubscribe_ms, "bare_subscribe_ms": bare_subscribe_ms}
 

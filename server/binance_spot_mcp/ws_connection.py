@@ -26,12 +26,12 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
-
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from typing import TYPE_CHECKING, Any
 
 from binance_spot_mcp.errors import TransportError
+
+if TYPE_CHECKING:  # websockets is imported on first use, so servers that never stream start faster
+    from websockets.asyncio.client import ClientConnection
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +148,8 @@ class ReconnectingSocket:
 
     async def send(self, message: dict[str, Any]) -> None:
         """Send one JSON message, paced to the per-connection message limit."""
+        from websockets.exceptions import ConnectionClosed
+
         ws = self._ws
         if ws is None:
             raise NotConnected(f"not connected to {self.url}")
@@ -180,6 +182,9 @@ class ReconnectingSocket:
     # -- the connection loop ------------------------------------------------------------------
 
     async def _run(self) -> None:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
         failures = 0
         while not self._closing:
             await self._respect_connect_limit()

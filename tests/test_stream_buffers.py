@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import pytest
 
 from binance_spot_mcp.config import (
     OFFICIAL_STREAM_URLS,
+    Settings,
     OFFICIAL_WS_API_URLS,
     WS_API_PATH,
     load_settings,
@@ -13,6 +17,7 @@ from binance_spot_mcp.config import (
 )
 from binance_spot_mcp.errors import ConfigError, ToolInputError
 from binance_spot_mcp.stream_buffers import Subscription, is_state_stream, market_stream_name, user_event_names
+from binance_spot_mcp.stream_hub import StreamHub
 
 pytestmark = pytest.mark.anyio
 
@@ -113,3 +118,17 @@ def test_stream_urls_follow_the_base_url_rules() -> None:
                 {"BINANCE_SPOT_MCP_STREAM_IDLE_SECONDS": "0"}):
         with pytest.raises(ConfigError):
             load_settings(environ=env)
+
+
+async def test_a_waiting_reader_keeps_its_subscription_from_expiring() -> None:
+    hub = StreamHub(Settings(tools_file=Path("TOOLS.md"), stream_idle_s=0.1), client=None)  # type: ignore[arg-type]
+    sub = Subscription("s1", ("btcusdt@trade",), "testnet")
+    hub._subscriptions[sub.id] = sub  # registered without a connection: only expiry is exercised here
+    reading = asyncio.ensure_future(sub.read(0, wait_s=30, limit=10))
+    await asyncio.sleep(0)
+    sub.last_used -= 1.0  # long idle by the clock, but a read is waiting
+    assert await hub.sweep() == []
+    sub.push("btcusdt@trade", _trade(1))
+    assert (await reading)["events"][0]["seq"] == 1
+    sub.last_used -= 1.0
+    assert await hub.sweep() == ["s1"] and sub.closed_reason == "expired (idle)"

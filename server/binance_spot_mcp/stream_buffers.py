@@ -93,6 +93,7 @@ class Subscription:
     gaps_unread: int = 0  # reconnects since the last read: events may be missing
     last_cursor: int = 0
     received: int = 0
+    readers: int = 0  # read_stream calls waiting right now: never idle while one waits
     closed_reason: str | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
@@ -151,16 +152,20 @@ class Subscription:
             )
         deadline = time.monotonic() + max(0.0, wait_s)
         waited = False
-        while not self._newer(after):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            waited = True
-            wake = self._wake
-            try:
-                await asyncio.wait_for(wake.wait(), left)
-            except TimeoutError:
-                break
+        self.readers += 1
+        try:
+            while not self._newer(after):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                waited = True
+                wake = self._wake
+                try:
+                    await asyncio.wait_for(wake.wait(), left)
+                except TimeoutError:
+                    break
+        finally:
+            self.readers -= 1
         self.last_used = time.monotonic()
         events = [(seq, stream, data) for seq, stream, data in self.ring if seq > after]
         more = len(events) > limit

@@ -166,7 +166,7 @@ class StreamHub:
     async def sweep(self) -> list[str]:
         """Close what has been idle too long; returns the expired subscription ids."""
         now = time.monotonic()
-        expired = [s.id for s in self._subscriptions.values() if now - s.last_used >= self.idle_s]
+        expired = [s.id for s in self._subscriptions.values() if not s.readers and now - s.last_used >= self.idle_s]
         for subscription_id in expired:
             logger.info("stream subscription %s expired after %.0f s idle", subscription_id, self.idle_s)
             await self.unsubscribe(subscription_id, reason="expired (idle)")

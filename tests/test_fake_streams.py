@@ -66,7 +66,6 @@ def _subscribe_user(ws: ClientConnection, keys: Any, kind: str, *, tamper: bool 
 
 
 def test_combined_stream_carries_trades_of_the_matching_engine(world) -> None:
-    fake = world.exchange
     with connect(f"{_fake(world).stream_url}/stream?streams=btcusdt@trade") as ws:
         ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["btcusdt@bookTicker"], "id": 1}))
         assert _recv(ws, lambda m: m.get("id") == 1) == {"result": None, "id": 1}
@@ -78,7 +77,6 @@ def test_combined_stream_carries_trades_of_the_matching_engine(world) -> None:
         assert trade["p"] == order["fills"][0]["price"] and trade["t"] == order["fills"][0]["tradeId"]
         book = _recv(ws, lambda m: m.get("stream") == "btcusdt@bookTicker")["data"]
         assert book["s"] == "BTCUSDT" and float(book["a"]) >= float(trade["p"])
-    assert fake is not None
 
 
 def _fake(world: Any) -> RunningFake:

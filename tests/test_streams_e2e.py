@@ -285,3 +285,16 @@ async def test_a_reread_tools_file_keeps_one_user_data_subscription_per_account(
         with anyio.fail_after(BOUND_S):
             read = await _call(client, "read_stream", {"subscription": first["subscription"], "wait_seconds": 5})
         assert read["events"][0]["data"]["i"] == order["orderId"]
+
+
+async def test_a_lost_order_reply_is_settled_from_the_user_data_stream(world: World) -> None:
+    async with memory_client(world.tools_file, "legacy", base_url=world.base_url, extra_env=_env(world)) as client:
+        await _call(client, "subscribe_stream", {"account": "main"})  # the account's events are flowing
+        world.exchange.inject("drop_after", path="/api/v3/order", method="POST")
+        body = await _call(client, "place_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": QTY,
+                                                   "newClientOrderId": "lost-reply-1"})
+        assert body["outcome"] == "placed, FILLED" and "user data stream" in body["note"]
+        assert body["result"]["clientOrderId"].endswith("lost-reply-1") and body["result"]["executedQty"] == "0.00100000"
+    posts = [r for r in world.exchange.requests if r.path == "/api/v3/order" and r.method == "POST"]
+    lookups = [r for r in world.exchange.requests if r.path == "/api/v3/order" and r.method == "GET"]
+    assert len(posts) == 1 and lookups == []  # never sent again, and no REST look-up was needed

@@ -325,6 +325,16 @@ class Runtime:
         delays = self.settings.outcome_lookup_delays_s
         for delay in delays:
             await anyio.sleep(delay)
+            seen = self.stream_tools.order_seen(account, lookup.tool, lookup.arguments)
+            if seen is not None:  # the account's user data stream already reported it: no look-up needed
+                outcome = verdict(seen)
+                self.journal.record_outcome(entry, ok=True, status=None, summary={"recovered": outcome, **outcome_summary(seen)})
+                return {
+                    "outcome": outcome,
+                    "note": f"The reply was lost ({cause}); the request was NOT sent again. The account's order "
+                    f"events (user data stream) reported it by its client id {client_id}.",
+                    "result": seen,
+                }
             try:
                 found = await self.client.call(lookup_endpoint, lookup.arguments, base_url=account.base_url, account=account)
             except ExchangeError as exc:

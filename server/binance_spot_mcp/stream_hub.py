@@ -157,6 +157,13 @@ class StreamHub:
         user = self._user.get(self._settings.ws_api_urls[account.environment])
         return user is not None and user.socket.ready.is_set() and account.name in user.accounts()
 
+    def recent_order(self, account: Account, symbol: str, client_id: str) -> dict[str, Any] | None:
+        """The newest executionReport of an order, when ``account``'s user data stream is running."""
+        user = self._user.get(self._settings.ws_api_urls[account.environment])
+        if user is None or not user.socket.ready.is_set():
+            return None
+        return user.recent_order(account, symbol, client_id)
+
     def unwatch_order(self, account: Account, watch: OrderWatch) -> None:
         for user in self._user.values():
             user.unwatch(account.name, watch)

@@ -289,6 +289,16 @@ class StreamTools:
         limit = _int_arg(args, "limit", DEFAULT_READ_LIMIT, 1, MAX_READ_LIMIT)
         return await subscription.read(cursor, wait_s=_wait_arg(args, 0.0), limit=limit)
 
+    def order_seen(self, account: Account, tool: str, arguments: tuple[tuple[str, str], ...]) -> dict[str, Any] | None:
+        """An order a ``get_order`` look-up would find, already known from the account's order events
+        (None when the user data stream is not running or has not seen it)."""
+        values = dict(arguments)
+        symbol, client_id = values.get("symbol"), values.get("origClientOrderId")
+        if tool != "get_order" or not symbol or not client_id:
+            return None
+        event = self.hub.recent_order(account, symbol, client_id)
+        return order_from_event(event) if event is not None else None
+
     # -- wait_for_order -----------------------------------------------------------------------------
 
     async def _get_order(self, account: Account, symbol: str, order_id: int | None, client_id: str | None) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,7 @@ TERMINATED = "eventStreamTerminated"
 TIMESTAMP_ERROR = -1021
 CONNECT_WAIT_S = 10.0
 TERMINAL_STATUSES = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED", "EXPIRED_IN_MATCH"})
+RECENT_ORDERS = 500  # latest executionReport per (symbol, client order id), for lost-reply look-ups
 
 
 @dataclass(eq=False)
@@ -61,6 +63,18 @@ class _AccountFeed:
     listeners: list[Subscription] = field(default_factory=list)
     watches: list[OrderWatch] = field(default_factory=list)
     last_used: float = field(default_factory=time.monotonic)
+    recent: OrderedDict[tuple[str, str], dict[str, Any]] = field(default_factory=OrderedDict)
+
+    def remember(self, event: dict[str, Any]) -> None:
+        """Keep the newest executionReport of each order, by symbol and its own client id."""
+        client_id = event.get("C") or event.get("c")
+        if not isinstance(client_id, str) or not client_id:
+            return
+        key = (str(event.get("s")), client_id)
+        self.recent.pop(key, None)
+        self.recent[key] = event
+        while len(self.recent) > RECENT_ORDERS:
+            self.recent.popitem(last=False)
 
     @property
     def in_use(self) -> bool:
@@ -134,6 +148,13 @@ class UserStreams:
     async def watch(self, account: Account, watch: OrderWatch) -> None:
         await self.ensure(account)
         self._feeds[account.name].watches.append(watch)
+
+    def recent_order(self, account: Account, symbol: str, client_id: str) -> dict[str, Any] | None:
+        """The newest executionReport seen for this order, while the account's events are flowing."""
+        feed = self._feeds.get(account.name)
+        if feed is None or feed.subscription_id is None or feed.account.api_key != account.api_key:
+            return None
+        return feed.recent.get((symbol, client_id))
 
     def unwatch(self, account_name: str, watch: OrderWatch) -> None:
         feed = self._feeds.get(account_name)
@@ -217,6 +238,8 @@ class UserStreams:
         if kind == TERMINATED:
             feed.subscription_id = None
             return
+        if kind == "executionReport":
+            feed.remember(event)
         for subscription in feed.listeners:
             if kind in subscription.streams:
                 subscription.push(kind, event)

@@ -107,7 +107,7 @@ def test_more_than_five_messages_a_second_closes_the_connection(world) -> None:
             for i in range(200):  # far beyond 5 a second, however slowly this machine runs
                 ws.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": i}))
             while True:
-                ws.recv(timeout=RECV_TIMEOUT_S)
+                ws.recv(timeout=RECV_TIMEOUT_S * 6)  # generous: a loaded machine processes the burst slowly
     assert streams.limit_violations == 1
 
 

@@ -47,6 +47,7 @@ async def test_subscribe_read_with_cursor_and_long_poll_returns_on_a_trade(world
     async with memory_client(world.tools_file, mode, base_url=world.base_url, extra_env=_env(world)) as client:
         sub = await _call(client, "subscribe_stream", {"streams": ["BTCUSDT@trade"], "environment": "testnet"})
         assert sub["streams"] == ["btcusdt@trade"] and sub["next_cursor"] == 0
+        assert world.fake.streams.market_methods == ["SUBSCRIBE"]  # one message opens the stream
         sid = sub["subscription"]
         first = await _call(client, "read_stream", {"subscription": sid, "cursor": 0})
         assert first["events"] == [] and first["next_cursor"] == 0

@@ -31,6 +31,7 @@ class MarketStreams:
     def __init__(self, stream_url: str, **socket_options: Any) -> None:
         self.url = f"{stream_url}/stream"
         self._counts: Counter[str] = Counter()
+        self._live: set[str] = set()  # subscribed on the current connection
         self._subscriptions: dict[str, list[Subscription]] = {}
         self._socket = ReconnectingSocket(
             self.url, on_message=self._on_message, on_open=self._resubscribe, on_drop=self._on_drop, **socket_options
@@ -66,8 +67,10 @@ class MarketStreams:
                     status=0, code=None, msg=f"could not open {self.url} ({self._socket.last_error or 'timeout'})",
                     hint="Check the network; the stream URL may be blocked. Use REST tools meanwhile.",
                 )
-            if new:
-                await self._command("SUBSCRIBE", new)
+            missing = [name for name in new if name not in self._live]  # a fresh connection has them already
+            if missing:
+                await self._command("SUBSCRIBE", missing)
+                self._live.update(missing)
         except BaseException:
             self._forget(subscription)
             raise
@@ -76,11 +79,13 @@ class MarketStreams:
         gone = self._forget(subscription)
         if gone and self._socket.ready.is_set():
             try:
+                self._live.difference_update(gone)
                 await self._command("UNSUBSCRIBE", gone)
             except Exception as exc:  # noqa: BLE001 - the streams are dropped locally either way
                 logger.info("UNSUBSCRIBE on %s failed: %s", self.url, type(exc).__name__)
         if self.idle:
             await self._socket.aclose()  # closed until a subscription needs it again
+            self._live.clear()
 
     def _forget(self, subscription: Subscription) -> list[str]:
         gone = []
@@ -106,10 +111,14 @@ class MarketStreams:
                 raise ExchangeError(status=400, code=reply.get("code"), msg=str(reply.get("msg", "")))
 
     async def _resubscribe(self) -> None:
-        if self._counts:
-            await self._command("SUBSCRIBE", list(self._counts))
+        self._live.clear()
+        names = list(self._counts)
+        if names:
+            await self._command("SUBSCRIBE", names)
+            self._live.update(names)
 
     def _on_drop(self) -> None:
+        self._live.clear()
         for subscription in {s for routed in self._subscriptions.values() for s in routed}:
             subscription.gap()
 

@@ -81,6 +81,7 @@ class FakeStreams:
         self.max_streams = MAX_STREAMS_PER_CONNECTION
         self.max_age_s: float | None = None
         self.limit_violations = 0
+        self.market_methods: list[str] = []  # the method of every market-stream request, in order
         self.connections_opened = {MARKET: 0, API: 0}
         self.stream_url = ""
         self.ws_api_url = ""
@@ -342,6 +343,7 @@ class FakeStreams:
         if not isinstance(request, dict) or "method" not in request:
             return {"code": 2, "msg": "Invalid request: missing field `method` at line 1 column 1"}
         rid, method, params = request.get("id"), request["method"], request.get("params") or []
+        self.market_methods.append(str(method))
         if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
             if not isinstance(params, list) or any(not isinstance(p, str) or parse_stream(p) is None for p in params):
                 return {"code": 2, "msg": "Invalid request: invalid stream name", "id": rid}

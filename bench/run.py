@@ -77,10 +77,11 @@ class Sizes:
     calls: int           # per-call samples per kind
     concurrency: int
     memory_calls: int
+    stream_samples: int = 200  # event -> long-poll answer samples
 
 
-FULL = Sizes(cold_runs=15, calls=500, concurrency=200, memory_calls=2000)
-QUICK = Sizes(cold_runs=2, calls=20, concurrency=20, memory_calls=100)
+FULL = Sizes(cold_runs=15, calls=500, concurrency=200, memory_calls=2000, stream_samples=200)
+QUICK = Sizes(cold_runs=2, calls=20, concurrency=20, memory_calls=100, stream_samples=5)
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -178,6 +179,8 @@ def make_world(directory: Path, fake: Any) -> World:
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(directory), "PYTHONUNBUFFERED": "1"}
     # Every environment's default base URL points at the fake: nothing can reach the internet.
     env.update({f"BINANCE_SPOT_MCP_{e}_BASE_URL": fake.base_url for e in ("MAINNET", "TESTNET", "DEMO")})
+    env.update({f"BINANCE_SPOT_MCP_{e}_STREAM_URL": fake.stream_url for e in ("MAINNET", "TESTNET", "DEMO")})
+    env.update({f"BINANCE_SPOT_MCP_{e}_WS_API_URL": fake.ws_api_url for e in ("MAINNET", "TESTNET", "DEMO")})
     return World(directory, tools_file, fake.base_url, api_key, secret, fake, env)
 
 
@@ -577,6 +580,18 @@ async def _place(client: Client, account: str) -> None:
     check(await client.call_tool("place_order", {**GUARD_ORDER, "account": account}))
 
 
+async def streams(world: World, sizes: Sizes, mode: str, quick: bool) -> tuple[list[Row], dict[str, Any]]:
+    """Section 7 (bench/stream_bench.py): event-to-answer latency, RSS with 100 subscriptions, resubscribe time."""
+    from stream_bench import stream_section  # bench/ is on sys.path when run as a script
+
+    return await stream_section(
+        world, sizes.stream_samples, quick, lambda: connect(ours_params(world), world, mode),
+        lambda: connect(floor_params(world), world, mode),
+        lambda: rss_mb(child_pid("binance-spot-mcp")),
+        {"Row": Row, "median": median, "pct": pct, "check": check},
+    )
+
+
 # ---------------------------------------------------------------------------------- main
 async def run(args: argparse.Namespace) -> int:
     sizes = QUICK if args.quick else FULL
@@ -585,6 +600,7 @@ async def run(args: argparse.Namespace) -> int:
         calls=args.calls or sizes.calls,
         concurrency=args.concurrency or sizes.concurrency,
         memory_calls=args.memory_calls or sizes.memory_calls,
+        stream_samples=args.stream_samples or sizes.stream_samples,
     )
     rng = random.Random(args.seed)
     info = machine()
@@ -612,6 +628,7 @@ async def run(args: argparse.Namespace) -> int:
                     ("4 memory", lambda: memory(world, sizes, args.mode, raw["rss_after_start_mb"])),
                     ("5 tool-list size", lambda: tool_list_size(world, args.mode)),
                     ("6 guard rails", lambda: guard_rails(world, sizes, args.mode, rng)),
+                    ("7 streams", lambda: streams(world, sizes, args.mode, args.quick)),
                 ]:
                     t0 = time.perf_counter()
                     section_rows, section_raw = await section()
@@ -646,6 +663,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, help=f"sequential samples per call kind (default {FULL.calls})")
     parser.add_argument("--concurrency", type=int, help=f"calls in the concurrent burst (default {FULL.concurrency})")
     parser.add_argument("--memory-calls", type=int, help=f"calls before the last RSS reading (default {FULL.memory_calls})")
+    parser.add_argument("--stream-samples", type=int,
+                        help=f"event -> long-poll answer samples (default {FULL.stream_samples})")
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds (default 900)")
     parser.add_argument("--json", metavar="PATH", help="also write every raw sample to this JSON file")
     args = parser.parse_args(argv)

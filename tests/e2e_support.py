@@ -90,6 +90,7 @@ class World:
     base_url: str
     exchange: Any
     keys: KeySet
+    fake: Any = None  # the RunningFake: its REST base URL and WebSocket URLs
 
 
 def write_world(directory: Path, fake: Any, keys: KeySet) -> World:
@@ -133,7 +134,7 @@ def write_world(directory: Path, fake: Any, keys: KeySet) -> World:
     exchange.add_account(keys.rsa_api_key, public_key_pem=keys.rsa_public_pem)
     exchange.add_account(keys.ed_api_key, public_key_pem=keys.ed_public_pem)
     exchange.add_account(keys.live_api_key, hmac_secret=keys.live_secret)
-    return World(tools_file=tools_file, base_url=base, exchange=exchange, keys=keys)
+    return World(tools_file=tools_file, base_url=base, exchange=exchange, keys=keys, fake=fake)
 
 
 def loopback_environ(base_url: str | None, state_dir: Path | None = None) -> dict[str, str]:
@@ -142,6 +143,15 @@ def loopback_environ(base_url: str | None, state_dir: Path | None = None) -> dic
     env = {"BINANCE_SPOT_MCP_JOURNAL": str((state_dir or Path(tempfile.mkdtemp(prefix="journal-"))) / "journal.jsonl")}
     if base_url is not None:
         env.update({f"BINANCE_SPOT_MCP_{name}_BASE_URL": base_url for name in ("MAINNET", "TESTNET", "DEMO")})
+    return env
+
+
+def stream_environ(fake: Any) -> dict[str, str]:
+    """Point every environment's market-stream and WebSocket API URLs at the fake's WebSocket side."""
+    env = {}
+    for name in ("MAINNET", "TESTNET", "DEMO"):
+        env[f"BINANCE_SPOT_MCP_{name}_STREAM_URL"] = fake.stream_url
+        env[f"BINANCE_SPOT_MCP_{name}_WS_API_URL"] = fake.ws_api_url
     return env
 
 

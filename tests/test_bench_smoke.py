@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TIMEOUT_S = 90
+TIMEOUT_S = 240  # the quick run takes ~1 min on a quiet machine, ~3 min on a heavily loaded 2-core one
 
 # section -> metric names (row prefixes) that must be present, and whether the row has a baseline
 EXPECTED: dict[str, list[tuple[str, bool]]] = {
@@ -30,9 +30,11 @@ EXPECTED: dict[str, list[tuple[str, bool]]] = {
     "4": [("RSS after start", True), ("RSS after 100 calls", True), ("RSS growth 50 -> 100 calls", True)],
     "5": [("tools/list JSON, all", True), ("tools/list, all", False), ("--toolsets market", True),
           ("--toolsets account", True), ("--toolsets trade", True), ("--toolsets order_lists", True),
-          ("--toolsets admin", True), ("--read-only", True), ("server instructions", False),
+          ("--toolsets admin", True), ("--toolsets streams", True), ("--read-only", True), ("server instructions", False),
           ("skill guide resource", True)],
     "6": [("order on a capped account vs uncapped, median", True), ("order on a capped account vs uncapped, p99", True)],
+    "7": [("event -> read_stream long poll returns, median", True), ("event -> read_stream long poll returns, p99", True),
+          ("RSS with 20 open subscriptions", False), ("resubscribe ", True)],
 }
 
 

@@ -17,6 +17,7 @@ from binance_spot_mcp.account_tools import NAMES as ACCOUNT_TOOL_NAMES
 from binance_spot_mcp.catalog import load_catalog
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.errors import ConfigError
+from binance_spot_mcp.stream_tools import NAMES as STREAM_TOOL_NAMES
 from binance_spot_mcp.server import build_tools, offered_tools, tool_list_sizes
 from binance_spot_mcp.toolsets import Selection, list_size, size_markdown
 from tests.e2e_support import ERAS, memory_client, result_json, stdio_client_for
@@ -32,14 +33,14 @@ def names(selection: Selection) -> set[str]:
 
 
 def test_every_tool_is_in_exactly_one_declared_toolset():
-    assert set(CATALOG.toolsets) == {"market", "account", "trade", "order_lists", "admin"}
+    assert set(CATALOG.toolsets) == {"market", "account", "trade", "order_lists", "admin", "streams"}
     seen: dict[str, str] = {}
     for toolset in CATALOG.toolsets:
         for tool in names(Selection((toolset,))):
             assert tool not in seen, f"{tool} is in {seen.get(tool)} and {toolset}"
             seen[tool] = toolset
     assert set(seen) == {t.name for t in build_tools(CATALOG)}
-    assert len(seen) == 52
+    assert len(seen) == 57
 
 
 def test_toolset_contents_follow_security_and_purpose():
@@ -49,6 +50,8 @@ def test_toolset_contents_follow_security_and_purpose():
     assert "get_account" in account and "get_open_order_lists" in account
     assert all(not CATALOG.get(t).changes_state and CATALOG.get(t).signed for t in account)
     assert names(Selection(("admin",))) == set(ACCOUNT_TOOL_NAMES) | {"get_safety_status"}
+    assert names(Selection(("streams",))) == set(STREAM_TOOL_NAMES)
+    assert names(Selection(("streams",), read_only=True)) == set(STREAM_TOOL_NAMES)  # streams only read
     assert {"place_order", "cancel_order", "test_order", "place_sor_order"} <= names(Selection(("trade",)))
     assert {"place_order_list_oco", "cancel_order_list"} <= names(Selection(("order_lists",)))
 
@@ -98,9 +101,9 @@ def test_readme_states_the_measured_sizes():
 
 def test_size_table_sums_and_cli_prints_it():
     rows = {r.name: r for r in tool_list_sizes(CATALOG)}
-    assert rows["all"].tools == 52 and rows["all"].chars == list_size(build_tools(CATALOG))
-    assert sum(rows[name].tools for name in CATALOG.toolsets) == 52
-    assert rows["all, --read-only"].tools == 52 - len(WRITERS)
+    assert rows["all"].tools == 57 and rows["all"].chars == list_size(build_tools(CATALOG))
+    assert sum(rows[name].tools for name in CATALOG.toolsets) == 57
+    assert rows["all, --read-only"].tools == 57 - len(WRITERS)
     done = subprocess.run(
         [sys.executable, "-m", "binance_spot_mcp", "tools", "--sizes"], capture_output=True, text=True, timeout=60
     )
@@ -126,7 +129,7 @@ async def test_tool_list_a_client_receives_fits_the_budget(world, mode):
     async with memory_client(world.tools_file, mode, base_url=world.base_url) as client:
         listed = await client.list_tools()
     received = len(listed.model_dump_json(by_alias=True, exclude_none=True))
-    assert len(listed.tools) == 52
+    assert len(listed.tools) == 57
     assert list_size(build_tools(CATALOG)) <= received <= MAX_TOOL_LIST_CHARS
     assert received - list_size(build_tools(CATALOG)) < 200  # only the envelope differs
 
@@ -169,7 +172,7 @@ async def test_read_only_server_cannot_change_anything(world, mode):
 @pytest.mark.anyio
 async def test_stdio_flags_choose_the_tools(world):
     async with stdio_client_for(world.tools_file, "legacy", base_url=world.base_url) as (client, _):
-        assert len((await client.list_tools()).tools) == 52
+        assert len((await client.list_tools()).tools) == 57
     flags = ["serve", "--toolsets", "account,admin", "--read-only"]
     async with stdio_client_for(world.tools_file, "auto", base_url=world.base_url, extra_args=flags) as (client, _):
         listed = {t.name for t in (await client.list_tools()).tools}

@@ -26,6 +26,7 @@ from binance_spot_mcp.config import ENVIRONMENTS, MAINNET, destination_environme
 from binance_spot_mcp.confirm import escape_text
 from binance_spot_mcp.key_paths import check_key_file, local_key_path
 from binance_spot_mcp.errors import BinanceSpotError, ToolInputError
+from binance_spot_mcp.schema import CHAT_CONFIRM_PROPERTIES
 from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.redact import Redactor, mask_api_key, mask_secret
 from binance_spot_mcp.results import failure, json_result
@@ -47,8 +48,6 @@ _ADD_FIELDS: dict[str, dict[str, Any]] = {
     },
     "description": {"type": "string", "description": "Free text"},
     "replace": {"type": "boolean", "description": "Overwrite an account of this name (needs approval)"},
-    "confirm": {"type": "string", "description": "Chat approval only: CONFIRM as the user typed it"},
-    "confirmation_token": {"type": "string", "description": "Chat approval only: token from the preview"},
 }
 
 TOOLS = [
@@ -86,6 +85,15 @@ TOOLS = [
     ),
 ]
 NAMES = frozenset(t.name for t in TOOLS)
+
+
+def with_chat_confirm(tool: Tool) -> Tool:
+    """``tool`` with the chat approval path's arguments, where the operator allowed that path."""
+    if tool.name != ADD_ACCOUNT:
+        return tool
+    schema = dict(tool.input_schema)
+    schema["properties"] = {**schema["properties"], **CHAT_CONFIRM_PROPERTIES}
+    return tool.model_copy(update={"input_schema": schema})
 CHANGES_STATE = frozenset({ADD_ACCOUNT})  # writes TOOLS.md: gone in read-only mode
 
 
@@ -160,7 +168,9 @@ class AccountTools:
     def plan_add(self, arguments: Mapping[str, Any] | None) -> AddPlan:
         """Validate an add_account call and say what it would change (nothing is written)."""
         args = dict(arguments or {})
-        allowed = set(next(t for t in TOOLS if t.name == ADD_ACCOUNT).input_schema["properties"])
+        allowed = set(next(t for t in TOOLS if t.name == ADD_ACCOUNT).input_schema["properties"]) | set(
+            CHAT_CONFIRM_PROPERTIES
+        )
         unknown = sorted(set(args) - allowed)
         if unknown:
             raise ToolInputError(

@@ -69,8 +69,9 @@ def configure_logging(level: str, redactor: Redactor, *, plain: bool = False) ->
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level.upper(), logging.WARNING))
-    # httpx logs every request URL at INFO; ours carry signatures. Their news is ours to tell.
-    for noisy in ("httpx", "httpcore"):
+    # httpx logs every request URL at INFO, websockets every frame at DEBUG; ours carry
+    # signatures (and, on the WebSocket API, the API key). Their news is ours to tell.
+    for noisy in ("httpx", "httpcore", "websockets"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

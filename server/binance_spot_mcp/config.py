@@ -93,6 +93,35 @@ DEFAULT_FORM_KEY_ENVIRONMENT = TESTNET
 _UNRESOLVED_PLACEHOLDER_RE = re.compile(r"^\$\{user_config\.[A-Za-z0-9_.-]+\}$")
 # Optional loopback overrides of an environment's base URL (tests, benchmarks, local proxies).
 BASE_URL_ENV = {env: f"BINANCE_SPOT_MCP_{env.upper()}_BASE_URL" for env in ENVIRONMENTS}
+# WebSocket market streams and the WebSocket API (user data stream), per environment
+# (web-socket-streams.md, web-socket-api.md, testnet-general-info.md, demo-general-info.md).
+OFFICIAL_STREAM_URLS: Mapping[str, str] = {
+    MAINNET: "wss://stream.binance.com:9443",
+    TESTNET: "wss://stream.testnet.binance.vision",
+    DEMO: "wss://demo-stream.binance.com",
+}
+OFFICIAL_WS_API_URLS: Mapping[str, str] = {
+    MAINNET: "wss://ws-api.binance.com:443/ws-api/v3",
+    TESTNET: "wss://ws-api.testnet.binance.vision/ws-api/v3",
+    DEMO: "wss://demo-ws-api.binance.com/ws-api/v3",
+}
+BINANCE_WS_HOSTS = frozenset(
+    {
+        "stream.binance.com",
+        "data-stream.binance.vision",
+        "stream.testnet.binance.vision",
+        "demo-stream.binance.com",
+        "ws-api.binance.com",
+        "ws-api.testnet.binance.vision",
+        "demo-ws-api.binance.com",
+    }
+)
+WS_API_PATH = "/ws-api/v3"
+STREAM_URL_ENV = {env: f"BINANCE_SPOT_MCP_{env.upper()}_STREAM_URL" for env in ENVIRONMENTS}
+WS_API_URL_ENV = {env: f"BINANCE_SPOT_MCP_{env.upper()}_WS_API_URL" for env in ENVIRONMENTS}
+STREAM_IDLE_ENV = "BINANCE_SPOT_MCP_STREAM_IDLE_SECONDS"
+DEFAULT_STREAM_IDLE_S = 600.0  # a subscription nobody read for this long is closed
+MIN_STREAM_IDLE_S = 0.1
 
 DEFAULT_HTTP_TIMEOUT_S = 10.0
 DEFAULT_CONNECT_TIMEOUT_S = 5.0
@@ -123,6 +152,21 @@ def is_loopback_url(url: str) -> bool:
 def is_binance_url(url: str) -> bool:
     parts = urlsplit(url)
     return parts.scheme == "https" and parts.hostname in BINANCE_HOSTS and parts.port in (None, 443)
+
+
+def ws_url_problem(url: str, *, path: str = "") -> str | None:
+    """Why a WebSocket URL may not be used (keys travel on the WebSocket API), or None when it may:
+    ``wss://`` to a Binance stream/WebSocket API host, or ``ws(s)://`` to a loopback address.
+    ``path`` is the one path the URL must have (``/ws-api/v3`` for the WebSocket API)."""
+    parts = urlsplit(url)
+    if parts.path.rstrip("/") != path.rstrip("/") or parts.query or parts.fragment or parts.username or parts.password:
+        where = f"with the path {path}" if path else "with no path"
+        return f"a WebSocket URL is scheme://host[:port] {where}, and no query or credentials"
+    if parts.scheme == "wss" and parts.hostname in BINANCE_WS_HOSTS:
+        return None
+    if parts.scheme in {"ws", "wss"} and parts.hostname and is_loopback_host(parts.hostname):
+        return None
+    return "WebSocket URLs must be Binance's own wss:// hosts or a loopback address (127.0.0.1, ::1, localhost)"
 
 
 def base_url_problem(url: str) -> str | None:
@@ -264,6 +308,10 @@ class Settings:
     # Kill switch: off by --trading off / $BINANCE_SPOT_MCP_TRADING=off, or while halt_file exists.
     trading_off: str | None = None  # None: on; else what turned it off
     halt_file: Path | None = None  # None: next to the journal
+    stream_urls: Mapping[str, str] = field(default_factory=lambda: dict(OFFICIAL_STREAM_URLS))
+    ws_api_urls: Mapping[str, str] = field(default_factory=lambda: dict(OFFICIAL_WS_API_URLS))
+    # A stream subscription (or user data stream) nobody used for this long is closed.
+    stream_idle_s: float = DEFAULT_STREAM_IDLE_S
 
 
 def _resolved(env: Mapping[str, str]) -> dict[str, str]:
@@ -331,6 +379,26 @@ def load_settings(
                 raise ConfigError(f"{var}: {problem}")
             base_urls[environment] = override
 
+    stream_urls, ws_api_urls = dict(OFFICIAL_STREAM_URLS), dict(OFFICIAL_WS_API_URLS)
+    for urls, variables, url_path in ((stream_urls, STREAM_URL_ENV, ""), (ws_api_urls, WS_API_URL_ENV, WS_API_PATH)):
+        for environment, var in variables.items():
+            override = env.get(var, "").strip().rstrip("/")
+            if override:
+                problem = ws_url_problem(override, path=url_path)
+                if problem:
+                    raise ConfigError(f"{var}: {problem}")
+                urls[environment] = override
+
+    stream_idle_s = DEFAULT_STREAM_IDLE_S
+    raw_idle = env.get(STREAM_IDLE_ENV, "").strip()
+    if raw_idle:
+        try:
+            stream_idle_s = float(raw_idle)
+        except ValueError:
+            stream_idle_s = -1.0
+        if not stream_idle_s >= MIN_STREAM_IDLE_S:
+            raise ConfigError(f"{STREAM_IDLE_ENV} must be a number of seconds, at least {MIN_STREAM_IDLE_S}")
+
     max_chars = DEFAULT_MAX_RESULT_CHARS
     raw_max = env.get(MAX_RESULT_CHARS_ENV, "").strip()
     if raw_max:
@@ -375,6 +443,9 @@ def load_settings(
         tools_file_explicit=explicit,
         env_credentials=tuple(credentials),
         base_urls=base_urls,
+        stream_urls=stream_urls,
+        ws_api_urls=ws_api_urls,
+        stream_idle_s=stream_idle_s,
         log_level=env.get(LOG_LEVEL_ENV, "WARNING").upper(),
         require_elicitation=(
             require_elicitation if require_elicitation is not None else _is_true(env.get(REQUIRE_ELICITATION_ENV))

@@ -156,6 +156,9 @@ def build_http_app(
     return app
 
 
+SOCKET_BACKLOG = 2048  # uvicorn's default
+
+
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening-ready TCP socket on ``host:port`` (port 0: a free one). Raises ``OSError``."""
     family, _, _, _, address = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)[0]
@@ -164,6 +167,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
+        # listening before the URL is announced: a client that connects at once waits in the
+        # backlog until uvicorn accepts, instead of being refused
+        sock.listen(SOCKET_BACKLOG)
     except OSError:
         sock.close()
         raise

@@ -28,6 +28,11 @@ ACCOUNT_ARG = "account"
 ENVIRONMENT_ARG = "environment"
 CONFIRM_ARG = "confirm"
 TOKEN_ARG = "confirmation_token"
+# The opt-in chat approval path's arguments (advertised only where the operator allowed it).
+CHAT_CONFIRM_PROPERTIES: dict[str, dict[str, str]] = {
+    CONFIRM_ARG: {"type": "string", "description": "CONFIRM, typed by the human"},
+    TOKEN_ARG: {"type": "string", "description": "From the preview"},
+}
 ENVIRONMENTS = ("mainnet", "testnet", "demo")
 DECIMAL_PATTERN = r"^\s*\+?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"
 _DECIMAL_RE = re.compile(DECIMAL_PATTERN)
@@ -97,19 +102,20 @@ def _json_number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def tool_schema(endpoint: Endpoint) -> dict[str, Any]:
-    """The JSON Schema of one tool's arguments."""
+def tool_schema(endpoint: Endpoint, *, chat_confirm: bool = False) -> dict[str, Any]:
+    """The JSON Schema of one tool's arguments. ``chat_confirm``: the operator allowed the chat
+    approval path, so state-changing tools also advertise ``confirm`` and ``confirmation_token``
+    (they are accepted either way; the preview that asks for them says how to use them)."""
     properties = {name: _param_schema(param) for name, param in endpoint.params.items()}
     if endpoint.signed:
         # The default (main, else the only account) is in the server instructions: saves ~900 chars.
         properties[ACCOUNT_ARG] = {"type": "string"}
     else:
-        properties[ACCOUNT_ARG] = {"type": "string", "description": "Its environment; default main"}
-        properties[ENVIRONMENT_ARG] = {"type": "string", "enum": list(ENVIRONMENTS), "description": "Else the account's"}
-    if endpoint.changes_state:
-        # Only for hosts that cannot show the CONFIRM form; the preview explains the flow.
-        properties[CONFIRM_ARG] = {"type": "string", "description": "CONFIRM, typed by the human"}
-        properties[TOKEN_ARG] = {"type": "string", "description": "From the preview"}
+        properties[ACCOUNT_ARG] = {"type": "string", "description": "Default main"}
+        # no description: the enum says it, and SKILL.md gives the default (main's, the only account's, else mainnet)
+        properties[ENVIRONMENT_ARG] = {"type": "string", "enum": list(ENVIRONMENTS)}
+    if endpoint.changes_state and chat_confirm:
+        properties.update(CHAT_CONFIRM_PROPERTIES)
     schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
     if endpoint.required:
         schema["required"] = list(endpoint.required)

@@ -38,7 +38,7 @@ from binance_spot_mcp.account_tools import ADD_ACCOUNT
 from binance_spot_mcp.account_tools import CHANGES_STATE as ACCOUNT_TOOLS_CHANGING_STATE
 from binance_spot_mcp.account_tools import NAMES as ACCOUNT_TOOL_NAMES
 from binance_spot_mcp.account_tools import TOOLS as ACCOUNT_TOOLS
-from binance_spot_mcp.account_tools import AccountTools, AddPlan
+from binance_spot_mcp.account_tools import AccountTools, AddPlan, with_chat_confirm
 from binance_spot_mcp.accounts import Account, AccountStore, market_data_source
 from binance_spot_mcp.approval_card import (
     APPROVE_TOOL,
@@ -84,6 +84,9 @@ from binance_spot_mcp.policy import requires_approval
 from binance_spot_mcp.safety import SAFETY_STATUS, SAFETY_TOOL, describe_channel, safety_status
 from binance_spot_mcp.schema import PreparedCall, prepare_arguments, tool_schema
 from binance_spot_mcp import skill_resources
+from binance_spot_mcp.stream_tools import NAMES as STREAM_TOOL_NAMES
+from binance_spot_mcp.stream_tools import TOOLS as STREAM_TOOLS
+from binance_spot_mcp.stream_tools import StreamTools
 from binance_spot_mcp.toolsets import SizeRow, Selection, check_server_tools, select_tools, size_table
 
 logger = logging.getLogger(__name__)
@@ -115,26 +118,29 @@ def annotations_for(endpoint: Endpoint) -> ToolAnnotations:
     return ToolAnnotations(read_only_hint=False, destructive_hint=endpoint.destructive)
 
 
-def build_tool(endpoint: Endpoint) -> Tool:
+def build_tool(endpoint: Endpoint, *, chat_confirm: bool = False) -> Tool:
     """One MCP tool, derived entirely from its catalog entry."""
     return Tool(
         name=endpoint.tool,
         title=endpoint.title,
         description=endpoint.description,
-        input_schema=tool_schema(endpoint),
+        input_schema=tool_schema(endpoint, chat_confirm=chat_confirm),
         annotations=annotations_for(endpoint),
     )
 
 
-def build_tools(catalog: Catalog) -> list[Tool]:
-    """The whole tool list: one tool per endpoint, then the server's own tools."""
-    return [build_tool(e) for e in catalog.endpoints] + list(SERVER_TOOLS)
+def build_tools(catalog: Catalog, *, chat_confirm: bool = False) -> list[Tool]:
+    """The whole tool list: one tool per endpoint, then the server's own tools. ``chat_confirm``
+    adds the opt-in chat approval arguments to the state-changing tools."""
+    own = [with_chat_confirm(t) for t in SERVER_TOOLS] if chat_confirm else list(SERVER_TOOLS)
+    return [build_tool(e, chat_confirm=chat_confirm) for e in catalog.endpoints] + own
 
 
-def offered_tools(catalog: Catalog, selection: Selection) -> list[Tool]:
+def offered_tools(catalog: Catalog, selection: Selection, *, chat_confirm: bool = False) -> list[Tool]:
     """The tools a server with this toolset choice offers (raises ConfigError for unknown toolsets)."""
     check_server_tools(catalog, SERVER_TOOLS)
-    return select_tools(catalog, build_tools(catalog), selection, changes_state=ACCOUNT_TOOLS_CHANGING_STATE)
+    tools = build_tools(catalog, chat_confirm=chat_confirm)
+    return select_tools(catalog, tools, selection, changes_state=ACCOUNT_TOOLS_CHANGING_STATE)
 
 
 def tool_list_sizes(catalog: Catalog) -> list[SizeRow]:
@@ -142,8 +148,8 @@ def tool_list_sizes(catalog: Catalog) -> list[SizeRow]:
     return size_table(catalog, build_tools(catalog), changes_state=ACCOUNT_TOOLS_CHANGING_STATE)
 
 
-SERVER_TOOLS = (*ACCOUNT_TOOLS, SAFETY_TOOL)
-SERVER_TOOL_NAMES = ACCOUNT_TOOL_NAMES | {SAFETY_STATUS}
+SERVER_TOOLS = (*ACCOUNT_TOOLS, SAFETY_TOOL, *STREAM_TOOLS)
+SERVER_TOOL_NAMES = ACCOUNT_TOOL_NAMES | {SAFETY_STATUS} | STREAM_TOOL_NAMES
 _SUMMARY_KEYS = ("symbol", "orderId", "orderListId", "clientOrderId", "listClientOrderId", "status",
                  "listOrderStatus", "executedQty", "cummulativeQuoteQty", "cancelResult", "newOrderResult")
 
@@ -174,10 +180,12 @@ class Runtime:
     accounts: AccountStore = field(init=False)
     client: BinanceClient = field(init=False)
     tools: list[Tool] = field(init=False)
+    chat_tools: list[Tool] = field(init=False, repr=False)  # the same, with the chat approval arguments
     selection: Selection = field(init=False)
     enabled: frozenset[str] = field(init=False, repr=False)
     gate: ApprovalGate = field(init=False, repr=False)
     account_tools: AccountTools = field(init=False, repr=False)
+    stream_tools: StreamTools = field(init=False, repr=False)
     journal: Journal = field(init=False)
     filter_cache: ExchangeInfoCache = field(init=False, repr=False)
     guard: Guard = field(init=False, repr=False)
@@ -189,8 +197,10 @@ class Runtime:
         )
         self.selection = Selection(self.settings.toolsets, self.settings.read_only)
         self.tools = offered_tools(self.catalog, self.selection)
+        self.chat_tools = offered_tools(self.catalog, self.selection, chat_confirm=True)
         self.enabled = frozenset(t.name for t in self.tools)
         self.account_tools = AccountTools(self.accounts, self.redactor)
+        self.stream_tools = StreamTools(self.settings, self.accounts, self.client, self.catalog, self.redactor)
         self.journal = Journal(self.settings.journal_file, redactor=self.redactor)
         self.filter_cache = ExchangeInfoCache()
         self.gate = ApprovalGate(redactor=self.redactor, require_elicitation=self.settings.require_elicitation)
@@ -198,6 +208,7 @@ class Runtime:
 
     async def aclose(self) -> None:
         self.gate.close()
+        await self.stream_tools.aclose()
         await self.client.aclose()
 
     async def call(
@@ -226,6 +237,8 @@ class Runtime:
             return await self.account_tools.call(name, arguments)
         if endpoint is None and name == SAFETY_STATUS:
             return await self._safety_status(asker or Asker(None, None))
+        if endpoint is None and name in STREAM_TOOL_NAMES:
+            return await self.stream_tools.call(name, arguments)
         if endpoint is None:
             raise MCPError(code=INVALID_PARAMS, message=self.redactor.redact(f"Unknown tool: {name[:80]}"))
         try:
@@ -313,6 +326,12 @@ class Runtime:
             confirm=prepared.confirm,
             token=prepared.confirmation_token,
         )
+
+    def chat_path_open(self) -> bool:
+        """True when CONFIRM relayed through the chat can approve something here (operator opt-in)."""
+        if self.settings.require_elicitation:
+            return False
+        return self.settings.allow_chat_confirm or any(a.chat_confirm for a in self.accounts.current().accounts.values())
 
     async def approve_from_card(self, arguments: dict[str, Any] | None, asker: Asker) -> CallToolResult:
         """The MCP Apps card's ``approve_request``: decide, then re-run the approved call."""
@@ -433,6 +452,16 @@ class Runtime:
         delays = self.settings.outcome_lookup_delays_s
         for delay in delays:
             await anyio.sleep(delay)
+            seen = self.stream_tools.order_seen(account, lookup.tool, lookup.arguments)
+            if seen is not None:  # the account's user data stream already reported it: no look-up needed
+                outcome = verdict(seen)
+                self.journal.record_outcome(entry, ok=True, status=None, summary={"recovered": outcome, **outcome_summary(seen)})
+                return {
+                    "outcome": outcome,
+                    "note": f"The reply was lost ({cause}); the request was NOT sent again. The account's order "
+                    f"events (user data stream) reported it by its client id {client_id}.",
+                    "result": seen,
+                }
             try:
                 found = await self.client.call(lookup_endpoint, lookup.arguments, base_url=account.base_url, account=account)
             except ExchangeError as exc:
@@ -594,8 +623,12 @@ def build_server(runtime: Runtime) -> Server:
         card_tools.append(APPROVE_TOOL_DEF)
 
     async def list_tools(ctx: ServerRequestContext, params: PaginatedRequestParams | None) -> ListToolsResult:
-        # Hosts that declared MCP Apps get the confirmation card and its app-only tool; others never see them.
-        return ListToolsResult(tools=card_tools if Asker(ctx, None).can_apps else runtime.tools)
+        # Hosts that declared MCP Apps get the confirmation card and its app-only tool; others never see
+        # them. confirm/confirmation_token are advertised only where the operator opened the chat path.
+        asker = Asker(ctx, None)
+        if asker.can_apps:
+            return ListToolsResult(tools=card_tools)
+        return ListToolsResult(tools=runtime.chat_tools if runtime.chat_path_open() else runtime.tools)
 
     async def call_tool(ctx: ServerRequestContext, params: CallToolRequestParams) -> CallToolResult | InputRequiredResult:
         asker = Asker(ctx, params)

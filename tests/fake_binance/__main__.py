@@ -6,7 +6,8 @@ For scripts (CI's MCP Inspector check) it can register HMAC accounts and say whe
 
 ``keys.txt`` holds one ``API_KEY:SECRET`` per line (``--hmac-account API_KEY:SECRET`` also works,
 but puts the secret on the process list). Once listening, the fake writes ``ready.json``
-atomically: ``{"base_url": "http://127.0.0.1:PORT", "port": PORT, "pid": PID}``. SIGTERM stops it.
+atomically: ``{"base_url": "http://127.0.0.1:PORT", "port": PORT, "pid": PID, "stream_url": ...,
+"ws_api_url": ...}`` (the WebSocket side listens on a second port). SIGTERM stops it.
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ def _read_pairs(path: str) -> list[tuple[str, str]]:
     return [_hmac_pair(line) for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
-def _write_ready_file(path: str, base_url: str, port: int) -> None:
+def _write_ready_file(path: str, base_url: str, port: int, **urls: str) -> None:
     """Write the listening address atomically, so a reader never sees half a file."""
     target = Path(path)
     partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    partial.write_text(json.dumps({"base_url": base_url, "port": port, "pid": os.getpid()}) + "\n")
+    partial.write_text(json.dumps({"base_url": base_url, "port": port, "pid": os.getpid(), **urls}) + "\n")
     os.replace(partial, target)
 
 
@@ -63,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         for api_key, secret in accounts:
             fake.exchange.add_account(api_key, hmac_secret=secret)
         if args.ready_file:
-            _write_ready_file(args.ready_file, fake.base_url, fake.port)
+            _write_ready_file(args.ready_file, fake.base_url, fake.port,
+                              stream_url=fake.stream_url, ws_api_url=fake.ws_api_url)
         print(f"fake Binance listening on {fake.base_url} ({len(accounts)} HMAC accounts)", file=sys.stderr, flush=True)
         try:
             stop.wait()

@@ -142,6 +142,8 @@ class Exchange:
             self.books[symbol] = Book(spec)
             self._seed_book(spec)
         self._handlers: dict[tuple[str, str], Callable[[Ctx], Any]] = self._build_handlers()
+        # Called (under the lock) after every request: the WebSocket side derives its events here.
+        self.listeners: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------------ public knobs / helpers
     def server_time_ms(self) -> int:
@@ -291,6 +293,8 @@ class Exchange:
                     account.bal(asset)[0] = Decimal(str(amount))
                 self.accounts.append(account)
             self.keys[api_key] = (key, account)
+            for listener in self.listeners:
+                listener()  # a new account's balances are the baseline for its balance events
         return account
 
     def account_for(self, api_key: str) -> Account:
@@ -347,6 +351,8 @@ class Exchange:
             record.status = 0 if reply.drop else reply.status
             record.response = None if reply.drop else reply.body
             reply.headers["X-MBX-USED-WEIGHT-1M"] = str(self.used_weight(req.client))
+            for listener in self.listeners:
+                listener()
             return reply
 
     # ------------------------------------------------------------------ REQUEST_WEIGHT limiter

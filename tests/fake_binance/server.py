@@ -14,6 +14,7 @@ import uvicorn
 
 from .app import create_app
 from .exchange import Exchange
+from .ws_server import FakeStreams
 
 log = logging.getLogger(__name__)
 STARTUP_TIMEOUT_S = 10.0
@@ -69,6 +70,17 @@ class RunningFake:
     exchange: Exchange
     port: int
     connections: ConnectionLog = field(default_factory=ConnectionLog)
+    streams: FakeStreams | None = None  # the WebSocket side (market streams, WebSocket API)
+
+    @property
+    def stream_url(self) -> str:
+        assert self.streams is not None
+        return self.streams.stream_url
+
+    @property
+    def ws_api_url(self) -> str:
+        assert self.streams is not None
+        return self.streams.ws_api_url
 
 
 @contextmanager
@@ -99,9 +111,13 @@ def running_fake(exchange: Exchange | None = None, port: int = 0) -> Iterator[Ru
             bound_port = s.getsockname()[1]
     base_url = f"http://127.0.0.1:{bound_port}"
     log.info("fake Binance listening on %s", base_url)
+    streams = FakeStreams(exchange)
     try:
-        yield RunningFake(base_url=base_url, exchange=exchange, port=bound_port, connections=connections)
+        streams.start()
+        yield RunningFake(base_url=base_url, exchange=exchange, port=bound_port, connections=connections,
+                          streams=streams)
     finally:
+        streams.stop()
         server.should_exit = True
         thread.join(timeout=STARTUP_TIMEOUT_S)
         sock.close()

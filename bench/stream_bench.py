@@ -1,0 +1,129 @@
+"""Section 7 of bench/run.py: live data (the streams toolset).
+
+* Event-to-answer latency: the fake emits a trade event; we time how long until a pending
+  ``read_stream`` long poll (through the server, over stdio) returns it, and, in the same run for
+  the same event, until a bare ``websockets`` client subscribed to the same stream receives it.
+  Target: median added latency <= 2 ms.
+* RSS of the server process with 100 open subscriptions (over 20 distinct streams, with the
+  fake's periodic tickers, depth and klines flowing). Target: <= 120 MB.
+* Time to resubscribe after a drop: the fake aborts the market connection; time until every
+  stream is subscribed again on a new one. Baseline: a bare client opening a connection and
+  subscribing the same streams once.
+
+Like the rest of the benchmark it never imports the package and never fails on a number.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from websockets.asyncio.client import connect as ws_connect
+
+STREAM = "btcusdt@trade"
+SYMBOLS = ("btcusdt", "ethusdt", "bnbusdt", "ethbtc")
+KINDS = ("trade", "bookTicker", "ticker", "depth5", "kline_1m")
+SUBSCRIPTIONS = 100
+LATENCY_ADDED_TARGET_MS = 2.0
+RSS_TARGET_MB = 120.0
+POLL_HEAD_START_S = 0.05  # lets the long poll reach its wait before the event is emitted
+FLOW_S = 2.0  # periodic streams flowing into the 100 subscriptions before RSS is read
+
+
+async def stream_section(
+    world: Any,
+    samples: int,
+    quick: bool,
+    open_client: Callable[[], Any],
+    open_floor: Callable[[], Any],
+    rss_of_server: Callable[[], float],
+    helpers: dict[str, Callable[..., Any]],
+) -> tuple[list[Any], dict[str, Any]]:
+    Row, median, pct, check = helpers["Row"], helpers["median"], helpers["pct"], helpers["check"]
+    streams = world.fake.streams
+    ours: list[float] = []
+    bare: list[float] = []
+    async with open_client() as client, ws_connect(f"{world.fake.stream_url}/stream?streams={STREAM}") as ws:
+        sub = await client.call_tool("subscribe_stream", {"streams": [STREAM], "environment": "testnet"})
+        check(sub)
+        sid = json.loads(sub.content[0].text)["subscription"]
+        cursor = json.loads(sub.content[0].text)["next_cursor"]
+        for _ in range(samples + 1):  # the first round warms up and is not counted
+            got: dict[str, float] = {}
+
+            async def poll() -> None:
+                nonlocal cursor
+                result = await client.call_tool("read_stream", {"subscription": sid, "cursor": cursor, "wait_seconds": 10})
+                got["ours"] = time.perf_counter()
+                check(result)
+                cursor = json.loads(result.content[0].text)["next_cursor"]
+
+            async def listen() -> None:
+                await ws.recv()
+                got["bare"] = time.perf_counter()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(poll)
+                tg.start_soon(listen)
+                await anyio.sleep(POLL_HEAD_START_S)
+                start = time.perf_counter()
+                streams.flood(STREAM, 1)
+            ours.append((got["ours"] - start) * 1000)
+            bare.append((got["bare"] - start) * 1000)
+        ours, bare = ours[1:], bare[1:]
+        added = [o - b for o, b in zip(ours, bare)]
+        check(await client.call_tool("unsubscribe_stream", {"subscription": sid}))
+
+        names = [f"{symbol}@{kind}" for symbol in SYMBOLS for kind in KINDS][: 5 if quick else None]
+        count = SUBSCRIPTIONS // 5 if quick else SUBSCRIPTIONS
+        for i in range(count):
+            check(await client.call_tool("subscribe_stream", {"streams": [names[i % len(names)]], "environment": "testnet"}))
+        await anyio.sleep(FLOW_S / 10 if quick else FLOW_S)
+        rss = rss_of_server()
+
+        opened = streams.connections_opened["market"]
+        start = time.perf_counter()
+        streams.drop("market")
+        everything = sorted(names)
+        restored = await anyio.to_thread.run_sync(
+            streams.wait_until,
+            lambda: streams.connections_opened["market"] > opened and streams.market_streams() == everything, 30.0)
+        resubscribe_ms = (time.perf_counter() - start) * 1000 if restored else float("nan")
+
+    floor: list[float] = []
+    async with open_floor() as floor_client:  # what one stdio hop costs on this machine right now
+        for i in range(samples + 1):
+            start = time.perf_counter()
+            check(await floor_client.call_tool("echo", {"text": str(i)}))
+            floor.append((time.perf_counter() - start) * 1000)
+    floor = floor[1:]
+
+    start = time.perf_counter()
+    async with ws_connect(f"{world.fake.stream_url}/stream") as fresh:
+        await fresh.send(json.dumps({"method": "SUBSCRIBE", "params": names, "id": 1}))
+        while json.loads(await fresh.recv()).get("id") != 1:
+            pass
+    bare_subscribe_ms = (time.perf_counter() - start) * 1000
+
+    added_median = median(added)
+    rows = [
+        Row("7", f"event -> read_stream long poll returns, median of {samples} (ms)", median(ours), median(bare),
+            f"+{added_median:.2f} ms", f"<= +{LATENCY_ADDED_TARGET_MS:.0f} ms",
+            "yes" if added_median <= LATENCY_ADDED_TARGET_MS else "NO"),
+        Row("7", "event -> read_stream long poll returns, p99 (ms)", pct(ours, 99), pct(bare, 99),
+            f"+{pct(added, 99):.2f} ms (p99 of the differences)"),
+        Row("7", "SDK floor in the same run: one no-op tool call over stdio, median (ms)", median(floor), "—", "—",
+            "info"),
+        Row("7", "added latency as a share of that no-op round trip, median", added_median / median(floor),
+            "—", "—", "info"),
+        Row("7", f"RSS with {count} open subscriptions (MB)", rss, "—", "—",
+            f"<= {RSS_TARGET_MB:.0f} MB", "yes" if rss <= RSS_TARGET_MB else "NO"),
+        Row("7", f"resubscribe {len(names)} streams after a dropped connection (ms)", resubscribe_ms,
+            bare_subscribe_ms, f"{resubscribe_ms / bare_subscribe_ms:.2f}x", "info"),
+    ]
+    return rows, {"stream_latency_ms": {"ours": ours, "bare": bare, "floor": floor}, "stream_rss_mb": rss,
+                  "resubscribe_ms": resubscribe_ms, "bare_subscribe_ms": bare_subscribe_ms}
+

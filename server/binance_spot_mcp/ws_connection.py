@@ -1,0 +1,281 @@
+"""One self-healing WebSocket connection to Binance (market streams or the WebSocket API).
+
+``ReconnectingSocket`` keeps a connection open in a background task and hides its drops:
+
+* it reconnects after any drop with growing, jittered delays (``RECONNECT_DELAYS_S``), and never
+  makes more than ``MAX_CONNECTS_PER_WINDOW`` attempts in ``CONNECT_WINDOW_S`` (Binance allows
+  300 per 5 minutes per IP; we leave most of that to other clients);
+* it renews the connection before Binance's 24-hour limit, and at once on a ``serverShutdown`` event;
+* after each (re)connect it calls ``on_open``, where the owner subscribes again to what was open;
+* pings from Binance are answered by the ``websockets`` library; our own keepalive pings detect a
+  stalled connection (no pong within ``ping_timeout_s``), which is then replaced;
+* outgoing messages are paced to ``MAX_MESSAGES_PER_S`` (Binance closes a connection sending more
+  than 5 a second, pings and pongs included).
+
+Messages with an ``id`` that answers a pending ``request`` complete it; every other message goes
+to ``on_message``. Everything runs on the asyncio loop that called ``start``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from binance_spot_mcp.errors import TransportError
+
+if TYPE_CHECKING:  # websockets is imported on first use, so servers that never stream start faster
+    from websockets.asyncio.client import ClientConnection
+
+logger = logging.getLogger(__name__)
+
+RECONNECT_DELAYS_S = (0.0, 0.25, 1.0, 2.0, 5.0, 10.0, 30.0)
+JITTER = 0.2
+MAX_CONNECTS_PER_WINDOW = 60
+CONNECT_WINDOW_S = 300.0
+MAX_CONNECTION_AGE_S = 23.5 * 3600  # renewed before Binance's 24-hour cut
+MAX_MESSAGES_PER_S = 4  # Binance's limit is 5 incoming messages a second per connection
+PING_INTERVAL_S = 20.0
+PING_TIMEOUT_S = 20.0
+OPEN_TIMEOUT_S = 10.0
+CLOSE_TIMEOUT_S = 2.0
+REQUEST_TIMEOUT_S = 10.0
+MAX_MESSAGE_BYTES = 4 * 2**20
+SERVER_SHUTDOWN = "serverShutdown"
+
+Handler = Callable[[Any], None]
+
+
+class NotConnected(TransportError):
+    """The socket is not open right now (it is reconnecting, or could not connect)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, sent=False, hint="The stream reconnects by itself; try again shortly.")
+
+
+def is_server_shutdown(message: Any) -> bool:
+    if not isinstance(message, dict):
+        return False
+    body = message.get("data") if "stream" in message else message.get("event", message)
+    return isinstance(body, dict) and body.get("e") == SERVER_SHUTDOWN
+
+
+class ReconnectingSocket:
+    def __init__(
+        self,
+        url: str,
+        *,
+        on_message: Handler,
+        on_open: Callable[[], Awaitable[None]] | None = None,
+        on_drop: Callable[[], None] | None = None,
+        ping_interval_s: float = PING_INTERVAL_S,
+        ping_timeout_s: float = PING_TIMEOUT_S,
+        max_age_s: float = MAX_CONNECTION_AGE_S,
+        reconnect_delays_s: tuple[float, ...] = RECONNECT_DELAYS_S,
+    ) -> None:
+        self.url = url
+        self._on_message = on_message
+        self._on_open = on_open
+        self._on_drop = on_drop
+        self._ping_interval_s = ping_interval_s
+        self._ping_timeout_s = ping_timeout_s
+        self._max_age_s = max_age_s
+        self._delays = reconnect_delays_s
+        self._ws: ClientConnection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._ids = itertools.count(1)
+        self._pending: dict[Any, asyncio.Future[Any]] = {}
+        self._sent: deque[float] = deque()
+        self._send_lock = asyncio.Lock()
+        self._attempts: deque[float] = deque()
+        self._renew = asyncio.Event()
+        self.ready = asyncio.Event()  # set while open and re-subscribed
+        self._failed_attempts = 0
+        self._progress = asyncio.Event()  # replaced after each connect attempt, good or bad
+        self.connects = 0
+        self.drops = 0
+        self.last_error = ""
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"ws {self.url}")
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def aclose(self) -> None:
+        self._closing = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - shutting down
+                pass
+        self.ready.clear()
+        self._closing = False  # ``start`` may open it again
+
+    async def wait_ready(self, timeout_s: float) -> bool:
+        """True once open; False after ``timeout_s`` or as soon as a connect attempt fails."""
+        failed = self._failed_attempts
+        deadline = time.monotonic() + timeout_s
+        while not self.ready.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or self._failed_attempts > failed:
+                return False
+            progress = self._progress
+            try:
+                await asyncio.wait_for(progress.wait(), left)
+            except TimeoutError:
+                return False
+        return True
+
+    def _signal_progress(self) -> None:
+        self._progress.set()
+        self._progress = asyncio.Event()
+
+    # -- sending ------------------------------------------------------------------------------
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Send one JSON message, paced to the per-connection message limit."""
+        from websockets.exceptions import ConnectionClosed
+
+        ws = self._ws
+        if ws is None:
+            raise NotConnected(f"not connected to {self.url}")
+        async with self._send_lock:
+            now = time.monotonic()
+            while self._sent and self._sent[0] <= now - 1.0:
+                self._sent.popleft()
+            if len(self._sent) >= MAX_MESSAGES_PER_S:
+                await asyncio.sleep(self._sent[0] + 1.0 - now)
+                self._sent.popleft()
+            self._sent.append(time.monotonic())
+            try:
+                await ws.send(json.dumps(message, separators=(",", ":")))
+            except ConnectionClosed:
+                raise NotConnected(f"the connection to {self.url} closed") from None
+
+    async def request(self, message: dict[str, Any], timeout_s: float = REQUEST_TIMEOUT_S) -> Any:
+        """Send a message with a fresh ``id`` and return the reply carrying that id."""
+        request_id = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        try:
+            await self.send({**message, "id": request_id})
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            raise NotConnected(f"no reply from {self.url} within {timeout_s:.0f} s") from None
+        finally:
+            self._pending.pop(request_id, None)
+
+    # -- the connection loop ------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+        failures = 0
+        while not self._closing:
+            await self._respect_connect_limit()
+            immediate = False
+            try:
+                async with connect(
+                    self.url,
+                    ping_interval=self._ping_interval_s,
+                    ping_timeout=self._ping_timeout_s,
+                    open_timeout=OPEN_TIMEOUT_S,
+                    close_timeout=CLOSE_TIMEOUT_S,
+                    max_size=MAX_MESSAGE_BYTES,
+                    max_queue=None,
+                    proxy=None,
+                ) as ws:
+                    self._ws = ws
+                    self.connects += 1
+                    failures = 0
+                    immediate = await self._serve(ws)
+            except asyncio.CancelledError:
+                raise
+            except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ConnectionClosed, NotConnected) as exc:
+                self.last_error = f"{type(exc).__name__}"
+                logger.info("WebSocket %s: %s", self.url, self.last_error)
+                if not self.ready.is_set():
+                    self._failed_attempts += 1
+            finally:
+                was_ready = self.ready.is_set()
+                self._ws = None
+                self.ready.clear()
+                for future in self._pending.values():
+                    if not future.done():
+                        future.set_exception(NotConnected(f"the connection to {self.url} closed"))
+                if was_ready and not self._closing:
+                    self.drops += 1
+                    if self._on_drop is not None:
+                        self._on_drop()
+                self._signal_progress()
+            if self._closing:
+                break
+            delay = 0.0 if immediate else self._delays[min(failures, len(self._delays) - 1)]
+            failures += 1
+            if delay:
+                await asyncio.sleep(delay * (1 + random.uniform(-JITTER, JITTER)))
+
+    async def _serve(self, ws: ClientConnection) -> bool:
+        """Read until the connection ends; True when it should be replaced at once (shutdown, age)."""
+        self._renew.clear()
+        reader = asyncio.create_task(self._read(ws))
+        try:
+            if self._on_open is not None:
+                await self._on_open()
+            self.ready.set()
+            self._signal_progress()
+            renew = asyncio.create_task(self._renew.wait())
+            done, _ = await asyncio.wait({reader, renew}, timeout=self._max_age_s, return_when=asyncio.FIRST_COMPLETED)
+            renew.cancel()
+            if reader in done:
+                reader.result()
+                return False
+            logger.info("WebSocket %s: renewing the connection", self.url)
+            return True
+        finally:
+            reader.cancel()
+            await ws.close()
+
+    async def _read(self, ws: ClientConnection) -> None:
+        async for raw in ws:
+            try:
+                message = json.loads(raw, parse_float=str)
+            except ValueError:
+                continue
+            request_id = message.get("id") if isinstance(message, dict) else None
+            if request_id is not None and request_id in self._pending:
+                future = self._pending[request_id]
+                if not future.done():
+                    future.set_result(message)
+                continue
+            if is_server_shutdown(message):
+                logger.info("WebSocket %s: serverShutdown, reconnecting", self.url)
+                self._renew.set()
+                continue
+            try:
+                self._on_message(message)
+            except Exception:  # noqa: BLE001 - one bad message must not end the connection
+                logger.exception("WebSocket %s: a message could not be handled", self.url)
+
+    async def _respect_connect_limit(self) -> None:
+        now = time.monotonic()
+        while self._attempts and self._attempts[0] <= now - CONNECT_WINDOW_S:
+            self._attempts.popleft()
+        if len(self._attempts) >= MAX_CONNECTS_PER_WINDOW:
+            await asyncio.sleep(self._attempts[0] + CONNECT_WINDOW_S - now)
+        self._attempts.append(time.monotonic())

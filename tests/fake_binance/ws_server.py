@@ -1,0 +1,439 @@
+"""The fake's WebSocket side: market streams and the WebSocket API's user data subscription.
+
+One ``websockets`` server on its own 127.0.0.1 port and thread serves
+
+* ``/ws``, ``/ws/<streams>``, ``/stream`` and ``/stream?streams=a/b``: market streams, raw or
+  combined, with ``SUBSCRIBE`` / ``UNSUBSCRIBE`` / ``LIST_SUBSCRIPTIONS`` / ``SET_PROPERTY`` /
+  ``GET_PROPERTY`` (web-socket-streams.md);
+* ``/ws-api/v3``: ``userDataStream.subscribe.signature`` (HMAC, RSA and Ed25519 signatures checked
+  like the REST API's), ``userDataStream.unsubscribe``, ``session.subscriptions``, ``ping``, ``time``.
+
+Events come from the exchange's own matching engine (:mod:`.ws_feed`): the exchange calls
+:meth:`FakeStreams.exchange_changed` after every request. The documented limits are enforced, so
+a client that breaks them is caught: more than ``max_messages_per_s`` incoming messages in a second
+(pings and pongs included) closes the connection, more than ``max_streams`` streams is an error;
+both count in ``limit_violations``.
+
+Faults for tests: :meth:`drop` (abort TCP), :meth:`server_shutdown` (the ``serverShutdown`` event,
+then close), :meth:`stall` (stop reading and sending for a while, so pings go unanswered),
+:meth:`odd_pings` (unsolicited pongs and pings with payloads), :meth:`flood` (a burst of trades)
+and ``max_age_s`` (the 24-hour connection limit, shortened).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from .auth import check_timing, parse_recv_window, parse_timestamp_ms, verify_signature
+from .engine import Account
+from .errors import ApiError
+from .ws_feed import PERIODIC_KINDS, Feed, market_snapshot, parse_stream
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .exchange import Exchange
+
+log = logging.getLogger(__name__)
+
+MAX_STREAMS_PER_CONNECTION = 1024
+MAX_MESSAGES_PER_S = 5
+MAX_USER_SUBSCRIPTIONS = 1000
+DEFAULT_PERIOD_S = 1.0
+SHUTDOWN_GRACE_S = 0.5
+START_TIMEOUT_S = 10.0
+MARKET, API = "market", "api"
+
+
+@dataclass(eq=False)
+class _Conn:
+    ws: ServerConnection
+    kind: str
+    opened: float
+    combined: bool = True
+    streams: list[str] = field(default_factory=list)
+    user_subs: dict[int, Account] = field(default_factory=dict)  # subscriptionId -> account
+    api_keys: dict[int, str] = field(default_factory=dict)
+    next_sub: itertools.count = field(default_factory=itertools.count)
+    incoming: deque[float] = field(default_factory=deque)
+    stalled_until: float = 0.0
+    outbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+
+
+class FakeStreams:
+    """The WebSocket server; ``stream_url`` and ``ws_api_url`` say where it listens once started."""
+
+    def __init__(self, exchange: "Exchange", *, period_s: float = DEFAULT_PERIOD_S) -> None:
+        self.exchange = exchange
+        self.period_s = period_s
+        self.max_messages_per_s = MAX_MESSAGES_PER_S
+        self.max_streams = MAX_STREAMS_PER_CONNECTION
+        self.max_age_s: float | None = None
+        self.limit_violations = 0
+        self.market_methods: list[str] = []  # the method of every market-stream request, in order
+        self.connections_opened = {MARKET: 0, API: 0}
+        self.stream_url = ""
+        self.ws_api_url = ""
+        self._conns: set[_Conn] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._changed = threading.Condition()
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._feed: Feed | None = None
+
+    # ------------------------------------------------------------------ life cycle
+    def start(self) -> None:
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ready,), name="fake-binance-ws", daemon=True)
+        self._thread.start()
+        if not ready.wait(START_TIMEOUT_S) or not self.stream_url:
+            raise RuntimeError("fake Binance WebSocket server failed to start")
+        with self.exchange.lock:
+            self._feed = Feed(self.exchange)
+        self.exchange.listeners.append(self.exchange_changed)
+
+    def stop(self) -> None:
+        if self.exchange_changed in self.exchange.listeners:
+            self.exchange.listeners.remove(self.exchange_changed)
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(START_TIMEOUT_S)
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.run(self._main(ready))
+
+    async def _main(self, ready: threading.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        async with serve(self._handler, "127.0.0.1", 0, ping_interval=20, ping_timeout=60,
+                         max_size=2**20) as server:
+            port = next(iter(server.sockets)).getsockname()[1]
+            self.stream_url = f"ws://127.0.0.1:{port}"
+            self.ws_api_url = f"ws://127.0.0.1:{port}/ws-api/v3"
+            ready.set()
+            ticker = asyncio.create_task(self._periodic())
+            await self._stop.wait()
+            ticker.cancel()
+            for conn in list(self._conns):
+                conn.ws.transport.abort()
+
+    # ------------------------------------------------------------------ observation (any thread)
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+        """Block until ``predicate()`` holds (re-checked on every connection or subscription change)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not predicate():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(min(left, 0.05))
+            return True
+
+    def market_streams(self) -> list[str]:
+        """Every stream subscribed on any open market connection."""
+        return sorted(s for c in list(self._conns) if c.kind == MARKET for s in c.streams)
+
+    def market_connections(self) -> int:
+        return sum(1 for c in list(self._conns) if c.kind == MARKET)
+
+    def api_connections(self) -> int:
+        return sum(1 for c in list(self._conns) if c.kind == API)
+
+    def user_subscribers(self) -> list[str]:
+        """API keys with an active user data subscription on an open connection."""
+        return sorted(k for c in list(self._conns) if c.kind == API for k in c.api_keys.values())
+
+    # ------------------------------------------------------------------ faults (any thread)
+    def _call(self, fn: Callable[[], Any]) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(fn)
+
+    def _targets(self, kind: str | None) -> list[_Conn]:
+        return [c for c in list(self._conns) if kind is None or c.kind == kind]
+
+    def drop(self, kind: str | None = None) -> None:
+        """Abort the TCP connections (no close frame)."""
+        self._call(lambda: [c.ws.transport.abort() for c in self._targets(kind)])
+
+    def server_shutdown(self, kind: str | None = None, grace_s: float = SHUTDOWN_GRACE_S) -> None:
+        """Send ``serverShutdown`` and close the connections ``grace_s`` later."""
+
+        def go() -> None:
+            for conn in self._targets(kind):
+                asyncio.ensure_future(self._shutdown(conn, grace_s))
+
+        self._call(go)
+
+    async def _shutdown(self, conn: _Conn, grace_s: float) -> None:
+        event = {"e": "serverShutdown", "E": self.exchange.server_time_ms()}
+        if conn.kind == API:
+            payload: dict[str, Any] = {"event": event}
+        else:
+            payload = {"stream": "!serverShutdown", "data": event} if conn.combined else event
+        await self._send(conn, payload)
+        await asyncio.sleep(grace_s)
+        await conn.ws.close(1001, "server shutdown")
+
+    def stall(self, seconds: float, kind: str | None = None) -> None:
+        """Stop reading (so pings go unanswered) and sending on the connections for ``seconds``."""
+
+        def go() -> None:
+            until = time.monotonic() + seconds
+            for conn in self._targets(kind):
+                conn.stalled_until = until
+                conn.ws.transport.pause_reading()
+                self._loop.call_later(seconds, self._resume, conn)  # type: ignore[union-attr]
+
+        self._call(go)
+
+    @staticmethod
+    def _resume(conn: _Conn) -> None:
+        conn.stalled_until = 0.0
+        try:
+            conn.ws.transport.resume_reading()
+        except RuntimeError:  # pragma: no cover - already closed
+            pass
+
+    def odd_pings(self, kind: str | None = None) -> None:
+        """An unsolicited pong and a ping with a payload, between events."""
+
+        async def go(conn: _Conn) -> None:
+            try:
+                await conn.ws.pong(b"unsolicited")
+                await conn.ws.ping(b"\x00odd-payload")
+            except ConnectionClosed:
+                pass
+
+        self._call(lambda: [asyncio.ensure_future(go(c)) for c in self._targets(kind)])
+
+    def flood(self, stream: str, count: int) -> None:
+        """Send ``count`` synthetic trade events on ``stream`` to every connection subscribed to it."""
+        symbol = stream.split("@", 1)[0].upper()
+
+        def go() -> None:
+            now = self.exchange.server_time_ms()
+            for i in range(count):
+                self._publish(stream, {"e": "trade", "E": now, "s": symbol, "t": 10_000_000 + i, "p": "1.00000000",
+                                       "q": "1.00000000", "T": now, "m": False, "M": True})
+
+        self._call(go)
+
+    # ------------------------------------------------------------------ events from the exchange
+    def exchange_changed(self) -> None:
+        """Called by the exchange (under its lock) after every request."""
+        if self._feed is None or self._loop is None:
+            return
+        market, user = self._feed.collect()
+        if market or user:
+            self._loop.call_soon_threadsafe(self._dispatch, market, user)
+
+    def _dispatch(self, market: list[tuple[str, dict[str, Any]]], user: list[tuple[Account, dict[str, Any]]]) -> None:
+        for stream, payload in market:
+            self._publish(stream, payload)
+        for account, event in user:
+            for conn in list(self._conns):
+                for sub_id, subscribed in conn.user_subs.items():
+                    if subscribed is account:
+                        self._enqueue(conn, {"subscriptionId": sub_id, "event": event})
+
+    def _publish(self, stream: str, payload: dict[str, Any]) -> None:
+        for conn in list(self._conns):
+            if conn.kind == MARKET and stream in conn.streams:
+                self._enqueue(conn, {"stream": stream, "data": payload} if conn.combined else payload)
+
+    def _enqueue(self, conn: _Conn, message: dict[str, Any]) -> None:
+        if conn.stalled_until > time.monotonic():
+            return
+        conn.outbox.put_nowait(json.dumps(message, separators=(",", ":")))
+
+    @staticmethod
+    async def _send(conn: _Conn, message: Any) -> None:
+        conn.outbox.put_nowait(json.dumps(message, separators=(",", ":")))
+
+    @staticmethod
+    async def _writer(conn: _Conn) -> None:
+        """Send queued messages in order, one connection at a time."""
+        try:
+            while True:
+                await conn.ws.send(await conn.outbox.get())
+        except ConnectionClosed:
+            pass
+
+    async def _periodic(self) -> None:
+        while True:
+            await asyncio.sleep(self.period_s)
+            now = self.exchange.server_time_ms()
+            for conn in list(self._conns):
+                if self.max_age_s is not None and time.monotonic() - conn.opened > self.max_age_s:
+                    conn.ws.transport.abort()
+            wanted = {s for c in list(self._conns) if c.kind == MARKET for s in c.streams
+                      if any(k in s for k in PERIODIC_KINDS)}
+            with self.exchange.lock:
+                payloads = {s: market_snapshot(self.exchange, s, now) for s in wanted}
+            for stream, payload in payloads.items():
+                if payload is not None:
+                    self._publish(stream, payload)
+
+    # ------------------------------------------------------------------ connections
+    async def _handler(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        parts = urlsplit(ws.request.path)
+        path = parts.path.rstrip("/")
+        kind = API if path == "/ws-api/v3" else MARKET
+        if kind == MARKET and not (path in ("/ws", "/stream") or path.startswith("/ws/")):
+            await ws.close(1008, "unknown path")
+            return
+        conn = _Conn(ws, kind, time.monotonic(), combined=path.startswith("/stream"))
+        if kind == MARKET:
+            initial = path[len("/ws/"):].split("/") if path.startswith("/ws/") else []
+            initial += [s for v in parse_qs(parts.query).get("streams", []) for s in v.split("/") if s]
+            if any(parse_stream(s) is None for s in initial) or len(initial) > self.max_streams:
+                await ws.close(1008, "invalid stream name")
+                return
+            conn.streams = list(dict.fromkeys(initial))
+        self._conns.add(conn)
+        self.connections_opened[kind] += 1
+        self._notify()
+        writer = asyncio.create_task(self._writer(conn))
+        try:
+            async for raw in ws:
+                if not self._count_message(conn):
+                    self.limit_violations += 1
+                    await ws.close(1008, "Too many requests")
+                    break
+                reply = self._market_request(conn, raw) if kind == MARKET else self._api_request(conn, raw)
+                if reply is not None:
+                    await self._send(conn, reply)
+                self._notify()
+        except ConnectionClosed:
+            pass
+        finally:
+            writer.cancel()
+            self._conns.discard(conn)
+            self._notify()
+
+    def _count_message(self, conn: _Conn) -> bool:
+        now = time.monotonic()
+        conn.incoming.append(now)
+        while conn.incoming and conn.incoming[0] <= now - 1.0:
+            conn.incoming.popleft()
+        return len(conn.incoming) <= self.max_messages_per_s
+
+    def _market_request(self, conn: _Conn, raw: str | bytes) -> dict[str, Any]:
+        try:
+            request = json.loads(raw)
+        except ValueError:
+            return {"code": 3, "msg": "Invalid JSON: expected value at line 1 column 1"}
+        if not isinstance(request, dict) or "method" not in request:
+            return {"code": 2, "msg": "Invalid request: missing field `method` at line 1 column 1"}
+        rid, method, params = request.get("id"), request["method"], request.get("params") or []
+        self.market_methods.append(str(method))
+        if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
+            if not isinstance(params, list) or any(not isinstance(p, str) or parse_stream(p) is None for p in params):
+                return {"code": 2, "msg": "Invalid request: invalid stream name", "id": rid}
+            if method == "SUBSCRIBE":
+                merged = list(dict.fromkeys(conn.streams + params))
+                if len(merged) > self.max_streams:
+                    self.limit_violations += 1
+                    return {"code": 2, "msg": "Invalid request: too many streams", "id": rid}
+                conn.streams = merged
+            else:
+                conn.streams = [s for s in conn.streams if s not in params]
+            return {"result": None, "id": rid}
+        if method == "LIST_SUBSCRIPTIONS":
+            return {"result": list(conn.streams), "id": rid}
+        if method in ("SET_PROPERTY", "GET_PROPERTY"):
+            if not params or params[0] != "combined":
+                return {"code": 0, "msg": "Unknown property", "id": rid}
+            if method == "GET_PROPERTY":
+                return {"result": conn.combined, "id": rid}
+            if len(params) != 2 or not isinstance(params[1], bool):
+                return {"code": 1, "msg": "Invalid value type: expected Boolean"}
+            conn.combined = params[1]
+            return {"result": None, "id": rid}
+        return {"code": 2, "msg": f"Invalid request: unknown variant {method}, expected one of `SUBSCRIBE`, "
+                                  "`UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`", "id": rid}
+
+    # ------------------------------------------------------------------ WebSocket API
+    def _api_request(self, conn: _Conn, raw: str | bytes) -> dict[str, Any]:
+        try:
+            request = json.loads(raw)
+        except ValueError:
+            return {"id": None, "status": 400, "error": {"code": -1100, "msg": "Malformed request."}}
+        rid = request.get("id") if isinstance(request, dict) else None
+        method = request.get("method") if isinstance(request, dict) else None
+        params = request.get("params") or {} if isinstance(request, dict) else {}
+        try:
+            result = self._api_method(conn, method, params)
+        except ApiError as exc:
+            return {"id": rid, "status": exc.status, "error": exc.payload(), "rateLimits": self._rate_limits()}
+        return {"id": rid, "status": 200, "result": result, "rateLimits": self._rate_limits()}
+
+    @staticmethod
+    def _rate_limits() -> list[dict[str, Any]]:
+        return [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000, "count": 2}]
+
+    def _api_method(self, conn: _Conn, method: Any, params: dict[str, Any]) -> Any:
+        if method == "ping":
+            return {}
+        if method == "time":
+            return {"serverTime": self.exchange.server_time_ms()}
+        if method == "session.subscriptions":
+            return [{"subscriptionId": sub_id} for sub_id in sorted(conn.user_subs)]
+        if method == "userDataStream.unsubscribe":
+            wanted = params.get("subscriptionId")
+            ids = sorted(conn.user_subs) if wanted is None else [wanted] if wanted in conn.user_subs else []
+            for sub_id in ids:
+                conn.user_subs.pop(sub_id)
+                conn.api_keys.pop(sub_id, None)
+                self._enqueue(conn, {"subscriptionId": sub_id, "event": {
+                    "e": "eventStreamTerminated", "E": self.exchange.server_time_ms()}})
+            return {}
+        if method == "userDataStream.subscribe.signature":
+            return {"subscriptionId": self._subscribe_signature(conn, params)}
+        raise ApiError(-1100, f"Unknown method: {str(method)[:40]}")
+
+    def _subscribe_signature(self, conn: _Conn, params: dict[str, Any]) -> int:
+        for name in ("apiKey", "timestamp", "signature"):
+            if params.get(name) in (None, ""):
+                raise ApiError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+        with self.exchange.lock:
+            entry = self.exchange.keys.get(str(params["apiKey"]))
+            if entry is None:
+                raise ApiError(-2015, "Invalid API-key, IP, or permissions for action.", status=401)
+            key, account = entry
+            payload = "&".join(f"{k}={_text(v)}" for k, v in sorted(params.items()) if k != "signature")
+            if not verify_signature(key, payload.encode("utf-8"), str(params["signature"])):
+                raise ApiError(-1022, "Signature for this request is not valid.")
+            window = parse_recv_window(_text(params["recvWindow"]) if "recvWindow" in params else None)
+            check_timing(parse_timestamp_ms(_text(params["timestamp"])), window, Decimal(self.exchange.server_time_ms()))
+        if any(a is account for a in conn.user_subs.values()):
+            raise ApiError(-1210, "This account is already subscribed on this connection.")  # one per account
+        if len(conn.user_subs) >= MAX_USER_SUBSCRIPTIONS:
+            raise ApiError(-1211, "Too many subscriptions on this connection.")
+        sub_id = next(conn.next_sub)
+        conn.user_subs[sub_id] = account
+        conn.api_keys[sub_id] = key.api_key
+        return sub_id
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

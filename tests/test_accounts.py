@@ -146,7 +146,7 @@ def test_public_tool_schemas_state_the_default(tmp_path):
     from binance_spot_mcp.schema import tool_schema
 
     props = tool_schema(load_catalog().get("get_ticker_price"))["properties"]
-    assert props["account"]["description"].endswith("default main") and "mainnet if no account" in props["environment"]["description"]
+    assert props["account"]["description"] == "Default main" and props["environment"]["enum"] == ["mainnet", "testnet", "demo"]
 
 
 def test_env_credentials_and_missing_file(tmp_path):

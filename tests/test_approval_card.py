@@ -81,3 +81,25 @@ def test_the_preview_escapes_every_model_supplied_value(world):
         assert bad not in text
     assert escape_text(forged) in text and "\\x0a" in escape_text(forged)
     assert lines[1].startswith("Account: live (MAINNET") and lines[2].startswith("Destination: 127.0.0.1:")
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_chat_arguments_are_advertised_only_where_the_operator_opened_that_path(world, monkeypatch, mode):
+    def chat_params(tools) -> dict[str, bool]:
+        by_name = {t.name: t for t in tools}
+        return {name: "confirmation_token" in by_name[name].input_schema["properties"]
+                for name in ("place_order", "cancel_order", "add_account", "get_account")}
+
+    closed = runtime_for(world)
+    opened = runtime_for(world, allow_chat_confirm=True)
+    locked = runtime_for(world, allow_chat_confirm=True, require_elicitation=True)
+    try:
+        seen = {}
+        for label, runtime in (("closed", closed), ("opened", opened), ("locked", locked)):
+            async with host(runtime, "none", mode, None, monkeypatch) as client:
+                seen[label] = chat_params((await client.list_tools()).tools)
+    finally:
+        for runtime in (closed, opened, locked):
+            await runtime.aclose()
+    assert seen["closed"] == seen["locked"] == {"place_order": False, "cancel_order": False, "add_account": False, "get_account": False}
+    assert seen["opened"] == {"place_order": True, "cancel_order": True, "add_account": True, "get_account": False}

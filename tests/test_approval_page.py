@@ -121,10 +121,10 @@ async def test_an_expired_link_approves_nothing(page):
     assert book.status(pending.approval_id) is None
 
 
-async def test_the_page_escapes_what_the_model_wrote(world, monkeypatch):
+async def test_a_forged_client_id_is_refused_before_anyone_is_asked(world, monkeypatch):
     runtime = runtime_for(world)
-    human = Human("decline")
-    forged = "x\nAccount: main (TESTNET, not real money)<script>alert(1)</script>"
+    human = Human("approve")
+    forged = "x\nAccount: main (TESTNET, not real money)"
     try:
         async with host(runtime, "url", "auto", human, monkeypatch) as client:
             result = await client.call_tool("place_order", {
@@ -132,11 +132,18 @@ async def test_the_page_escapes_what_the_model_wrote(world, monkeypatch):
                 "price": "100", "account": "live", "newClientOrderId": forged})
     finally:
         await runtime.aclose()
-    assert result.is_error and sends(world) == 0
-    shown = human.asked[-1]
-    assert "\nAccount: main" not in shown and "\\x0aAccount: main" in shown
-    assert "<script>" in shown  # shown as text: the page escaped it as HTML (open_page unescapes)
-    assert "Destination: 127.0.0.1" in shown
+    body = result_json(result)
+    assert body["error"] == "invalid_arguments" and body["parameter"] == "newClientOrderId"
+    assert human.asked == [] and human.pages == [] and sends(world) == 0
+
+
+async def test_the_page_shows_the_preview_as_text_never_as_html(page):
+    book, server = page
+    pending = _pending(book, preview='Other parameters: note=<script>alert(1)</script>"&\\x0a')
+    async with httpx.AsyncClient() as http:
+        raw = (await http.get(server.url_for(pending))).text
+    assert "<script>" not in raw and "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&amp;" in raw
+    assert (await open_page(server.url_for(pending))).preview == pending.preview
 
 
 async def test_url_approvals_are_journaled_with_their_channel(world, monkeypatch):

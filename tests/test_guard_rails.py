@@ -304,13 +304,14 @@ async def test_value_is_converted_through_a_bridge(world):
 
 async def test_confirm_always_asks_on_testnet_and_caps_come_before_approval(world):
     with_account(world, "careful", "Confirm: always", "Max Order Value: 100 USDT")
-    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+    chat = {"BINANCE_SPOT_MCP_ALLOW_CHAT_CONFIRM": "1"}  # this host has no prompt: the operator allowed chat approval
+    async with memory_client(world.tools_file, "legacy", world.base_url, extra_env=chat) as client:
         # over the cap: refused before any approval is asked for
         refused(await client.call_tool("place_order", {**SMALL_BUY, "quantity": "0.01", "account": "careful"}),
                 "max order value")
         asked = result_json(await client.call_tool("place_order", {**SMALL_BUY, "account": "careful"}))
         assert asked["status"] == "confirmation_required" and asked["sent"] is False
-        assert "Account: careful (testnet;" in asked["preview"]
+        assert "Account: careful (TESTNET, not real money;" in asked["preview"]
         sent = await client.call_tool("place_order", {**SMALL_BUY, "account": "careful", "confirm": "CONFIRM",
                                                       "confirmation_token": asked["confirmation_token"]})
         assert not sent.is_error, sent
@@ -340,7 +341,13 @@ async def test_replacing_an_account_through_add_account_keeps_its_limits(world, 
     with_account(world, "capped", "Max Order Value: 100 USDT", "Dry Run: true")
     credentials = tmp_path / "creds.txt"
     credentials.write_text(f"{world.keys.hmac_api_key}\n{world.keys.hmac_secret}\n")
-    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+
+    async def approve(ctx: Any, params: Any) -> Any:  # a replacement needs the human's approval
+        from mcp.types import ElicitResult
+
+        return ElicitResult(action="accept", content={"confirm": "CONFIRM"})
+
+    async with memory_client(world.tools_file, "legacy", world.base_url, elicitation_callback=approve) as client:
         replaced = await client.call_tool("add_account", {"name": "capped", "environment": "testnet", "replace": True,
                                                           "credentials_file": str(credentials)})
         assert not replaced.is_error, replaced

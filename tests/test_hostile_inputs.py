@@ -16,7 +16,7 @@ from tests.e2e_support import memory_client, result_json
 
 CATALOG = load_catalog()
 ORDER = CATALOG.get("place_order")
-LIMIT_BUY = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT"}
+LIMIT_BUY = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "1", "price": "100"}
 
 
 def _refused(tool: str, args: dict) -> ToolInputError:
@@ -31,7 +31,7 @@ def test_huge_exponents_and_digit_counts_are_refused_without_being_written_out(t
         raise AssertionError("plain_decimal was called on an oversized decimal")
 
     monkeypatch.setattr(schema, "plain_decimal", never)
-    error = _refused("place_order", {**LIMIT_BUY, "quantity": text})
+    error = _refused("place_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": text})
     assert error.parameter == "quantity" and "too many digits" in error.message
 
 

@@ -64,9 +64,9 @@ def test_every_problem_of_a_call_is_reported_at_once_types_before_rules():
     assert problems[1]["message"].startswith("'side' must be one of BUY, SELL")
     assert info.value.message.startswith("5 problems: ")
     with pytest.raises(ToolInputError) as info:
-        prepare_arguments(CATALOG.get("cancel_order"), {"symbol": 5})
+        prepare_arguments(CATALOG.get("cancel_order"), {"symbol": "BTCUSDT", "recvWindow": "abc"})
     messages = [p["message"] for p in info.value.to_dict()["problems"]]
-    assert messages[0].startswith("'symbol' must be a non-empty string")  # the type error first ...
+    assert messages[0].startswith("'recvWindow'")  # the type error first ...
     assert messages[1] == "cancel_order needs at least one of: orderId, origClientOrderId"  # ... then the rule
     with pytest.raises(ToolInputError) as info:  # one problem: no list
         prepare_arguments(CATALOG.get("get_order"), {"symbol": "BTCUSDT"})

@@ -225,7 +225,7 @@ class AccountTools:
         if existing is not None and not replace:
             raise ToolInputError(
                 f"an account named '{name}' already exists; nothing was changed",
-                hint="Choose another name, or call again with replace=true (the user must approve a replacement).",
+                hint="Choose another name, or call again with replace: true (the user must approve a replacement).",
                 parameter="name",
             )
         if key_file:

@@ -70,6 +70,7 @@ def _object(properties: dict[str, Any], required: list[str] | None = None) -> di
 TOOLS = [
     Tool(
         name=SUBSCRIBE_STREAM,
+        title="Subscribe to streams",
         description="Subscribe to market streams or an account's order events.",
         input_schema=_object(
             {
@@ -87,6 +88,7 @@ TOOLS = [
     ),
     Tool(
         name=READ_STREAM,
+        title="Read a stream",
         description="Read events after cursor; wait_seconds waits for one.",
         input_schema=_object(
             {
@@ -101,18 +103,21 @@ TOOLS = [
     ),
     Tool(
         name=UNSUBSCRIBE_STREAM,
+        title="Unsubscribe a stream",
         description="Close a stream subscription.",
         input_schema=_object({"subscription": _SUB_ID}, ["subscription"]),
         annotations=_READ,
     ),
     Tool(
         name=LIST_STREAMS,
+        title="List streams",
         description="List open stream subscriptions.",
         input_schema=_object({}),
         annotations=_READ,
     ),
     Tool(
         name=WAIT_FOR_ORDER,
+        title="Wait for an order",
         description="Wait until an order fills (or ends, or changes), instead of polling.",
         input_schema=_object(
             {

@@ -101,3 +101,32 @@ def test_wire_values_of_booleans_arrays_and_confirm_arguments():
     assert public.environment == "demo" and public.account is None
     named = prepare_arguments(CATALOG.get("get_account"), {"account": " main "})
     assert named.account == "main"
+
+
+def test_limits_are_inclusive_at_their_edges():
+    klines = CATALOG.get("get_klines")
+    base = {"symbol": "BTCUSDT", "interval": "1m"}
+    assert prepare_arguments(klines, {**base, "timeZone": "x" * 1024}).as_dict()["timeZone"] == "x" * 1024
+    assert _error("get_klines", {**base, "timeZone": "8\x7f"}).message == "'timeZone' contains a control character"
+    padded = " " * 24 + "1" * 40  # 64 characters: the longest decimal text read
+    assert prepare_arguments(CATALOG.get("place_order"), {**ORDER, "quantity": padded}).as_dict()["quantity"] == "1" * 40
+    assert _error("place_order", {**ORDER, "quantity": " " + padded}).message == "'quantity' is too long for a decimal (65 characters)"
+    assert prepare_arguments(CATALOG.get("get_account"), {"account": "a" * 64}).account == "a" * 64
+    assert prepare_arguments(CATALOG.get("get_ticker_trading_day"), {"symbols": ["BTCUSDT"] * 100})
+    assert prepare_arguments(CATALOG.get("place_order"), {**ORDER, "quantity": "10.0"}).as_dict()["quantity"] == "10"
+
+
+def test_one_sided_ranges_say_which_side():
+    assert _error("place_order", {**ORDER, "strategyType": 5}).message == "'strategyType' must be at least 1000000; got 5"
+    assert _error("place_order", {**ORDER, "pegOffsetValue": 101}).message == "'pegOffsetValue' must be at most 100; got 101"
+
+
+def test_a_parameter_name_that_cannot_be_encoded_is_still_a_clear_error():
+    error = _error("get_server_time", {"bad\ud800name": 1})
+    assert error.message.startswith("unknown parameter(s) bad?name for get_server_time")
+
+
+def test_decimals_of_the_wrong_type_are_refused():
+    assert _error("place_order", {**ORDER, "quantity": ["1"]}).message == (
+        "'quantity' must be a decimal given as a string such as \"0.01\""
+    )

@@ -120,3 +120,25 @@ def test_cannot_tell_means_the_id_is_kept():
 
     params = (("symbol", "BTCUSDT"), ("origClientOrderId", "z"))
     assert anyio.run(resolve_client_id, CATALOG.get("cancel_order"), params, unsure) == (params, None)
+
+
+def test_verdicts_for_every_reply_shape():
+    from binance_spot_mcp.orders import verdict
+
+    assert verdict({"status": "FILLED"}) == "placed, FILLED"
+    assert verdict({"listOrderStatus": "EXECUTING"}) == "placed, EXECUTING"
+    assert verdict({"listStatusType": "EXEC_STARTED"}) == "placed, EXEC_STARTED"
+    assert verdict({}) == "placed, status unknown"
+    assert verdict([{"orderId": 1}]) == "placed"
+
+
+def test_a_too_long_id_says_how_much_room_is_left():
+    from binance_spot_mcp.catalog import load_catalog
+    from binance_spot_mcp.errors import ToolInputError
+    from binance_spot_mcp.orders import with_client_id
+
+    order = load_catalog().get("place_order")
+    with pytest.raises(ToolInputError) as caught:
+        with_client_id(order, (("newClientOrderId", "x" * 40),))
+    assert "(so at most 30 after the prefix)" in caught.value.message
+    assert f"'agent-{'x' * 34}'" in caught.value.message  # shown cut to 40 characters

@@ -314,6 +314,7 @@ def test_large_files_are_read_whole_and_growing_ones_stopped_across_chunks(tmp_p
     content = bytes(range(256)) * 600  # 153,600 bytes: three reads of 64 KiB
     path.write_bytes(content)
     assert read_file(path, limit=200_000, what="TOOLS.md") == content
+    assert _refusal(path, limit=10).reason == safe_files.TOO_LARGE  # the size check before reading
     real_fstat = os.fstat
 
     class Small:
@@ -327,7 +328,7 @@ def test_large_files_are_read_whole_and_growing_ones_stopped_across_chunks(tmp_p
     with pytest.raises(UnsafeFile) as caught:
         read_file(path, limit=100_000, what="TOOLS.md")
     assert caught.value.reason == safe_files.TOO_LARGE
-    assert _refusal(path, limit=10).reason == safe_files.TOO_LARGE
+    assert caught.value.message == f"TOOLS.md {path} is larger than 100000 bytes; refused"
 
 
 def test_a_directory_owned_by_root_is_trusted_one_owned_by_another_user_is_not(tmp_path, monkeypatch):
@@ -417,9 +418,11 @@ def test_open_private_names_what_it_refuses(tmp_path):
     with pytest.raises(UnsafeFile) as caught:
         safe_files.open_private(lock, "lock file", flags=os.O_RDWR)
     assert caught.value.reason == safe_files.SYMLINK and f"lock file {lock}" in caught.value.message
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
     with pytest.raises(UnsafeFile) as caught:
-        safe_files.open_private(tmp_path, "journal", flags=os.O_RDONLY)
-    assert caught.value.reason in (safe_files.NOT_REGULAR, safe_files.UNREADABLE) and "journal" in caught.value.message
+        safe_files.open_private(fifo, "journal", flags=os.O_RDWR)
+    assert caught.value.reason == safe_files.NOT_REGULAR and caught.value.message.startswith(f"journal {fifo} ")
     fd = safe_files.open_private(tmp_path / "new", "journal", flags=os.O_RDWR)
     os.close(fd)
     assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o600
@@ -440,3 +443,30 @@ def test_is_inside_resolves_symlinks(tmp_path):
     assert not safe_files.is_inside(inside / "link", [inside])
     assert not safe_files.is_inside(inside / ".." / "out" / "x", [inside])
     assert safe_files.is_inside(outside / "x", [inside, outside])
+
+
+def test_a_read_error_is_reported_with_the_file(tmp_path, monkeypatch):
+    path = tmp_path / "key"
+    path.write_text("x")
+
+    def broken(fd, size):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "read", broken)
+    error = _refusal(path)
+    assert error.reason == safe_files.UNREADABLE
+    assert error.message == f"cannot read key file {path}: Input/output error"
+
+
+def test_refusals_inside_read_file_name_the_file(tmp_path, monkeypatch):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "key").write_text("x")
+    os.chmod(shared, 0o777)
+    assert "(holding key file)" in _refusal(shared / "key").message
+    mine = tmp_path / "mine"
+    mine.write_text("x")
+    me = os.geteuid()
+    monkeypatch.setattr(safe_files, "current_uid", lambda: me + 1)
+    error = _refusal(mine)
+    assert error.reason == safe_files.NOT_OWNED and error.hint == f"chown $(id -u) {mine}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -87,3 +88,51 @@ def test_unusable_keys_are_refused_with_the_file_named(tmp_path):
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     with pytest.raises(KeyLoadError, match="2048"):
         signer_from_private_key(_pem(small), None, source="small key")
+
+
+# ------------------------------------------------------------------ edges found by mutation testing
+
+
+def _pem(key, password: bytes | None = None) -> bytes:
+    encryption = (
+        serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
+    )
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+
+
+def test_each_key_problem_has_its_own_message(tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from binance_spot_mcp.signing import KeyLoadError, signer_from_key_file, signer_from_private_key
+
+    ed = ed25519.Ed25519PrivateKey.generate()
+    cases = [
+        (_pem(ed, b"pass-phrase"), None, "k is encrypted: add a 'Private Key Passphrase' line"),
+        (_pem(ed), "pass-phrase", "k is not encrypted: remove the 'Private Key Passphrase' line"),
+        (_pem(ed, b"pass-phrase"), "wrong-phrase", "k is not a readable PEM private key or the passphrase is wrong"),
+        (b"-----BEGIN PRIVATE KEY-----\nbm9wZQ==\n-----END PRIVATE KEY-----\n", None, "k is not a readable PEM private key"),
+        (_pem(ec.generate_private_key(ec.SECP256R1())), None, "k holds a ECPrivateKey; Binance takes RSA or Ed25519 keys"),
+    ]
+    for pem, passphrase, message in cases:
+        with pytest.raises(KeyLoadError) as caught:
+            signer_from_private_key(pem, passphrase, source="k")
+        assert str(caught.value).startswith(message), message
+        if message.endswith("private key"):
+            assert str(caught.value) == message
+    loose = tmp_path / "loose.pem"
+    loose.write_bytes(_pem(ed))
+    os.chmod(loose, 0o644)
+    with pytest.raises(KeyLoadError) as caught:
+        signer_from_key_file(loose, None)
+    assert str(caught.value).startswith(f"private key file {loose} is readable by other users")
+    assert str(caught.value).endswith(f"(chmod 600 {loose} (or start with --insecure-permissions to accept it))")
+    with pytest.raises(KeyLoadError) as caught:
+        signer_from_key_file(tmp_path / "none.pem", None)
+    assert str(caught.value) == f"private key file {tmp_path / 'none.pem'} does not exist"
+
+
+def test_signer_reprs_are_exact():
+    from binance_spot_mcp.signing import Ed25519Signer, HmacSigner
+
+    assert repr(HmacSigner("s" * 20)) == "HmacSigner(<secret hidden>)"
+    assert repr(Ed25519Signer(ed25519.Ed25519PrivateKey.generate())) == "Ed25519Signer(<key hidden>)"

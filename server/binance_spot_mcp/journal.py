@@ -16,7 +16,9 @@ must be looked up (invariant 4), never blindly repeated::
 
 Lines never hold keys or secrets: callers pass the request parameters before signing (no
 ``signature``; one is dropped if passed), and an optional ``Redactor`` runs over each line as a
-second line of defence. The file is created 0600 in a directory created 0700. A thread lock
+second line of defence. The file is created 0600 in a directory created 0700, and opened through
+``safe_files``: a planted symlink, a FIFO or another user's file is refused, never appended to.
+The async ``intent``/``outcome`` run the fsync-ed writes in a worker thread. A thread lock
 plus an exclusive ``flock`` keep lines from concurrent writers (threads or processes) whole;
 a line torn by a crash is skipped by the reader and never glued to the next line.
 """

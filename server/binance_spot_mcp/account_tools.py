@@ -310,6 +310,18 @@ class AddPlan:
         """Replacing any account, or adding one that reaches mainnet, needs a human's approval."""
         return self.existing is not None or MAINNET in (self.entry.environment, self.destination)
 
+    def binding(self) -> dict[str, str]:
+        """The account fields an approval of this change is bound to (see approvals.request_digest)."""
+        return {
+            "account": self.entry.name,
+            "environment": self.entry.environment,
+            "destination": self.destination,
+            "base_url": self.base_url,
+            "api_key_fingerprint": self.api_key_fingerprint,
+            "signer_kind": self.signer_kind,
+            "signer_fingerprint": self.signer_fingerprint,
+        }
+
     def bound_fields(self) -> tuple[tuple[str, str], ...]:
         entry = self.entry
         return (

@@ -127,6 +127,18 @@ class Account:
         """Where requests go: the base URL's environment for a Binance host, the label for loopback."""
         return destination_environment(self.base_url) or self.environment
 
+    def binding(self) -> dict[str, str]:
+        """What an approval of a request from this account is bound to (see approvals.request_digest)."""
+        return {
+            "account": self.name,
+            "environment": self.environment,
+            "destination": self.destination,
+            "base_url": self.base_url,
+            "api_key_fingerprint": self.api_key_fingerprint,
+            "signer_kind": self.signing,
+            "signer_fingerprint": self.signer_fingerprint,
+        }
+
     @property
     def is_mainnet(self) -> bool:
         """True when a request from this account can touch real money (label or destination)."""

@@ -195,15 +195,17 @@ class ApprovalBook:
             return None
         return pending
 
+    def _undecided(self, approval_id: str, secret: str) -> PendingApproval | None:
+        """Under the lock: the live, undecided approval with this id and secret (constant-time compare)."""
+        pending = self._live(approval_id)
+        if pending is None or pending.status is not Status.PENDING:
+            return None
+        return pending if hmac.compare_digest(pending.secret.encode(), secret.encode()) else None
+
     def lookup(self, approval_id: str, secret: str) -> PendingApproval | None:
-        """The live, undecided approval with this id and secret (compared in constant time)."""
+        """The live, undecided approval with this id and secret."""
         with self._lock:
-            pending = self._live(approval_id)
-            if pending is None or pending.status is not Status.PENDING:
-                return None
-            if not hmac.compare_digest(pending.secret.encode(), secret.encode()):
-                return None
-            return pending
+            return self._undecided(approval_id, secret)
 
     def decide(
         self, approval_id: str, secret: str, *, approve: bool, csrf: str | None = None, note: str = ""
@@ -211,10 +213,8 @@ class ApprovalBook:
         """Record the human's one decision. None when the id, secret or CSRF token is wrong, or the
         approval is no longer pending (decided, spent or expired)."""
         with self._lock:
-            pending = self._live(approval_id)
-            if pending is None or pending.status is not Status.PENDING:
-                return None
-            if not hmac.compare_digest(pending.secret.encode(), secret.encode()):
+            pending = self._undecided(approval_id, secret)
+            if pending is None:
                 return None
             if csrf is not None and not hmac.compare_digest(pending.csrf.encode(), csrf.encode()):
                 return None

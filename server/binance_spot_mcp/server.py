@@ -296,18 +296,7 @@ class Runtime:
     def _approval_request(
         self, endpoint: Endpoint, account: Account, prepared: PreparedCall, asker: Asker, arguments: dict[str, Any]
     ) -> ApprovalRequest:
-        digest = request_digest(
-            tool=endpoint.tool,
-            params=prepared.params,
-            account=account.name,
-            environment=account.environment,
-            destination=account.destination,
-            base_url=account.base_url,
-            api_key_fingerprint=account.api_key_fingerprint,
-            signer_kind=account.signing,
-            signer_fingerprint=account.signer_fingerprint,
-            session=asker.session,
-        )
+        digest = request_digest(tool=endpoint.tool, params=prepared.params, session=asker.session, **account.binding())
 
         async def render() -> str:
             values = prepared.as_dict()
@@ -369,18 +358,7 @@ class Runtime:
             return failure(exc, redactor=self.redactor)
 
     def _add_request(self, plan: AddPlan, asker: Asker) -> ApprovalRequest:
-        digest = request_digest(
-            tool=ADD_ACCOUNT,
-            params=plan.bound_fields(),
-            account=plan.entry.name,
-            environment=plan.entry.environment,
-            destination=plan.destination,
-            base_url=plan.base_url,
-            api_key_fingerprint=plan.api_key_fingerprint,
-            signer_kind=plan.signer_kind,
-            signer_fingerprint=plan.signer_fingerprint,
-            session=asker.session,
-        )
+        digest = request_digest(tool=ADD_ACCOUNT, params=plan.bound_fields(), session=asker.session, **plan.binding())
 
         async def render() -> str:
             return plan.preview()

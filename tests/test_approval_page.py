@@ -156,3 +156,76 @@ async def test_url_approvals_are_journaled_with_their_channel(world, monkeypatch
     assert result_json(result).get("error") != "not_confirmed" and sends(world) == 1
     intent = [e for e in runtime.journal.latest(10) if e["phase"] == "intent"][-1]
     assert intent["approved_via"] == "url" and len(intent["approval_id"]) == 16
+
+
+def test_a_record_is_decided_only_through_its_own_channel():
+    book = ApprovalBook()
+    page_record = _pending(book)
+    card_record = book.create(channel=Channel.APP, tool="cancel_open_orders", arguments={}, digest="e" * 64,
+                              preview="p", session=None)
+    assert book.lookup(page_record.approval_id, page_record.secret, Channel.APP) is None
+    assert book.decide(page_record.approval_id, page_record.secret, channel=Channel.APP, approve=True) is None
+    assert book.decide(card_record.approval_id, card_record.secret, channel=Channel.URL, approve=True,
+                       csrf=card_record.csrf) is None
+    assert book.status(page_record.approval_id) is book.status(card_record.approval_id) is Status.PENDING
+
+
+def test_a_full_book_refuses_new_requests_instead_of_pushing_out_a_humans():
+    from binance_spot_mcp.approvals import MAX_OPEN_APPROVALS, TooManyPending
+
+    book = ApprovalBook()
+    first = _pending(book)
+    book.decide(first.approval_id, first.secret, channel=Channel.URL, approve=True)
+    for _ in range(MAX_OPEN_APPROVALS - 1):
+        _pending(book)
+    with pytest.raises(TooManyPending):
+        _pending(book)
+    assert book.status(first.approval_id) is Status.APPROVED  # still there, still redeemable
+    assert book.redeem(first.approval_id, "d" * 64, None) is not None
+    _pending(book)  # its slot is free again
+
+
+async def test_a_malformed_form_is_refused_with_the_security_headers(page):
+    book, server = page
+    pending = _pending(book)
+    opened = await open_page(server.url_for(pending))
+    fields = "&".join(f"f{i}=x" for i in range(20))
+    async with httpx.AsyncClient() as http:
+        response = await http.post(opened.url, content=fields, headers={
+            "Origin": server.origin, "Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 400 and response.headers["x-frame-options"] == "DENY"
+    assert book.status(pending.approval_id) is Status.PENDING
+
+
+async def test_a_cancelled_call_kills_its_approval_link(world, monkeypatch):
+    """The host gives up on the tool call while the human has the page open: the link must die with
+    the call, so the human cannot approve a request that will never be sent."""
+    import anyio
+    from mcp.types import ElicitResult
+
+    runtime = runtime_for(world)
+    opened = anyio.Event()
+    links: list[str] = []
+
+    class Opener(Human):
+        async def callback(self, ctx, params):
+            links.append(params.url)
+            opened.set()
+            return ElicitResult(action="accept")  # the page is open; the human is still reading
+
+    try:
+        async with host(runtime, "url", "legacy", Opener(), monkeypatch) as client:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(client.call_tool, "cancel_open_orders", {"symbol": "BTCUSDT", "account": "live"})
+                with anyio.fail_after(30):
+                    await opened.wait()
+                tg.cancel_scope.cancel()
+            approval_id = links[0].split("/approve/")[1].split("/")[0]
+            with anyio.fail_after(30):  # the server notices the cancellation; wait on the record, not a clock
+                status = await runtime.gate.book.wait_decided(approval_id, 30)
+            assert status is not Status.PENDING
+            async with httpx.AsyncClient() as http:
+                assert (await http.get(links[0])).status_code == 404
+    finally:
+        await runtime.aclose()
+    assert sends(world) == 0

@@ -43,7 +43,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from binance_spot_mcp.approval_card import card_meta
 from binance_spot_mcp.approval_page import ApprovalPage
-from binance_spot_mcp.approvals import ApprovalBook, Channel, Grant, Status, session_key
+from binance_spot_mcp.approvals import ApprovalBook, Channel, Grant, PendingApproval, Status, TooManyPending, session_key
 from binance_spot_mcp.confirm import (
     APPROVE_INPUT_KEY,
     CONFIRM_INPUT_KEY,
@@ -246,6 +246,22 @@ class ApprovalGate:
 
     # -- url ------------------------------------------------------------------------------------
 
+    async def _new_page(self, request: ApprovalRequest, asker: Asker) -> tuple[PendingApproval, str]:
+        """A URL-channel record and its one-time link (the page server starts off the event loop)."""
+        try:
+            pending = self.book.create(
+                channel=Channel.URL, tool=request.tool, arguments=request.arguments, digest=request.digest,
+                preview=await request.preview(), session=asker.session,
+            )
+        except TooManyPending as exc:
+            raise NotConfirmed(f"Too many approvals are waiting ({exc}).", hint="Let the human answer those first.") from None
+        try:
+            url = await anyio.to_thread.run_sync(self.page.url_for, pending)
+        except OSError as exc:
+            self.book.cancel(pending.approval_id, "the page could not be served")
+            raise NotConfirmed(f"The approval page could not be started ({type(exc).__name__}).") from None
+        return pending, url
+
     async def _url(self, request: ApprovalRequest, asker: Asker) -> Grant | InputRequiredResult:
         assert asker.ctx is not None
         message = (
@@ -255,49 +271,42 @@ class ApprovalGate:
         if asker.modern:
             state = asker.state
             if state is None or state.step != "approve" or not state.approval:
-                pending = self.book.create(
-                    channel=Channel.URL, tool=request.tool, arguments=request.arguments, digest=request.digest,
-                    preview=await request.preview(), session=asker.session,
-                )
-                url = self.page.url_for(pending)
+                pending, url = await self._new_page(request, asker)
                 nonce = self.nonces.issue(STATE_TTL_S)
                 state = PendingState("approve", nonce, request.account, request.digest, pending.approval_id)
                 return question(APPROVE_INPUT_KEY, ElicitRequestURLParams(message=message, url=url), state)
             self._check_state(state, request)
             approval_id = state.approval
-            answer = asker.answer(APPROVE_INPUT_KEY)
-            if answer is None or answer.action != "accept":
-                self.book.cancel(approval_id, "the host did not open the page")
-                chose = answer.action if answer is not None else "no answer"
-                raise NotConfirmed(f"The approval page was not opened ({chose}).")
         else:
-            pending = self.book.create(
-                channel=Channel.URL, tool=request.tool, arguments=request.arguments, digest=request.digest,
-                preview=await request.preview(), session=asker.session,
-            )
+            pending, url = await self._new_page(request, asker)
             approval_id = pending.approval_id
-            url = self.page.url_for(pending)
-            answer = None
-            try:
-                with anyio.move_on_after(self.elicitation_timeout_s):
-                    answer = await asker.ctx.session.elicit_url(
-                        message, url, approval_id, related_request_id=asker.ctx.request_id
-                    )
-            except Exception as exc:  # noqa: BLE001 - any failure to ask means: not approved
-                self.book.cancel(approval_id, "the prompt failed")
-                raise NotConfirmed(f"The approval prompt failed ({type(exc).__name__}).") from None
+        redeemed = False
+        try:  # whatever ends this call (a no, a timeout, a cancellation), the link dies with it
+            if asker.modern:
+                answer = asker.answer(APPROVE_INPUT_KEY)
+            else:
+                answer = None
+                try:
+                    with anyio.move_on_after(self.elicitation_timeout_s):
+                        answer = await asker.ctx.session.elicit_url(
+                            message, url, approval_id, related_request_id=asker.ctx.request_id
+                        )
+                except Exception as exc:  # noqa: BLE001 - any failure to ask means: not approved
+                    raise NotConfirmed(f"The approval prompt failed ({type(exc).__name__}).") from None
             if answer is None or answer.action != "accept":
-                self.book.cancel(approval_id, "the host did not open the page")
-                chose = answer.action if answer is not None else "no answer within 5 minutes"
+                chose = answer.action if answer is not None else "no answer in time"
                 raise NotConfirmed(f"The approval page was not opened ({chose}).")
-        status = await self.book.wait_decided(approval_id, self.elicitation_timeout_s)
-        if status is Status.PENDING:
-            self.book.cancel(approval_id, "no decision in time")
-            raise NotConfirmed("No decision was made on the approval page within 5 minutes.")
-        if status is not Status.APPROVED:
-            raise NotConfirmed("The request was not approved on the approval page (declined, wrong text or expired).")
-        if self.book.redeem(approval_id, request.digest, asker.session) is None:
-            raise NotConfirmed("That approval does not match this request, or was already used.")
+            status = await self.book.wait_decided(approval_id, self.elicitation_timeout_s)
+            if status is Status.PENDING:
+                raise NotConfirmed("No decision was made on the approval page within 5 minutes.")
+            if status is not Status.APPROVED:
+                raise NotConfirmed("The request was not approved on the approval page (declined, wrong text or expired).")
+            if self.book.redeem(approval_id, request.digest, asker.session) is None:
+                raise NotConfirmed("That approval does not match this request, or was already used.")
+            redeemed = True
+        finally:
+            if not redeemed:
+                self.book.cancel(approval_id, "the call ended without a usable approval")
         if not asker.modern:
             try:
                 await asker.ctx.session.send_elicit_complete(approval_id, related_request_id=asker.ctx.request_id)
@@ -309,10 +318,13 @@ class ApprovalGate:
 
     async def _card(self, request: ApprovalRequest, asker: Asker) -> CallToolResult:
         text = await request.preview()
-        pending = self.book.create(
-            channel=Channel.APP, tool=request.tool, arguments=request.arguments, digest=request.digest,
-            preview=text, session=asker.session,
-        )
+        try:
+            pending = self.book.create(
+                channel=Channel.APP, tool=request.tool, arguments=request.arguments, digest=request.digest,
+                preview=text, session=asker.session,
+            )
+        except TooManyPending as exc:
+            raise NotConfirmed(f"Too many approvals are waiting ({exc}).", hint="Let the human answer those first.") from None
         payload = {
             "status": "approval_pending",
             "sent": False,
@@ -337,10 +349,10 @@ class ApprovalGate:
 
     def decide_from_card(self, approval_id: str, secret: str, *, approve: bool, session: str | None) -> Any:
         """The card's decision; the pending approval (to re-run) when approved, None otherwise."""
-        pending = self.book.lookup(approval_id, secret)
+        pending = self.book.lookup(approval_id, secret, Channel.APP)
         if pending is None or pending.session != session:
             return None
-        status = self.book.decide(approval_id, secret, approve=approve)
+        status = self.book.decide(approval_id, secret, channel=Channel.APP, approve=approve)
         return pending if status is Status.APPROVED else None
 
     # -- chat (operator opt-in) -----------------------------------------------------------------

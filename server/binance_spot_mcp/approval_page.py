@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from binance_spot_mcp.approvals import ApprovalBook, PendingApproval, Status
+from binance_spot_mcp.approvals import ApprovalBook, Channel, PendingApproval, Status
 from binance_spot_mcp.confirm import is_confirm_text
 
 logger = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ class ApprovalPage:
                 return Response("unknown host", status_code=421, headers=_SECURITY_HEADERS)
             approval_id, secret = request.path_params["approval_id"], request.path_params["secret"]
             if request.method == "GET":
-                pending = self._book.lookup(approval_id, secret)
+                pending = self._book.lookup(approval_id, secret, Channel.URL)
                 return _form(pending) if pending is not None else _gone()
             return await self._post(request, approval_id, secret)
 
@@ -184,16 +184,23 @@ class ApprovalPage:
             body += chunk
             if len(body) > MAX_FORM_BYTES:
                 return _page("Refused", "<p>Form too large. Nothing was approved.</p>", 413)
-        fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), max_num_fields=8).items()}
+        try:
+            fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), max_num_fields=8).items()}
+        except ValueError:
+            return _page("Refused", "<p>Malformed form. Nothing was approved.</p>", 400)
         csrf = fields.get("csrf", "")
-        if self._book.lookup(approval_id, secret) is None:
+        if self._book.lookup(approval_id, secret, Channel.URL) is None:
             return _gone()
         approve = fields.get("decision") == "approve" and is_confirm_text(fields.get("confirm"))
         note = "" if approve or fields.get("decision") != "approve" else "the text typed was not CONFIRM"
-        status = self._book.decide(approval_id, secret, approve=approve, csrf=csrf, note=note)
+        status = self._book.decide(approval_id, secret, channel=Channel.URL, approve=approve, csrf=csrf, note=note)
         if status is None:
             return _page("Refused", "<p>This form is stale or was tampered with. Nothing was approved.</p>", 403)
         if status is Status.APPROVED:
-            return _page("Approved", "<p>Approved. The request is being sent; you can close this tab.</p>")
+            return _page(
+                "Approved",
+                "<p>Approved. It is sent now if the assistant's request is still waiting (its reply says what "
+                "happened); you can close this tab.</p>",
+            )
         reason = "The text typed was not CONFIRM. " if note else ""
         return _page("Not approved", f"<p>{reason}Nothing was sent; you can close this tab.</p>")

@@ -31,7 +31,11 @@ from typing import Any
 import anyio
 
 APPROVAL_TTL_S = 300.0
-MAX_OPEN_APPROVALS = 256
+MAX_OPEN_APPROVALS = 64
+
+
+class TooManyPending(Exception):
+    """Every slot holds an undecided or approved request; none is pushed out to make room."""
 
 
 class Channel(StrEnum):
@@ -185,8 +189,11 @@ class ApprovalBook:
         now = self._clock()
         for key in [k for k, p in self._items.items() if p.expires_at <= now]:
             self._set(self._items.pop(key), Status.EXPIRED)
-        while len(self._items) >= MAX_OPEN_APPROVALS:  # oldest first
-            self._set(self._items.pop(next(iter(self._items))), Status.EXPIRED)
+        for key in [k for k, p in self._items.items() if p.status in (Status.DECLINED, Status.SPENT)]:
+            del self._items[key]
+        if len(self._items) >= MAX_OPEN_APPROVALS:
+            # never push out a request a human may be reading or has approved: refuse the new one
+            raise TooManyPending(f"{len(self._items)} approvals are already waiting for a human")
 
     def _live(self, approval_id: str) -> PendingApproval | None:
         pending = self._items.get(approval_id)
@@ -195,25 +202,32 @@ class ApprovalBook:
             return None
         return pending
 
-    def _undecided(self, approval_id: str, secret: str) -> PendingApproval | None:
-        """Under the lock: the live, undecided approval with this id and secret (constant-time compare)."""
+    def _undecided(self, approval_id: str, secret: str, channel: Channel) -> PendingApproval | None:
+        """Under the lock: the live, undecided approval of ``channel`` with this id and secret."""
         pending = self._live(approval_id)
-        if pending is None or pending.status is not Status.PENDING:
+        if pending is None or pending.status is not Status.PENDING or pending.channel is not channel:
             return None
         return pending if hmac.compare_digest(pending.secret.encode(), secret.encode()) else None
 
-    def lookup(self, approval_id: str, secret: str) -> PendingApproval | None:
-        """The live, undecided approval with this id and secret."""
+    def lookup(self, approval_id: str, secret: str, channel: Channel) -> PendingApproval | None:
+        """The live, undecided approval of ``channel`` (the page: URL; the card: APP) with this id and secret."""
         with self._lock:
-            return self._undecided(approval_id, secret)
+            return self._undecided(approval_id, secret, channel)
 
     def decide(
-        self, approval_id: str, secret: str, *, approve: bool, csrf: str | None = None, note: str = ""
+        self,
+        approval_id: str,
+        secret: str,
+        *,
+        channel: Channel,
+        approve: bool,
+        csrf: str | None = None,
+        note: str = "",
     ) -> Status | None:
         """Record the human's one decision. None when the id, secret or CSRF token is wrong, or the
         approval is no longer pending (decided, spent or expired)."""
         with self._lock:
-            pending = self._undecided(approval_id, secret)
+            pending = self._undecided(approval_id, secret, channel)
             if pending is None:
                 return None
             if csrf is not None and not hmac.compare_digest(pending.csrf.encode(), csrf.encode()):

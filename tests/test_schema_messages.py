@@ -10,7 +10,7 @@ from binance_spot_mcp.errors import ToolInputError
 from binance_spot_mcp.schema import prepare_arguments, shown
 
 CATALOG = load_catalog()
-ORDER = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT"}
+ORDER = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "1", "price": "100"}
 
 
 def _error(tool: str, args: dict) -> ToolInputError:
@@ -38,7 +38,7 @@ def _error(tool: str, args: dict) -> ToolInputError:
         ("get_server_time", {"x": 1}, "x", "unknown parameter(s) x for get_server_time; it takes: none"),
         ("get_order_book", {"symbol": "BTCUSDT", "b": 1, "a": 2}, "a",
          "unknown parameter(s) a, b for get_order_book; it takes: symbol, limit, symbolStatus"),
-        ("place_order", {"type": "LIMIT"}, "symbol", "missing required parameter(s): symbol, side"),
+        ("place_order", {"type": "MARKET", "quantity": "1"}, "symbol", "missing required parameter(s): symbol, side"),
         ("get_prevented_matches", {"symbol": "BTCUSDT"}, "preventedMatchId",
          "get_prevented_matches needs exactly one of: preventedMatchId, orderId"),
         ("get_prevented_matches", {"symbol": "BTCUSDT", "preventedMatchId": 1, "orderId": 2}, "preventedMatchId",

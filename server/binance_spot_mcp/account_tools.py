@@ -26,7 +26,7 @@ from binance_spot_mcp.config import ENVIRONMENTS, MAINNET, destination_environme
 from binance_spot_mcp.confirm import escape_text
 from binance_spot_mcp.key_paths import check_key_file, local_key_path
 from binance_spot_mcp.errors import BinanceSpotError, ToolInputError
-from binance_spot_mcp.schema import CHAT_CONFIRM_PROPERTIES
+from binance_spot_mcp.schema import CHAT_CONFIRM_PROPERTIES, optional_string
 from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.redact import Redactor, mask_api_key, mask_secret
 from binance_spot_mcp.results import failure, json_result
@@ -101,15 +101,6 @@ def _ok(payload: Any, redactor: Redactor) -> CallToolResult:
     return json_result(payload, error=False, redactor=redactor)
 
 
-def _string(args: Mapping[str, Any], name: str) -> str | None:
-    value = args.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ToolInputError(f"'{name}' must be a non-empty string", parameter=name)
-    return value.strip()
-
-
 class AccountTools:
     """Handlers for the account tools, sharing the server's account store and redactor."""
 
@@ -130,7 +121,7 @@ class AccountTools:
             if name == LIST_ACCOUNTS:
                 return self._list()
             if name == SHOW_ACCOUNT:
-                return self._show(_string(args, "account"))
+                return self._show(optional_string(args, "account"))
             raise ToolInputError(f"{name} is run by the server's approval step")
         except BinanceSpotError as exc:
             return failure(exc, redactor=self._redactor)
@@ -177,14 +168,14 @@ class AccountTools:
                 f"unknown parameter(s): {', '.join(unknown)}; add_account takes {', '.join(sorted(allowed))}",
                 parameter=unknown[0],
             )
-        name, environment = _string(args, "name"), _string(args, "environment")
+        name, environment = optional_string(args, "name"), optional_string(args, "environment")
         if name is None:
             raise ToolInputError("missing required parameter: name", parameter="name")
         if environment not in ENVIRONMENTS:
             raise ToolInputError(f"'environment' must be one of {', '.join(ENVIRONMENTS)}", parameter="environment")
-        api_key, secret = _string(args, "api_key"), _string(args, "secret")
-        key_file, passphrase = _string(args, "private_key_file"), _string(args, "private_key_passphrase")
-        credentials = _string(args, "credentials_file")
+        api_key, secret = optional_string(args, "api_key"), optional_string(args, "secret")
+        key_file, passphrase = optional_string(args, "private_key_file"), optional_string(args, "private_key_passphrase")
+        credentials = optional_string(args, "credentials_file")
         if api_key:
             self._redactor.add_api_key(api_key)
         if secret:

@@ -330,7 +330,7 @@ class ApprovalGate:
             "sent": False,
             "approval_id": pending.approval_id,
             "preview": text,
-            "expires_in_seconds": int(self.book_ttl),
+            "expires_in_seconds": int(pending.expires_at - self.book.now()),
             "next_step": (
                 "The human sees a confirmation card with this preview. Nothing is sent unless they type CONFIRM "
                 "in the card. Tell them so and wait; do not call this tool again for the same request."
@@ -342,10 +342,6 @@ class ApprovalGate:
             is_error=False,
             _meta=card_meta(pending.approval_id, pending.secret),
         )
-
-    @property
-    def book_ttl(self) -> float:
-        return STATE_TTL_S
 
     def decide_from_card(self, approval_id: str, secret: str, *, approve: bool, session: str | None) -> Any:
         """The card's decision; the pending approval (to re-run) when approved, None otherwise."""

@@ -256,6 +256,9 @@ class ApprovalBook:
             del self._items[approval_id]
             return pending
 
+    def now(self) -> float:
+        return self._clock()
+
     def status(self, approval_id: str) -> Status | None:
         with self._lock:
             pending = self._live(approval_id)

@@ -223,6 +223,16 @@ def is_client_id_param(name: str) -> bool:
     return name.endswith("ClientOrderId") or name == "clientOrderId"
 
 
+def optional_string(args: Mapping[str, Any], name: str) -> str | None:
+    """A server tool's optional text argument, stripped; ``ToolInputError`` if present but not text."""
+    value = args.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ToolInputError(f"'{name}' must be a non-empty string", parameter=name)
+    return value.strip()
+
+
 def check_identifiers(arguments: Mapping[str, Any]) -> None:
     """Symbols and client ids against Binance's character rules, before anything else is done
     with a call (a 50 MB symbol or a lone surrogate never reaches formatting or an error text)."""

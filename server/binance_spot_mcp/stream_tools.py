@@ -29,6 +29,7 @@ from binance_spot_mcp.config import ENVIRONMENTS, Settings
 from binance_spot_mcp.errors import BinanceSpotError, ToolInputError
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import failure, success
+from binance_spot_mcp.schema import optional_string
 from binance_spot_mcp.stream_buffers import (
     DEFAULT_BUFFER_EVENTS,
     DEFAULT_READ_LIMIT,
@@ -188,15 +189,6 @@ def _wait_arg(args: Mapping[str, Any], default: float) -> float:
     return float(value)
 
 
-def _str_arg(args: Mapping[str, Any], name: str) -> str | None:
-    value = args.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ToolInputError(f"'{name}' must be a non-empty string", parameter=name)
-    return value.strip()
-
-
 class StreamTools:
     """Handlers of the streams toolset, sharing the server's accounts, client and redactor."""
 
@@ -251,13 +243,13 @@ class StreamTools:
 
     @staticmethod
     def _subscription_arg(args: Mapping[str, Any]) -> str:
-        value = _str_arg(args, "subscription")
+        value = optional_string(args, "subscription")
         if value is None:
             raise ToolInputError("missing required parameter: subscription", parameter="subscription")
         return value
 
     async def _subscribe(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        account_name, environment = _str_arg(args, "account"), _str_arg(args, "environment")
+        account_name, environment = optional_string(args, "account"), optional_string(args, "environment")
         if account_name and environment:
             raise ToolInputError("give either 'account' or 'environment', not both", parameter="environment")
         if environment is not None and environment not in ENVIRONMENTS:
@@ -319,17 +311,17 @@ class StreamTools:
         return compact_order(reply.data if isinstance(reply.data, dict) else {})
 
     async def _wait_for_order(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        account = self._accounts.resolve(_str_arg(args, "account"))
-        symbol = (_str_arg(args, "symbol") or "").upper()
+        account = self._accounts.resolve(optional_string(args, "account"))
+        symbol = (optional_string(args, "symbol") or "").upper()
         if not symbol:
             raise ToolInputError("missing required parameter: symbol", parameter="symbol")
         order_id = args.get("orderId")
         if order_id is not None and (isinstance(order_id, bool) or not isinstance(order_id, int)):
             raise ToolInputError("'orderId' must be a whole number", parameter="orderId")
-        client_id = _str_arg(args, "origClientOrderId")
+        client_id = optional_string(args, "origClientOrderId")
         if order_id is None and client_id is None:
             raise ToolInputError("give orderId or origClientOrderId", parameter="orderId")
-        until = (_str_arg(args, "until") or "FILLED").upper()
+        until = (optional_string(args, "until") or "FILLED").upper()
         if until not in UNTIL:
             raise ToolInputError(f"'until' must be one of {', '.join(UNTIL)}", parameter="until")
         wait_s = _wait_arg(args, DEFAULT_ORDER_WAIT_S)

@@ -8,8 +8,8 @@ mutmut mutates files under ``src/``; this package lives in ``server/``. So the s
 scratch project in ``.mutation/`` (git-ignored): ``src/binance_spot_mcp`` (a copy of the
 package), ``tests/``, ``bench/``, the docs the tests read, and a ``pyproject.toml`` whose
 ``[tool.mutmut]`` section names the module(s) to mutate and the tests that exercise them. It runs
-``mutmut run`` there, one module at a time, and writes each module's counts to
-``mutation/results.json``. Survivors can be inspected in ``.mutation/<module>/`` with
+``mutmut run`` there, one module at a time, and writes each module's counts and survivors to
+``mutation/results/<module>.json``. Survivors can be inspected in ``.mutation/<module>/`` with
 ``python -m mutmut show NAME``. TESTING.md records the scores and the survivors judged
 equivalent.
 """
@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".mutation"
-RESULTS = ROOT / "mutation" / "results.json"
+RESULTS = ROOT / "mutation" / "results"  # one <module>.json each
 COPIED = ["tests", "bench", "SKILL.md", "README.md", "TOOLS.md.example", "references", "BENCHMARKS.md"]
 # Module -> the test files that exercise it (fast, in-process ones; the stdio/e2e suites are left out).
 SAFETY_MODULES: dict[str, list[str]] = {
@@ -122,11 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [m for m in modules if m not in SAFETY_MODULES]
     if unknown:
         parser.error(f"unknown module(s): {', '.join(unknown)}")
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    RESULTS.mkdir(parents=True, exist_ok=True)
     for module in modules:
-        results[module] = run(module, args.jobs)
-        RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-        summary = {k: v for k, v in results[module].items() if k != "survivors"}
+        result = run(module, args.jobs)
+        (RESULTS / f"{module}.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        summary = {k: v for k, v in result.items() if k != "survivors"}
         print(json.dumps(summary), flush=True)
     return 0
 

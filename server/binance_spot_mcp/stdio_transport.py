@@ -165,8 +165,8 @@ def terminal_notice() -> str:
 async def _stop_on_interrupt(runtime: Any, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
     """Ctrl-C (SIGINT) ends the process at once.
 
-    The SDK reads stdin in a worker thread that nothing can wake but input or end of input, so a
-    cancelled server would wait for Ctrl-D. Here the HTTP client is closed (briefly), stderr is
+    Where stdin is not a pipe (a terminal, say), the SDK reads it in a worker thread that nothing
+    can wake but input or end of input, so a cancelled server would wait for Ctrl-D. Here the HTTP client is closed (briefly), stderr is
     flushed, and the process exits with the shell's code for an interrupt."""
     with ExitStack() as stack:
         try:
@@ -188,6 +188,7 @@ async def serve_stdio(runtime: Any) -> None:
     from mcp.server.stdio import stdio_server
 
     from binance_spot_mcp.server import build_server
+    from binance_spot_mcp.stdio_pipes import pipes_for_stdio
 
     server = build_server(runtime)
     if sys.stdin is not None and sys.stdin.isatty():
@@ -196,9 +197,10 @@ async def serve_stdio(runtime: Any) -> None:
     try:
         async with anyio.create_task_group() as group:
             await group.start(_stop_on_interrupt, runtime)
-            async with stdio_server() as (read_stream, write_stream):
-                reads, writes = draining(read_stream, write_stream)
-                await server.run(reads, writes, server.create_initialization_options())
+            with pipes_for_stdio() as pipes:  # pipes from a host: served on the event loop
+                async with stdio_server(*(pipes or ())) as (read_stream, write_stream):
+                    reads, writes = draining(read_stream, write_stream)
+                    await server.run(reads, writes, server.create_initialization_options())
             group.cancel_scope.cancel()
     finally:
         await runtime.aclose()

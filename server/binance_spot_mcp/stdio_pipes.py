@@ -1,0 +1,135 @@
+"""stdin and stdout served on the event loop when the host connects them as pipes.
+
+The SDK's stdio transport reads and writes through worker threads (``anyio.wrap_file``): every
+message out costs two hand-offs between the event loop and a thread (write, then flush), and on
+a busy machine waiting for those threads to be scheduled is most of what a reply spends between
+the handler and the host. An MCP host starts its server with pipes (or a socket pair) on both
+standard streams; for those, this module gives the SDK's ``stdio_server`` a reader and a writer
+that use non-blocking descriptors and ``anyio.wait_readable`` / ``wait_writable`` instead. The
+SDK keeps the framing, parsing and everything above it.
+
+Like the SDK's own transport, while serving, fd 0 reads the null device and fd 1 writes to
+stderr, so stray output from a library or a child process never lands in the JSON-RPC stream;
+the descriptors and their flags are restored on exit. A terminal, a regular file or anything
+else keeps the SDK's threaded transport (``pipes_for_stdio`` returns None).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import stat
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
+import anyio
+
+READ_CHUNK = 256 * 1024
+
+
+def _is_pipe_or_socket(fd: int) -> bool:
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+class PipeLines:
+    """Lines read from a non-blocking descriptor, as the SDK's reader iterates a text file."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buffer = bytearray()
+        self._start = 0  # where the next line begins in _buffer
+        self._eof = False
+
+    def __aiter__(self) -> PipeLines:
+        return self
+
+    def _take(self, end: int) -> str:
+        line = bytes(self._buffer[self._start:end])
+        self._start = end
+        if self._start > READ_CHUNK:  # drop what was consumed, now and then rather than per line
+            del self._buffer[: self._start]
+            self._start = 0
+        return line.decode("utf-8", errors="replace")
+
+    async def __anext__(self) -> str:
+        while True:
+            newline = self._buffer.find(b"\n", self._start)
+            if newline >= 0:
+                return self._take(newline + 1)
+            if self._eof:
+                if self._start < len(self._buffer):
+                    return self._take(len(self._buffer))  # a last line without its newline
+                raise StopAsyncIteration
+            try:
+                chunk = os.read(self._fd, READ_CHUNK)
+            except BlockingIOError:
+                await anyio.wait_readable(self._fd)
+                continue
+            except InterruptedError:
+                continue
+            if chunk:
+                self._buffer += chunk
+            else:
+                self._eof = True
+
+
+class PipeWriter:
+    """Whole messages written to a non-blocking descriptor; ``flush`` has nothing left to do."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    async def write(self, text: str) -> None:
+        data = memoryview(text.encode("utf-8"))
+        while data:
+            try:
+                written = os.write(self._fd, data)
+            except BlockingIOError:
+                await anyio.wait_writable(self._fd)
+                continue
+            except InterruptedError:
+                continue
+            data = data[written:]
+
+    async def flush(self) -> None:
+        return None
+
+
+@contextmanager
+def _claim(fd: int, diversion: str, flags: int) -> Iterator[int]:
+    """A private non-blocking duplicate of ``fd``, with ``fd`` itself pointed at ``diversion``."""
+    private = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    status = fcntl.fcntl(private, fcntl.F_GETFL)
+    try:
+        divert = os.open(diversion, flags | os.O_CLOEXEC) if diversion else os.dup(2)
+        try:
+            os.dup2(divert, fd)
+        finally:
+            os.close(divert)
+        try:
+            fcntl.fcntl(private, fcntl.F_SETFL, status | os.O_NONBLOCK)
+            yield private
+        finally:
+            fcntl.fcntl(private, fcntl.F_SETFL, status)  # the description may be shared with the host
+            os.dup2(private, fd)
+    finally:
+        os.close(private)
+
+
+@contextmanager
+def pipes_for_stdio() -> Iterator[tuple[PipeLines, PipeWriter] | None]:
+    """The reader and writer for ``stdio_server(stdin=..., stdout=...)``, or None to keep the SDK's."""
+    if sys.platform == "win32" or not (_is_pipe_or_socket(0) and _is_pipe_or_socket(1)):
+        yield None
+        return
+    sys.stdout.flush()
+    with ExitStack() as stack:
+        reads = stack.enter_context(_claim(0, os.devnull, os.O_RDONLY))
+        writes = stack.enter_context(_claim(1, "", 0))
+        stack.callback(sys.stdout.flush)  # stray prints still buffered go to stderr, not the wire
+        yield PipeLines(reads), PipeWriter(writes)

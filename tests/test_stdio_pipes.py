@@ -1,0 +1,130 @@
+"""stdio over pipes on the event loop (stdio_pipes): whole lines in, whole messages out, stray
+output kept off the wire, descriptors and flags given back, and other kinds of stdin left to the SDK."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import anyio
+import pytest
+
+from binance_spot_mcp.stdio_pipes import PipeLines, PipeWriter
+
+pytestmark = pytest.mark.anyio
+
+BOUND_S = 20.0
+
+
+def _pipe() -> tuple[int, int]:
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    return read_end, write_end
+
+
+async def test_lines_split_across_reads_arrive_whole_and_a_last_line_without_newline_is_kept():
+    read_end, write_end = _pipe()
+    lines = PipeLines(read_end)
+    accented = "prix: 1.5 €\n".encode()
+    try:
+        with anyio.fail_after(BOUND_S):
+            os.write(write_end, b'{"id":1}\n{"id":')
+            assert await lines.__anext__() == '{"id":1}\n'
+            os.write(write_end, b"2}\n" + accented[:-3])  # the euro sign cut in the middle
+            assert await lines.__anext__() == '{"id":2}\n'
+            os.write(write_end, accented[-3:] + b"tail")
+            assert await lines.__anext__() == "prix: 1.5 €\n"
+            os.close(write_end)
+            write_end = -1
+            assert await lines.__anext__() == "tail"
+            with pytest.raises(StopAsyncIteration):
+                await lines.__anext__()
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
+
+
+async def test_bytes_that_are_not_utf8_become_replacement_characters():
+    read_end, write_end = _pipe()
+    try:
+        os.write(write_end, b'{"x":"\xff\xfe"}\n')
+        os.close(write_end)
+        with anyio.fail_after(BOUND_S):
+            assert [line async for line in PipeLines(read_end)] == ['{"x":"\ufffd\ufffd"}\n']
+    finally:
+        os.close(read_end)
+
+
+async def test_a_message_larger_than_the_pipe_buffer_arrives_whole_and_in_order():
+    read_end, write_end = _pipe()
+    message = "".join(f"{i:07d}," for i in range(250_000)) + "\n"  # 2 MB: the pipe holds 64 KiB
+    received: list[str] = []
+
+    async def drain() -> None:
+        async for line in PipeLines(read_end):
+            received.append(line)
+
+    try:
+        with anyio.fail_after(BOUND_S):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(drain)
+                await PipeWriter(write_end).write(message)
+                await PipeWriter(write_end).write("second\n")
+                os.close(write_end)
+                write_end = -1
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
+    assert received == [message, "second\n"]
+
+
+CHILD = textwrap.dedent(
+    """
+    import fcntl, os, subprocess, sys
+    import anyio
+    from binance_spot_mcp.stdio_pipes import pipes_for_stdio
+
+    async def main():
+        with pipes_for_stdio() as pipes:
+            if pipes is None:
+                print("threads", flush=True)
+                return
+            lines, writer = pipes
+            print("stray print")                      # buffered Python output
+            os.write(1, b"stray fd 1\\n")             # a C library writing to fd 1
+            subprocess.run(["echo", "stray child"])  # a child inheriting fd 1
+            line = await lines.__anext__()
+            await writer.write("echo " + line)
+            sys.stderr.write("stdin now reads %r\\n" % os.read(0, 10))
+        nonblocking = [bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK) for fd in (0, 1)]
+        print("after", nonblocking, flush=True)
+
+    anyio.run(main)
+    """
+)
+
+
+def _run_child(stdin: object, input_bytes: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-c", CHILD], stdin=stdin, input=input_bytes, capture_output=True,
+                          timeout=60, check=True)
+
+
+def test_stray_output_goes_to_stderr_and_the_descriptors_are_given_back():
+    done = _run_child(None, b'{"jsonrpc":"2.0"}\n')
+    assert done.stdout == b'echo {"jsonrpc":"2.0"}\nafter [False, False]\n'
+    for stray in (b"stray print", b"stray fd 1", b"stray child"):
+        assert stray in done.stderr
+    assert b"stdin now reads b''" in done.stderr  # fd 0 is the null device while serving
+
+
+def test_stdin_from_a_regular_file_keeps_the_sdk_transport(tmp_path):
+    source = tmp_path / "requests.jsonl"
+    source.write_text('{"jsonrpc":"2.0"}\n')
+    with source.open("rb") as stdin:
+        done = _run_child(stdin)
+    assert done.stdout == b"threads\n"

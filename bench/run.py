@@ -621,7 +621,7 @@ async def run(args: argparse.Namespace) -> int:
         print(f"fake exchange on {fake.base_url}", flush=True)
         try:
             with anyio.fail_after(args.timeout):
-                for title, section in [
+                for title, section in [(t, s) for t, s in [
                     ("1 cold start", lambda: cold_start(world, sizes, args.mode, rng)),
                     ("2 per-call overhead", lambda: per_call(world, sizes, args.mode, rng)),
                     ("3 concurrency", lambda: concurrency(world, sizes, args.mode)),
@@ -629,7 +629,7 @@ async def run(args: argparse.Namespace) -> int:
                     ("5 tool-list size", lambda: tool_list_size(world, args.mode)),
                     ("6 guard rails", lambda: guard_rails(world, sizes, args.mode, rng)),
                     ("7 streams", lambda: streams(world, sizes, args.mode, args.quick)),
-                ]:
+                ] if not args.only or t.split()[0] in args.only]:
                     t0 = time.perf_counter()
                     section_rows, section_raw = await section()
                     rows += section_rows
@@ -667,7 +667,11 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"event -> long-poll answer samples (default {FULL.stream_samples})")
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds (default 900)")
     parser.add_argument("--json", metavar="PATH", help="also write every raw sample to this JSON file")
+    parser.add_argument("--only", nargs="+", metavar="SECTION", choices=[str(n) for n in range(1, 8)],
+                        help="run only these sections (1-7; 4 needs 1), e.g. --only 7")
     args = parser.parse_args(argv)
+    if args.only and "4" in args.only and "1" not in args.only:
+        parser.error("section 4 (memory) compares with the RSS that section 1 (cold start) reads: add 1")
     return anyio.run(run, args)
 
 

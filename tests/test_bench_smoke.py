@@ -71,3 +71,9 @@ def test_quick_benchmark_prints_every_figure() -> None:
                 assert relation not in ("", "—"), matching[0]
             assert met in ("yes", "NO", "—"), matching[0]
     assert "targets missed:" in proc.stdout
+
+
+def test_only_refuses_the_memory_section_without_the_cold_starts_it_compares_with() -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--only", "4", "7"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "section 4 (memory)" in proc.stderr and "add 1" in proc.stderr

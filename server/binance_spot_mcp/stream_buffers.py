@@ -167,7 +167,12 @@ class Subscription:
         finally:
             self.readers -= 1
         self.last_used = time.monotonic()
-        events = [(seq, stream, data) for seq, stream, data in self.ring if seq > after]
+        events = []
+        for item in reversed(self.ring):  # newest first, stopping at the cursor: O(new events), not O(buffer)
+            if item[0] <= after:
+                break
+            events.append(item)
+        events.reverse()
         more = len(events) > limit
         events = events[:limit]
         next_cursor = events[-1][0] if more else self.seq

@@ -11,20 +11,27 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
 
 import anyio
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from binance_spot_mcp.accounts import Account
 from binance_spot_mcp.catalog import load_catalog, parse_skill
-from binance_spot_mcp.client import BinanceClient, prepare_request
+from binance_spot_mcp.client import BinanceClient, encode_params, prepare_request
 from binance_spot_mcp.config import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_HTTP_TIMEOUT_S
 from binance_spot_mcp.errors import ExchangeError, TransportError
 from binance_spot_mcp.limits import RateLimited
-from binance_spot_mcp.signing import HmacSigner
+from binance_spot_mcp.signing import Ed25519Signer, HmacSigner
 from tests.e2e_support import random_token
 from tests.mini_skill import MINI_SKILL
 
@@ -112,11 +119,111 @@ async def test_a_public_request_carries_no_key():
         await client.aclose()
     (request,) = exchange.seen
     assert str(request.url) == f"{BASE}/api/v3/depth?symbol=BTCUSDT" and "X-MBX-APIKEY" not in request.headers
+    unsigned = prepare_request(CATALOG.get("get_order_book"), [("symbol", "BTCUSDT")], base_url=BASE, account=ACCOUNT, now_ms=1)
+    assert unsigned.signed_payload is None  # nothing was signed
+
+
+async def test_a_signed_request_without_parameters_carries_only_timestamp_and_signature():
+    exchange = Recorder(httpx.Response(200, json={}))
+    client = _client(exchange, clock_ms=lambda: 77)
+    try:
+        await client.call(CATALOG.get("get_account"), [], base_url=BASE, account=ACCOUNT)
+    finally:
+        await client.aclose()
+    assert str(exchange.seen[0].url) == f"{BASE}/api/v3/account?timestamp=77&signature={_sign('timestamp=77')}"
+
+
+async def test_without_an_injected_clock_the_timestamp_is_the_current_time_in_milliseconds():
+    exchange = Recorder(httpx.Response(200, json={}))
+    client = _client(exchange)
+    try:
+        before = int(time.time() * 1000)
+        await client.call(CATALOG.get("get_account"), [], base_url=BASE, account=ACCOUNT)
+        after = int(time.time() * 1000)
+    finally:
+        await client.aclose()
+    (timestamp,) = parse_qs(exchange.seen[0].url.query.decode())["timestamp"]
+    assert before <= int(timestamp) <= after
+
+
+def test_names_are_percent_encoded_like_values():
+    assert encode_params([("a/b c", "d/e")]) == "a%2Fb%20c=d%2Fe"
+
+
+def test_a_base64_signature_is_percent_encoded_so_binance_reads_it_back_unchanged():
+    signer = Ed25519Signer(ed25519.Ed25519PrivateKey.generate())
+    account = Account(name="ed", environment="testnet", api_key=KEY, signer=signer, base_url=BASE)
+    for now_ms in range(1, 1000):  # find a signature with the characters that need encoding
+        signature = signer.sign(f"timestamp={now_ms}".encode())
+        if "/" in signature and "+" in signature:
+            break
+    request = prepare_request(CATALOG.get("get_account"), [], base_url=BASE, account=account, now_ms=now_ms)
+    sent = request.url.split("&signature=", 1)[1]
+    assert sent == quote(signature, safe="") and "/" not in sent and "+" not in sent
+    assert parse_qs(urlsplit(request.url).query)["signature"] == [signature]
 
 
 def test_a_prepared_requests_repr_shows_neither_parameters_nor_signature():
     request = prepare_request(CATALOG.get("get_account"), [("recvWindow", "5000")], base_url=BASE, account=ACCOUNT, now_ms=7)
     assert repr(request) == f"PreparedRequest(GET {BASE}/api/v3/account)"
+
+
+async def test_the_log_names_the_endpoint_and_the_clock_offset_but_no_credentials(caplog):
+    caplog.set_level(logging.DEBUG, logger="binance_spot_mcp.client")
+    ticks = iter([1_000, 1_200, 5_000])
+    exchange = Recorder(httpx.Response(200, json={}), server_ms=61_100)
+    client = _client(exchange, clock_ms=lambda: next(ticks))
+    try:
+        await client.sync_clock(BASE)
+        await client.call(CATALOG.get("get_account"), [], base_url=BASE, account=ACCOUNT)
+    finally:
+        await client.aclose()
+    lines = [record.getMessage() for record in caplog.records if record.name == "binance_spot_mcp.client"]
+    assert lines == [f"clock offset to {BASE} is now 60000 ms", "sending GET /api/v3/account"]
+    signature = parse_qs(exchange.seen[0].url.query.decode())["signature"][0]
+    for secret in (KEY, SECRET, signature):
+        assert secret not in caplog.text
+
+
+class _Loopback(BaseHTTPRequestHandler):
+    """Answers every request with JSON naming the request target it saw (absolute form = proxied)."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        body = json.dumps({"target": self.path}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep stderr quiet
+        pass
+
+
+@pytest.fixture
+def loopback_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Loopback)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+async def test_a_proxy_set_in_the_environment_is_never_given_the_request(loopback_server, monkeypatch):
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, loopback_server)  # were it used, the server would see an absolute-form target
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    client = BinanceClient(skill_version="1", clock_ms=lambda: 5)
+    try:
+        reply = await client.call(CATALOG.get("get_account"), [], base_url=loopback_server, account=ACCOUNT)
+    finally:
+        await client.aclose()
+    assert reply.data["target"].startswith("/api/v3/account?timestamp=5&signature=")
 
 
 # ------------------------------------------------------------------------------- the clock

@@ -133,6 +133,7 @@ def test_websocket_urls_that_may_be_used(url, path):
 @pytest.mark.parametrize(("url", "path"), [
     ("wss://stream.binance.com/ws", ""),
     ("wss://ws-api.binance.com", "/ws-api/v3"),
+    ("wss://ws-api.binance.com/ws-api/v3X", "/ws-api/v3"),
     ("wss://stream.binance.com?x=1", ""),
     ("wss://stream.binance.com#x", ""),
     ("wss://user@stream.binance.com", ""),
@@ -209,6 +210,7 @@ def test_the_official_host_of_the_same_environment_is_accepted(tmp_path):
 @pytest.mark.parametrize(("url", "reason"), [
     ("https://evil.example", "keys are only sent to Binance's own https hosts"),
     ("http://127.0.0.1:9000/api", "a base URL is scheme://host[:port] only"),
+    ("http://127.0.0.1:9000X", "the port must be a number"),  # a typo is refused, never trimmed away
     ("https://api.binance.com", "api.binance.com is a Binance mainnet host, but the account is labelled testnet"),
 ])
 def test_a_refused_base_url_stops_start_up_naming_the_variable(tmp_path, url, reason):
@@ -233,6 +235,7 @@ def test_stream_and_ws_api_overrides(tmp_path):
 @pytest.mark.parametrize(("variable", "url", "reason"), [
     ("BINANCE_SPOT_MCP_MAINNET_STREAM_URL", "wss://evil.example", "WebSocket URLs must be Binance's own"),
     ("BINANCE_SPOT_MCP_MAINNET_STREAM_URL", "ws://127.0.0.1:7000/ws-api/v3", "a WebSocket URL is scheme://host[:port] with no path"),
+    ("BINANCE_SPOT_MCP_TESTNET_STREAM_URL", "wss://stream.binance.com:9443/X", "a WebSocket URL is scheme://host[:port] with no path"),
     ("BINANCE_SPOT_MCP_DEMO_WS_API_URL", "ws://127.0.0.1:7001", "a WebSocket URL is scheme://host[:port] with the path /ws-api/v3"),
 ])
 def test_a_refused_websocket_url_stops_start_up_naming_the_variable(tmp_path, variable, url, reason):
@@ -428,6 +431,12 @@ def test_toolset_names_are_trimmed_lowered_and_deduplicated():
     assert parse_toolsets(" Market , ACCOUNT,,market, order_lists ", "src") == ("market", "account", "order_lists")
 
 
+@pytest.mark.parametrize("name", ["_", "__", "market-data", "trade!"])
+def test_a_toolset_name_needs_a_letter_or_digit_and_nothing_but_underscores_besides(name):
+    with pytest.raises(ConfigError, match="is not a toolset name"):
+        parse_toolsets(name, "src")
+
+
 @pytest.mark.parametrize("raw", ["", " , ,", "all", "market, ALL"])
 def test_empty_or_all_means_every_toolset(raw):
     assert parse_toolsets(raw, "src") is None
@@ -446,6 +455,7 @@ def test_a_bad_toolset_from_the_flag_or_the_variable_names_which(tmp_path):
     assert start_up_error({"BINANCE_SPOT_MCP_TOOLSETS": "a;b"}, tmp_path).startswith(
         "BINANCE_SPOT_MCP_TOOLSETS: 'a;b' is not a toolset name"
     )
+    assert settings_for({}, tmp_path).toolsets is None  # nothing given: every toolset
     # the flag wins, even when empty
     assert settings_for({"BINANCE_SPOT_MCP_TOOLSETS": "market"}, tmp_path, toolsets="").toolsets is None
 
@@ -540,6 +550,7 @@ def test_journal_file_rules(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "me"))
     assert default_journal_file({"BINANCE_SPOT_MCP_JOURNAL": "~/j.jsonl"}) == tmp_path / "me/j.jsonl"
     assert default_journal_file({"XDG_STATE_HOME": "~/st"}) == tmp_path / "me/st/binance-spot-mcp/journal.jsonl"
+    assert default_journal_file({}) == tmp_path / "me/.local/state/binance-spot-mcp/journal.jsonl"
     assert default_journal_file({"HOME": "  "}) == tmp_path / "me/.local/state/binance-spot-mcp/journal.jsonl"
     monkeypatch.chdir(tmp_path)
     assert default_journal_file({"BINANCE_SPOT_MCP_JOURNAL": "j.jsonl"}) == tmp_path / "j.jsonl"
@@ -557,6 +568,7 @@ def test_config_dir_rules(tmp_path, monkeypatch):
     assert default_config_dir({**home, "XDG_CONFIG_HOME": "cfg"}) == tmp_path / "home/.config/binance-spot-mcp"
     monkeypatch.setenv("HOME", str(tmp_path / "me"))
     assert default_config_dir({"XDG_CONFIG_HOME": "~/cfg"}) == tmp_path / "me/cfg/binance-spot-mcp"
+    assert default_config_dir({}) == tmp_path / "me/.config/binance-spot-mcp"
     assert default_config_dir({"HOME": " "}) == tmp_path / "me/.config/binance-spot-mcp"
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "proc"))
     assert default_config_dir() == tmp_path / "proc/binance-spot-mcp"

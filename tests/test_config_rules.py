@@ -450,6 +450,12 @@ def test_a_bad_toolset_name_names_its_source_shortened():
     )
 
 
+def test_toolsets_from_the_flag_then_the_variable(tmp_path):
+    env = {"BINANCE_SPOT_MCP_TOOLSETS": "Market, account"}
+    assert settings_for(env, tmp_path).toolsets == ("market", "account")
+    assert settings_for(env, tmp_path, toolsets="trade").toolsets == ("trade",)
+
+
 def test_a_bad_toolset_from_the_flag_or_the_variable_names_which(tmp_path):
     assert start_up_error({}, tmp_path, toolsets="a;b").startswith("--toolsets: 'a;b' is not a toolset name")
     assert start_up_error({"BINANCE_SPOT_MCP_TOOLSETS": "a;b"}, tmp_path).startswith(
@@ -554,6 +560,14 @@ def test_journal_file_rules(tmp_path, monkeypatch):
     assert default_journal_file({"HOME": "  "}) == tmp_path / "me/.local/state/binance-spot-mcp/journal.jsonl"
     monkeypatch.chdir(tmp_path)
     assert default_journal_file({"BINANCE_SPOT_MCP_JOURNAL": "j.jsonl"}) == tmp_path / "j.jsonl"
+
+
+def test_an_absolute_journal_needs_no_working_directory(tmp_path, monkeypatch):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()  # started from a directory that was removed since
+    assert default_journal_file({"BINANCE_SPOT_MCP_JOURNAL": str(tmp_path / "j.jsonl")}) == tmp_path / "j.jsonl"
 
 
 def test_journal_file_reads_the_process_environment_by_default(tmp_path, monkeypatch):

@@ -141,7 +141,8 @@ def test_websocket_urls_that_may_be_used(url, path):
 ])
 def test_a_websocket_url_has_only_its_one_path(url, path):
     where = f"with the path {path}" if path else "with no path"
-    assert ws_url_problem(url, path=path) == f"a WebSocket URL is scheme://host[:port] {where}, and no query or credentials"
+    expected = f"a WebSocket URL is scheme://host[:port] {where}, and no query or credentials"
+    assert ws_url_problem(url, path=path) == expected
 
 
 def test_a_websocket_url_without_a_path_argument_must_have_no_path():
@@ -232,11 +233,15 @@ def test_stream_and_ws_api_overrides(tmp_path):
     assert settings.ws_api_urls == {**OFFICIAL_WS_API_URLS, "demo": "ws://127.0.0.1:7001/ws-api/v3"}
 
 
+NO_PATH = "a WebSocket URL is scheme://host[:port] with no path"
+
+
 @pytest.mark.parametrize(("variable", "url", "reason"), [
     ("BINANCE_SPOT_MCP_MAINNET_STREAM_URL", "wss://evil.example", "WebSocket URLs must be Binance's own"),
-    ("BINANCE_SPOT_MCP_MAINNET_STREAM_URL", "ws://127.0.0.1:7000/ws-api/v3", "a WebSocket URL is scheme://host[:port] with no path"),
-    ("BINANCE_SPOT_MCP_TESTNET_STREAM_URL", "wss://stream.binance.com:9443/X", "a WebSocket URL is scheme://host[:port] with no path"),
-    ("BINANCE_SPOT_MCP_DEMO_WS_API_URL", "ws://127.0.0.1:7001", "a WebSocket URL is scheme://host[:port] with the path /ws-api/v3"),
+    ("BINANCE_SPOT_MCP_MAINNET_STREAM_URL", "ws://127.0.0.1:7000/ws-api/v3", NO_PATH),
+    ("BINANCE_SPOT_MCP_TESTNET_STREAM_URL", "wss://stream.binance.com:9443/X", NO_PATH),
+    ("BINANCE_SPOT_MCP_DEMO_WS_API_URL", "ws://127.0.0.1:7001",
+     "a WebSocket URL is scheme://host[:port] with the path /ws-api/v3"),
 ])
 def test_a_refused_websocket_url_stops_start_up_naming_the_variable(tmp_path, variable, url, reason):
     assert start_up_error({variable: url}, tmp_path).startswith(f"{variable}: {reason}")
@@ -590,4 +595,5 @@ def test_config_dir_rules(tmp_path, monkeypatch):
 
 def test_settings_carry_the_config_dir(tmp_path):
     assert settings_for({}, tmp_path).config_dir == tmp_path / "home/.config/binance-spot-mcp"
-    assert settings_for({"XDG_CONFIG_HOME": str(tmp_path / "c")}, tmp_path).config_dir == tmp_path / "c/binance-spot-mcp"
+    xdg = settings_for({"XDG_CONFIG_HOME": str(tmp_path / "c")}, tmp_path)
+    assert xdg.config_dir == tmp_path / "c/binance-spot-mcp"

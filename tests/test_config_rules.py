@@ -242,6 +242,9 @@ NO_PATH = "a WebSocket URL is scheme://host[:port] with no path"
     ("BINANCE_SPOT_MCP_TESTNET_STREAM_URL", "wss://stream.binance.com:9443/X", NO_PATH),
     ("BINANCE_SPOT_MCP_DEMO_WS_API_URL", "ws://127.0.0.1:7001",
      "a WebSocket URL is scheme://host[:port] with the path /ws-api/v3"),
+    ("BINANCE_SPOT_MCP_TESTNET_STREAM_URL", "ws://127.0.0.1:7000X", "the port must be a number"),
+    ("BINANCE_SPOT_MCP_TESTNET_WS_API_URL", "wss://ws-api.testnet.binance.vision:99999/ws-api/v3",
+     "the port must be a number"),
 ])
 def test_a_refused_websocket_url_stops_start_up_naming_the_variable(tmp_path, variable, url, reason):
     assert start_up_error({variable: url}, tmp_path).startswith(f"{variable}: {reason}")

@@ -158,7 +158,11 @@ def ws_url_problem(url: str, *, path: str = "") -> str | None:
     """Why a WebSocket URL may not be used (keys travel on the WebSocket API), or None when it may:
     ``wss://`` to a Binance stream/WebSocket API host, or ``ws(s)://`` to a loopback address.
     ``path`` is the one path the URL must have (``/ws-api/v3`` for the WebSocket API)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
+    except ValueError:
+        return "the port must be a number from 1 to 65535 (scheme://host[:port])"
     if parts.path.rstrip("/") != path.rstrip("/") or parts.query or parts.fragment or parts.username or parts.password:
         where = f"with the path {path}" if path else "with no path"
         return f"a WebSocket URL is scheme://host[:port] {where}, and no query or credentials"

@@ -44,7 +44,8 @@ SAFETY_MODULES: dict[str, list[str]] = {
     "accounts_file": ["tests/test_accounts_file.py", "tests/test_safe_files.py"],
     "limits": ["tests/test_limits.py", "tests/test_limits_rules.py"],
     "filters": ["tests/test_filters.py", "tests/test_filters_rules.py"],
-    "confirm": ["tests/test_confirm.py"],
+    "confirm": ["tests/test_confirm_unit.py"],  # test_confirm.py is an end-to-end matrix (40 s a run)
+    "approvals": ["tests/test_approvals_unit.py"],  # test_approvals.py is the slow end-to-end matrix
 }
 # Tests that spawn subprocesses or bind sockets for minutes are not worth running per mutant.
 DESELECT = ["-p", "no:cacheprovider", "-x", "-q",

@@ -166,6 +166,8 @@ def test_a_record_has_its_own_unguessable_credentials_and_a_copy_of_the_argument
     assert first.secret != first.csrf and len(first.secret) >= 32 and len(first.csrf) >= 32
     assert len(first.approval_id) == 16
     assert first.status is Status.PENDING and first.expires_at == clock.now + 300
+    # what the page/card shows and what an approved card call runs are the record's own
+    assert (first.tool, first.preview, first.digest) == ("cancel_open_orders", "Cancel all open orders", DIGEST)
     arguments["symbol"] = "ETHUSDT"  # the caller's dict changing later does not change what was asked
     assert first.arguments == {"symbol": "BTCUSDT"}
     shown = repr(first)

@@ -13,7 +13,7 @@ import pytest
 
 from binance_spot_mcp.catalog import Constraints, Param, ParamType, parse_skill
 from binance_spot_mcp.errors import ToolInputError
-from binance_spot_mcp.schema import prepare_arguments, to_wire, tool_schema
+from binance_spot_mcp.schema import optional_string, prepare_arguments, to_wire, tool_schema
 from tests.mini_skill import MINI_SKILL
 
 CATALOG = parse_skill(MINI_SKILL)
@@ -128,3 +128,15 @@ def test_at_most_ten_unknown_names_are_listed():
     message = info.value.message
     assert "unknown parameter(s) extra00, extra01, extra02, extra03, extra04, extra05, extra06, extra07, extra08, extra09, ... for place_order" in message
     assert "extra10" not in message and info.value.parameter == "extra00"
+
+
+# --- server tools' optional text arguments ----------------------------------------------------
+
+
+def test_an_optional_text_argument_is_stripped_absent_or_refused():
+    assert optional_string({"account": "  live "}, "account") == "live"
+    assert optional_string({}, "account") is None and optional_string({"account": None}, "account") is None
+    for bad in ("", "   ", 5, ["live"], True):
+        with pytest.raises(ToolInputError) as info:
+            optional_string({"account": bad}, "account")
+        assert info.value.parameter == "account" and info.value.message == "'account' must be a non-empty string"

@@ -38,6 +38,7 @@ SAFETY_MODULES: dict[str, list[str]] = {
     "orders": ["tests/test_orders.py", "tests/test_replies.py"],
     "schema": ["tests/test_schema.py", "tests/test_schema_bounds.py", "tests/test_hostile_inputs.py",
                "tests/test_schema_messages.py",
+               "tests/test_order_types.py::test_every_problem_of_a_call_is_reported_at_once_types_before_rules",
                "tests/test_cli_and_packaging.py::test_tool_list_matches_the_committed_snapshot"],
     "config": ["tests/test_hostile_inputs.py", "tests/test_client.py", "tests/test_replies.py"],
     "client": ["tests/test_client.py", "tests/test_replies.py", "tests/test_limits_rules.py"],

@@ -108,6 +108,12 @@ def test_a_well_formed_client_order_id_is_sent_and_a_malformed_one_refused():
     assert info.value.parameter == "clientOrderId" and "Binance's rule" in info.value.message
 
 
+def _unknown_message(count: int) -> str:
+    with pytest.raises(ToolInputError) as info:
+        prepare_arguments(ORDER, {**LIMIT_ORDER, **{f"extra{i:02d}": "1" for i in range(count)}})
+    return info.value.message
+
+
 def _unknown_named(name: str) -> str:
     with pytest.raises(ToolInputError) as info:
         prepare_arguments(ORDER, {**LIMIT_ORDER, name: "1"})
@@ -122,7 +128,8 @@ def test_unknown_names_are_shown_whole_up_to_forty_characters_then_cut():
 
 
 def test_at_most_ten_unknown_names_are_listed():
-    names = {f"extra{i:02d}": "1" for i in range(12)}
+    assert "extra09 for place_order" in _unknown_message(10)
+    names = {f"extra{i:02d}": "1" for i in range(11)}
     with pytest.raises(ToolInputError) as info:
         prepare_arguments(ORDER, {**LIMIT_ORDER, **names})
     message = info.value.message
@@ -140,3 +147,42 @@ def test_an_optional_text_argument_is_stripped_absent_or_refused():
         with pytest.raises(ToolInputError) as info:
             optional_string({"account": bad}, "account")
         assert info.value.parameter == "account" and info.value.message == "'account' must be a non-empty string"
+
+
+# --- what the model is told -------------------------------------------------------------------
+
+
+def test_several_problems_come_as_one_error_listing_each():
+    with pytest.raises(ToolInputError) as info:
+        prepare_arguments(ORDER, {**LIMIT_ORDER, "side": "HOLD", "quantity": "abc"})
+    error = info.value
+    assert error.message == (
+        "2 problems: 'side' must be one of BUY, SELL; got 'HOLD'; "
+        "'quantity' must be a non-negative decimal such as \"0.001\"; got 'abc'"
+    )
+    assert error.parameter == "side" and error.hint == "Fix all the named parameters and call the tool again."
+    assert error.to_dict()["problems"] == [
+        {"parameter": "side", "message": "'side' must be one of BUY, SELL; got 'HOLD'"},
+        {"parameter": "quantity", "message": "'quantity' must be a non-negative decimal such as \"0.001\"; got 'abc'"},
+    ]
+
+
+def test_a_null_argument_counts_as_not_given():
+    call = prepare_arguments(ORDER, {**LIMIT_ORDER, "newClientOrderId": None, "recvWindow": None})
+    assert "newClientOrderId" not in call.as_dict() and "recvWindow" not in call.as_dict()
+    with pytest.raises(ToolInputError) as info:
+        prepare_arguments(ORDER, {**LIMIT_ORDER, "symbol": None})
+    assert info.value.parameter == "symbol" and info.value.message == "missing required parameter(s): symbol"
+
+
+def test_a_bad_account_is_reported_once_even_beside_an_environment():
+    with pytest.raises(ToolInputError) as info:
+        prepare_arguments(CATALOG.get("get_order_book"), {"symbol": "BTCUSDT", "account": 5, "environment": "testnet"})
+    assert info.value.parameter == "account" and not info.value.problems
+    assert info.value.message == "'account' must be an account name from TOOLS.md"
+
+
+def test_the_chat_approval_arguments_are_advertised_only_when_asked_for():
+    assert not {"confirm", "confirmation_token"} & set(tool_schema(ORDER)["properties"])  # the default: not opened
+    assert {"confirm", "confirmation_token"} <= set(tool_schema(ORDER, chat_confirm=True)["properties"])
+    assert "confirm" not in tool_schema(CATALOG.get("get_order_book"), chat_confirm=True)["properties"]

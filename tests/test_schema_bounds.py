@@ -78,9 +78,10 @@ def test_a_bad_decimal_is_refused_naming_its_parameter_and_value(value, message)
     assert info.value.parameter == "quantity" and info.value.message == message
 
 
-def test_a_float_too_large_for_a_long_is_refused_naming_its_parameter():
+@pytest.mark.parametrize("value", [1e19, -1e19, 2**63, -(2**63) - 1, 10**400])
+def test_a_number_too_large_for_a_long_is_refused_naming_its_parameter(value):
     with pytest.raises(ToolInputError) as info:
-        prepare_arguments(CATALOG.get("get_order_book"), {"symbol": "BTCUSDT", "limit": 1e19})
+        prepare_arguments(CATALOG.get("get_order_book"), {"symbol": "BTCUSDT", "limit": value})
     assert info.value.parameter == "limit"
     assert info.value.message == "'limit' is too large for Binance (at most 9223372036854775807)"
 

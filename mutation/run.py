@@ -36,7 +36,9 @@ SAFETY_MODULES: dict[str, list[str]] = {
     "safe_files": ["tests/test_safe_files.py", "tests/test_accounts_file.py", "tests/test_journal.py"],
     "signing": ["tests/test_signing.py", "tests/test_client.py", "tests/test_safe_files.py"],
     "orders": ["tests/test_orders.py", "tests/test_replies.py"],
-    "schema": ["tests/test_schema.py", "tests/test_hostile_inputs.py", "tests/test_schema_messages.py",
+    "schema": ["tests/test_schema.py", "tests/test_schema_bounds.py", "tests/test_hostile_inputs.py",
+               "tests/test_schema_messages.py",
+               "tests/test_order_types.py::test_every_problem_of_a_call_is_reported_at_once_types_before_rules",
                "tests/test_cli_and_packaging.py::test_tool_list_matches_the_committed_snapshot"],
     "config": ["tests/test_config_rules.py", "tests/test_config.py", "tests/test_hostile_inputs.py",
                "tests/test_client.py", "tests/test_replies.py"],
@@ -46,7 +48,8 @@ SAFETY_MODULES: dict[str, list[str]] = {
     "accounts_file": ["tests/test_accounts_file.py", "tests/test_safe_files.py"],
     "limits": ["tests/test_limits.py", "tests/test_limits_rules.py"],
     "filters": ["tests/test_filters.py", "tests/test_filters_rules.py"],
-    "confirm": ["tests/test_confirm.py"],
+    "confirm": ["tests/test_confirm_unit.py"],  # test_confirm.py is an end-to-end matrix (40 s a run)
+    "approvals": ["tests/test_approvals_unit.py"],  # test_approvals.py is the slow end-to-end matrix
 }
 # Tests that spawn subprocesses or bind sockets for minutes are not worth running per mutant.
 DESELECT = ["-p", "no:cacheprovider", "-x", "-q",

@@ -298,9 +298,7 @@ def to_wire(param: Param, raw: Any) -> str:
     if not isinstance(raw, str) or not raw:
         raise ToolInputError(f"'{name}' must be a non-empty string", parameter=name)
     c = param.constraints
-    check_text(name, raw, limit=c.max_length if c.max_length is not None else MAX_STRING_CHARS)
-    if c.max_length is not None and len(raw) > c.max_length:
-        raise ToolInputError(f"'{name}' is at most {c.max_length} characters; got {len(raw)}", parameter=name)
+    check_text(name, raw, limit=c.max_length if c.max_length is not None else MAX_STRING_CHARS)  # maxLength too
     if c.min_length is not None and len(raw) < c.min_length:
         raise ToolInputError(f"'{name}' is at least {c.min_length} characters; got {len(raw)}", parameter=name)
     return raw

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from binance_spot_mcp.limits import IpBanned, RateLimited
+from binance_spot_mcp.limits import IpBanned, RateLimited, RateLimiter, host_key
 
 from tests.test_limits import BASE, MINUTE_100, limiter_at
 
@@ -202,3 +202,113 @@ async def test_a_429_during_a_wait_releases_the_reservation_and_books_it_once() 
     await limiter.acquire(BASE, 85)  # so the rest of the budget is still there
     with pytest.raises(RateLimited):
         await limiter.acquire(BASE, 1)
+
+
+# ------------------------------------------------------------------ more edges
+async def test_a_request_heavier_than_the_limit_says_how_to_fix_it() -> None:
+    limiter, _ = limiter_at(START + 20)
+    with pytest.raises(RateLimited) as caught:
+        await limiter.acquire(BASE, 101)
+    assert caught.value.message == (
+        "this request needs 101 against the REQUEST_WEIGHT limit of 100 per minute of https://api.binance.com, "
+        "so it can never be sent; make it lighter (fewer symbols, a smaller limit)."
+    )
+    assert caught.value.to_dict()["hint"] == "Nothing was sent. Narrow the request."
+
+
+async def test_negative_costs_are_refused_with_a_reason() -> None:
+    limiter, _ = limiter_at(START + 20)
+    with pytest.raises(ValueError, match="^weight and orders must not be negative$"):
+        await limiter.acquire(BASE, -1)
+
+
+def test_headroom_may_be_zero_but_not_negative() -> None:
+    limiter, _ = limiter_at(START, headroom=0.0)
+    assert limiter.limits(BASE) == [{"rateLimitType": "REQUEST_WEIGHT", "intervalSeconds": 60, "limit": 100,
+                                     "budget": 100}]
+    with pytest.raises(ValueError, match=r"^headroom must be in \[0, 1\)$"):
+        limiter_at(START, headroom=-0.01)
+
+
+async def test_a_read_goes_even_when_the_server_counts_the_order_limit_as_full() -> None:
+    limiter, vt = limiter_at(
+        START + 3,
+        [*MINUTE_100, {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 20}],
+        max_wait_s=5,
+    )
+    limiter.observe(BASE, 200, {"X-MBX-ORDER-COUNT-10S": "20"})  # above our budget of 19
+    await vt.run(lambda: limiter.acquire(BASE, 1))  # a read costs no order
+    assert vt.sleeps == []
+    with pytest.raises(RateLimited, match="ORDERS limit of 20 per 10 seconds"):
+        await limiter.acquire(BASE, 1, orders=1)
+
+
+async def test_the_last_window_stays_counted_while_a_request_may_still_land_in_it() -> None:
+    limiter, vt = limiter_at(START + 30)
+    await limiter.acquire(BASE, 95)  # the minute START .. START + 60 is full
+    vt.now = START + 60.5  # a new minute, but within the 1 s skew allowance of the old one
+    sent: list[float] = []
+
+    async def call() -> None:
+        await limiter.acquire(BASE, 1)
+        sent.append(vt.clock())
+
+    await vt.run(call, call)
+    assert sent == [START + 61, START + 61]  # neither may go while it could still count in the full minute
+
+
+def test_rate_limit_entries_that_cannot_be_used_are_skipped_not_the_rest(caplog: pytest.LogCaptureFixture) -> None:
+    limiter, _ = limiter_at(START, None)
+    good = {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 50}
+    with caplog.at_level(logging.WARNING, logger="binance_spot_mcp.limits"):
+        limiter.configure(BASE, [
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE"},  # no intervalNum, no limit
+            {"rateLimitType": "SOMETHING_NEW", "interval": "MINUTE", "intervalNum": 1, "limit": 1},
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 0},
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 0, "limit": 10},
+            good,
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 1, "limit": 1},
+        ])
+        limiter.configure("https://testnet.binance.vision/", [])
+    assert limiter.limits(BASE) == [
+        {"rateLimitType": "REQUEST_WEIGHT", "intervalSeconds": 60, "limit": 50, "budget": 47},
+        {"rateLimitType": "ORDERS", "intervalSeconds": 1, "limit": 1, "budget": 0},
+    ]
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0] == ("ignoring a rate limit entry that cannot be read: "
+                           "{'rateLimitType': 'REQUEST_WEIGHT', 'interval': 'MINUTE'}")
+    assert messages[1] == ("ignoring an unknown rate limit entry: "
+                           "{'rateLimitType': 'SOMETHING_NEW', 'interval': 'MINUTE', 'intervalNum': 1, 'limit': 1}")
+    assert len(messages) == 5
+    assert messages[-1] == ("no usable rateLimits for https://testnet.binance.vision; "
+                            "keeping the documented defaults")
+
+
+async def test_a_late_wake_up_is_logged_as_a_re_plan_and_an_on_time_one_is_not(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [START + 55]
+
+    async def oversleep(seconds: float) -> None:
+        now[0] += seconds + 64
+
+    async def on_time(seconds: float) -> None:
+        now[0] += seconds
+
+    for sleep, logged in ((on_time, False), (oversleep, True)):
+        caplog.clear()
+        now[0] = START + 55 + (120 if logged else 0)
+        limiter = RateLimiter(clock=lambda: now[0], sleep=sleep)
+        limiter.configure(BASE, MINUTE_100)
+        await limiter.acquire(BASE, 95)
+        with caplog.at_level(logging.DEBUG, logger="binance_spot_mcp.limits"):
+            await limiter.acquire(BASE, 10)
+        replans = [r.getMessage() for r in caplog.records if "re-planning" in r.getMessage()]
+        assert replans == (["re-planning a reservation for https://api.binance.com after the wait"] if logged else [])
+
+
+def test_host_keys_without_a_scheme_stay_apart() -> None:
+    assert host_key(" localhost:8080/ ") == "localhost:8080"
+    assert host_key("localhost:9090") == "localhost:9090"
+    assert host_key("SANDBOX/") == "sandbox"
+    assert host_key("api.Binance.com/") == "api.binance.com"

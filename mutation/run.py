@@ -43,7 +43,7 @@ SAFETY_MODULES: dict[str, list[str]] = {
     "accounts": ["tests/test_accounts.py", "tests/test_accounts_rules.py", "tests/test_safe_files.py"],
     "accounts_file": ["tests/test_accounts_file.py", "tests/test_safe_files.py"],
     "limits": ["tests/test_limits.py", "tests/test_limits_rules.py", "tests/test_limits_edges.py"],
-    "filters": ["tests/test_filters.py", "tests/test_filters_rules.py"],
+    "filters": ["tests/test_filters.py", "tests/test_filters_rules.py", "tests/test_filters_edges.py"],
     "confirm": ["tests/test_confirm.py"],
 }
 # Tests that spawn subprocesses or bind sockets for minutes are not worth running per mutant.

@@ -8,7 +8,7 @@ import logging
 from decimal import Decimal
 
 import pytest
-from binance_spot_mcp.filters import find_violations, needs_avg_price
+from binance_spot_mcp.filters import find_violations, needs_avg_price, order_legs, symbol_entry
 
 from tests.test_filters import BY_SIDE, limit, lot_size, market, notional, passes, price_filter, rejected, symbol
 
@@ -237,3 +237,93 @@ def test_needs_avg_price_only_for_this_symbol_order_tools_and_filters_that_use_i
     assert not needs_avg_price("get_order", market("1"), notional_only)
     assert not needs_avg_price("place_order", market("1"), symbol(lot_size()))
     assert not needs_avg_price("place_order", market("1", price="600"), symbol(PERCENT))
+
+
+def test_order_legs_lists_each_order_of_a_call_with_its_own_parameters() -> None:
+    otoco = {"symbol": "BNBUSDT", "workingType": "LIMIT", "workingSide": "BUY", "workingPrice": "600",
+             "workingQuantity": "1", "pendingSide": "SELL", "pendingQuantity": "1",
+             "pendingAboveType": "LIMIT_MAKER", "pendingAbovePrice": "700", "pendingBelowType": "STOP_LOSS",
+             "pendingBelowStopPrice": "500"}
+    legs = order_legs("place_order_list_otoco", otoco)
+    assert [(leg.type, leg.side, leg.quantity) for leg in legs] == [
+        ("LIMIT", "BUY", D("1")), ("LIMIT_MAKER", "SELL", D("1")), ("STOP_LOSS", "SELL", D("1"))]
+    assert legs[2].name("stopPrice") == "pendingBelowStopPrice" and legs[2].stop_price == D("500")
+    assert order_legs("get_order", otoco) == []
+
+
+def _leg(leg) -> tuple:  # type: ignore[no-untyped-def]
+    def s(v):  # type: ignore[no-untyped-def]
+        return None if v is None else str(v)
+    return (leg.type, leg.side, s(leg.quantity), s(leg.quote_qty), s(leg.price), s(leg.stop_price),
+            s(leg.iceberg_qty), s(leg.trailing_delta), leg.pegged)
+
+
+@pytest.mark.parametrize("tool", ["place_order", "test_order", "place_sor_order", "test_sor_order",
+                                  "cancel_replace_order"])
+def test_a_single_order_is_one_leg_with_every_parameter(tool: str) -> None:
+    params = {"symbol": "BNBUSDT", "side": "buy", "type": "take_profit_limit", "quantity": "1", "quoteOrderQty": "2",
+              "price": "3", "stopPrice": "4", "icebergQty": "5", "trailingDelta": "6", "pegPriceType": "PRIMARY_PEG"}
+    assert [_leg(leg) for leg in order_legs(tool, params)] == [
+        ("TAKE_PROFIT_LIMIT", "BUY", "1", "2", "3", "4", "5", "6", True)]
+    assert [_leg(leg) for leg in order_legs(tool, {"symbol": "BNBUSDT"})] == [
+        ("", "", None, None, None, None, None, None, False)]
+
+
+@pytest.mark.parametrize("stop_limit", [True, False])
+def test_the_deprecated_oco_has_a_limit_maker_and_a_stop_leg(stop_limit: bool) -> None:
+    params = {"symbol": "BNBUSDT", "side": "sell", "quantity": "1", "price": "700", "stopPrice": "500",
+              "limitIcebergQty": "0.1", "stopIcebergQty": "0.2", "trailingDelta": "30", "limitTrailingDelta": "40",
+              "stopPegPriceType": "PRIMARY_PEG"}
+    if stop_limit:
+        params["stopLimitPrice"] = "499"
+    limit_leg, stop_leg = order_legs("place_oco_deprecated", params)
+    assert _leg(limit_leg) == ("LIMIT_MAKER", "SELL", "1", None, "700", None, "0.1", "40", False)
+    assert _leg(stop_leg) == ("STOP_LOSS_LIMIT" if stop_limit else "STOP_LOSS", "SELL", "1", None,
+                              "499" if stop_limit else None, "500", "0.2", "30", True)
+    assert (limit_leg.name("price"), limit_leg.name("icebergQty")) == ("price", "limitIcebergQty")
+    assert (stop_leg.name("price"), stop_leg.name("stopPrice"), stop_leg.name("trailingDelta"),
+            stop_leg.name("quantity"), stop_leg.name("side")) == (
+        "stopLimitPrice", "stopPrice", "trailingDelta", "quantity", "side")
+
+
+def test_an_oco_has_an_above_and_a_below_leg_sharing_side_and_quantity() -> None:
+    params = {"symbol": "BNBUSDT", "side": "sell", "quantity": "1", "aboveType": "limit_maker", "abovePrice": "700",
+              "aboveIcebergQty": "0.1", "belowType": "stop_loss_limit", "belowPrice": "499", "belowStopPrice": "500",
+              "belowTrailingDelta": "30", "belowPegPriceType": "PRIMARY_PEG", "quoteOrderQty": "9"}
+    above, below = order_legs("place_order_list_oco", params)
+    assert _leg(above) == ("LIMIT_MAKER", "SELL", "1", None, "700", None, "0.1", None, False)
+    assert _leg(below) == ("STOP_LOSS_LIMIT", "SELL", "1", None, "499", "500", None, "30", True)
+    assert (below.name("side"), below.name("quantity"), below.name("stopPrice")) == ("side", "quantity",
+                                                                                     "belowStopPrice")
+
+
+@pytest.mark.parametrize("tool", ["place_order_list_oto", "place_order_list_opo"])
+def test_an_oto_has_a_working_and_a_pending_leg_each_with_its_own_side(tool: str) -> None:
+    params = {"symbol": "BNBUSDT", "workingType": "LIMIT", "workingSide": "BUY", "workingPrice": "600",
+              "workingQuantity": "1", "workingIcebergQty": "0.1", "pendingType": "STOP_LOSS", "pendingSide": "SELL",
+              "pendingQuantity": "2", "pendingStopPrice": "500", "pendingTrailingDelta": "30",
+              "pendingPegPriceType": "PRIMARY_PEG", "side": "SELL", "quantity": "7"}
+    working, pending = order_legs(tool, params)
+    assert _leg(working) == ("LIMIT", "BUY", "1", None, "600", None, "0.1", None, False)
+    assert _leg(pending) == ("STOP_LOSS", "SELL", "2", None, None, "500", None, "30", True)
+
+
+@pytest.mark.parametrize("tool", ["place_order_list_otoco", "place_order_list_opoco"])
+def test_an_otoco_has_a_working_leg_and_two_pending_legs_sharing_side_and_quantity(tool: str) -> None:
+    params = {"symbol": "BNBUSDT", "workingType": "LIMIT", "workingSide": "BUY", "workingPrice": "600",
+              "workingQuantity": "1", "pendingSide": "SELL", "pendingQuantity": "2",
+              "pendingAboveType": "LIMIT_MAKER", "pendingAbovePrice": "700", "pendingAboveIcebergQty": "0.1",
+              "pendingBelowType": "STOP_LOSS_LIMIT", "pendingBelowPrice": "499", "pendingBelowStopPrice": "500",
+              "pendingBelowTrailingDelta": "30", "side": "BUY", "quantity": "7"}
+    working, above, below = order_legs(tool, params)
+    assert _leg(working) == ("LIMIT", "BUY", "1", None, "600", None, None, None, False)
+    assert _leg(above) == ("LIMIT_MAKER", "SELL", "2", None, "700", None, "0.1", None, False)
+    assert _leg(below) == ("STOP_LOSS_LIMIT", "SELL", "2", None, "499", "500", None, "30", False)
+    assert (above.name("side"), above.name("quantity")) == ("pendingSide", "pendingQuantity")
+
+
+def test_a_bare_symbol_entry_for_another_symbol_is_not_used() -> None:
+    entry = symbol(lot_size())
+    assert symbol_entry(entry, "BNBUSDT") is entry and symbol_entry(entry, "ETHUSDT") is None
+    reply = {"symbols": [symbol(lot_size(), name="ETHUSDT"), entry], "filters": []}
+    assert symbol_entry(reply, "BNBUSDT") is entry

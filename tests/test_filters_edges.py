@@ -327,3 +327,12 @@ def test_a_bare_symbol_entry_for_another_symbol_is_not_used() -> None:
     assert symbol_entry(entry, "BNBUSDT") is entry and symbol_entry(entry, "ETHUSDT") is None
     reply = {"symbols": [symbol(lot_size(), name="ETHUSDT"), entry], "filters": []}
     assert symbol_entry(reply, "BNBUSDT") is entry
+
+
+def test_iceberg_parts_message_and_iceberg_qty_under_the_lot_minimum() -> None:
+    err = rejected(limit("600", "1.001", icebergQty="0.1"), symbol(lot_size(), {"filterType": "ICEBERG_PARTS",
+                                                                                 "limit": 10}))
+    assert err.message == ("ICEBERG_PARTS: ceil(quantity / icebergQty) must be at most 10; "
+                           "ceil(1.001 / 0.1) = 11 -> icebergQty 0.101")
+    err = rejected(limit("600", "1", icebergQty="0.02"), symbol(lot_size("0.05", "10", "0.01")))
+    assert (err.parameter, err.suggestions) == ("icebergQty", ("0.05",))

@@ -144,7 +144,7 @@ def test_values_binance_would_refuse_for_other_reasons_are_left_to_it() -> None:
     assert not passes(limit("600", "1e40"), info)
     assert not passes(limit("600", "1e-40"), info)
     assert not passes(limit("600", "0"), info)
-    assert passes(limit("600", "1"), symbol({**lot_size(), "stepSize": 0.5}))  # a float bound is not trusted
+    assert passes(limit("600", "1"), symbol({**lot_size(), "stepSize": 0.3}))  # a float bound is not trusted
 
 
 def test_negative_zero_is_shown_as_zero() -> None:
@@ -336,3 +336,12 @@ def test_iceberg_parts_message_and_iceberg_qty_under_the_lot_minimum() -> None:
                            "ceil(1.001 / 0.1) = 11 -> icebergQty 0.101")
     err = rejected(limit("600", "1", icebergQty="0.02"), symbol(lot_size("0.05", "10", "0.01")))
     assert (err.parameter, err.suggestions) == ("icebergQty", ("0.05",))
+
+
+def test_suggestions_at_disabled_or_unreachable_bounds() -> None:
+    assert rejected(limit("0.3", "1"), symbol(price_filter("0.5", "0", "0"))).suggestions == ("0.5",)  # no tick
+    assert rejected(limit("0.6", "1"), symbol(price_filter("0", "0.5", "0.1"))).suggestions == ("0.5",)  # no min
+    assert rejected(limit("0.005", "1"), symbol(price_filter("0", "0", "0.01"))).suggestions == ("0.01",)  # never 0
+    err = rejected(limit("600", "0.12"), symbol(lot_size("0.15", "0.19", "0.1")))  # no multiple of 0.1 in range
+    assert err.message == "LOT_SIZE: quantity must be a multiple of 0.1 from 0.15 to 0.19; 0.12 is not"
+    assert err.suggestions == ()

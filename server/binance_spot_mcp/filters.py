@@ -480,7 +480,8 @@ def find_violations(
         price_filter = next((f for f in filters if f.get("filterType") == "PRICE_FILTER"), {})
         lot_filter = next((f for f in filters if f.get("filterType") == "LOT_SIZE"), {})
         ctx = _Context(
-            avg_price=avg_price if avg_price is not None and avg_price > 0 else None,
+            # a NaN, an infinity or a price <= 0 is no price: the checks that need one are skipped
+            avg_price=avg_price if avg_price is not None and avg_price.is_finite() and avg_price > 0 else None,
             open_orders=open_orders,
             tick=_limit(price_filter, "tickSize") or Decimal(0),
             step=_limit(lot_filter, "stepSize") or Decimal(0),

@@ -237,3 +237,176 @@ def test_swapping_the_key_file_voids_an_approval(tmp_path):
     assert _digest(_store(tmp_path, _account(lines))) == before
     _write_key(tmp_path / "ed.pem")
     assert _digest(_store(tmp_path, _account(lines))) != before
+
+
+# ------------------------------------------------------------------------------ the section's lines
+
+
+def test_fences_comments_and_rules_inside_the_section_are_skipped(tmp_path):
+    body = _account(f"```\n- API Key: {KEY}\n<!-- a note -->\n- Secret: {SECRET}\n---\n- Environment: testnet\n```\n")
+    current = _store(tmp_path, body).current()
+    assert current.names() == ["a"] and current.problems == []
+
+
+def test_text_before_the_first_account_is_reported_and_the_accounts_still_read(tmp_path):
+    body = f"## Binance Accounts\nmy accounts:\n### a\n- API Key: {KEY}\n- Secret: {SECRET}\n- Environment: testnet\n"
+    current = _store(tmp_path, body).current()
+    assert current.names() == ["a"]
+    assert current.problems == ["TOOLS.md line 2: text before the first '### name' heading is ignored"]
+
+
+def test_a_stray_line_breaks_only_its_own_account(tmp_path):
+    body = (
+        f"## Binance Accounts\n### a\n- API Key: {KEY}\n- Secret: {SECRET}\n- Environment: testnet\nsomething else\n"
+        f"### b\n- API Key: {KEY}b\n- Secret: {SECRET}\n- Environment: testnet\n"
+        f"### a\n- API Key: {KEY}c\n- Secret: {SECRET}\n- Environment: testnet\n"
+        f"### c\n- API Key: {KEY}d\n- Secret: {SECRET}\n- Environment: demo\n"
+    )
+    current = _store(tmp_path, body).current()
+    assert current.names() == ["b", "c"]
+    assert current.broken["a"].name == "a"
+    assert current.broken["a"].problem == "TOOLS.md line 6: not a '- Field: value' line"
+
+
+def test_unknown_and_repeated_fields_are_named_never_their_values(tmp_path):
+    body = _account(f"- API Key: {KEY}\n- Secret: {SECRET}\n- Secret: {SECRET}\n- Colour: blue\n- Environment: testnet\n")
+    store = _store(tmp_path, body)
+    problems = store.current().problems
+    unknown = next(p for p in problems if "unknown field" in p)
+    assert unknown.startswith("TOOLS.md line 6: unknown field 'Colour' ignored (known: Allowed Symbols, Api Key, ")
+    assert ", Private Key File, Private Key Passphrase, Secret, Secret Key, Testnet)" in unknown
+    assert _problem(store) == "TOOLS.md line 5: 'Secret' given twice for 'a'"
+
+
+def test_several_problems_in_one_account_are_all_reported(tmp_path):
+    store = _store(tmp_path, _account(f"- Secret: {SECRET}\n- Environment: moon\n"))
+    assert _problem(store) == (
+        "TOOLS.md line 2: account 'a' has no 'API Key' line; TOOLS.md line 4: Environment must be mainnet, testnet or demo"
+    )
+
+
+def test_keys_and_secrets_are_redacted_as_keys_and_secrets_and_pasted_words_too(tmp_path):
+    from binance_spot_mcp.redact import MASK, mask_api_key, mask_secret
+
+    pasted, quoted = random_token(), random_token()
+    body = _account(f"- API Key: {KEY}\n- Secret: {SECRET}\n- Environment: testnet\nnote:{pasted} \"{quoted}\"\n")
+    store = _store(tmp_path, body)
+    store.current()
+    redact = store._redactor.redact  # noqa: SLF001
+    assert redact(f"{KEY} {SECRET}") == f"{mask_api_key(KEY)} {mask_secret(SECRET)}"
+    assert redact(pasted) == MASK and redact(quoted) == MASK
+
+
+def test_an_empty_private_key_file_line_is_no_key_file(tmp_path):
+    store = _store(tmp_path, _account(f"- API Key: {KEY}\n- Private Key File:\n- Environment: testnet\n"))
+    assert _problem(store) == "TOOLS.md line 2: account 'a' has neither 'Secret' nor 'Private Key File'"
+
+
+# ------------------------------------------------------------------------------ base URL, chat confirm
+
+
+def test_a_trailing_slash_is_dropped_from_the_base_url(tmp_path):
+    body = _account(f"- API Key: {KEY}\n- Secret: {SECRET}\n- Environment: testnet\n- Base URL: http://127.0.0.1:9000/\n")
+    assert _store(tmp_path, body).resolve("a").base_url == "http://127.0.0.1:9000"
+
+
+@pytest.mark.parametrize(
+    ("label", "url"),
+    [("testnet", "https://api.binance.com"), ("demo", "https://api.binance.com/"), ("mainnet", "https://testnet.binance.vision")],
+)
+def test_a_binance_host_of_another_environment_makes_the_account_unusable(tmp_path, label, url):
+    body = _account(f"- API Key: {KEY}\n- Secret: {SECRET}\n- Environment: {label}\n- Base URL: {url}\n")
+    problem = _problem(_store(tmp_path, body))
+    assert problem.startswith("TOOLS.md line 6: Base URL refused: ") and f"labelled {label}" in problem
+
+
+@pytest.mark.parametrize(("line", "opted_in"), [("", False), ("- Chat Confirm: yes\n", True), ("- Chat Confirm: TRUE\n", True),
+                                                ("- Chat Confirm: no\n", False), ("- Chat Confirm: False\n", False)])
+def test_chat_confirm_is_off_unless_the_account_opts_in(tmp_path, line, opted_in):
+    body = _account(f"- API Key: {KEY}\n- Secret: {SECRET}\n- Environment: mainnet\n{line}")
+    assert _store(tmp_path, body).resolve("a").chat_confirm is opted_in
+
+
+def test_an_unclear_chat_confirm_makes_the_account_unusable(tmp_path):
+    body = _account(f"- API Key: {KEY}\n- Secret: {SECRET}\n- Environment: mainnet\n- Chat Confirm: sure\n")
+    assert _problem(_store(tmp_path, body)) == "TOOLS.md line 6: Chat Confirm must be true or false"
+
+
+def test_what_show_reports_of_an_hmac_account(tmp_path):
+    from binance_spot_mcp.redact import mask_secret
+
+    body = _account(f"- API Key: {KEY}\n- Secret: {SECRET}\n- Environment: testnet\n- Max Order Value: 100 USDT\n")
+    account = _store(tmp_path, body).resolve("a")
+    assert account.source == "TOOLS.md line 2" and account.description == ""
+    assert account.secret_display == mask_secret(SECRET) and account.key_file is None
+    assert str(account.rules.max_order_value) and account.policy.order_caps  # the account's own cap is in force
+
+
+def test_the_servers_guard_rails_apply_to_every_account(tmp_path):
+    path = tmp_path / "TOOLS.md"
+    path.write_text(_account(f"- API Key: {KEY}\n- Secret: {SECRET}\n- Environment: testnet\n"))
+    environ = {
+        "BINANCE_SPOT_MCP_DRY_RUN": "true",
+        "BINANCE_DEMO_API_KEY": random_token(),
+        "BINANCE_DEMO_SECRET_KEY": random_token(),
+    }
+    store = AccountStore(load_settings(tools_file=str(path), environ=environ), Redactor())
+    accounts = store.current().accounts
+    assert accounts["a"].policy.dry_run and accounts["env-demo"].policy.dry_run
+
+
+# ------------------------------------------------------------------------------ the file and the environment
+
+
+def test_accounts_from_environment_variables_sign_and_are_shown_masked(tmp_path):
+    from binance_spot_mcp.redact import mask_secret
+
+    key, secret, demo_key, demo_secret = random_token(), random_token(), random_token(), random_token()
+    path = tmp_path / "TOOLS.md"
+    path.write_text(_account(f"- API Key: {KEY}\n- Secret: {SECRET}\n- Environment: testnet\n", name="env-testnet"))
+    environ = {
+        "BINANCE_TESTNET_API_KEY": key, "BINANCE_TESTNET_SECRET_KEY": secret,
+        "BINANCE_DEMO_API_KEY": demo_key, "BINANCE_DEMO_SECRET_KEY": demo_secret,
+    }
+    store = AccountStore(load_settings(tools_file=str(path), environ=environ), Redactor())
+    accounts = store.current().accounts
+    assert accounts["env-testnet"].api_key == KEY  # TOOLS.md's account of that name wins
+    demo = accounts["env-demo"]
+    assert (demo.name, demo.environment, demo.api_key, demo.signing) == ("env-demo", "demo", demo_key, "HMAC_SHA256")
+    assert demo.base_url == "https://demo-api.binance.com" and demo.secret_display == mask_secret(demo_secret)
+    assert demo.source and demo.description == f"from environment variables {demo.source}"
+    assert "BINANCE_DEMO_API_KEY" in demo.source
+    assert demo.signer_fingerprint and demo.signer_fingerprint != fingerprint_of(demo_key)
+    other = AccountStore(load_settings(tools_file=str(path), environ={**environ, "BINANCE_DEMO_SECRET_KEY": random_token()}), Redactor())
+    assert other.current().accounts["env-demo"].signer_fingerprint != demo.signer_fingerprint
+
+
+def fingerprint_of(value: str) -> str:
+    from binance_spot_mcp.accounts import fingerprint
+
+    return fingerprint(value)
+
+
+def test_a_refused_or_missing_file_is_reported_as_such(tmp_path):
+    path = tmp_path / "TOOLS.md"
+    missing = AccountStore(load_settings(tools_file=str(path), environ={}), Redactor()).current()
+    assert missing.problems == [f"accounts file {path} does not exist"] and missing.mode_problem is None
+    path.write_text(_account(f"- API Key: {KEY}\n- Secret: {SECRET}\n- Environment: testnet\n"))
+    path.chmod(0o640)
+    refused = AccountStore(load_settings(tools_file=str(path), environ={}), Redactor()).current()
+    assert refused.problems[0].startswith(f"accounts file {path} is readable by other users (mode 640); refused; no account from it is used (fix: chmod 600 ")
+    path.chmod(0o600)
+    path.write_bytes(b"## Binance Accounts\n\xff\n")
+    assert AccountStore(load_settings(tools_file=str(path), environ={}), Redactor()).current().problems == [
+        f"accounts file {path} is not UTF-8 text; not read"
+    ]
+
+
+def test_an_unchanged_file_is_read_and_its_problems_logged_once(tmp_path, caplog):
+    store = _store(tmp_path, _account(f"- API Key: {KEY}\n- Secret: {SECRET}\n- Environment: moon\n"))
+    with caplog.at_level("WARNING", logger="binance_spot_mcp.accounts"):
+        first = store.current()
+        assert store.current() is first
+    assert [r.getMessage() for r in caplog.records] == first.problems == [
+        "TOOLS.md line 5: Environment must be mainnet, testnet or demo"
+    ]

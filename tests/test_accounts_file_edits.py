@@ -64,7 +64,7 @@ def test_a_section_that_ends_the_file_without_a_newline_gets_one_before_the_new_
 def test_an_empty_section_gets_the_block_right_after_the_heading():
     assert with_account("## Binance Accounts\n\n\n", _entry()) == "## Binance Accounts\n\n" + _block() + "\n\n"
     assert with_account("## Binance Accounts\n\n\n## Next\n", _entry()) == (
-        "## Binance Accounts\n\n" + _block() + "\n## Next\n"
+        "## Binance Accounts\n\n" + _block() + "\n\n## Next\n"
     )
 
 

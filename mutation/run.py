@@ -41,7 +41,7 @@ SAFETY_MODULES: dict[str, list[str]] = {
     "config": ["tests/test_hostile_inputs.py", "tests/test_client.py", "tests/test_replies.py"],
     "client": ["tests/test_client.py", "tests/test_replies.py", "tests/test_limits_rules.py"],
     "accounts": ["tests/test_accounts.py", "tests/test_accounts_rules.py", "tests/test_safe_files.py",
-                 "tests/test_accounts_reading.py"],
+                 "tests/test_accounts_reading.py", "tests/test_accounts_file_edits.py"],
     "accounts_file": ["tests/test_accounts_file.py", "tests/test_safe_files.py", "tests/test_accounts_file_edits.py"],
     "limits": ["tests/test_limits.py", "tests/test_limits_rules.py"],
     "filters": ["tests/test_filters.py", "tests/test_filters_rules.py"],

@@ -410,3 +410,10 @@ def test_an_unchanged_file_is_read_and_its_problems_logged_once(tmp_path, caplog
     assert [r.getMessage() for r in caplog.records] == first.problems == [
         "TOOLS.md line 5: Environment must be mainnet, testnet or demo"
     ]
+
+
+def test_an_account_without_an_environment_is_refused_for_that_alone(tmp_path):
+    body = _account(f"- API Key: {KEY}\n- Secret: {SECRET}\n- Base URL: https://api.binance.com\n")
+    assert _problem(_store(tmp_path, body)) == (
+        "TOOLS.md line 2: account 'a' has no 'Environment: mainnet|testnet|demo' line"
+    )

@@ -158,3 +158,35 @@ def test_a_credentials_file_others_can_read_is_refused_unless_allowed(tmp_path):
     assert read_credentials_file(path, allow_readable=True) == (KEY, SECRET)
     with pytest.raises(AccountsFileError, match=r"^credentials file .* does not exist"):
         read_credentials_file(tmp_path / "absent.key")
+
+
+def test_replacing_a_block_in_the_middle_keeps_the_blank_lines_around_it():
+    text = "## Binance Accounts\n" + _old("first") + "\n\n" + _old("new") + "\n\n" + _old("last") + "\n"
+    assert with_account(text, _entry(), replace=True) == (
+        "## Binance Accounts\n" + _old("first") + "\n\n" + _block() + "\n" + _old("last") + "\n"
+    )
+    bare = "## Binance Accounts\n### new\n\n\n" + _old("last") + "\n"  # a heading and nothing else yet
+    assert with_account(bare, _entry(), replace=True) == "## Binance Accounts\n" + _block() + "\n\n" + _old("last") + "\n"
+
+
+def test_a_file_of_exactly_the_size_limit_is_written(tmp_path, monkeypatch):
+    import binance_spot_mcp.accounts_file as accounts_file
+
+    path = tmp_path / "TOOLS.md"
+    path.write_text("# notes\n")
+    size = len(with_account("# notes\n", _entry()).encode())
+    monkeypatch.setattr(accounts_file, "MAX_TOOLS_FILE_BYTES", size)
+    add_account(path, _entry())
+    assert len(path.read_bytes()) == size
+
+
+def test_a_planted_backup_symlink_is_refused_and_nothing_is_written(tmp_path):
+    path = tmp_path / "TOOLS.md"
+    path.write_text("# notes\n")
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("untouched\n")
+    (tmp_path / "TOOLS.md.bak").symlink_to(elsewhere)
+    with pytest.raises(AccountsFileError) as info:
+        add_account(path, _entry(), backup=True)
+    assert info.value.message.startswith(f"accounts file {tmp_path / 'TOOLS.md.bak'} ")
+    assert path.read_text() == "# notes\n" and elsewhere.read_text() == "untouched\n"

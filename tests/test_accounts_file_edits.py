@@ -124,7 +124,8 @@ def test_a_refused_tools_md_says_how_to_fix_it(tmp_path):
     path.chmod(0o622)
     with pytest.raises(AccountsFileError) as info:
         add_account(path, _entry())
-    assert "writable by other users" in info.value.message and info.value.hint and "chmod" in info.value.hint
+    assert info.value.message.startswith(f"accounts file {path} ") and "writable by other users" in info.value.message
+    assert info.value.hint and "chmod" in info.value.hint
 
 
 # ------------------------------------------------------------------------------ credentials files
@@ -190,3 +191,42 @@ def test_a_planted_backup_symlink_is_refused_and_nothing_is_written(tmp_path):
         add_account(path, _entry(), backup=True)
     assert info.value.message.startswith(f"accounts file {tmp_path / 'TOOLS.md.bak'} ")
     assert path.read_text() == "# notes\n" and elsewhere.read_text() == "untouched\n"
+
+
+def test_empty_or_multi_line_values_are_refused_and_secrets_not_quoted():
+    with pytest.raises(AccountsFileError, match=r"^account 'new': the secret is empty$"):
+        _entry(secret="")
+    with pytest.raises(AccountsFileError) as secret:
+        _entry(secret=SECRET + "\nmore")
+    assert secret.value.message == "account 'new': the secret contains a line break or control character"
+    with pytest.raises(AccountsFileError) as url:
+        _entry(base_url="http://127.0.0.1:9000\n")
+    assert url.value.message == "account 'new': the base URL contains a line break or control character; it must be one line"
+
+
+def test_a_new_file_holds_only_the_section_and_no_backup_is_made_unasked(tmp_path):
+    path = tmp_path / "TOOLS.md"
+    assert add_account(path, _entry()) is None
+    assert path.read_text() == "## Binance Accounts\n\n" + _block()
+    assert add_account(path, _entry("second")) is None
+    assert not (tmp_path / "TOOLS.md.bak").exists()
+    before = path.read_text()
+    kept = add_account(path, _entry("third"), backup=True)
+    assert kept == tmp_path / "TOOLS.md.bak" and kept.read_text() == before
+    assert (kept.stat().st_mode & 0o777) == 0o600
+
+
+def test_a_tools_md_over_the_size_limit_is_refused_unread(tmp_path, monkeypatch):
+    import binance_spot_mcp.accounts_file as accounts_file
+
+    path = tmp_path / "TOOLS.md"
+    path.write_text("# notes\n" + "x" * 200 + "\n")
+    monkeypatch.setattr(accounts_file, "MAX_TOOLS_FILE_BYTES", 100)
+    with pytest.raises(AccountsFileError, match=rf"^accounts file {path} is larger than 100 bytes"):
+        add_account(path, _entry())
+
+
+def test_a_missing_directory_is_named(tmp_path):
+    with pytest.raises(AccountsFileError) as info:
+        add_account(tmp_path / "nowhere" / "TOOLS.md", _entry())
+    assert info.value.message == f"the directory of {tmp_path / 'nowhere' / 'TOOLS.md'} does not exist"

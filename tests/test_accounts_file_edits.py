@@ -230,3 +230,29 @@ def test_a_missing_directory_is_named(tmp_path):
     with pytest.raises(AccountsFileError) as info:
         add_account(tmp_path / "nowhere" / "TOOLS.md", _entry())
     assert info.value.message == f"the directory of {tmp_path / 'nowhere' / 'TOOLS.md'} does not exist"
+
+
+def test_each_refused_entry_says_what_to_do():
+    with pytest.raises(AccountsFileError) as name:
+        _entry("bad name")
+    assert name.value.hint == "Choose another name, e.g. 'main' or 'testnet-hmac'."
+    with pytest.raises(AccountsFileError) as key:
+        _entry(api_key="short")
+    assert key.value.hint == "Copy the API key again from Binance's API management page."
+    with pytest.raises(AccountsFileError, match=r"^account 'new': the description must be one line of text$"):
+        _entry(description="a\x7fb")
+    assert _entry(description="caf\u00e9 \u0080ok").description  # other characters are text
+    keyed = {"secret": None, "private_key_file": "keys/a.pem"}
+    with pytest.raises(AccountsFileError) as path:
+        _entry(**{**keyed, "private_key_file": "keys/a.pem\nx"})
+    assert path.value.message == "account 'new': the private key file contains a line break or control character; it must be one line"
+    with pytest.raises(AccountsFileError) as passphrase:
+        _entry(**keyed, passphrase="pass\nphrase")
+    assert passphrase.value.message == "account 'new': the passphrase contains a line break or control character"
+
+
+def test_a_base_url_of_another_environment_is_refused_and_a_trailing_slash_accepted():
+    assert _entry(base_url="http://127.0.0.1:9000/").base_url == "http://127.0.0.1:9000/"
+    with pytest.raises(AccountsFileError) as info:
+        _entry(base_url="https://api.binance.com/")
+    assert info.value.message.startswith("account 'new': base URL refused: api.binance.com is a Binance mainnet host")

@@ -256,3 +256,8 @@ def test_a_base_url_of_another_environment_is_refused_and_a_trailing_slash_accep
     with pytest.raises(AccountsFileError) as info:
         _entry(base_url="https://api.binance.com/")
     assert info.value.message.startswith("account 'new': base URL refused: api.binance.com is a Binance mainnet host")
+
+
+def test_a_replace_never_takes_the_guard_rails_of_the_block_above():
+    text = "## Binance Accounts\n" + _old("first", "- Dry Run: true") + "\n" + _old("new") + "\n"
+    assert with_account(text, _entry(), replace=True) == "## Binance Accounts\n" + _old("first", "- Dry Run: true") + "\n" + _block()

@@ -261,3 +261,10 @@ def test_a_base_url_of_another_environment_is_refused_and_a_trailing_slash_accep
 def test_a_replace_never_takes_the_guard_rails_of_the_block_above():
     text = "## Binance Accounts\n" + _old("first", "- Dry Run: true") + "\n" + _old("new") + "\n"
     assert with_account(text, _entry(), replace=True) == "## Binance Accounts\n" + _old("first", "- Dry Run: true") + "\n" + _block()
+
+
+def test_removing_an_account_writes_no_backup(tmp_path):
+    path = tmp_path / "TOOLS.md"
+    add_account(path, _entry())
+    assert remove_account(path, "new") is True
+    assert path.read_text() == "## Binance Accounts\n\n" and not (tmp_path / "TOOLS.md.bak").exists()

@@ -44,8 +44,9 @@ SAFETY_MODULES: dict[str, list[str]] = {
                "tests/test_client.py", "tests/test_replies.py"],
     "client": ["tests/test_client.py", "tests/test_replies.py", "tests/test_limits_rules.py",
                "tests/test_client_errors.py", "tests/test_client_requests.py"],
-    "accounts": ["tests/test_accounts.py", "tests/test_accounts_rules.py", "tests/test_safe_files.py"],
-    "accounts_file": ["tests/test_accounts_file.py", "tests/test_safe_files.py"],
+    "accounts": ["tests/test_accounts.py", "tests/test_accounts_rules.py", "tests/test_safe_files.py",
+                 "tests/test_accounts_reading.py", "tests/test_accounts_file_edits.py"],
+    "accounts_file": ["tests/test_accounts_file.py", "tests/test_safe_files.py", "tests/test_accounts_file_edits.py"],
     "limits": ["tests/test_limits.py", "tests/test_limits_rules.py", "tests/test_limits_edges.py"],
     "filters": ["tests/test_filters.py", "tests/test_filters_rules.py", "tests/test_filters_edges.py"],
     "confirm": ["tests/test_confirm_unit.py"],  # test_confirm.py is an end-to-end matrix (40 s a run)

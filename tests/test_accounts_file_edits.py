@@ -268,3 +268,38 @@ def test_removing_an_account_writes_no_backup(tmp_path):
     add_account(path, _entry())
     assert remove_account(path, "new") is True
     assert path.read_text() == "## Binance Accounts\n\n" and not (tmp_path / "TOOLS.md.bak").exists()
+
+
+# ------------------------------------------------------------------------------ refusals name the file
+
+
+def test_a_symlinked_tools_md_is_named_as_the_accounts_file_and_left_alone(tmp_path):
+    real = tmp_path / "real.md"
+    real.write_text("# notes\n")
+    path = tmp_path / "TOOLS.md"
+    path.symlink_to(real)
+    with pytest.raises(AccountsFileError) as info:
+        add_account(path, _entry())
+    assert info.value.message == f"accounts file {path} is a symbolic link; not modified (point at the real file)"
+    assert real.read_text() == "# notes\n"
+
+
+def test_a_directory_others_can_write_is_named_as_holding_the_accounts_file(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o770)
+    try:
+        with pytest.raises(AccountsFileError) as info:
+            add_account(shared / "TOOLS.md", _entry())
+    finally:
+        shared.chmod(0o700)
+    assert info.value.message == f"the directory {shared} (holding accounts file) is writable by other users (mode 770); refused"
+    assert info.value.hint == f"chmod go-w {shared}"
+    assert not (shared / "TOOLS.md").exists()
+
+
+@pytest.mark.parametrize("name", ["", "-lead", "has space", "x" * 65, "bad/name"])
+def test_an_account_name_outside_the_rule_is_refused_with_the_rule(name):
+    with pytest.raises(AccountsFileError) as info:
+        _entry(name)
+    assert info.value.message == "an account name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"

@@ -161,7 +161,8 @@ class Subscription:
                 waited = True
                 wake = self._wake
                 try:
-                    await asyncio.wait_for(wake.wait(), left)
+                    async with asyncio.timeout(left):  # no extra task per wait, unlike wait_for on 3.11
+                        await wake.wait()
                 except TimeoutError:
                     break
         finally:

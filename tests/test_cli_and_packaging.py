@@ -14,7 +14,7 @@ import pytest
 
 from binance_spot_mcp.catalog import load_catalog, parse_skill
 from binance_spot_mcp.cli import catalog_json
-from binance_spot_mcp.server import build_tools
+from binance_spot_mcp.tool_list import build_tools
 from tests.e2e_support import console_script
 
 ROOT = Path(__file__).resolve().parents[1]

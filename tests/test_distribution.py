@@ -24,7 +24,7 @@ from binance_spot_mcp import __version__, config
 from binance_spot_mcp.account_tools import TOOLS as ACCOUNT_TOOLS
 from binance_spot_mcp.catalog import load_catalog
 from binance_spot_mcp.config import ENVIRONMENTS, parse_toolsets
-from binance_spot_mcp.server import build_tools, offered_tools
+from binance_spot_mcp.tool_list import build_tools, offered_tools
 from binance_spot_mcp.toolsets import Selection
 from tests.e2e_support import ERAS, console_script, result_json, stdio_client_for
 

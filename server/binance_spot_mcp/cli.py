@@ -276,7 +276,7 @@ def server_tools_json(catalog: Catalog, tools: Sequence[Any]) -> list[dict[str, 
 def _print_tools(catalog: Catalog, offered_tools: Sequence[Any], *, as_json: bool, sizes: bool) -> None:
     offered = {t.name for t in offered_tools}
     if sizes:
-        from binance_spot_mcp.server import tool_list_sizes
+        from binance_spot_mcp.tool_list import tool_list_sizes
 
         sys.stdout.write(size_markdown(tool_list_sizes(catalog)) + "\n")
         return
@@ -641,7 +641,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"binance-spot-mcp: {redactor.redact(exc.message)}\n")
         return 2
-    from binance_spot_mcp.server import Runtime, offered_tools
+    from binance_spot_mcp.server import Runtime
+    from binance_spot_mcp.tool_list import offered_tools
 
     try:
         selection = Selection(settings.toolsets, settings.read_only)

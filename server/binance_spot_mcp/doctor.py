@@ -52,7 +52,7 @@ from binance_spot_mcp.policy import plain
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.safe_files import current_uid
 from binance_spot_mcp.safety import describe_channel
-from binance_spot_mcp.server import offered_tools
+from binance_spot_mcp.tool_list import offered_tools
 from binance_spot_mcp.toolsets import CHARS_PER_TOKEN, Selection, list_size
 
 OK, WARN, FAIL, SKIP, INFO = "OK", "WARN", "FAIL", "SKIP", "INFO"

@@ -30,15 +30,13 @@ from mcp.types import (
     ReadResourceRequestParams,
     ReadResourceResult,
     Tool,
-    ToolAnnotations,
 )
 
 from binance_spot_mcp import __version__
 from binance_spot_mcp.account_tools import ADD_ACCOUNT
 from binance_spot_mcp.account_tools import CHANGES_STATE as ACCOUNT_TOOLS_CHANGING_STATE
 from binance_spot_mcp.account_tools import NAMES as ACCOUNT_TOOL_NAMES
-from binance_spot_mcp.account_tools import TOOLS as ACCOUNT_TOOLS
-from binance_spot_mcp.account_tools import AccountTools, AddPlan, with_chat_confirm
+from binance_spot_mcp.account_tools import AccountTools, AddPlan
 from binance_spot_mcp.accounts import Account, AccountStore, market_data_source
 from binance_spot_mcp.approval_card import (
     APPROVE_TOOL,
@@ -81,13 +79,13 @@ from binance_spot_mcp.orders import (
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import failure, json_result, narrowing_hint, success
 from binance_spot_mcp.policy import requires_approval
-from binance_spot_mcp.safety import SAFETY_STATUS, SAFETY_TOOL, describe_channel, safety_status
-from binance_spot_mcp.schema import PreparedCall, prepare_arguments, tool_schema
+from binance_spot_mcp.safety import SAFETY_STATUS, describe_channel, safety_status
+from binance_spot_mcp.schema import PreparedCall, prepare_arguments
 from binance_spot_mcp import skill_resources
 from binance_spot_mcp.stream_tools import NAMES as STREAM_TOOL_NAMES
-from binance_spot_mcp.stream_tools import TOOLS as STREAM_TOOLS
 from binance_spot_mcp.stream_tools import StreamTools
-from binance_spot_mcp.toolsets import SizeRow, Selection, check_server_tools, select_tools, size_table
+from binance_spot_mcp.tool_list import SERVER_TOOL_NAMES, offered_tools
+from binance_spot_mcp.toolsets import Selection
 
 logger = logging.getLogger(__name__)
 
@@ -110,46 +108,6 @@ INSTRUCTIONS = (
 READ_ONLY_NOTE = " This server is read-only: it cannot place, cancel or change anything."
 
 
-def annotations_for(endpoint: Endpoint) -> ToolAnnotations:
-    """Hints from the method and path. Spec defaults are left out: openWorldHint is true, and
-    destructive/idempotent hints only mean something for tools that are not read-only."""
-    if not endpoint.changes_state:
-        return ToolAnnotations(read_only_hint=True)
-    return ToolAnnotations(read_only_hint=False, destructive_hint=endpoint.destructive)
-
-
-def build_tool(endpoint: Endpoint, *, chat_confirm: bool = False) -> Tool:
-    """One MCP tool, derived entirely from its catalog entry."""
-    return Tool(
-        name=endpoint.tool,
-        title=endpoint.title,
-        description=endpoint.description,
-        input_schema=tool_schema(endpoint, chat_confirm=chat_confirm),
-        annotations=annotations_for(endpoint),
-    )
-
-
-def build_tools(catalog: Catalog, *, chat_confirm: bool = False) -> list[Tool]:
-    """The whole tool list: one tool per endpoint, then the server's own tools. ``chat_confirm``
-    adds the opt-in chat approval arguments to the state-changing tools."""
-    own = [with_chat_confirm(t) for t in SERVER_TOOLS] if chat_confirm else list(SERVER_TOOLS)
-    return [build_tool(e, chat_confirm=chat_confirm) for e in catalog.endpoints] + own
-
-
-def offered_tools(catalog: Catalog, selection: Selection, *, chat_confirm: bool = False) -> list[Tool]:
-    """The tools a server with this toolset choice offers (raises ConfigError for unknown toolsets)."""
-    check_server_tools(catalog, SERVER_TOOLS)
-    tools = build_tools(catalog, chat_confirm=chat_confirm)
-    return select_tools(catalog, tools, selection, changes_state=ACCOUNT_TOOLS_CHANGING_STATE)
-
-
-def tool_list_sizes(catalog: Catalog) -> list[SizeRow]:
-    """What each toolset, read-only mode and the whole list cost (``tools --sizes``, the README table)."""
-    return size_table(catalog, build_tools(catalog), changes_state=ACCOUNT_TOOLS_CHANGING_STATE)
-
-
-SERVER_TOOLS = (*ACCOUNT_TOOLS, SAFETY_TOOL, *STREAM_TOOLS)
-SERVER_TOOL_NAMES = ACCOUNT_TOOL_NAMES | {SAFETY_STATUS} | STREAM_TOOL_NAMES
 _SUMMARY_KEYS = ("symbol", "orderId", "orderListId", "clientOrderId", "listClientOrderId", "status",
                  "listOrderStatus", "executedQty", "cummulativeQuoteQty", "cancelResult", "newOrderResult")
 

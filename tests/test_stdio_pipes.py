@@ -100,7 +100,8 @@ CHILD = textwrap.dedent(
             subprocess.run(["echo", "stray child"])  # a child inheriting fd 1
             line = await lines.__anext__()
             await writer.write("echo " + line)
-            sys.stderr.write("stdin now reads %r\\n" % os.read(0, 10))
+            if sys.stderr is not None:  # None when the process started without stderr
+                sys.stderr.write("stdin now reads %r\\n" % os.read(0, 10))
         nonblocking = [bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK) for fd in (0, 1)]
         print("after", nonblocking, flush=True)
 
@@ -109,9 +110,12 @@ CHILD = textwrap.dedent(
 )
 
 
-def _run_child(stdin: object, input_bytes: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-c", CHILD], stdin=stdin, input=input_bytes, capture_output=True,
-                          timeout=60, check=True)
+def _run_child(stdin: object, input_bytes: bytes | None = None, *, without_stderr: bool = False
+               ) -> subprocess.CompletedProcess[bytes]:
+    command = [sys.executable, "-c", CHILD]
+    if without_stderr:  # started the way some launchers do: fd 2 closed from the outset
+        command = ["sh", "-c", 'exec "$0" -c "$1" 2>&-', *command[::2]]
+    return subprocess.run(command, stdin=stdin, input=input_bytes, capture_output=True, timeout=60, check=True)
 
 
 def test_stray_output_goes_to_stderr_and_the_descriptors_are_given_back():
@@ -128,3 +132,8 @@ def test_stdin_from_a_regular_file_keeps_the_sdk_transport(tmp_path):
     with source.open("rb") as stdin:
         done = _run_child(stdin)
     assert done.stdout == b"threads\n"
+
+
+def test_with_stderr_closed_stray_output_is_dropped_and_the_wire_stays_clean():
+    done = _run_child(None, b'{"jsonrpc":"2.0"}\n', without_stderr=True)
+    assert done.stdout == b'echo {"jsonrpc":"2.0"}\nafter [False, False]\n'

@@ -17,13 +17,16 @@ else keeps the SDK's threaded transport (``pipes_for_stdio`` returns None).
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
 import anyio
+
+logger = logging.getLogger(__name__)
 
 READ_CHUNK = 256 * 1024
 
@@ -100,13 +103,29 @@ class PipeWriter:
         return None
 
 
+def _stderr_or_null() -> int:
+    """Where stray output goes: stderr, or the null device when the process started without one
+    (then fd 2 may since have been reused by a file, a socket or the event loop's own descriptors)."""
+    stderr = sys.__stderr__
+    try:
+        if stderr is not None and stderr.fileno() == 2:
+            return os.dup(2)
+    except (OSError, ValueError):
+        pass
+    return os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+
+
+def _null_reader() -> int:
+    return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+
+
 @contextmanager
-def _claim(fd: int, diversion: str, flags: int) -> Iterator[int]:
-    """A private non-blocking duplicate of ``fd``, with ``fd`` itself pointed at ``diversion``."""
+def _claim(fd: int, diversion: Callable[[], int]) -> Iterator[int]:
+    """A private non-blocking duplicate of ``fd``, with ``fd`` itself pointed at ``diversion()``."""
     private = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
     status = fcntl.fcntl(private, fcntl.F_GETFL)
     try:
-        divert = os.open(diversion, flags | os.O_CLOEXEC) if diversion else os.dup(2)
+        divert = diversion()
         try:
             os.dup2(divert, fd)
         finally:
@@ -128,8 +147,15 @@ def pipes_for_stdio() -> Iterator[tuple[PipeLines, PipeWriter] | None]:
         yield None
         return
     sys.stdout.flush()
-    with ExitStack() as stack:
-        reads = stack.enter_context(_claim(0, os.devnull, os.O_RDONLY))
-        writes = stack.enter_context(_claim(1, "", 0))
+    stack = ExitStack()
+    try:
+        reads = stack.enter_context(_claim(0, _null_reader))
+        writes = stack.enter_context(_claim(1, _stderr_or_null))
+    except OSError as exc:  # descriptors could not be duplicated or diverted: the SDK's transport then
+        stack.close()
+        logger.warning("stdio: serving through the SDK's threaded transport (%s)", exc.strerror or exc)
+        yield None
+        return
+    with stack:
         stack.callback(sys.stdout.flush)  # stray prints still buffered go to stderr, not the wire
         yield PipeLines(reads), PipeWriter(writes)

@@ -6,6 +6,7 @@ leaves untouched."""
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 import stat
 import threading
 from pathlib import Path
@@ -219,6 +220,8 @@ def test_the_journal_never_follows_a_planted_symlink(tmp_path):
         journal.record_intent(tool="t", account="a", environment="testnet", method="POST", path="/x", params={})
     with pytest.raises(JournalError, match="symbolic link"):
         journal.latest()
+    with pytest.raises(JournalError, match="symbolic link"):  # the 24-hour caps read it too
+        journal.since(datetime.now(UTC) - timedelta(days=1))
     assert victim.read_text() == "precious\n"
 
 

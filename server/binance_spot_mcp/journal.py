@@ -31,10 +31,11 @@ import functools
 import os
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import anyio.to_thread
 
@@ -242,18 +243,9 @@ class Journal:
         if n <= 0:
             return []
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
-            raise JournalError(f"cannot read the journal {self.path}: {exc.strerror or type(exc).__name__}") from None
-        try:
-            check_descriptor(fd, self.path, "journal", private=False)
-        except UnsafeFile as exc:
-            os.close(fd)
-            raise JournalError(f"cannot read the journal: {exc.message}") from None
-        try:
-            with os.fdopen(fd, "rb") as handle:
+            with self._read_handle() as handle:
+                if handle is None:
+                    return []
                 handle.seek(0, os.SEEK_END)
                 position = handle.tell()
                 data = b""
@@ -263,23 +255,12 @@ class Journal:
                     position -= step
                     handle.seek(position)
                     data = handle.read(step) + data
-        except FileNotFoundError:
-            return []
         except OSError as exc:
             raise JournalError(f"cannot read the journal {self.path}: {exc.strerror or type(exc).__name__}") from None
         lines = data.split(b"\n")
         if position > 0:
             lines = lines[1:]  # the first piece may be the tail of an earlier line
-        entries: list[dict[str, Any]] = []
-        for raw in lines:
-            if not raw.strip():
-                continue
-            try:
-                entry = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError):
-                continue  # torn by a crash mid-write
-            if isinstance(entry, dict):
-                entries.append(entry)
+        entries = [entry for entry in map(_parse, lines) if entry is not None]
         return entries[-n:]
 
     def since(self, cutoff: datetime) -> list[dict[str, Any]]:
@@ -289,7 +270,9 @@ class Journal:
         ``SINCE_MARGIN`` is met (writers may append a little out of time order)."""
         floor = _stamp(cutoff - SINCE_MARGIN)
         try:
-            with open(self.path, "rb") as handle:
+            with self._read_handle() as handle:
+                if handle is None:
+                    return []
                 handle.seek(0, os.SEEK_END)
                 position = handle.tell()
                 data = b""
@@ -302,8 +285,6 @@ class Journal:
                     first = _first_stamp(complete)
                     if first is not None and first < floor:
                         break
-        except FileNotFoundError:
-            return []
         except OSError as exc:
             raise JournalError(f"cannot read the journal {self.path}: {exc.strerror or type(exc).__name__}") from None
         lines = data.split(b"\n")
@@ -316,6 +297,25 @@ class Journal:
             if entry is not None and str(entry.get("ts", "")) >= wanted:
                 entries.append(entry)
         return entries
+
+    @contextmanager
+    def _read_handle(self) -> Iterator[BinaryIO | None]:
+        """The journal opened for reading (None when there is none yet): never through a symlink,
+        and only a regular file of this user's (``check_descriptor``)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        except FileNotFoundError:
+            yield None
+            return
+        except OSError as exc:
+            raise JournalError(f"cannot read the journal {self.path}: {exc.strerror or type(exc).__name__}") from None
+        try:
+            check_descriptor(fd, self.path, "journal", private=False)
+        except UnsafeFile as exc:
+            os.close(fd)
+            raise JournalError(f"cannot read the journal: {exc.message}") from None
+        with os.fdopen(fd, "rb") as handle:
+            yield handle
 
     # ------------------------------------------------------------------ writing
 

@@ -6,9 +6,9 @@ leaves untouched."""
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
 import stat
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anyio

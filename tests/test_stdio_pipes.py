@@ -3,6 +3,7 @@ output kept off the wire, descriptors and flags given back, and other kinds of s
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,10 @@ import textwrap
 import anyio
 import pytest
 
-from binance_spot_mcp.stdio_pipes import PipeLines, PipeWriter
+from mcp.shared.message import SessionMessage
+from mcp_types import JSONRPCResponse
+
+from binance_spot_mcp.stdio_pipes import PipeLines, PipeMessageStream, PipeWriter
 
 pytestmark = pytest.mark.anyio
 
@@ -137,3 +141,127 @@ def test_stdin_from_a_regular_file_keeps_the_sdk_transport(tmp_path):
 def test_with_stderr_closed_stray_output_is_dropped_and_the_wire_stays_clean():
     done = _run_child(None, b'{"jsonrpc":"2.0"}\n', without_stderr=True)
     assert done.stdout == b'echo {"jsonrpc":"2.0"}\nafter [False, False]\n'
+
+
+# -- replies written by the task that sends them (PipeMessageStream) ----------------------------------
+
+
+def _reply(request_id: int, text: str = "ok") -> SessionMessage:
+    return SessionMessage(message=JSONRPCResponse(jsonrpc="2.0", id=request_id, result={"text": text}))
+
+
+def _ids(lines: list[str]) -> list[int]:
+    return [json.loads(line)["id"] for line in lines]
+
+
+async def test_a_reply_is_on_the_pipe_when_send_returns_without_passing_through_another_task():
+    read_end, write_end = _pipe()
+    stream = PipeMessageStream(PipeWriter(write_end))
+    others_ran = anyio.Event()
+
+    async def other() -> None:  # runs only once the sender yields to the event loop
+        others_ran.set()
+
+    try:
+        with anyio.fail_after(BOUND_S):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(other)
+                await stream.send(_reply(7, "é"))
+                assert not others_ran.is_set()
+                line = os.read(read_end, 1 << 16).decode()
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert line.endswith("\n") and line.count("\n") == 1
+    assert json.loads(line) == {"jsonrpc": "2.0", "id": 7, "result": {"text": "é"}}
+
+
+async def test_replies_larger_than_the_pipe_from_concurrent_senders_never_interleave():
+    read_end, write_end = _pipe()
+    stream = PipeMessageStream(PipeWriter(write_end))
+    big = "".join(f"{i:07d}," for i in range(100_000))  # 800 kB each: the pipe holds 64 KiB
+    received: list[str] = []
+
+    async def drain() -> None:
+        async for line in PipeLines(read_end):
+            received.append(line)
+
+    try:
+        with anyio.fail_after(BOUND_S):
+            async with anyio.create_task_group() as readers:
+                readers.start_soon(drain)
+                async with anyio.create_task_group() as senders:
+                    for request_id in range(1, 5):
+                        senders.start_soon(stream.send, _reply(request_id, big + str(request_id)))
+                    senders.start_soon(stream.send, _reply(5))
+                os.close(write_end)
+                write_end = -1
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
+    assert sorted(_ids(received)) == [1, 2, 3, 4, 5]
+    for line in received:
+        message = json.loads(line)  # each line one whole message
+        assert message["result"]["text"] in ("ok", big + str(message["id"]))
+
+
+async def test_a_sender_cancelled_mid_reply_still_finishes_the_line():
+    read_end, write_end = _pipe()
+    stream = PipeMessageStream(PipeWriter(write_end))
+    big = "x" * 500_000
+    received: list[str] = []
+    try:
+        with anyio.fail_after(BOUND_S):
+            async with anyio.create_task_group() as tg:
+                sender = anyio.CancelScope()
+
+                async def send_big() -> None:
+                    with sender:
+                        await stream.send(_reply(1, big))
+
+                tg.start_soon(send_big)
+                await anyio.wait_readable(read_end)  # the first 64 KiB are out; the rest waits for room
+                sender.cancel()
+                async for line in PipeLines(read_end):
+                    received.append(line)
+                    if len(received) == 1:
+                        await stream.send(_reply(2))
+                    else:
+                        break
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert _ids(received) == [1, 2]
+    assert json.loads(received[0])["result"]["text"] == big
+
+
+async def test_a_reader_that_stops_reading_breaks_the_stream_after_the_bound():
+    read_end, write_end = _pipe()
+    stream = PipeMessageStream(PipeWriter(write_end))
+    stream.FINISH_TIMEOUT_S = 0.2
+    try:
+        with anyio.fail_after(BOUND_S):
+            with pytest.raises(anyio.BrokenResourceError):
+                await stream.send(_reply(1, "y" * 500_000))  # nobody reads: the line can never finish
+            with pytest.raises(anyio.BrokenResourceError):  # a torn line: nothing more goes out
+                await stream.send(_reply(2))
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+async def test_a_reader_that_went_away_or_a_closed_stream_refuses_the_reply():
+    read_end, write_end = _pipe()
+    os.close(read_end)
+    stream = PipeMessageStream(PipeWriter(write_end))
+    try:
+        with anyio.fail_after(BOUND_S):
+            with pytest.raises(anyio.BrokenResourceError):
+                await stream.send(_reply(1))
+            async with PipeMessageStream(PipeWriter(write_end)) as other:
+                pass
+            with pytest.raises(anyio.ClosedResourceError):
+                await other.send(_reply(2))
+    finally:
+        os.close(write_end)

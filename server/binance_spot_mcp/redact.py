@@ -22,8 +22,12 @@ _SIGNATURE_RE = re.compile(r"(signature=)[^&\s\"'<>\\]+", re.I)
 _PEM_BLOCK_RE = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)", re.S)
 _SIGNATURE_KEY = "signature"
 _QUICK_FIXED = "-----BEGIN |(?i:signature=)"
+# In JSON text a member named signature (any case) shows as "signature" with its quotes.
+_QUICK_JSON_KEY = '(?i:"signature")'
 # A value that looks like key material (long, no spaces, mixed letters and digits, no file
 # extension): pasted into the wrong TOOLS.md line it is hidden like a secret.
+# What json.dumps writes as it is, with or without ensure_ascii: printable ASCII but quote and backslash.
+_VERBATIM_IN_JSON = re.compile(r'[\x20\x21\x23-\x5b\x5d-\x7e]*\Z')
 _KEY_LIKE_RE = re.compile(r"^[A-Za-z0-9+/=_-]{16,}$")
 
 
@@ -69,6 +73,11 @@ class Redactor:
         self._pattern: re.Pattern[str] | None = None
         # finds whatever ``redact`` would change: strings without a hit are returned untouched
         self._quick: re.Pattern[str] = re.compile(_QUICK_FIXED)
+        # finds, in JSON text, whatever ``redact_data`` would change in the data it was made from
+        self._quick_json: re.Pattern[str] = re.compile(f"{_QUICK_FIXED}|{_QUICK_JSON_KEY}")
+        # a registered form JSON text may not show verbatim (quote, backslash, control or non-ASCII
+        # character): then only the walk over the data can be trusted
+        self._escaped_form = False
 
     def add_api_key(self, key: str) -> None:
         self._add(key, mask_api_key(key))
@@ -94,8 +103,12 @@ class Redactor:
             ordered = sorted(self._replacements, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
             self._quick = re.compile(f"{_QUICK_FIXED}|{self._pattern.pattern}")
+            self._quick_json = re.compile(f"{_QUICK_FIXED}|{_QUICK_JSON_KEY}|{self._pattern.pattern}")
+            self._escaped_form = self._escaped_form or not all(_VERBATIM_IN_JSON.match(f) for f in self._replacements)
 
     def redact(self, text: str) -> str:
+        if self._quick.search(text) is None:  # one pass instead of three for text with nothing to hide
+            return text
         text = _PEM_BLOCK_RE.sub("[private key hidden]", text)
         text = _SIGNATURE_RE.sub(r"\1***", text)
         pattern = self._pattern
@@ -109,6 +122,14 @@ class Redactor:
         every ``signature`` member masked, before it is serialised: JSON escaping can no longer
         hide a key from the text pass, and a cut can never land inside a secret."""
         return self._walk(value, self._quick.search)
+
+    def json_is_clean(self, text: str) -> bool:
+        """True when ``text``, the JSON (``json.dumps``) of some data, proves that ``redact_data``
+        would return that data unchanged: no registered value, no ``signature=``, no PEM header and
+        no member named signature occurs in it. Sound because every string and key of the data
+        appears in the text verbatim apart from escaped characters, and no registered value holds
+        one (else this is always False and the data must be walked)."""
+        return not self._escaped_form and self._quick_json.search(text) is None
 
     def _walk(self, value: Any, hit: Any) -> Any:
         if isinstance(value, str):

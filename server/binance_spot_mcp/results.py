@@ -104,10 +104,16 @@ def _result(text: str, *, error: bool, redactor: Redactor) -> CallToolResult:
 
 def json_result(payload: Any, *, error: bool, redactor: Redactor) -> CallToolResult:
     """A small payload of our own (no size cap needed)."""
-    return _result(dumps(redactor.redact_data(payload)), error=error, redactor=redactor)
+    text = dumps(payload)
+    if not redactor.json_is_clean(text):
+        text = dumps(redactor.redact_data(payload))
+    return _result(text, error=error, redactor=redactor)
 
 
 def success(data: Any, *, redactor: Redactor, max_chars: int, hint: str = "Narrow the query.") -> CallToolResult:
+    text = dumps(data)
+    if len(text) <= max_chars and redactor.json_is_clean(text):
+        return _result(text, error=False, redactor=redactor)  # nothing to cut, nothing to hide
     # cut first (redaction only ever shortens text), then redact the data that is kept, then dump
     kept = redactor.redact_data(cap_data(data, max_chars, hint=hint))
     return _result(dumps(kept), error=False, redactor=redactor)

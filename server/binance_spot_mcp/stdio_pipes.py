@@ -23,6 +23,7 @@ import stat
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from typing import Any
 
 import anyio
 
@@ -88,7 +89,30 @@ class PipeWriter:
         self._fd = fd
 
     async def write(self, text: str) -> None:
+        await self._write(memoryview(text.encode("utf-8")))
+
+    async def write_whole(self, text: str, finish_timeout_s: float) -> None:
+        """Write ``text``; once part of it is out, finish it even if the caller is cancelled (up to
+        ``finish_timeout_s``, then ``TimeoutError``), so a cancellation never tears a line."""
         data = memoryview(text.encode("utf-8"))
+        written = self._write_some(data)
+        while not written and data:  # nothing out yet: a cancellation while waiting loses nothing
+            await anyio.wait_writable(self._fd)
+            written = self._write_some(data)
+        if written == len(data):
+            return
+        with anyio.move_on_after(finish_timeout_s, shield=True) as scope:
+            await self._write(data[written:])
+        if scope.cancelled_caught:
+            raise TimeoutError(f"the reader took no output for {finish_timeout_s:.0f} s")
+
+    def _write_some(self, data: memoryview) -> int:
+        try:
+            return os.write(self._fd, data)
+        except (BlockingIOError, InterruptedError):
+            return 0
+
+    async def _write(self, data: memoryview) -> None:
         while data:
             try:
                 written = os.write(self._fd, data)
@@ -101,6 +125,48 @@ class PipeWriter:
 
     async def flush(self) -> None:
         return None
+
+
+class PipeMessageStream:
+    """The server's write stream over a ``PipeWriter``: each message is serialised and written by
+    the task that sends it, so a reply reaches the pipe without first being handed to a writer
+    task (the SDK's ``stdio_server`` passes every message through a memory stream to one).
+
+    Messages never interleave: a message the pipe cannot take at once holds the lock until its
+    last byte is written, and once its first byte is out it is finished even if the sender is
+    cancelled (bounded by ``FINISH_TIMEOUT_S``; a reader that stalls longer than that leaves a
+    torn line, and the stream is then broken). A reader that went away is ``BrokenResourceError``,
+    as for the SDK's streams."""
+
+    FINISH_TIMEOUT_S = 30.0
+
+    def __init__(self, writer: PipeWriter) -> None:
+        self._writer = writer
+        self._lock = anyio.Lock(fast_acquire=True)  # no yield when free: the usual reply never waits
+        self._closed = False
+        self._broken = False
+
+    async def send(self, item: Any) -> None:
+        if self._closed:
+            raise anyio.ClosedResourceError
+        line = item.message.model_dump_json(by_alias=True, exclude_unset=True) + "\n"
+        async with self._lock:
+            if self._broken:
+                raise anyio.BrokenResourceError
+            try:
+                await self._writer.write_whole(line, self.FINISH_TIMEOUT_S)
+            except (OSError, TimeoutError) as exc:
+                self._broken = True
+                raise anyio.BrokenResourceError from exc
+
+    async def aclose(self) -> None:
+        self._closed = True
+
+    async def __aenter__(self) -> PipeMessageStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 def _stderr_or_null() -> int:

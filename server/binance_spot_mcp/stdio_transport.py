@@ -188,7 +188,7 @@ async def serve_stdio(runtime: Any) -> None:
     from mcp.server.stdio import stdio_server
 
     from binance_spot_mcp.server import build_server
-    from binance_spot_mcp.stdio_pipes import pipes_for_stdio
+    from binance_spot_mcp.stdio_pipes import PipeMessageStream, pipes_for_stdio
 
     server = build_server(runtime)
     if sys.stdin is not None and sys.stdin.isatty():
@@ -199,6 +199,9 @@ async def serve_stdio(runtime: Any) -> None:
             await group.start(_stop_on_interrupt, runtime)
             with pipes_for_stdio() as pipes:  # pipes from a host: served on the event loop
                 async with stdio_server(*(pipes or ())) as (read_stream, write_stream):
+                    if pipes is not None:  # replies go straight to the pipe, not through the SDK's writer task
+                        await write_stream.aclose()
+                        write_stream = PipeMessageStream(pipes[1])
                     reads, writes = draining(read_stream, write_stream)
                     await server.run(reads, writes, server.create_initialization_options())
             group.cancel_scope.cancel()

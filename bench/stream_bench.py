@@ -3,6 +3,7 @@
 * Event-to-answer latency: the fake emits a trade event; we time how long until a pending
   ``read_stream`` long poll (through the server, over stdio) returns it, and, in the same run for
   the same event, until a bare ``websockets`` client subscribed to the same stream receives it.
+  Measured in ``LATENCY_ROUNDS`` rounds, each with a fresh server process, and pooled.
   Target: median added latency <= 2 ms.
 * RSS of the server process with 100 open subscriptions (over 20 distinct streams, with the
   fake's periodic tickers, depth and klines flowing). Target: <= 120 MB.
@@ -29,6 +30,7 @@ KINDS = ("trade", "bookTicker", "ticker", "depth5", "kline_1m")
 SUBSCRIPTIONS = 100
 LATENCY_ADDED_TARGET_MS = 2.0
 RSS_TARGET_MB = 120.0
+LATENCY_ROUNDS = 3
 POLL_HEAD_START_S = 0.05  # lets the long poll reach its wait before the event is emitted
 FLOW_S = 2.0  # periodic streams flowing into the 100 subscriptions before RSS is read
 
@@ -44,39 +46,55 @@ async def stream_section(
 ) -> tuple[list[Any], dict[str, Any]]:
     Row, median, pct, check = helpers["Row"], helpers["median"], helpers["pct"], helpers["check"]
     streams = world.fake.streams
-    ours: list[float] = []
-    bare: list[float] = []
-    async with open_client() as client, ws_connect(f"{world.fake.stream_url}/stream?streams={STREAM}") as ws:
-        sub = await client.call_tool("subscribe_stream", {"streams": [STREAM], "environment": "testnet"})
-        check(sub)
-        sid = json.loads(sub.content[0].text)["subscription"]
-        cursor = json.loads(sub.content[0].text)["next_cursor"]
-        for _ in range(samples + 1):  # the first round warms up and is not counted
-            got: dict[str, float] = {}
 
-            async def poll() -> None:
-                nonlocal cursor
-                result = await client.call_tool("read_stream", {"subscription": sid, "cursor": cursor, "wait_seconds": 10})
-                got["ours"] = time.perf_counter()
-                check(result)
-                cursor = json.loads(result.content[0].text)["next_cursor"]
+    async def latency_round(count: int) -> tuple[list[float], list[float]]:
+        """``count`` events through one fresh server process and one fresh bare connection."""
+        ours: list[float] = []
+        bare: list[float] = []
+        async with open_client() as client, ws_connect(f"{world.fake.stream_url}/stream?streams={STREAM}") as ws:
+            sub = await client.call_tool("subscribe_stream", {"streams": [STREAM], "environment": "testnet"})
+            check(sub)
+            sid = json.loads(sub.content[0].text)["subscription"]
+            cursor = json.loads(sub.content[0].text)["next_cursor"]
+            for _ in range(count + 1):  # the first event warms up and is not counted
+                got: dict[str, float] = {}
 
-            async def listen() -> None:
-                await ws.recv()
-                got["bare"] = time.perf_counter()
+                async def poll() -> None:
+                    nonlocal cursor
+                    result = await client.call_tool("read_stream", {"subscription": sid, "cursor": cursor, "wait_seconds": 10})
+                    got["ours"] = time.perf_counter()
+                    check(result)
+                    cursor = json.loads(result.content[0].text)["next_cursor"]
 
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(poll)
-                tg.start_soon(listen)
-                await anyio.sleep(POLL_HEAD_START_S)
-                start = time.perf_counter()
-                streams.flood(STREAM, 1)
-            ours.append((got["ours"] - start) * 1000)
-            bare.append((got["bare"] - start) * 1000)
-        ours, bare = ours[1:], bare[1:]
-        added = [o - b for o, b in zip(ours, bare)]
-        check(await client.call_tool("unsubscribe_stream", {"subscription": sid}))
+                async def listen() -> None:
+                    await ws.recv()
+                    got["bare"] = time.perf_counter()
 
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(poll)
+                    tg.start_soon(listen)
+                    await anyio.sleep(POLL_HEAD_START_S)
+                    start = time.perf_counter()
+                    streams.flood(STREAM, 1)
+                ours.append((got["ours"] - start) * 1000)
+                bare.append((got["bare"] - start) * 1000)
+            check(await client.call_tool("unsubscribe_stream", {"subscription": sid}))
+        return ours[1:], bare[1:]
+
+    # Several rounds, each with its own server process: where the OS places the processes (one CPU
+    # or two) moves a whole round's median by a millisecond on a small VM; pooling rounds keeps one
+    # placement from deciding the figure. Every round's median is reported too.
+    rounds = 1 if quick else LATENCY_ROUNDS
+    ours, bare, round_medians = [], [], []
+    for index in range(rounds):
+        count = samples // rounds + (1 if index < samples % rounds else 0)
+        round_ours, round_bare = await latency_round(max(1, count))
+        ours += round_ours
+        bare += round_bare
+        round_medians.append(median([o - b for o, b in zip(round_ours, round_bare)]))
+    added = [o - b for o, b in zip(ours, bare)]
+
+    async with open_client() as client:
         names = [f"{symbol}@{kind}" for symbol in SYMBOLS for kind in KINDS][: 5 if quick else None]
         count = SUBSCRIPTIONS // 5 if quick else SUBSCRIPTIONS
         for i in range(count):
@@ -110,11 +128,13 @@ async def stream_section(
 
     added_median = median(added)
     rows = [
-        Row("7", f"event -> read_stream long poll returns, median of {samples} (ms)", median(ours), median(bare),
-            f"+{added_median:.2f} ms", f"<= +{LATENCY_ADDED_TARGET_MS:.0f} ms",
+        Row("7", f"event -> read_stream long poll returns, median of {len(added)} in {rounds} rounds (ms)",
+            median(ours), median(bare), f"+{added_median:.2f} ms", f"<= +{LATENCY_ADDED_TARGET_MS:.0f} ms",
             "yes" if added_median <= LATENCY_ADDED_TARGET_MS else "NO"),
         Row("7", "event -> read_stream long poll returns, p99 (ms)", pct(ours, 99), pct(bare, 99),
             f"+{pct(added, 99):.2f} ms (p99 of the differences)"),
+        Row("7", "added latency, median of each round (its own server process) (ms)",
+            " / ".join(f"+{m:.2f}" for m in round_medians), "—", "—", "info"),
         Row("7", "SDK floor in the same run: one no-op tool call over stdio, median (ms)", median(floor), "—", "—",
             "info"),
         Row("7", "added latency as a share of that no-op round trip, median", added_median / median(floor),
@@ -124,6 +144,7 @@ async def stream_section(
         Row("7", f"resubscribe {len(names)} streams after a dropped connection (ms)", resubscribe_ms,
             bare_subscribe_ms, f"{resubscribe_ms / bare_subscribe_ms:.2f}x", "info"),
     ]
-    return rows, {"stream_latency_ms": {"ours": ours, "bare": bare, "floor": floor}, "stream_rss_mb": rss,
+    return rows, {"stream_latency_ms": {"ours": ours, "bare": bare, "floor": floor, "round_medians": round_medians},
+                  "stream_rss_mb": rss,
                   "resubscribe_ms": resubscribe_ms, "bare_subscribe_ms": bare_subscribe_ms}
 

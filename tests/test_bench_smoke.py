@@ -33,9 +33,7 @@ EXPECTED: dict[str, list[tuple[str, bool]]] = {
           ("--toolsets admin", True), ("--toolsets streams", True), ("--read-only", True), ("server instructions", False),
           ("skill guide resource", True)],
     "6": [("order on a capped account vs uncapped, median", True), ("order on a capped account vs uncapped, p99", True)],
-    "7": [("event -> read_stream long poll returns vs a bare client in its own process, median", True),
-          ("event -> read_stream long poll returns, p99", True),
-          ("same events vs a bare client inside the benchmark's process", True),
+    "7": [("event -> read_stream long poll returns, median", True), ("event -> read_stream long poll returns, p99", True),
           ("RSS with 20 open subscriptions", False), ("resubscribe ", True)],
 }
 

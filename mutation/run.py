@@ -31,7 +31,7 @@ RESULTS = ROOT / "mutation" / "results"  # one <module>.json each
 COPIED = ["tests", "bench", "SKILL.md", "README.md", "TOOLS.md.example", "references", "BENCHMARKS.md"]
 # Module -> the test files that exercise it (fast, in-process ones; the stdio/e2e suites are left out).
 SAFETY_MODULES: dict[str, list[str]] = {
-    "redact": ["tests/test_redact.py", "tests/test_redaction_rules.py", "tests/test_results.py",
+    "redact": ["tests/test_redact.py", "tests/test_redaction_rules.py", "tests/test_redaction_fast_path.py", "tests/test_results.py",
                "tests/test_accounts_rules.py"],
     "safe_files": ["tests/test_safe_files.py", "tests/test_accounts_file.py", "tests/test_journal.py"],
     "signing": ["tests/test_signing.py", "tests/test_client.py", "tests/test_safe_files.py"],

@@ -101,3 +101,23 @@ def test_clean_text_always_means_the_walk_changes_nothing(data, awkward):
     # and whichever way a result is built, what the walk hides stays hidden
     text = _text(success(data, redactor=redactor, max_chars=100_000))
     assert text == redactor.redact(dumps(walked))
+
+
+def test_case_insensitive_signatures_are_found_in_ascii_and_in_other_text():
+    redactor = _redactor(SECRET)
+    assert redactor.redact("GET /api?x=1&SiGnAtUrE=abc123") == "GET /api?x=1&SiGnAtUrE=***"
+    # beyond ASCII the regular expression decides (it treats the long s as an s), not str.lower
+    assert redactor.redact("prix € ſignature=abc123") == "prix € ſignature=***"
+    assert not redactor.json_is_clean(dumps({"note": "€", "ſignature": "abc"}))
+    assert not redactor.json_is_clean(dumps({"SIGNATURE": "abc"}))
+    assert redactor.json_is_clean(dumps({"note": "€ signatures are elsewhere", "sign": "ature"}))
+
+
+def test_a_secret_deep_in_a_large_result_is_found():
+    redactor = _redactor(SECRET)
+    rows = [{"symbol": f"SYM{i}USDT", "status": "TRADING"} for i in range(2000)]
+    rows[1500]["status"] = f"echo {SECRET[:-1]}"  # one character short: not the secret
+    assert redactor.json_is_clean(dumps(rows))
+    rows[1999]["status"] = f"echo {SECRET}"
+    assert not redactor.json_is_clean(dumps(rows))
+    assert SECRET not in _text(success(rows, redactor=redactor, max_chars=1_000_000))

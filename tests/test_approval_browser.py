@@ -34,6 +34,7 @@ if not (CHROMIUM and CHROMEDRIVER):
 os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager look for a download
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
@@ -55,7 +56,8 @@ def browser():
 
 def _read_and_answer(driver: Any, url: str, typed: str, button: str) -> dict[str, str]:
     driver.get(url)
-    wait = WebDriverWait(driver, PAGE_WAIT_S)
+    # the old page's heading goes stale while the answer page loads: that counts as "not yet"
+    wait = WebDriverWait(driver, PAGE_WAIT_S, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
     preview = wait.until(expected_conditions.presence_of_element_located((By.ID, "preview"))).text
     field = driver.find_element(By.ID, "confirm")
     field.send_keys(typed)

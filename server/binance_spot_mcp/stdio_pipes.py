@@ -6,7 +6,8 @@ a busy machine waiting for those threads to be scheduled is most of what a reply
 the handler and the host. An MCP host starts its server with pipes (or a socket pair) on both
 standard streams; for those, this module gives the SDK's ``stdio_server`` a reader and a writer
 that use non-blocking descriptors and ``anyio.wait_readable`` / ``wait_writable`` instead. The
-SDK keeps the framing, parsing and everything above it.
+SDK keeps the reading, parsing and everything above it; replies bypass its writer task
+(``PipeMessageStream``: the answering task writes its own line, one event-loop hop less).
 
 Like the SDK's own transport, while serving, fd 0 reads the null device and fd 1 writes to
 stderr, so stray output from a library or a child process never lands in the JSON-RPC stream;

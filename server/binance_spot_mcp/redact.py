@@ -73,8 +73,9 @@ class Redactor:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._replacements: dict[str, str] = {}
-        self._pattern: re.Pattern[str] | None = None
-        self._forms: tuple[str, ...] = ()  # every registered value and encoding, for the quick check
+        # every registered value and encoding (for the quick check) and the pattern that replaces
+        # them, swapped together so a redaction running while an account loads sees one or the other
+        self._known: tuple[tuple[str, ...], re.Pattern[str] | None] = ((), None)
         # a registered form JSON text may not show verbatim (quote, backslash, control or non-ASCII
         # character): then only the walk over the data can be trusted
         self._escaped_form = False
@@ -101,16 +102,17 @@ class Redactor:
             self._replacements[value] = replacement
             # longest first, so a secret that contains another is replaced whole
             ordered = sorted(self._replacements, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
-            self._forms = tuple(ordered)
+            # before the new forms are visible, so no check sees them without this flag
             self._escaped_form = self._escaped_form or not all(_VERBATIM_IN_JSON.match(f) for f in self._replacements)
+            self._known = (tuple(ordered), re.compile("|".join(re.escape(v) for v in ordered)))
 
-    def _has_hit(self, text: str, *, member: bool = False) -> bool:
+    @staticmethod
+    def _has_hit(text: str, forms: tuple[str, ...], *, member: bool = False) -> bool:
         """Whether ``text`` holds anything ``redact`` would change (with ``member``, also a JSON
         member named signature). Substring searches, not one regular expression with every form
         as an alternative: that scans each position once per form and took milliseconds on a
         30 kB result."""
-        if any(form in text for form in self._forms) or _PEM_HEADER in text:
+        if any(form in text for form in forms) or _PEM_HEADER in text:
             return True
         if text.isascii():
             lowered = text.lower()
@@ -118,11 +120,11 @@ class Redactor:
         return (_FIXED_ANY_CASE_JSON if member else _FIXED_ANY_CASE).search(text) is not None
 
     def redact(self, text: str) -> str:
-        if not self._has_hit(text):  # the usual case: nothing to hide, no substitution pass at all
+        forms, pattern = self._known
+        if not self._has_hit(text, forms):  # the usual case: nothing to hide, no substitution pass at all
             return text
         text = _PEM_BLOCK_RE.sub("[private key hidden]", text)
         text = _SIGNATURE_RE.sub(r"\1***", text)
-        pattern = self._pattern
         if pattern is None:
             return text
         replacements = self._replacements
@@ -140,7 +142,7 @@ class Redactor:
         no member named signature occurs in it. Sound because every string and key of the data
         appears in the text verbatim apart from escaped characters, and no registered value holds
         one (else this is always False and the data must be walked)."""
-        return not self._escaped_form and not self._has_hit(text, member=True)
+        return not self._escaped_form and not self._has_hit(text, self._known[0], member=True)
 
     def _walk(self, value: Any) -> Any:
         if isinstance(value, str):

@@ -466,3 +466,30 @@ async def test_after_a_429_the_next_request_is_held_back_without_reaching_binanc
     finally:
         await client.aclose()
     assert len(exchange.seen) == 1
+
+
+# ------------------------------------------------------------------------- the HTTP client's life
+
+
+async def test_one_http_client_is_made_on_first_use_and_kept_and_none_after_close(monkeypatch):
+    opened: list[httpx.AsyncClient] = []
+
+    class Counting(httpx.AsyncClient):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            opened.append(self)
+
+    monkeypatch.setattr(httpx, "AsyncClient", Counting)
+    recorder = Recorder(httpx.Response(200, json={"ok": True}))
+    client = _client(recorder)
+    assert opened == []  # nothing built at start-up (its TLS context is a share of a cold start)
+    await client.sync_clock(BASE)
+    await client.sync_clock(BASE)
+    assert len(opened) == 1 and recorder.time_calls == 2  # one pool, reused
+    await client.aclose()
+    assert opened[0].is_closed
+    with pytest.raises(RuntimeError, match="closed"):
+        await client.sync_clock(BASE)
+    unused = _client(recorder)
+    await unused.aclose()  # never used: nothing to close, and nothing opened
+    assert len(opened) == 1

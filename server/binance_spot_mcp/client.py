@@ -135,23 +135,35 @@ class BinanceClient:
         clock_ms: Callable[[], int] | None = None,
         limiter: RateLimiter | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_s, connect=DEFAULT_CONNECT_TIMEOUT_S),
-            limits=httpx.Limits(
-                max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS
-            ),
-            headers={"User-Agent": user_agent(skill_version), "Accept": "application/json"},
-            transport=transport,
-            follow_redirects=False,
-            trust_env=False,
-        )
+        # Made on first use: building its TLS context (the CA bundle) is a good share of a cold
+        # start, and a host waits for tools/list, not for the first request to Binance.
+        self._http_options: dict[str, Any] = {
+            "timeout": httpx.Timeout(timeout_s, connect=DEFAULT_CONNECT_TIMEOUT_S),
+            "limits": httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS),
+            "headers": {"User-Agent": user_agent(skill_version), "Accept": "application/json"},
+            "transport": transport,
+            "follow_redirects": False,
+            "trust_env": False,
+        }
+        self._http_client: httpx.AsyncClient | None = None
+        self._closed = False
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self._offsets_ms: dict[str, int] = {}
         self.limiter = limiter or RateLimiter()
         self.read_retry_delays_s: tuple[float, ...] = READ_RETRY_DELAYS_S
 
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        if self._http_client is None:
+            if self._closed:
+                raise RuntimeError("the Binance client is closed")
+            self._http_client = httpx.AsyncClient(**self._http_options)
+        return self._http_client
+
     async def aclose(self) -> None:
-        await self._http.aclose()
+        self._closed = True
+        if self._http_client is not None:
+            await self._http_client.aclose()
 
     def clock_offset_ms(self, base_url: str) -> int:
         """Binance's clock minus ours, as last measured for this base URL (0 until measured)."""

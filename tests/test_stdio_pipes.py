@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Awaitable, Callable
 
 import anyio
 import pytest
@@ -63,9 +64,9 @@ async def test_bytes_that_are_not_utf8_become_replacement_characters():
         os.close(read_end)
 
 
-async def test_a_message_larger_than_the_pipe_buffer_arrives_whole_and_in_order():
+async def _through_a_pipe(write: Callable[[int], Awaitable[None]]) -> list[str]:
+    """The lines a reader draining the pipe received while ``write(fd)`` wrote into it."""
     read_end, write_end = _pipe()
-    message = "".join(f"{i:07d}," for i in range(250_000)) + "\n"  # 2 MB: the pipe holds 64 KiB
     received: list[str] = []
 
     async def drain() -> None:
@@ -76,15 +77,24 @@ async def test_a_message_larger_than_the_pipe_buffer_arrives_whole_and_in_order(
         with anyio.fail_after(BOUND_S):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(drain)
-                await PipeWriter(write_end).write(message)
-                await PipeWriter(write_end).write("second\n")
+                await write(write_end)
                 os.close(write_end)
                 write_end = -1
     finally:
         os.close(read_end)
         if write_end >= 0:
             os.close(write_end)
-    assert received == [message, "second\n"]
+    return received
+
+
+async def test_a_message_larger_than_the_pipe_buffer_arrives_whole_and_in_order():
+    message = "".join(f"{i:07d}," for i in range(250_000)) + "\n"  # 2 MB: the pipe holds 64 KiB
+
+    async def write(fd: int) -> None:
+        await PipeWriter(fd).write(message)
+        await PipeWriter(fd).write("second\n")
+
+    assert await _through_a_pipe(write) == [message, "second\n"]
 
 
 CHILD = textwrap.dedent(
@@ -177,29 +187,16 @@ async def test_a_reply_is_on_the_pipe_when_send_returns_without_passing_through_
 
 
 async def test_replies_larger_than_the_pipe_from_concurrent_senders_never_interleave():
-    read_end, write_end = _pipe()
-    stream = PipeMessageStream(PipeWriter(write_end))
     big = "".join(f"{i:07d}," for i in range(100_000))  # 800 kB each: the pipe holds 64 KiB
-    received: list[str] = []
 
-    async def drain() -> None:
-        async for line in PipeLines(read_end):
-            received.append(line)
+    async def write(fd: int) -> None:
+        stream = PipeMessageStream(PipeWriter(fd))
+        async with anyio.create_task_group() as senders:
+            for request_id in range(1, 5):
+                senders.start_soon(stream.send, _reply(request_id, big + str(request_id)))
+            senders.start_soon(stream.send, _reply(5))
 
-    try:
-        with anyio.fail_after(BOUND_S):
-            async with anyio.create_task_group() as readers:
-                readers.start_soon(drain)
-                async with anyio.create_task_group() as senders:
-                    for request_id in range(1, 5):
-                        senders.start_soon(stream.send, _reply(request_id, big + str(request_id)))
-                    senders.start_soon(stream.send, _reply(5))
-                os.close(write_end)
-                write_end = -1
-    finally:
-        os.close(read_end)
-        if write_end >= 0:
-            os.close(write_end)
+    received = await _through_a_pipe(write)
     assert sorted(_ids(received)) == [1, 2, 3, 4, 5]
     for line in received:
         message = json.loads(line)  # each line one whole message

@@ -115,13 +115,9 @@ class PipeWriter:
 
     async def _write(self, data: memoryview) -> None:
         while data:
-            try:
-                written = os.write(self._fd, data)
-            except BlockingIOError:
+            written = self._write_some(data)
+            if not written:
                 await anyio.wait_writable(self._fd)
-                continue
-            except InterruptedError:
-                continue
             data = data[written:]
 
     async def flush(self) -> None:

@@ -166,8 +166,9 @@ async def _stop_on_interrupt(runtime: Any, *, task_status: anyio.abc.TaskStatus[
     """Ctrl-C (SIGINT) ends the process at once.
 
     Where stdin is not a pipe (a terminal, say), the SDK reads it in a worker thread that nothing
-    can wake but input or end of input, so a cancelled server would wait for Ctrl-D. Here the HTTP client is closed (briefly), stderr is
-    flushed, and the process exits with the shell's code for an interrupt."""
+    can wake but input or end of input, so a cancelled server would wait for Ctrl-D. Here the
+    HTTP client is closed (briefly), stderr is flushed, and the process exits with the shell's
+    code for an interrupt."""
     with ExitStack() as stack:
         try:
             signals = stack.enter_context(anyio.open_signal_receiver(signal.SIGINT))

@@ -31,7 +31,7 @@ import functools
 import os
 import secrets
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -242,24 +242,8 @@ class Journal:
         """The last ``n`` readable entries, oldest first. Lines torn by a crash are skipped."""
         if n <= 0:
             return []
-        try:
-            with self._read_handle() as handle:
-                if handle is None:
-                    return []
-                handle.seek(0, os.SEEK_END)
-                position = handle.tell()
-                data = b""
-                # read backwards until n + 1 line breaks are in hand (or the file's start)
-                while position > 0 and data.count(b"\n") <= n:
-                    step = min(_READ_CHUNK, position)
-                    position -= step
-                    handle.seek(position)
-                    data = handle.read(step) + data
-        except OSError as exc:
-            raise JournalError(f"cannot read the journal {self.path}: {exc.strerror or type(exc).__name__}") from None
-        lines = data.split(b"\n")
-        if position > 0:
-            lines = lines[1:]  # the first piece may be the tail of an earlier line
+        # enough once n + 1 line breaks are in hand
+        lines = self._tail_lines(lambda data, _: data.count(b"\n") > n)
         entries = [entry for entry in map(_parse, lines) if entry is not None]
         return entries[-n:]
 
@@ -269,6 +253,23 @@ class Journal:
         Reads backwards from the end until a line older than ``cutoff`` minus
         ``SINCE_MARGIN`` is met (writers may append a little out of time order)."""
         floor = _stamp(cutoff - SINCE_MARGIN)
+
+        def old_enough(data: bytes, position: int) -> bool:
+            complete = data.split(b"\n", 1)[1] if position > 0 and b"\n" in data else data
+            first = _first_stamp(complete)
+            return first is not None and first < floor
+
+        wanted = _stamp(cutoff)
+        entries = []
+        for raw in self._tail_lines(old_enough):
+            entry = _parse(raw)
+            if entry is not None and str(entry.get("ts", "")) >= wanted:
+                entries.append(entry)
+        return entries
+
+    def _tail_lines(self, enough: Callable[[bytes, int], bool]) -> list[bytes]:
+        """The journal's last lines, read backwards a chunk at a time until ``enough(data,
+        position)`` (what was read, where it starts) or the file's start; only whole lines."""
         try:
             with self._read_handle() as handle:
                 if handle is None:
@@ -276,27 +277,15 @@ class Journal:
                 handle.seek(0, os.SEEK_END)
                 position = handle.tell()
                 data = b""
-                while position > 0:
+                while position > 0 and not enough(data, position):
                     step = min(_READ_CHUNK, position)
                     position -= step
                     handle.seek(position)
                     data = handle.read(step) + data
-                    complete = data.split(b"\n", 1)[1] if position > 0 and b"\n" in data else data
-                    first = _first_stamp(complete)
-                    if first is not None and first < floor:
-                        break
         except OSError as exc:
             raise JournalError(f"cannot read the journal {self.path}: {exc.strerror or type(exc).__name__}") from None
         lines = data.split(b"\n")
-        if position > 0:
-            lines = lines[1:]
-        wanted = _stamp(cutoff)
-        entries = []
-        for raw in lines:
-            entry = _parse(raw)
-            if entry is not None and str(entry.get("ts", "")) >= wanted:
-                entries.append(entry)
-        return entries
+        return lines[1:] if position > 0 else lines  # the first piece may be the tail of an earlier line
 
     @contextmanager
     def _read_handle(self) -> Iterator[BinaryIO | None]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
 import pytest
@@ -347,21 +349,30 @@ def test_a_new_request_expires_records_that_nobody_looked_at():
 # --- waiting for the human --------------------------------------------------------------------
 
 
-async def test_a_waiting_call_wakes_when_the_human_decides_on_another_thread():
-    book = _book()
-    pending = _create(book)
+async def _waited_on(book: Any, approval_id: str, then: Callable[[], Awaitable[object]]) -> list[Status | None]:
+    """What ``wait_decided`` returned to a waiter already waiting when ``then`` ran."""
     results: list[Status | None] = []
 
     async def wait() -> None:
-        results.append(await book.wait_decided(pending.approval_id, 30))
+        results.append(await book.wait_decided(approval_id, 30))
 
     with anyio.fail_after(10):
         async with anyio.create_task_group() as tg:
             tg.start_soon(wait)
             await anyio.wait_all_tasks_blocked()  # the waiter is registered and waiting
-            await anyio.to_thread.run_sync(
-                lambda: book.decide(pending.approval_id, pending.secret, channel=Channel.URL, approve=True))
-    assert results == [Status.APPROVED]
+            await then()
+    return results
+
+
+async def test_a_waiting_call_wakes_when_the_human_decides_on_another_thread():
+    book = _book()
+    pending = _create(book)
+
+    async def decide_on_a_thread() -> None:
+        await anyio.to_thread.run_sync(
+            lambda: book.decide(pending.approval_id, pending.secret, channel=Channel.URL, approve=True))
+
+    assert await _waited_on(book, pending.approval_id, decide_on_a_thread) == [Status.APPROVED]
 
 
 async def test_waiting_returns_at_once_for_decided_unknown_and_undecided_after_the_timeout():
@@ -378,18 +389,12 @@ async def test_a_record_that_expires_while_waited_on_reports_nothing():
     clock = Clock()
     book = _book(clock)
     pending = _create(book)
-    results: list[Status | None] = []
 
-    async def wait() -> None:
-        results.append(await book.wait_decided(pending.approval_id, 30))
+    async def expire() -> None:
+        clock.now = pending.expires_at
+        _create(book)  # the next request expires it, which wakes the waiter
 
-    with anyio.fail_after(10):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(wait)
-            await anyio.wait_all_tasks_blocked()
-            clock.now = pending.expires_at
-            _create(book)  # the next request expires it, which wakes the waiter
-    assert results == [None] and pending.status is Status.EXPIRED
+    assert await _waited_on(book, pending.approval_id, expire) == [None] and pending.status is Status.EXPIRED
 
 
 def test_a_waiter_whose_event_loop_has_closed_does_not_stop_the_decision():

@@ -58,6 +58,7 @@ except ImportError as exc:  # uvicorn comes with the dev extra
     raise SystemExit(f"bench needs the test set-up from README.md (pip install -e \".[dev]\"): {exc}") from exc
 
 FLOOR_SCRIPT = Path(__file__).resolve().parent / "floor_server.py"
+RELAY_SCRIPT = Path(__file__).resolve().parent / "relay_server.py"
 SYMBOL = "BTCUSDT"
 PUBLIC_TOOL, SIGNED_TOOL = "get_ticker_price", "get_account"
 PUBLIC_PATH, SIGNED_PATH = "/api/v3/ticker/price", "/api/v3/account"
@@ -191,6 +192,11 @@ def ours_params(world: World) -> StdioServerParameters:
 
 def floor_params(world: World) -> StdioServerParameters:
     return StdioServerParameters(command=sys.executable, args=[str(FLOOR_SCRIPT)],
+                                 env=world.server_env, cwd=str(world.directory))
+
+
+def relay_params(world: World, stream_url: str) -> StdioServerParameters:
+    return StdioServerParameters(command=sys.executable, args=[str(RELAY_SCRIPT), stream_url],
                                  env=world.server_env, cwd=str(world.directory))
 
 
@@ -587,6 +593,7 @@ async def streams(world: World, sizes: Sizes, mode: str, quick: bool) -> tuple[l
     return await stream_section(
         world, sizes.stream_samples, quick, lambda: connect(ours_params(world), world, mode),
         lambda: connect(floor_params(world), world, mode),
+        lambda url: connect(relay_params(world, url), world, mode),
         lambda: rss_mb(child_pid("binance-spot-mcp")),
         {"Row": Row, "median": median, "pct": pct, "check": check},
     )

@@ -34,6 +34,7 @@ EXPECTED: dict[str, list[tuple[str, bool]]] = {
           ("skill guide resource", True)],
     "6": [("order on a capped account vs uncapped, median", True), ("order on a capped account vs uncapped, p99", True)],
     "7": [("event -> read_stream long poll returns, median", True), ("event -> read_stream long poll returns, p99", True),
+          ("added latency: ours vs a minimal SDK server relaying the same stream", True),
           ("RSS with 20 open subscriptions", False), ("resubscribe ", True)],
 }
 

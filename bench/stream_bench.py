@@ -26,6 +26,8 @@ from typing import Any
 import anyio
 from websockets.asyncio.client import connect as ws_connect
 
+from harness import Row, World, check, child_pid, connect, floor_params, median, ours_params, pct, relay_params, rss_mb
+
 STREAM = "btcusdt@trade"
 SYMBOLS = ("btcusdt", "ethusdt", "bnbusdt", "ethbtc")
 KINDS = ("trade", "bookTicker", "ticker", "depth5", "kline_1m")
@@ -37,18 +39,17 @@ POLL_HEAD_START_S = 0.05  # lets the long poll reach its wait before the event i
 FLOW_S = 2.0  # periodic streams flowing into the 100 subscriptions before RSS is read
 
 
-async def stream_section(
-    world: Any,
-    samples: int,
-    quick: bool,
-    open_client: Callable[[], Any],
-    open_floor: Callable[[], Any],
-    open_relay: Callable[[str], Any],
-    rss_of_server: Callable[[], float],
-    helpers: dict[str, Callable[..., Any]],
-) -> tuple[list[Any], dict[str, Any]]:
-    Row, median, pct, check = helpers["Row"], helpers["median"], helpers["pct"], helpers["check"]
+async def stream_section(world: World, samples: int, quick: bool, mode: str) -> tuple[list[Row], dict[str, Any]]:
     streams = world.fake.streams
+
+    def open_client() -> Any:
+        return connect(ours_params(world), world, mode)
+
+    def open_floor() -> Any:
+        return connect(floor_params(world), world, mode)
+
+    def open_relay(stream_url: str) -> Any:
+        return connect(relay_params(world, stream_url), world, mode)
 
     async def timed_events(count: int, answer: Callable[[], Any]) -> tuple[list[float], list[float]]:
         """``count`` events, each timed from the fake emitting it until ``answer()`` (a pending long
@@ -133,7 +134,7 @@ async def stream_section(
         for i in range(count):
             check(await client.call_tool("subscribe_stream", {"streams": [names[i % len(names)]], "environment": "testnet"}))
         await anyio.sleep(FLOW_S / 10 if quick else FLOW_S)
-        rss = rss_of_server()
+        rss = rss_mb(child_pid("binance-spot-mcp"))
 
         opened = streams.connections_opened["market"]
         start = time.perf_counter()

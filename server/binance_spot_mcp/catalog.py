@@ -12,183 +12,36 @@ markdown pipe tables under fixed ``##`` headings:
 * ``Parameter Rules``     per-tool "at least / at most / exactly one of" rules
 * ``Enums``               enum names and their values, spelt as Binance spells them
 
-The ``Weight`` column holds a small rule language (see ``parse_weight_rule``): clauses
+The ``Weight`` column holds a small rule language (``weight_rules``): clauses
 separated by ``;``, the first whose condition holds gives the weight, e.g.
 ``5 if !limit; 5 if limit<=100; 25 if limit<=500; 50 if limit<=1000; 250``.
 
-Any malformed row fails loading with a ``CatalogError`` naming the line and the problem.
+This module holds the endpoint, toolset and catalog records and the loader that checks each
+table's cells; the markdown itself is read by ``skill_tables``, and the parameter types are in
+``catalog_model``. Any malformed row fails loading with a ``CatalogError`` naming the line and
+the problem.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
-from enum import Enum
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from binance_spot_mcp.catalog_model import Constraints, Param, ParamType, Rule, RuleKind, Security
 from binance_spot_mcp.errors import CatalogError
+from binance_spot_mcp.skill_tables import EMPTY_CELL, Row, cell_names, parse_frontmatter, read_table
+from binance_spot_mcp.weight_rules import DEFAULT_WEIGHT_RULE, WeightRule, parse_weight_rule
 
 SKILL_FILE_NAME = "SKILL.md"
 SIGNED_PARAMS_ADDED_BY_SERVER = frozenset({"timestamp", "signature"})
-EMPTY_CELL = frozenset({"", "—", "-", "None", "none"})
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _TOOL_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 ALL_TOOLSETS = "all"  # reserved: every toolset
-
-
-class Security(str, Enum):
-    """Binance's security types for the endpoints we expose."""
-
-    NONE = "NONE"
-    TRADE = "TRADE"
-    USER_DATA = "USER_DATA"
-
-    @property
-    def signed(self) -> bool:
-        return self is not Security.NONE
-
-
-class ParamType(str, Enum):
-    STRING = "string"
-    DECIMAL = "decimal"
-    INTEGER = "integer"
-    BOOLEAN = "boolean"
-    ENUM = "enum"
-    STRING_ARRAY = "string[]"
-
-
-class RuleKind(str, Enum):
-    AT_LEAST_ONE = "at least one of"
-    AT_MOST_ONE = "at most one of"
-    EXACTLY_ONE = "exactly one of"
-
-
-@dataclass(frozen=True)
-class Constraints:
-    minimum: Decimal | None = None
-    maximum: Decimal | None = None
-    min_length: int | None = None
-    max_length: int | None = None
-    max_items: int | None = None
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    type: ParamType
-    description: str
-    constraints: Constraints = Constraints()
-    enum_name: str | None = None
-    values: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Rule:
-    kind: RuleKind
-    params: tuple[str, ...]
-
-    def describe(self) -> str:
-        return f"{self.kind.value}: {', '.join(self.params)}"
-
-
-class WeightTest(str, Enum):
-    GIVEN = "given"
-    NOT_GIVEN = "not given"
-    AT_MOST = "<="
-    ABOVE = ">"
-
-
-@dataclass(frozen=True)
-class WeightCondition:
-    """``param``, ``!param``, ``param<=N`` or ``param>N`` over one of the endpoint's parameters."""
-
-    param: str
-    test: WeightTest
-    bound: int = 0
-
-    def holds(self, values: Mapping[str, str], kind: ParamType) -> bool:
-        value = values.get(self.param)
-        given = _is_given(value, kind)
-        if self.test is WeightTest.GIVEN:
-            return given
-        if self.test is WeightTest.NOT_GIVEN:
-            return not given
-        if not given:
-            return False
-        measure = _measure(value, kind)  # type: ignore[arg-type]
-        if measure is None:  # unreadable value: fall through to the later (heavier) clauses
-            return False
-        return measure <= self.bound if self.test is WeightTest.AT_MOST else measure > self.bound
-
-
-@dataclass(frozen=True)
-class WeightClause:
-    """``VALUE [if CONDITION]``; VALUE is ``amount`` or ``amount*per_item_of``."""
-
-    amount: int
-    per_item_of: str | None = None
-    condition: WeightCondition | None = None
-
-
-@dataclass(frozen=True)
-class WeightRule:
-    """A parsed ``Weight`` cell: the first clause whose condition holds gives the weight."""
-
-    clauses: tuple[WeightClause, ...]
-
-    @classmethod
-    def constant(cls, weight: int) -> WeightRule:
-        return cls((WeightClause(weight),))
-
-    def evaluate(self, values: Mapping[str, str], kinds: Mapping[str, ParamType]) -> int:
-        for clause in self.clauses:
-            if clause.condition is None or clause.condition.holds(values, kinds[clause.condition.param]):
-                if clause.per_item_of is None:
-                    return clause.amount
-                return clause.amount * _item_count(values.get(clause.per_item_of))
-        raise AssertionError("a weight rule always ends with an unconditional clause")
-
-
-DEFAULT_WEIGHT_RULE = WeightRule.constant(1)
-
-
-def _is_given(value: str | None, kind: ParamType) -> bool:
-    if value is None or value == "":
-        return False
-    if kind is ParamType.BOOLEAN:
-        return value.strip().lower() == "true"
-    if kind is ParamType.STRING_ARRAY:
-        return _item_count(value) > 0
-    return True
-
-
-def _item_count(value: str | None) -> int:
-    """Items in an array parameter's wire value: compact JSON, else a comma-separated list."""
-    if not value:
-        return 0
-    try:
-        items = json.loads(value)
-    except ValueError:
-        items = None
-    if isinstance(items, list):
-        return len(items)
-    stripped = value.strip().strip("[]")
-    return len([part for part in stripped.split(",") if part.strip()])
-
-
-def _measure(value: str, kind: ParamType) -> Decimal | int | None:
-    if kind is ParamType.STRING_ARRAY:
-        return _item_count(value)
-    try:
-        number = Decimal(value.strip())
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
 
 
 @dataclass(frozen=True)
@@ -268,112 +121,10 @@ class Catalog:
 
 
 # ---------------------------------------------------------------------------------------------
-# markdown table reading
-
-
-@dataclass(frozen=True)
-class _Row:
-    line: int
-    cells: dict[str, str]
-
-    def where(self) -> str:
-        return f"SKILL.md line {self.line}"
-
-
-def _strip_cell(cell: str) -> str:
-    cell = cell.strip()
-    if len(cell) >= 2 and cell.startswith("`") and cell.endswith("`") and cell.count("`") == 2:
-        cell = cell[1:-1].strip()
-    return cell
-
-
-def _split_row(line: str) -> list[str]:
-    body = line.strip()
-    if body.startswith("|"):
-        body = body[1:]
-    if body.endswith("|"):
-        body = body[:-1]
-    return [_strip_cell(c) for c in body.split("|")]
-
-
-def _fenced_lines(lines: list[str]) -> set[int]:
-    """0-based indexes of the lines inside ``` or ~~~ fences (the fence lines included)."""
-    inside: set[int] = set()
-    fence: str | None = None
-    for i, text in enumerate(lines):
-        marker = re.match(r"^\s{0,3}(`{3,}|~{3,})", text)
-        if fence is None and marker:
-            fence = marker.group(1)
-            inside.add(i)
-        elif fence is not None:
-            inside.add(i)
-            closing = marker.group(1) if marker else ""
-            if closing[:1] == fence[0] and len(closing) >= len(fence) and text.strip() == closing:
-                fence = None
-    return inside
-
-
-def _section_lines(lines: list[str], heading: str) -> list[tuple[int, str]]:
-    """Lines (1-based number, text) of the ``## heading`` section, up to the next ``#``/``##``.
-
-    Headings inside fenced code blocks (examples) are text, not sections."""
-    fenced = _fenced_lines(lines)
-    start = None
-    for i, text in enumerate(lines):
-        if i in fenced:
-            continue
-        if re.match(r"^##\s+", text) and text[2:].strip().lower() == heading.lower():
-            if start is not None:
-                raise CatalogError(f"SKILL.md line {i + 1}: the section '## {heading}' appears twice")
-            start = i + 1
-    if start is None:
-        raise CatalogError(f"SKILL.md has no '## {heading}' section")
-    out: list[tuple[int, str]] = []
-    for j in range(start, len(lines)):
-        if j not in fenced and re.match(r"^#{1,2}\s", lines[j]):
-            break
-        out.append((j + 1, lines[j]))
-    return out
-
-
-def _read_table(lines: list[str], heading: str, columns: Iterable[str]) -> list[_Row]:
-    wanted = list(columns)
-    table_lines = [(n, t) for n, t in _section_lines(lines, heading) if t.strip().startswith("|")]
-    if len(table_lines) < 2:
-        raise CatalogError(f"SKILL.md section '## {heading}' has no table")
-    header_no, header_text = table_lines[0]
-    header = _split_row(header_text)
-    missing = [c for c in wanted if c not in header]
-    if missing:
-        raise CatalogError(
-            f"SKILL.md line {header_no}: table '{heading}' lacks column(s) {', '.join(missing)}; "
-            f"found {', '.join(header)}"
-        )
-    sep_no, sep_text = table_lines[1]
-    if not re.fullmatch(r"\|?[\s:\-|]+\|?", sep_text.strip()):
-        raise CatalogError(f"SKILL.md line {sep_no}: expected the table's separator row after its header")
-    rows: list[_Row] = []
-    for number, text in table_lines[2:]:
-        cells = _split_row(text)
-        if len(cells) != len(header):
-            raise CatalogError(
-                f"SKILL.md line {number}: table '{heading}' row has {len(cells)} cells, the header has {len(header)}"
-            )
-        rows.append(_Row(number, dict(zip(header, cells, strict=True))))
-    return rows
-
-
-def _names(cell: str) -> tuple[str, ...]:
-    if cell in EMPTY_CELL:
-        return ()
-    return tuple(_strip_cell(p) for p in cell.split(",") if _strip_cell(p))
-
-
-# ---------------------------------------------------------------------------------------------
 # cell parsers
 
 
-def _parse_type(cell: str, row: _Row, enums: Mapping[str, tuple[str, ...]]) -> tuple[ParamType, str | None]:
+def _parse_type(cell: str, row: Row, enums: Mapping[str, tuple[str, ...]]) -> tuple[ParamType, str | None]:
     if cell.startswith("enum:"):
         name = cell[len("enum:") :].strip()
         if name not in enums:
@@ -389,7 +140,7 @@ def _parse_type(cell: str, row: _Row, enums: Mapping[str, tuple[str, ...]]) -> t
     return kind, None
 
 
-def _number(text: str, row: _Row) -> Decimal:
+def _number(text: str, row: Row) -> Decimal:
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
@@ -399,14 +150,14 @@ def _number(text: str, row: _Row) -> Decimal:
     return value
 
 
-def _whole(text: str, row: _Row) -> int:
+def _whole(text: str, row: Row) -> int:
     value = _number(text, row)
     if value != value.to_integral_value() or value < 0:
         raise CatalogError(f"{row.where()}: '{text}' must be a whole number")
     return int(value)
 
 
-def _parse_constraints(cell: str, row: _Row) -> Constraints:
+def _parse_constraints(cell: str, row: Row) -> Constraints:
     if cell in EMPTY_CELL:
         return Constraints()
     found: dict[str, object] = {}
@@ -438,7 +189,7 @@ def _parse_constraints(cell: str, row: _Row) -> Constraints:
     return Constraints(**found)  # type: ignore[arg-type]
 
 
-def _check_constraints_fit(kind: ParamType, constraints: Constraints, row: _Row) -> None:
+def _check_constraints_fit(kind: ParamType, constraints: Constraints, row: Row) -> None:
     numeric = kind in {ParamType.INTEGER, ParamType.DECIMAL}
     if (constraints.minimum is not None or constraints.maximum is not None) and not numeric:
         raise CatalogError(f"{row.where()}: a numeric range only fits integer or decimal parameters")
@@ -448,88 +199,13 @@ def _check_constraints_fit(kind: ParamType, constraints: Constraints, row: _Row)
         raise CatalogError(f"{row.where()}: maxItems only fits string[] parameters")
 
 
-_WEIGHT_CLAUSE_RE = re.compile(r"^(\d+)(?:\s*\*\s*([A-Za-z][A-Za-z0-9]*))?(?:\s+if\s+(.+))?$")
-_WEIGHT_COMPARE_RE = re.compile(r"^([A-Za-z][A-Za-z0-9]*)\s*(<=|>)\s*(\d+)$")
-_WEIGHT_PRESENCE_RE = re.compile(r"^(!?)\s*([A-Za-z][A-Za-z0-9]*)$")
-_WEIGHT_GRAMMAR = "write clauses 'VALUE [if COND]' separated by ';', e.g. '2 if symbol; 4*symbols if symbols<=50; 200'"
-
-
-def parse_weight_rule(cell: str, row: _Row, params: Mapping[str, Param]) -> WeightRule:
-    """Parse a ``Weight`` cell; conditions may only name ``params`` (the endpoint's own)."""
-    if cell in EMPTY_CELL:
-        raise CatalogError(f"{row.where()}: the Weight cell is empty ({_WEIGHT_GRAMMAR})")
-
-    def known(name: str, part: str) -> Param:
-        if name not in params:
-            raise CatalogError(f"{row.where()}: weight clause '{part}' names '{name}', which is not a parameter of this tool")
-        return params[name]
-
-    parts = [p.strip() for p in cell.split(";")]
-    clauses: list[WeightClause] = []
-    for index, part in enumerate(parts):
-        match = _WEIGHT_CLAUSE_RE.match(part)
-        if not match:
-            raise CatalogError(f"{row.where()}: cannot read weight clause '{part}' ({_WEIGHT_GRAMMAR})")
-        amount, per_item_of, condition_text = int(match.group(1)), match.group(2), match.group(3)
-        if per_item_of is not None and known(per_item_of, part).type is not ParamType.STRING_ARRAY:
-            raise CatalogError(f"{row.where()}: weight clause '{part}': N*{per_item_of} needs a string[] parameter")
-        condition = None
-        if condition_text is not None:
-            condition_text = condition_text.strip()
-            if compare := _WEIGHT_COMPARE_RE.match(condition_text):
-                name, op, bound = compare.group(1), compare.group(2), int(compare.group(3))
-                if known(name, part).type not in {ParamType.INTEGER, ParamType.DECIMAL, ParamType.STRING_ARRAY}:
-                    raise CatalogError(
-                        f"{row.where()}: weight clause '{part}' compares '{name}', which is not a number or array"
-                    )
-                condition = WeightCondition(name, WeightTest.AT_MOST if op == "<=" else WeightTest.ABOVE, bound)
-            elif presence := _WEIGHT_PRESENCE_RE.match(condition_text):
-                name = presence.group(2)
-                known(name, part)
-                condition = WeightCondition(name, WeightTest.NOT_GIVEN if presence.group(1) else WeightTest.GIVEN)
-            else:
-                raise CatalogError(
-                    f"{row.where()}: cannot read the condition '{condition_text}' "
-                    "(use 'param', '!param', 'param<=N' or 'param>N')"
-                )
-        last = index == len(parts) - 1
-        if last and condition is not None:
-            raise CatalogError(f"{row.where()}: the last weight clause '{part}' must have no condition")
-        if not last and condition is None:
-            raise CatalogError(f"{row.where()}: weight clause '{part}' has no condition, so the clauses after it never apply")
-        clauses.append(WeightClause(amount, per_item_of, condition))
-    return WeightRule(tuple(clauses))
-
-
-def _parse_orders(cell: str, row: _Row) -> int:
+def _parse_orders(cell: str, row: Row) -> int:
     """The ``Orders`` cell: how much one call adds to the unfilled order count (empty: 0)."""
     if cell in EMPTY_CELL:
         return 0
     if not cell.isdigit():
         raise CatalogError(f"{row.where()}: Orders '{cell}' must be a whole number (the unfilled order count)")
     return int(cell)
-
-
-def _parse_frontmatter(lines: list[str]) -> tuple[str, str]:
-    if not lines or lines[0].strip() != "---":
-        raise CatalogError("SKILL.md line 1: expected YAML frontmatter starting with '---'")
-    name = version = None
-    for number, text in enumerate(lines[1:], start=2):
-        if text.strip() == "---":
-            break
-        key, _, value = text.partition(":")
-        if key.strip() == "name" and not text.startswith(" "):
-            name = value.strip()
-        if key.strip() == "version" and text.startswith(" "):
-            version = value.strip().strip("'\"")
-    else:
-        raise CatalogError("SKILL.md: the frontmatter is never closed with '---'")
-    if not name:
-        raise CatalogError("SKILL.md frontmatter has no 'name'")
-    if not version or not re.fullmatch(r"\d+\.\d+\.\d+", version):
-        raise CatalogError(f"SKILL.md frontmatter: metadata.version must look like 1.2.3, found {version!r}")
-    del number
-    return name, version
 
 
 # ---------------------------------------------------------------------------------------------
@@ -539,16 +215,16 @@ def _parse_frontmatter(lines: list[str]) -> tuple[str, str]:
 def parse_skill(text: str) -> Catalog:
     """Parse SKILL.md text into a ``Catalog``; raise ``CatalogError`` naming the bad row."""
     lines = text.splitlines()
-    skill_name, version = _parse_frontmatter(lines)
+    skill_name, version = parse_frontmatter(lines)
 
     enums: dict[str, tuple[str, ...]] = {}
-    for row in _read_table(lines, "Enums", ["Enum", "Values"]):
+    for row in read_table(lines, "Enums", ["Enum", "Values"]):
         name = row.cells["Enum"]
         if not _NAME_RE.match(name):
             raise CatalogError(f"{row.where()}: enum name '{name}' is not a plain identifier")
         if name in enums:
             raise CatalogError(f"{row.where()}: enum '{name}' is defined twice")
-        values = _names(row.cells["Values"])
+        values = cell_names(row.cells["Values"])
         if not values:
             raise CatalogError(f"{row.where()}: enum '{name}' has no values")
         if len(set(values)) != len(values):
@@ -556,7 +232,7 @@ def parse_skill(text: str) -> Catalog:
         enums[name] = values
 
     globals_: dict[str, Param] = {}
-    for row in _read_table(lines, "Parameters", ["Parameter", "Type", "Constraints", "Description"]):
+    for row in read_table(lines, "Parameters", ["Parameter", "Type", "Constraints", "Description"]):
         name = row.cells["Parameter"]
         if not _NAME_RE.match(name):
             raise CatalogError(f"{row.where()}: parameter name '{name}' is not a Binance-style identifier")
@@ -576,7 +252,7 @@ def parse_skill(text: str) -> Catalog:
 
     toolsets: dict[str, Toolset] = {}
     server_tools: set[str] = set()
-    for row in _read_table(lines, "Toolsets", ["Toolset", "Description", "Server tools"]):
+    for row in read_table(lines, "Toolsets", ["Toolset", "Description", "Server tools"]):
         name = row.cells["Toolset"]
         if not _TOOL_RE.match(name):
             raise CatalogError(f"{row.where()}: toolset name '{name}' must be snake_case")
@@ -584,14 +260,14 @@ def parse_skill(text: str) -> Catalog:
             raise CatalogError(f"{row.where()}: toolset '{name}' is declared twice or uses the reserved name")
         if row.cells["Description"] in EMPTY_CELL:
             raise CatalogError(f"{row.where()}: toolset '{name}' needs a description")
-        own = _names(row.cells["Server tools"])
+        own = cell_names(row.cells["Server tools"])
         for tool in own:
             if not _TOOL_RE.match(tool) or tool in server_tools:
                 raise CatalogError(f"{row.where()}: server tool '{tool}' is misspelt or in two toolsets")
             server_tools.add(tool)
         toolsets[name] = Toolset(name, row.cells["Description"], own)
 
-    quick = _read_table(
+    quick = read_table(
         lines,
         "Quick Reference",
         ["Tool", "Toolset", "Method", "Path", "Description", "Required", "Optional", "Security", "Weight"],
@@ -626,7 +302,7 @@ def parse_skill(text: str) -> Catalog:
         description = row.cells["Description"]
         if description in EMPTY_CELL:
             raise CatalogError(f"{row.where()}: tool '{tool}' needs a description")
-        required, optional = _names(row.cells["Required"]), _names(row.cells["Optional"])
+        required, optional = cell_names(row.cells["Required"]), cell_names(row.cells["Optional"])
         seen: set[str] = set()
         for name in required + optional:
             if name in seen:
@@ -650,7 +326,7 @@ def parse_skill(text: str) -> Catalog:
             toolset=toolset,
         )
 
-    def endpoint_for(row: _Row, param: str | None = None) -> Endpoint:
+    def endpoint_for(row: Row, param: str | None = None) -> Endpoint:
         tool = row.cells["Tool"]
         endpoint = endpoints.get(tool)
         if endpoint is None:
@@ -659,7 +335,7 @@ def parse_skill(text: str) -> Catalog:
             raise CatalogError(f"{row.where()}: '{param}' is not a parameter of '{tool}'")
         return endpoint
 
-    overrides = _read_table(lines, "Endpoint Parameters", ["Tool", "Parameter", "Type", "Constraints", "Description"])
+    overrides = read_table(lines, "Endpoint Parameters", ["Tool", "Parameter", "Type", "Constraints", "Description"])
     overridden: set[tuple[str, str]] = set()
     for row in overrides:
         name = row.cells["Parameter"]
@@ -680,14 +356,14 @@ def parse_skill(text: str) -> Catalog:
             param = replace(param, description=row.cells["Description"])
         endpoints[endpoint.tool] = replace(endpoint, params={**endpoint.params, name: param})
 
-    for row in _read_table(lines, "Parameter Rules", ["Tool", "Rule", "Parameters"]):
+    for row in read_table(lines, "Parameter Rules", ["Tool", "Rule", "Parameters"]):
         endpoint = endpoint_for(row)
         try:
             kind = RuleKind(row.cells["Rule"].lower())
         except ValueError:
             allowed = "', '".join(k.value for k in RuleKind)
             raise CatalogError(f"{row.where()}: rule '{row.cells['Rule']}' is not one of '{allowed}'") from None
-        names = _names(row.cells["Parameters"])
+        names = cell_names(row.cells["Parameters"])
         if len(names) < 2:
             raise CatalogError(f"{row.where()}: a rule needs at least two parameters")
         for name in names:

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from binance_spot_mcp.catalog import Endpoint, Param, ParamType, RuleKind
+from binance_spot_mcp.catalog import Endpoint
+from binance_spot_mcp.catalog_model import Param, ParamType, RuleKind
 from binance_spot_mcp.errors import ToolInputError
 from binance_spot_mcp.order_types import order_type_problems
 

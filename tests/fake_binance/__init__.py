@@ -4,8 +4,9 @@ Public API: :func:`running_fake`, :class:`Exchange`, :data:`ENDPOINTS`.
 """
 
 from .endpoints import ENDPOINTS, Endpoint
-from .exchange import Exchange, Reply, RequestRecord
+from .exchange import Exchange
 from .faults import FAULT_KINDS, Fault
+from .records import Reply, RequestRecord
 from .server import RunningFake, running_fake
 
 __all__ = ["ENDPOINTS", "FAULT_KINDS", "Endpoint", "Exchange", "Fault", "Reply", "RequestRecord", "RunningFake", "running_fake"]

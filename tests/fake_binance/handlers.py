@@ -10,10 +10,11 @@ from . import market
 from .engine import ZERO, Order, new_client_id, release
 from .errors import ApiError, mandatory, rejected
 from .orderlists import OrderList
+from .records import Ctx, Reply
 from .symbols import fmt
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .exchange import Ctx, Exchange
+    from .exchange import Exchange
 
 Handler = Callable[["Exchange", "Ctx"], Any]
 
@@ -121,8 +122,6 @@ def cancel_open_orders(ex: "Exchange", ctx: "Ctx") -> Any:
 
 def cancel_replace(ex: "Exchange", ctx: "Ctx") -> Any:
     """POST /api/v3/order/cancelReplace."""
-    from .exchange import Reply
-
     p = ctx.params
     spec = ex.spec(p["symbol"])
     account = ctx.account

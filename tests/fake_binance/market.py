@@ -10,7 +10,8 @@ from .errors import ApiError, bad_symbol
 from .symbols import SymbolSpec, fmt, rate_limits
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .exchange import Ctx, Exchange
+    from .exchange import Exchange
+    from .records import Ctx
 
 INTERVAL_MS = {
     "1s": 1_000, "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000,

@@ -169,20 +169,18 @@ class OrderExecution:
         if account is None:
             return ZERO
         rate = account.taker_rate if taker else account.maker_rate
+        # A buyer pays quote and receives base, a seller the other way round; commission is taken
+        # from what is received. A maker pays from what its resting order had locked.
         if order.side == "BUY":
-            if taker:
-                account.bal(spec.quote)[0] -= quote
-            else:
-                consume_locked(order, quote)
-            commission = (qty * rate).quantize(Decimal("0.00000001"))
-            account.bal(spec.base)[0] += qty - commission
+            paid_asset, paid, got_asset, got = spec.quote, quote, spec.base, qty
         else:
-            if taker:
-                account.bal(spec.base)[0] -= qty
-            else:
-                consume_locked(order, qty)
-            commission = (quote * rate).quantize(Decimal("0.00000001"))
-            account.bal(spec.quote)[0] += quote - commission
+            paid_asset, paid, got_asset, got = spec.base, qty, spec.quote, quote
+        if taker:
+            account.bal(paid_asset)[0] -= paid
+        else:
+            consume_locked(order, paid)
+        commission = (got * rate).quantize(Decimal("0.00000001"))
+        account.bal(got_asset)[0] += got - commission
         account.update_time = self.server_time_ms()
         return commission
 

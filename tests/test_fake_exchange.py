@@ -475,6 +475,29 @@ def test_order_lists(fake_exchange: RunningFake, trader: Key) -> None:
     assert err(bad) == -1158
 
 
+@pytest.mark.parametrize("route", ["orderList/opo", "orderList/opoco"])
+def test_opo_lists_pair_a_working_bid_with_pending_asks(fake_exchange: RunningFake, trader: Key, route: str) -> None:
+    """-1222 / -1223 (errors.md): an OPO or OPOCO list's working order must be a bid and its
+    pending orders asks; the same shapes with the sides the documented way round are accepted."""
+    working = {"symbol": "BTCUSDT", "workingType": "LIMIT", "workingPrice": "50000", "workingQuantity": "0.01",
+               "workingTimeInForce": "GTC"}
+    if route.endswith("opoco"):
+        pending = {"pendingAboveType": "LIMIT_MAKER", "pendingAbovePrice": "65000",
+                   "pendingBelowType": "STOP_LOSS", "pendingBelowStopPrice": "45000"}
+    else:
+        pending = {"pendingType": "LIMIT_MAKER", "pendingPrice": "65000"}
+
+    def place(working_side: str, pending_side: str) -> httpx.Response:
+        return signed(fake_exchange, trader, "POST", route,
+                      {**working, "workingSide": working_side, "pendingSide": pending_side, **pending})
+
+    assert err(place("SELL", "SELL")) == -1222
+    assert err(place("BUY", "BUY")) == -1223
+    accepted = place("BUY", "SELL")
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["contingencyType"] == "OTO" and len(accepted.json()["orders"]) == (3 if route.endswith("opoco") else 2)
+
+
 def test_market_data_shapes(server: RunningFake) -> None:
     kl = public(server, "klines", symbol="ETHUSDT", interval="1h", limit=3).json()
     assert len(kl) == 3 and len(kl[0]) == 12

@@ -127,28 +127,28 @@ def _pending_single(ex: "Exchange", ctx: "Ctx", qty: Decimal | None) -> dict[str
     return leg
 
 
-def order_list_oto(ex: "Exchange", ctx: "Ctx", kind: str = "OTO") -> Any:
-    """POST /api/v3/orderList/oto and /opo."""
+def _working_and_quantity(ex: "Exchange", ctx: "Ctx", opo: bool) -> tuple[dict[str, Any], Any]:
+    """The working leg, and the pending legs' quantity (the working one's unless given). An OPO
+    or OPOCO list pairs a working bid with pending asks."""
     working = _working(ex, ctx)
-    qty = ctx.params.get("pendingQuantity", working["quantity"])
-    if kind == "OPO":
+    if opo:
         if working["side"] != "BUY":
             raise ApiError(-1222, "Working order in an OPO list must be a bid.")
         if ctx.params["pendingSide"] != "SELL":
             raise ApiError(-1223, "Pending orders in an OPO list must be asks.")
+    return working, ctx.params.get("pendingQuantity", working["quantity"])
+
+
+def order_list_oto(ex: "Exchange", ctx: "Ctx", kind: str = "OTO") -> Any:
+    """POST /api/v3/orderList/oto and /opo."""
+    working, qty = _working_and_quantity(ex, ctx, opo=kind == "OPO")
     pending = _pending_single(ex, ctx, qty)
     return _new_list(ex, ctx, kind, [(working, False, True), (pending, True, False)])
 
 
 def order_list_otoco(ex: "Exchange", ctx: "Ctx", kind: str = "OTOCO") -> Any:
     """POST /api/v3/orderList/otoco and /opoco."""
-    working = _working(ex, ctx)
-    qty = ctx.params.get("pendingQuantity", working["quantity"])
-    if kind == "OPOCO":
-        if working["side"] != "BUY":
-            raise ApiError(-1222, "Working order in an OPO list must be a bid.")
-        if ctx.params["pendingSide"] != "SELL":
-            raise ApiError(-1223, "Pending orders in an OPO list must be asks.")
+    working, qty = _working_and_quantity(ex, ctx, opo=kind == "OPOCO")
     pair = _oco_pair(ex, ctx, ctx.params["pendingSide"], qty, "pendingAbove", "pendingBelow", pending=True)
     return _new_list(ex, ctx, kind, [(working, False, True), *pair])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,43 @@ async def test_limit_pages_through_the_buffer() -> None:
     assert [e["seq"] for e in page["events"]] == [1, 2] and page["more"] is True and page["next_cursor"] == 2
     rest = await sub.read(page["next_cursor"], wait_s=0, limit=10)
     assert [e["seq"] for e in rest["events"]] == [3, 4, 5] and "more" not in rest
+
+
+async def test_a_size_budget_moves_the_cursor_only_past_what_it_returns() -> None:
+    """A read that would not fit the result cap returns fewer updates and a cursor at the last one
+    returned, so reading on from it loses nothing (before, the result was cut after the cursor had
+    moved past everything, and the cut events were gone)."""
+    sub = Subscription("s1", ("btcusdt@trade", "btcusdt@bookTicker"), "testnet", capacity=1000)
+    for n in range(300):
+        sub.push("btcusdt@trade", {"e": "trade", "t": n, "pad": "x" * 500})
+        if n % 100 == 99:
+            sub.push("btcusdt@bookTicker", {"u": n, "b": "1.0"})
+    seen: list[int] = []
+    tickers: list[int] = []
+    cursor, reads = 0, 0
+    while True:
+        got = await sub.read(cursor, wait_s=0, limit=500, budget_chars=20_000)
+        reads += 1
+        assert len(json.dumps(got["events"])) <= 20_000
+        assert all(e["seq"] <= got["next_cursor"] for e in got["events"])
+        seen += [e["data"]["t"] for e in got["events"]]
+        tickers += [data["u"] for data in got.get("latest", {}).values()]
+        cursor = got["next_cursor"]
+        if not got.get("more"):
+            break
+    assert seen == list(range(300)) and reads > 5
+    assert tickers == [299]  # a snapshot is the latest only, and it comes with the read that reaches it
+    assert cursor == sub.seq
+
+
+async def test_one_update_larger_than_the_budget_is_still_returned() -> None:
+    sub = Subscription("s1", ("btcusdt@trade",), "testnet")
+    sub.push("btcusdt@trade", {"t": 1, "pad": "x" * 5000})
+    sub.push("btcusdt@trade", {"t": 2})
+    got = await sub.read(0, wait_s=0, limit=50, budget_chars=1000)
+    assert [e["data"]["t"] for e in got["events"]] == [1] and got["next_cursor"] == 1 and got["more"] is True
+    rest = await sub.read(1, wait_s=0, limit=50, budget_chars=1000)
+    assert [e["data"]["t"] for e in rest["events"]] == [2] and "more" not in rest
 
 
 async def test_state_streams_keep_only_the_latest_snapshot() -> None:
@@ -131,4 +169,20 @@ async def test_a_waiting_reader_keeps_its_subscription_from_expiring() -> None:
     sub.push("btcusdt@trade", _trade(1))
     assert (await reading)["events"][0]["seq"] == 1
     sub.last_used -= 1.0
-    assert await hub.sweep() == ["s1"] and sub.closed_reason == "expired (idle)"
+    assert await hub.sweep() == ["s1"] and sub.closed_reason == "expired after 0.1 s without a read"
+    with pytest.raises(ToolInputError, match=r"subscription 's1' is closed: expired after 0\.1 s without a read"):
+        hub.get("s1")
+    with pytest.raises(ToolInputError, match="no open subscription 's9'"):
+        hub.get("s9")
+
+
+async def test_closed_ids_are_remembered_within_a_bound() -> None:
+    hub = StreamHub(Settings(tools_file=Path("TOOLS.md")), client=None)  # type: ignore[arg-type]
+    for n in range(1, 502):
+        hub._subscriptions[f"s{n}"] = Subscription(f"s{n}", ("btcusdt@trade",), "testnet")  # no connection needed
+        await hub.unsubscribe(f"s{n}")
+    assert len(hub._closed) == 500
+    with pytest.raises(ToolInputError, match="no open subscription 's1'"):
+        hub.get("s1")
+    with pytest.raises(ToolInputError, match="'s501' is closed: unsubscribed"):
+        hub.get("s501")

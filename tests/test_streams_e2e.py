@@ -75,7 +75,7 @@ async def test_subscribe_read_with_cursor_and_long_poll_returns_on_a_trade(world
         await _call(client, "unsubscribe_stream", {"subscription": sid})
         assert await _in_thread(world.fake.streams.wait_until, lambda: world.fake.streams.market_streams() == [])
         gone = await client.call_tool("read_stream", {"subscription": sid})
-        assert gone.is_error and "no open subscription" in gone.content[0].text
+        assert gone.is_error and f"subscription '{sid}' is closed: unsubscribed" in gone.content[0].text
     assert world.fake.streams.limit_violations == 0
 
 
@@ -140,6 +140,33 @@ async def test_a_flood_keeps_the_buffer_bounded_and_says_what_was_dropped(world:
         assert read["dropped"] == 1950 and read["next_cursor"] == 2000
 
 
+async def test_a_read_too_big_for_the_result_cap_pages_instead_of_losing_events(world: World) -> None:
+    """With the result cap at 20,000 characters, 400 trades read with limit 500 do not fit: each
+    read returns what fits, uncut, with next_cursor at its last event, and reading on from there
+    delivers every trade once, in order."""
+    streams = world.fake.streams
+    env = _env(world, BINANCE_SPOT_MCP_MAX_RESULT_CHARS="20000")
+    async with memory_client(world.tools_file, "legacy", base_url=world.base_url, extra_env=env) as client:
+        sid = (await _call(client, "subscribe_stream", {"streams": ["btcusdt@trade"], "environment": "testnet",
+                                                         "buffer": 1000}))["subscription"]
+        streams.flood("btcusdt@trade", 400)
+        with anyio.fail_after(BOUND_S):
+            while (await _call(client, "list_streams", {}))["subscriptions"][0]["latest_seq"] < 400:
+                await anyio.sleep(0.002)  # paced, as in the flood test above
+        seqs: list[int] = []
+        cursor, reads = 0, 0
+        while cursor < 400 and reads < 100:
+            result = await client.call_tool("read_stream", {"subscription": sid, "cursor": cursor, "limit": 500})
+            text = result.content[0].text
+            assert not result.is_error and len(text) <= 20_000 and "truncated" not in text
+            read = json.loads(text)
+            seqs += [e["seq"] for e in read["events"]]
+            assert read["next_cursor"] == read["events"][-1]["seq"]
+            assert bool(read.get("more")) is (read["next_cursor"] < 400)
+            cursor, reads = read["next_cursor"], reads + 1
+        assert seqs == list(range(1, 401)) and reads > 1
+
+
 async def test_idle_subscriptions_expire(world: World) -> None:
     streams = world.fake.streams
     env = _env(world, BINANCE_SPOT_MCP_STREAM_IDLE_SECONDS="0.3")
@@ -148,7 +175,7 @@ async def test_idle_subscriptions_expire(world: World) -> None:
         assert streams.market_streams() == ["ethusdt@ticker"]
         assert await _in_thread(streams.wait_until, lambda: streams.market_connections() == 0)
         gone = await client.call_tool("read_stream", {"subscription": sid})
-        assert gone.is_error and "expired" in gone.content[0].text or "no open subscription" in gone.content[0].text
+        assert gone.is_error and f"subscription '{sid}' is closed: expired after 0.3 s without a read" in gone.content[0].text
 
 
 # -- wait_for_order ------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ next sequence number of its subscription; a cursor is the last number the reader
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections import deque
@@ -139,9 +140,14 @@ class Subscription:
             or self.closed_reason
         )
 
-    async def read(self, cursor: int | None, *, wait_s: float, limit: int) -> dict[str, Any]:
+    async def read(self, cursor: int | None, *, wait_s: float, limit: int, budget_chars: int | None = None) -> dict[str, Any]:
         """What arrived after ``cursor`` (everything buffered when None); waits up to ``wait_s``
-        for something new when nothing is."""
+        for something new when nothing is.
+
+        At most ``limit`` events, and, with ``budget_chars``, no more updates than fit in that many
+        characters of JSON (always at least one): ``next_cursor`` is then the last update returned
+        and ``more`` says to read again. So a result is never cut after the cursor has moved past
+        what it holds, and nothing is skipped."""
         self.last_used = time.monotonic()
         after = 0 if cursor is None else cursor
         if after > self.seq:
@@ -177,13 +183,20 @@ class Subscription:
         more = len(events) > limit
         events = events[:limit]
         next_cursor = events[-1][0] if more else self.seq
-        out: dict[str, Any] = {"subscription": self.id, "next_cursor": next_cursor}
         multi = len(self.streams) > 1
-        out["events"] = [
-            {"seq": seq, "stream": stream, "data": data} if multi else {"seq": seq, "data": data}
+        entries = [
+            (seq, {"seq": seq, "stream": stream, "data": data} if multi else {"seq": seq, "data": data})
             for seq, stream, data in events
         ]
-        latest = {s: data for s, (seq, data) in self.states.items() if seq > after and seq <= next_cursor}
+        snapshots = [(seq, name, data) for name, (seq, data) in self.states.items() if after < seq <= next_cursor]
+        if budget_chars is not None and len(entries) + len(snapshots) > 1:
+            fits = _last_that_fits(entries, snapshots, budget_chars)
+            if fits < next_cursor:
+                next_cursor, more = fits, True
+                entries = [entry for entry in entries if entry[0] <= fits]
+        out: dict[str, Any] = {"subscription": self.id, "next_cursor": next_cursor}
+        out["events"] = [entry for _, entry in entries]
+        latest = {name: data for seq, name, data in snapshots if seq <= next_cursor}
         if latest:
             out["latest"] = latest
         if more:
@@ -213,3 +226,23 @@ class Subscription:
         if self.dropped_total:
             out["dropped_total"] = self.dropped_total
         return out
+
+
+def _json_chars(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+
+
+def _last_that_fits(
+    entries: list[tuple[int, dict[str, Any]]], snapshots: list[tuple[int, str, Any]], budget_chars: int
+) -> int:
+    """The highest sequence number such that every update up to it, in order, fits in
+    ``budget_chars`` of JSON; the first update counts as fitting whatever its size."""
+    sizes = [(seq, _json_chars(entry) + 1) for seq, entry in entries]
+    sizes += [(seq, _json_chars(name) + _json_chars(data) + 2) for seq, name, data in snapshots]
+    sizes.sort()
+    used = 0
+    for index, (seq, size) in enumerate(sizes):
+        used += size
+        if used > budget_chars and index:
+            return sizes[index - 1][0]
+    return sizes[-1][0]

@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 MAX_SUBSCRIPTIONS = 200
 MAX_STREAMS_PER_SUBSCRIPTION = 50
 MAX_SWEEP_INTERVAL_S = 30.0
+REMEMBERED_CLOSED = 500  # closed subscription ids whose reason a later read is told
 
 
 class StreamHub:
@@ -37,6 +38,7 @@ class StreamHub:
         self._market: dict[str, MarketStreams] = {}
         self._user: dict[str, UserStreams] = {}
         self._subscriptions: dict[str, Subscription] = {}
+        self._closed: dict[str, str] = {}  # id -> why it was closed, oldest first, bounded
         self._ids = itertools.count(1)
         self._sweeper: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -88,19 +90,26 @@ class StreamHub:
 
     def get(self, subscription_id: str) -> Subscription:
         subscription = self._subscriptions.get(subscription_id.strip())
-        if subscription is None:
-            open_ids = ", ".join(self._subscriptions) or "none"
-            raise ToolInputError(
-                f"no open subscription '{subscription_id[:40]}' (open: {open_ids})",
-                parameter="subscription",
-                hint="It may have expired after being idle; subscribe_stream again.",
-            )
-        return subscription
+        if subscription is not None:
+            return subscription
+        reason = self._closed.get(subscription_id.strip())
+        if reason is not None:
+            raise ToolInputError(f"subscription '{subscription_id.strip()}' is closed: {reason}",
+                                 parameter="subscription", hint="subscribe_stream again to go on watching.")
+        open_ids = ", ".join(self._subscriptions) or "none"
+        raise ToolInputError(
+            f"no open subscription '{subscription_id[:40]}' (open: {open_ids})",
+            parameter="subscription",
+            hint="Use an id that subscribe_stream or list_streams gave; subscribe_stream to open one.",
+        )
 
     async def unsubscribe(self, subscription_id: str, reason: str = "unsubscribed") -> Subscription:
         subscription = self.get(subscription_id)
         del self._subscriptions[subscription.id]
         subscription.close(reason)
+        self._closed[subscription.id] = reason
+        if len(self._closed) > REMEMBERED_CLOSED:
+            del self._closed[next(iter(self._closed))]
         if subscription.account is None:
             url = self._settings.stream_urls[subscription.environment]
             market = self._market.get(url)
@@ -176,7 +185,7 @@ class StreamHub:
         expired = [s.id for s in self._subscriptions.values() if not s.readers and now - s.last_used >= self.idle_s]
         for subscription_id in expired:
             logger.info("stream subscription %s expired after %.0f s idle", subscription_id, self.idle_s)
-            await self.unsubscribe(subscription_id, reason="expired (idle)")
+            await self.unsubscribe(subscription_id, reason=f"expired after {self.idle_s:g} s without a read")
         for user in list(self._user.values()):
             await user.expire(self.idle_s)
         return expired

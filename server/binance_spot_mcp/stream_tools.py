@@ -49,6 +49,7 @@ LIST_STREAMS, WAIT_FOR_ORDER = "list_streams", "wait_for_order"
 MAX_WAIT_S = 50  # seconds; below the usual 60 s request timeout of MCP hosts
 DEFAULT_ORDER_WAIT_S = 30.0
 REST_POLL_DELAYS_S = (1.0, 2.0, 3.0, 5.0)  # then every 5 s; each poll is one get_order (weight 4)
+READ_ENVELOPE_CHARS = 600  # room in a read_stream result for everything but its events and snapshots
 STREAM_CHECK_S = 2.0  # how often a stream wait checks that the connection is still up
 UNTIL = ("FILLED", "TERMINAL", "CHANGE")
 ORDER_FIELDS = ("symbol", "orderId", "clientOrderId", "side", "type", "status", "price", "origQty",
@@ -284,7 +285,8 @@ class StreamTools:
         if cursor is not None and (isinstance(cursor, bool) or not isinstance(cursor, int) or cursor < 0):
             raise ToolInputError("'cursor' must be a whole number (next_cursor of the last read)", parameter="cursor")
         limit = _int_arg(args, "limit", DEFAULT_READ_LIMIT, 1, MAX_READ_LIMIT)
-        return await subscription.read(cursor, wait_s=_wait_arg(args, 0.0), limit=limit)
+        budget = self._settings.max_result_chars - READ_ENVELOPE_CHARS
+        return await subscription.read(cursor, wait_s=_wait_arg(args, 0.0), limit=limit, budget_chars=budget)
 
     def order_seen(self, account: Account, tool: str, arguments: tuple[tuple[str, str], ...]) -> dict[str, Any] | None:
         """An order a ``get_order`` look-up would find, already known from the account's order events

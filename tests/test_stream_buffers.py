@@ -112,11 +112,21 @@ async def test_ring_is_bounded_and_reports_unread_drops_once() -> None:
     assert sub.dropped_total == 20
 
 
-async def test_a_gap_and_a_close_end_a_long_poll_and_are_reported() -> None:
+async def test_a_lost_connection_is_reported_and_its_return_ends_a_long_poll() -> None:
     sub = Subscription("s1", ("btcusdt@trade",), "testnet")
+    sub.lost()
+    while_down = await sub.read(0, wait_s=0.01, limit=50)  # not woken by the loss: it times out
+    assert while_down["connection"].startswith("lost") and "reconnected" not in while_down
+    assert while_down.get("timed_out") is True
+    waiting = asyncio.ensure_future(sub.read(0, wait_s=30, limit=50))
+    await asyncio.sleep(0)
     sub.gap()
-    read = await sub.read(0, wait_s=30, limit=50)
-    assert read["reconnected"] == 1 and read["events"] == []
+    read = await asyncio.wait_for(waiting, 5)
+    assert read["reconnected"] == 1 and read["events"] == [] and "connection" not in read
+
+
+async def test_a_close_ends_a_long_poll_and_is_reported() -> None:
+    sub = Subscription("s1", ("btcusdt@trade",), "testnet")
     sub.close("expired (idle)")
     assert (await sub.read(0, wait_s=30, limit=50))["closed"] == "expired (idle)"
 

@@ -92,6 +92,7 @@ class Subscription:
     dropped_unread: int = 0
     dropped_total: int = 0
     gaps_unread: int = 0  # reconnects since the last read: events may be missing
+    down: bool = False  # the connection is lost and not yet back
     last_cursor: int = 0
     received: int = 0
     readers: int = 0  # read_stream calls waiting right now: never idle while one waits
@@ -119,8 +120,14 @@ class Subscription:
             self.ring.append((self.seq, stream, data))
         self._signal()
 
+    def lost(self) -> None:
+        """The connection is lost; reads say so until ``gap`` reports it back. A waiting long
+        poll is not woken for this: there is nothing new to read, and it would only be asked again."""
+        self.down = True
+
     def gap(self) -> None:
-        """The connection was lost and restored: events in between may be missing."""
+        """The connection is back (or the event stream was renewed): events in between may be missing."""
+        self.down = False
         self.gaps_unread += 1
         self._signal()
 
@@ -207,6 +214,8 @@ class Subscription:
         if self.gaps_unread:
             out["reconnected"] = self.gaps_unread
             self.gaps_unread = 0
+        if self.down:
+            out["connection"] = "lost, reconnecting: events until it is back may be missing"
         if self.closed_reason:
             out["closed"] = self.closed_reason
         if not events and not latest and waited:

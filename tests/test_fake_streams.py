@@ -2,7 +2,8 @@
 
 Market streams carry the trades of the fake's own matching engine; the WebSocket API's
 ``userDataStream.subscribe.signature`` checks HMAC, RSA and Ed25519 signatures and then pushes the
-account's ``executionReport`` / ``outboundAccountPosition`` events; the documented limits hold.
+account's ``executionReport`` / ``outboundAccountPosition`` events; the documented limits and
+error codes (-2035, -2042) hold.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from typing import Any
 
@@ -57,12 +59,20 @@ def _sign(keys: Any, kind: str, payload: bytes) -> tuple[str, str]:
 
 def _subscribe_user(ws: ClientConnection, keys: Any, kind: str, *, tamper: bool = False) -> dict[str, Any]:
     api_key = {"hmac": keys.hmac_api_key, "rsa": keys.rsa_api_key, "ed": keys.ed_api_key}[kind]
+    return _subscribe_signed(ws, api_key, lambda payload: _sign(keys, kind, payload + (b"x" if tamper else b""))[1])
+
+
+def _subscribe_signed(ws: ClientConnection, api_key: str, sign: Any) -> dict[str, Any]:
     timestamp = int(time.time() * 1000)
-    payload = f"apiKey={api_key}&timestamp={timestamp}".encode()
-    _, signature = _sign(keys, kind, payload + (b"x" if tamper else b""))
+    signature = sign(f"apiKey={api_key}&timestamp={timestamp}".encode())
     ws.send(json.dumps({"id": "sub-1", "method": "userDataStream.subscribe.signature",
                         "params": {"apiKey": api_key, "timestamp": timestamp, "signature": signature}}))
     return _recv(ws, lambda m: m.get("id") == "sub-1")
+
+
+def _unsubscribe_user(ws: ClientConnection, subscription_id: int) -> None:
+    ws.send(json.dumps({"id": "u", "method": "userDataStream.unsubscribe", "params": {"subscriptionId": subscription_id}}))
+    assert _recv(ws, lambda m: m.get("id") == "u")["status"] == 200
 
 
 def test_combined_stream_carries_trades_of_the_matching_engine(world) -> None:
@@ -98,6 +108,51 @@ def test_user_data_subscription_checks_signatures_and_pushes_order_events(world,
             assert {b["a"] for b in position["event"]["B"]} >= {"BTC", "USDT"}
         ws.send(json.dumps({"id": "u", "method": "userDataStream.unsubscribe", "params": {"subscriptionId": 0}}))
         assert _recv(ws, lambda m: m.get("event", {}).get("e") == "eventStreamTerminated")["subscriptionId"] == 0
+
+
+def _error_code(reply: dict[str, Any]) -> int:
+    assert reply["status"] == 400, reply
+    return reply["error"]["code"]
+
+
+def test_a_binance_account_has_one_user_data_subscription_per_connection(world) -> None:
+    """-2035 SUBSCRIPTION_ACTIVE for a second subscription of one account, whichever of its keys signs."""
+    fake, keys = _fake(world), world.keys
+    twin_key, twin_secret = secrets.token_hex(32), secrets.token_hex(32)  # a second API key of the same Binance account
+    fake.exchange.add_account(twin_key, hmac_secret=twin_secret, account=fake.exchange.account_for(keys.hmac_api_key))
+
+    def twin(payload: bytes) -> str:
+        return hmac.new(twin_secret.encode(), payload, hashlib.sha256).hexdigest()
+
+    with connect(fake.ws_api_url) as ws:
+        assert _subscribe_user(ws, keys, "hmac")["result"] == {"subscriptionId": 0}
+        code = _error_code(_subscribe_user(ws, keys, "hmac"))
+        assert code == -2035
+        code = _error_code(_subscribe_signed(ws, twin_key, twin))
+        assert code == -2035
+        assert _subscribe_user(ws, keys, "rsa")["result"] == {"subscriptionId": 1}  # another account is fine
+        assert fake.streams.user_subscribers() == sorted([keys.hmac_api_key, keys.rsa_api_key])
+    with connect(fake.ws_api_url) as ws:  # one per connection: another connection may subscribe it too
+        assert _subscribe_signed(ws, twin_key, twin)["result"] == {"subscriptionId": 0}
+
+
+def test_subscriptions_beyond_a_connections_limits_are_refused_with_2042(world) -> None:
+    """-2042 MAXIMUM_SUBSCRIPTION_IDS: too many active at once, or too many started on the connection."""
+    fake, keys = _fake(world), world.keys
+    fake.streams.max_user_subscriptions = 1
+    with connect(fake.ws_api_url) as ws:
+        assert _subscribe_user(ws, keys, "hmac")["result"] == {"subscriptionId": 0}
+        code = _error_code(_subscribe_user(ws, keys, "rsa"))
+        assert code == -2042  # one is active: the limit here
+        _unsubscribe_user(ws, 0)
+        assert _subscribe_user(ws, keys, "rsa")["result"] == {"subscriptionId": 1}
+    fake.streams.max_user_subscriptions, fake.streams.max_subscription_ids = 1000, 2
+    with connect(fake.ws_api_url) as ws:
+        for subscription_id in (0, 1):
+            assert _subscribe_user(ws, keys, "hmac")["result"] == {"subscriptionId": subscription_id}
+            _unsubscribe_user(ws, subscription_id)
+        code = _error_code(_subscribe_user(ws, keys, "hmac"))
+        assert code == -2042  # none active, but both ids are used
 
 
 def test_more_than_five_messages_a_second_closes_the_connection(world) -> None:

@@ -14,6 +14,12 @@ a client that breaks them is caught: more than ``max_messages_per_s`` incoming m
 (pings and pongs included) closes the connection, more than ``max_streams`` streams is an error;
 both count in ``limit_violations``.
 
+User data subscriptions follow web-socket-api.md: one per Binance account on a connection (a
+second, with the same or another API key of that account, is -2035 SUBSCRIPTION_ACTIVE), and
+-2042 MAXIMUM_SUBSCRIPTION_IDS once ``max_subscription_ids`` have been started on the connection.
+The docs give no code for going over ``max_user_subscriptions`` active at once; -2042 is used
+there too. Both limits are attributes, so tests can lower them.
+
 Faults for tests: :meth:`drop` (abort TCP), :meth:`server_shutdown` (the ``serverShutdown`` event,
 then close), :meth:`stall` (stop reading and sending for a while, so pings go unanswered),
 :meth:`odd_pings` (unsolicited pongs and pings with payloads), :meth:`flood` (a burst of trades)
@@ -23,7 +29,6 @@ and ``max_age_s`` (the 24-hour connection limit, shortened).
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import logging
 import threading
@@ -49,7 +54,8 @@ log = logging.getLogger(__name__)
 
 MAX_STREAMS_PER_CONNECTION = 1024
 MAX_MESSAGES_PER_S = 5
-MAX_USER_SUBSCRIPTIONS = 1000
+MAX_USER_SUBSCRIPTIONS = 1000  # active at once on one connection (web-socket-api.md)
+MAX_SUBSCRIPTION_IDS = 65535  # started over a connection's lifetime (web-socket-api.md)
 DEFAULT_PERIOD_S = 1.0
 SHUTDOWN_GRACE_S = 0.5
 START_TIMEOUT_S = 10.0
@@ -65,7 +71,7 @@ class _Conn:
     streams: list[str] = field(default_factory=list)
     user_subs: dict[int, Account] = field(default_factory=dict)  # subscriptionId -> account
     api_keys: dict[int, str] = field(default_factory=dict)
-    next_sub: itertools.count = field(default_factory=itertools.count)
+    started_subs: int = 0  # user data subscriptions started over the connection's lifetime; the next id
     incoming: deque[float] = field(default_factory=deque)
     stalled_until: float = 0.0
     outbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
@@ -80,6 +86,8 @@ class FakeStreams:
         self.max_messages_per_s = MAX_MESSAGES_PER_S
         self.max_streams = MAX_STREAMS_PER_CONNECTION
         self.max_age_s: float | None = None
+        self.max_user_subscriptions = MAX_USER_SUBSCRIPTIONS
+        self.max_subscription_ids = MAX_SUBSCRIPTION_IDS
         self.limit_violations = 0
         self.market_methods: list[str] = []  # the method of every market-stream request, in order
         self.connections_opened = {MARKET: 0, API: 0}
@@ -423,11 +431,12 @@ class FakeStreams:
                 raise ApiError(-1022, "Signature for this request is not valid.")
             window = parse_recv_window(_text(params["recvWindow"]) if "recvWindow" in params else None)
             check_timing(parse_timestamp_ms(_text(params["timestamp"])), window, Decimal(self.exchange.server_time_ms()))
-        if any(a is account for a in conn.user_subs.values()):
-            raise ApiError(-1210, "This account is already subscribed on this connection.")  # one per account
-        if len(conn.user_subs) >= MAX_USER_SUBSCRIPTIONS:
-            raise ApiError(-1211, "Too many subscriptions on this connection.")
-        sub_id = next(conn.next_sub)
+        if any(a is account for a in conn.user_subs.values()):  # whichever of the account's keys signed
+            raise ApiError(-2035, "This account already has an active user data subscription on this connection.")
+        if conn.started_subs >= self.max_subscription_ids or len(conn.user_subs) >= self.max_user_subscriptions:
+            raise ApiError(-2042, "No more user data subscriptions can be started on this connection.")
+        sub_id = conn.started_subs
+        conn.started_subs += 1
         conn.user_subs[sub_id] = account
         conn.api_keys[sub_id] = key.api_key
         return sub_id

@@ -3,7 +3,7 @@
 Market streams carry the trades of the fake's own matching engine; the WebSocket API's
 ``userDataStream.subscribe.signature`` checks HMAC, RSA and Ed25519 signatures and then pushes the
 account's ``executionReport`` / ``outboundAccountPosition`` events; the documented limits and
-error codes (-2035, -2042) hold.
+error codes (-2035, -2042) hold, and a subscription can be ended from the fake's side.
 """
 
 from __future__ import annotations
@@ -153,6 +153,19 @@ def test_subscriptions_beyond_a_connections_limits_are_refused_with_2042(world) 
             _unsubscribe_user(ws, subscription_id)
         code = _error_code(_subscribe_user(ws, keys, "hmac"))
         assert code == -2042  # none active, but both ids are used
+
+
+def test_ending_a_user_data_subscription_sends_event_stream_terminated(world) -> None:
+    fake, keys = _fake(world), world.keys
+    with connect(fake.ws_api_url) as ws:
+        assert _subscribe_user(ws, keys, "hmac")["result"] == {"subscriptionId": 0}
+        assert _subscribe_user(ws, keys, "rsa")["result"] == {"subscriptionId": 1}
+        fake.streams.end_user_subscriptions(keys.hmac_api_key)
+        assert fake.streams.user_subscribers() == [keys.rsa_api_key]  # in effect when the call returns
+        ended = _recv(ws, lambda m: m.get("event", {}).get("e") == "eventStreamTerminated")
+        assert ended["subscriptionId"] == 0
+        ws.send(json.dumps({"id": "list", "method": "session.subscriptions"}))
+        assert _recv(ws, lambda m: m.get("id") == "list")["result"] == [{"subscriptionId": 1}]
 
 
 def test_more_than_five_messages_a_second_closes_the_connection(world) -> None:

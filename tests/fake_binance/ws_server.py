@@ -22,7 +22,8 @@ there too. Both limits are attributes, so tests can lower them.
 
 Faults for tests: :meth:`drop` (abort TCP), :meth:`server_shutdown` (the ``serverShutdown`` event,
 then close), :meth:`stall` (stop reading and sending for a while, so pings go unanswered),
-:meth:`odd_pings` (unsolicited pongs and pings with payloads), :meth:`flood` (a burst of trades)
+:meth:`odd_pings` (unsolicited pongs and pings with payloads), :meth:`flood` (a burst of trades),
+:meth:`end_user_subscriptions` (Binance ends an account's subscription: ``eventStreamTerminated``)
 and ``max_age_s`` (the 24-hour connection limit, shortened).
 """
 
@@ -172,6 +173,20 @@ class FakeStreams:
         assert self._loop is not None
         self._loop.call_soon_threadsafe(fn)
 
+    def _call_and_wait(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` on the server's loop and return once it has run, so the fault is in effect."""
+        done = threading.Event()
+
+        def go() -> None:
+            try:
+                fn()
+            finally:
+                done.set()
+
+        self._call(go)
+        if not done.wait(START_TIMEOUT_S):
+            raise RuntimeError("the fake's WebSocket loop did not run the fault in time")
+
     def _targets(self, kind: str | None) -> list[_Conn]:
         return [c for c in list(self._conns) if kind is None or c.kind == kind]
 
@@ -199,7 +214,8 @@ class FakeStreams:
         await conn.ws.close(1001, "server shutdown")
 
     def stall(self, seconds: float, kind: str | None = None) -> None:
-        """Stop reading (so pings go unanswered) and sending on the connections for ``seconds``."""
+        """Stop reading (so pings go unanswered) and sending on the connections for ``seconds``;
+        returns once the stall is in effect."""
 
         def go() -> None:
             until = time.monotonic() + seconds
@@ -208,7 +224,7 @@ class FakeStreams:
                 conn.ws.transport.pause_reading()
                 self._loop.call_later(seconds, self._resume, conn)  # type: ignore[union-attr]
 
-        self._call(go)
+        self._call_and_wait(go)
 
     @staticmethod
     def _resume(conn: _Conn) -> None:
@@ -408,10 +424,7 @@ class FakeStreams:
             wanted = params.get("subscriptionId")
             ids = sorted(conn.user_subs) if wanted is None else [wanted] if wanted in conn.user_subs else []
             for sub_id in ids:
-                conn.user_subs.pop(sub_id)
-                conn.api_keys.pop(sub_id, None)
-                self._enqueue(conn, {"subscriptionId": sub_id, "event": {
-                    "e": "eventStreamTerminated", "E": self.exchange.server_time_ms()}})
+                self._end_user_subscription(conn, sub_id)
             return {}
         if method == "userDataStream.subscribe.signature":
             return {"subscriptionId": self._subscribe_signature(conn, params)}
@@ -440,6 +453,24 @@ class FakeStreams:
         conn.user_subs[sub_id] = account
         conn.api_keys[sub_id] = key.api_key
         return sub_id
+
+    def _end_user_subscription(self, conn: _Conn, sub_id: int) -> None:
+        conn.user_subs.pop(sub_id)
+        conn.api_keys.pop(sub_id, None)
+        self._enqueue(conn, {"subscriptionId": sub_id, "event": {
+            "e": "eventStreamTerminated", "E": self.exchange.server_time_ms()}})
+
+    def end_user_subscriptions(self, api_key: str) -> None:
+        """Fault: end every user data subscription made with ``api_key``, as Binance does when it stops
+        one (``eventStreamTerminated``, then no more events); returns once they have ended."""
+
+        def go() -> None:
+            for conn in self._targets(API):
+                for sub_id in [i for i, key in conn.api_keys.items() if key == api_key]:
+                    self._end_user_subscription(conn, sub_id)
+            self._notify()
+
+        self._call_and_wait(go)
 
 
 def _text(value: Any) -> str:

@@ -10,7 +10,7 @@ import shutil
 import string
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,10 +161,14 @@ async def memory_client(
     mode: str,
     base_url: str | None = None,
     extra_env: dict[str, str] | None = None,
+    on_runtime: Callable[[Runtime], None] | None = None,
     **client_kwargs: Any,
 ) -> AsyncIterator[Client]:
+    """A client of the real server in this process; ``on_runtime`` may adjust the server first."""
     environ = {**loopback_environ(base_url, tools_file.parent), **(extra_env or {})}
     runtime = Runtime(settings=load_settings(tools_file=str(tools_file), environ=environ))
+    if on_runtime is not None:
+        on_runtime(runtime)
     try:
         async with Client(build_server(runtime), mode=mode, **client_kwargs) as client:
             yield client

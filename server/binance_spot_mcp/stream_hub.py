@@ -65,6 +65,7 @@ class StreamHub:
         self._check_room(events)
         subscription = Subscription(f"s{next(self._ids)}", events, account.environment, account.name, capacity)
         user = self._user_streams(account)
+        self._ensure_sweeper()  # a set-up that outlives this call is swept like any other
         await user.listen(account, subscription)
         self._register(subscription)
         return subscription
@@ -156,22 +157,21 @@ class StreamHub:
     async def _resync(self, account: Account) -> None:
         await self._client.sync_clock(account.base_url)
 
-    async def watch_order(self, account: Account, watch: OrderWatch) -> None:
-        """Start receiving ``account``'s events for one order (raises when the stream is unavailable)."""
-        await self._user_streams(account).watch(account, watch)
+    async def watch_order(self, account: Account, watch: OrderWatch, timeout_s: float) -> None:
+        """Start receiving ``account``'s events for one order; raises when they do not flow within
+        ``timeout_s`` (the subscription is still set up in the background for later calls)."""
         self._ensure_sweeper()
+        await self._user_streams(account).watch(account, watch, timeout_s)
 
     def user_ready(self, account: Account) -> bool:
         """True while ``account``'s events are flowing (connected and subscribed)."""
         user = self._user.get(self._settings.ws_api_urls[account.environment])
-        return user is not None and user.socket.ready.is_set() and account.name in user.accounts()
+        return user is not None and user.flowing(account)
 
     def recent_order(self, account: Account, symbol: str, client_id: str) -> dict[str, Any] | None:
         """The newest executionReport of an order, when ``account``'s user data stream is running."""
         user = self._user.get(self._settings.ws_api_urls[account.environment])
-        if user is None or not user.socket.ready.is_set():
-            return None
-        return user.recent_order(account, symbol, client_id)
+        return None if user is None else user.recent_order(account, symbol, client_id)
 
     def unwatch_order(self, account: Account, watch: OrderWatch) -> None:
         for user in self._user.values():

@@ -4,11 +4,14 @@
 * ``read_stream``        what arrived since a cursor; waits (long poll) up to ``MAX_WAIT_S``
 * ``unsubscribe_stream`` / ``list_streams``
 * ``wait_for_order``     one call that returns when an order fills (or ends, or changes): from the
-                         user data stream when it can be opened, else by polling ``get_order``
-                         through the rate limiter. The answer names its source.
+                         user data stream when it is ready within half the wait (at most
+                         ``STREAM_SETUP_S``), else by polling ``get_order`` through the rate
+                         limiter. The answer names its source.
 
 Waits are bounded so a call always returns before a host's request timeout; an unfinished wait
-says so and the assistant simply calls again.
+says so and the assistant simply calls again. ``wait_for_order`` answers at most
+``FINAL_CHECK_S`` after its ``wait_seconds``: every step waits for the deadline at most, and a
+``get_order`` look-up still unanswered that long after it is given up.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from binance_spot_mcp.accounts import Account, AccountStore, market_data_source
 from binance_spot_mcp.catalog import Catalog
 from binance_spot_mcp.client import BinanceClient
 from binance_spot_mcp.config import ENVIRONMENTS, Settings
-from binance_spot_mcp.errors import BinanceSpotError, ToolInputError
+from binance_spot_mcp.errors import BinanceSpotError, ToolInputError, TransportError
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import failure, success
 from binance_spot_mcp.schema import optional_string
@@ -51,6 +54,8 @@ DEFAULT_ORDER_WAIT_S = 30.0
 REST_POLL_DELAYS_S = (1.0, 2.0, 3.0, 5.0)  # then every 5 s; each poll is one get_order (weight 4)
 READ_ENVELOPE_CHARS = 600  # room in a read_stream result for everything but its events and snapshots
 STREAM_CHECK_S = 2.0  # how often a stream wait checks that the connection is still up
+STREAM_SETUP_S = 10.0  # the most of a wait spent on starting the user data stream; REST polls use the rest
+FINAL_CHECK_S = 5.0  # a wait_for_order call ends at most this long after its wait_seconds (a last get_order)
 UNTIL = ("FILLED", "TERMINAL", "CHANGE")
 ORDER_FIELDS = ("symbol", "orderId", "clientOrderId", "side", "type", "status", "price", "origQty",
                 "executedQty", "cummulativeQuoteQty", "updateTime")
@@ -209,6 +214,7 @@ class StreamTools:
         self._redactor = redactor
         self.hub = StreamHub(settings, client, **socket_options)
         self.rest_poll_delays_s = REST_POLL_DELAYS_S
+        self.final_check_s = FINAL_CHECK_S
 
     async def aclose(self) -> None:
         await self.hub.aclose()
@@ -220,7 +226,8 @@ class StreamTools:
             unknown = sorted(set(args) - allowed)
             if unknown:
                 raise ToolInputError(f"unknown parameter(s): {', '.join(unknown)}", parameter=unknown[0])
-            await self.hub.sweep()
+            if name != WAIT_FOR_ORDER:  # its time is bounded; the background sweep covers it
+                await self.hub.sweep()
             if name == SUBSCRIBE_STREAM:
                 data: Any = await self._subscribe(args)
             elif name == READ_STREAM:
@@ -312,6 +319,16 @@ class StreamTools:
         reply = await self._client.call(endpoint, params, base_url=account.base_url, account=account)
         return compact_order(reply.data if isinstance(reply.data, dict) else {})
 
+    async def _look_up(
+        self, account: Account, symbol: str, order_id: int | None, client_id: str | None, deadline: float
+    ) -> dict[str, Any] | None:
+        """``get_order``, or None when it has not answered ``final_check_s`` after the deadline."""
+        try:
+            async with asyncio.timeout(max(0.0, deadline + self.final_check_s - time.monotonic())):
+                return await self._get_order(account, symbol, order_id, client_id)
+        except TimeoutError:
+            return None
+
     async def _wait_for_order(self, args: Mapping[str, Any]) -> dict[str, Any]:
         account = self._accounts.resolve(optional_string(args, "account"))
         symbol = (optional_string(args, "symbol") or "").upper()
@@ -332,12 +349,15 @@ class StreamTools:
 
         watch: OrderWatch | None = OrderWatch(symbol, order_id, client_id)
         stream_problem = None
-        try:
-            await self.hub.watch_order(account, watch)
+        try:  # the stream gets half the wait at most; it keeps starting in the background for later calls
+            await self.hub.watch_order(account, watch, timeout_s=min(wait_s / 2, STREAM_SETUP_S))
         except BinanceSpotError as exc:
             stream_problem, watch = exc.message, None
         try:
-            baseline = await self._get_order(account, symbol, order_id, client_id)
+            baseline = await self._look_up(account, symbol, order_id, client_id, deadline)
+            if baseline is None:
+                raise TransportError(f"get_order did not answer within {wait_s + self.final_check_s:.0f} s", sent=True,
+                                     hint="The read failed in transit; it is safe to call it again.")
             if watch is not None and watch.order_id is None and isinstance(baseline.get("orderId"), int):
                 watch.order_id = baseline["orderId"]
             order, source, done = baseline, "get_order", reached(baseline, baseline, until)
@@ -360,32 +380,50 @@ class StreamTools:
     async def _follow(
         self, account: Account, watch: OrderWatch | None, symbol: str, baseline: dict[str, Any], until: str, deadline: float
     ) -> tuple[dict[str, Any], str, bool]:
-        """Follow the order until ``until`` or the deadline: events while the stream is up, REST polls otherwise."""
-        current, source = baseline, "user_data_stream" if watch is not None else "rest_polling"
-        polls = 0
+        """Follow the order until ``until`` or the deadline: events while the stream flows, REST polls
+        otherwise (an event arriving between polls is taken at once). A look-up follows every gap in
+        the events, and one more comes at the deadline after a wait on the stream, since events may
+        have been missed."""
+        current, source = baseline, "get_order"
         order_id = baseline.get("orderId") if isinstance(baseline.get("orderId"), int) else None
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            if watch is not None and self.hub.user_ready(account):
-                try:
-                    event = await asyncio.wait_for(watch.events.get(), min(left, STREAM_CHECK_S))
-                except TimeoutError:
-                    continue
-                update = order_from_event(event)
-                if _older(update, current):
-                    continue
-                current, source = {**current, **update}, "user_data_stream"
+        client_id = baseline.get("clientOrderId")
+        polls, on_stream = 0, False
+        while (left := deadline - time.monotonic()) > 0:
+            update: dict[str, Any] | None
+            on_stream = watch is not None and self.hub.user_ready(account)
+            if watch is not None and on_stream and watch.missed:  # flowing again after a gap: catch up
+                watch.missed = False
+                update, source = await self._look_up(account, symbol, order_id, client_id, deadline), "get_order"
             else:
-                delay = self.rest_poll_delays_s[min(polls, len(self.rest_poll_delays_s) - 1)]
-                polls += 1
-                await asyncio.sleep(min(left, delay))
-                current = await self._get_order(account, symbol, order_id, baseline.get("clientOrderId"))
-                source = "rest_polling"
+                delay = STREAM_CHECK_S if on_stream else self.rest_poll_delays_s[min(polls, len(self.rest_poll_delays_s) - 1)]
+                event = await _next_event(watch, min(left, delay))
+                if event is not None:
+                    update, source = order_from_event(event), "user_data_stream"
+                    if _older(update, current):
+                        continue
+                elif on_stream:
+                    continue
+                else:
+                    polls += 1
+                    update, source = await self._look_up(account, symbol, order_id, client_id, deadline), "rest_polling"
+            if update is None:  # the look-up did not answer in time
+                return current, source, False
+            current = {**current, **update}
             if reached(current, baseline, until) or current.get("status") in TERMINAL_STATUSES:
                 return current, source, reached(current, baseline, until)
-        if watch is not None:  # events may have been missed while reconnecting: ask once at the end
-            current = await self._get_order(account, symbol, order_id, baseline.get("clientOrderId"))
-            return current, "get_order", reached(current, baseline, until)
+        if on_stream:
+            final = await self._look_up(account, symbol, order_id, client_id, deadline)
+            if final is not None:
+                return final, "get_order", reached(final, baseline, until)
         return current, source, False
+
+
+async def _next_event(watch: OrderWatch | None, timeout_s: float) -> dict[str, Any] | None:
+    """The watch's next event within ``timeout_s`` (None after it; a plain pause without a watch)."""
+    if watch is None:
+        await asyncio.sleep(timeout_s)
+        return None
+    try:
+        return await asyncio.wait_for(watch.events.get(), timeout_s)
+    except TimeoutError:
+        return None

@@ -282,6 +282,7 @@ async def test_account_events_flow_again_after_the_websocket_api_drops(world: Wo
         order = await _market_buy(client, account="rsa")
         with anyio.fail_after(BOUND_S):
             read = await _call(client, "read_stream", {"subscription": sub["subscription"], "wait_seconds": 5})
+            assert read["reconnected"] == 1 and "connection" not in read  # back, and some may be missing
             events = list(read["events"])
             while not any(e["data"]["X"] == "FILLED" for e in events):
                 read = await _call(client, "read_stream", {"subscription": sub["subscription"],

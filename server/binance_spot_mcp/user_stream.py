@@ -16,8 +16,9 @@ An account's subscription starts on first use (``subscribe_stream`` with an acco
 most the time they pass; the connecting and subscribing go on in the background, so a later call
 finds them done. After a reconnect every account is subscribed again with a fresh signature;
 when Binance ends one subscription (``eventStreamTerminated``) while someone still listens, it is
-subscribed again at once. Either way the listeners are told that events may be missing. Keys only
-go to a URL that ``config.ws_url_problem`` accepts (invariant 3).
+subscribed again at once. Either way the listeners are told that the events stopped, and once
+they flow again that some may be missing. Keys only go to a URL that ``config.ws_url_problem``
+accepts (invariant 3).
 """
 
 from __future__ import annotations
@@ -96,12 +97,18 @@ class _AccountFeed:
             if watch.matches(event):
                 watch.events.put_nowait(event)
 
-    def gap(self) -> None:
-        """The events stopped (a drop, or Binance ended the subscription): some may be missing."""
+    def lost(self) -> None:
+        """The events stopped (a drop, or Binance ended the subscription): some may never arrive."""
         for subscription in self.listeners:
-            subscription.gap()
+            subscription.lost()
         for watch in self.watches:
             watch.missed = True
+
+    def back(self) -> None:
+        """The events flow again: readers that saw them stop are told some may be missing."""
+        for subscription in self.listeners:
+            if subscription.down:
+                subscription.gap()
 
     @property
     def in_use(self) -> bool:
@@ -220,7 +227,7 @@ class UserStreams:
 
     def _release(self, api_key: str) -> None:
         """Unsubscribe ``api_key`` when no account entry uses it any more."""
-        if any(f.account.api_key == api_key for f in self._feeds.values()):
+        if self._feeds_of(api_key):
             return
         subscription_id = self._subscribed.pop(api_key, None)  # its eventStreamTerminated is ignored
         if subscription_id is not None:
@@ -278,8 +285,11 @@ class UserStreams:
         if api_key not in self._subscribed:
             await self._subscribe(api_key)
 
+    def _feeds_of(self, api_key: str) -> list[_AccountFeed]:
+        return [feed for feed in self._feeds.values() if feed.account.api_key == api_key]
+
     def _names(self, api_key: str) -> list[str]:
-        return [name for name, feed in self._feeds.items() if feed.account.api_key == api_key]
+        return [feed.account.name for feed in self._feeds_of(api_key)]
 
     def _log_failure(self, api_key: str, exc: BaseException | None) -> None:
         names = ", ".join(self._names(api_key)) or "a removed account"
@@ -293,13 +303,16 @@ class UserStreams:
 
     async def _subscribe(self, api_key: str) -> None:
         for attempt in range(2):
-            feed = next((f for f in self._feeds.values() if f.account.api_key == api_key), None)
-            if feed is None:
+            feeds = self._feeds_of(api_key)
+            if not feeds:
                 return  # nobody needs it any more
+            feed = feeds[0]
             reply = await self._socket.request({"method": SUBSCRIBE, "params": self._signed_params(feed.account)})
             status = reply.get("status") if isinstance(reply, dict) else None
             if status == 200 and isinstance(reply.get("result"), dict):
                 self._subscribed[api_key] = int(reply["result"]["subscriptionId"])
+                for feed in feeds:
+                    feed.back()
                 return
             error = reply.get("error") if isinstance(reply, dict) and isinstance(reply.get("error"), dict) else {}
             code = error.get("code") if isinstance(error.get("code"), int) else None
@@ -337,7 +350,7 @@ class UserStreams:
     def _on_drop(self) -> None:
         self._subscribed.clear()
         for feed in self._feeds.values():
-            feed.gap()
+            feed.lost()
 
     def _on_message(self, message: Any) -> None:
         if not isinstance(message, dict) or not isinstance(message.get("event"), dict):
@@ -346,12 +359,12 @@ class UserStreams:
         api_key = next((key for key, known in self._subscribed.items() if known == sub_id), None)
         if api_key is None:
             return
-        feeds = [f for f in self._feeds.values() if f.account.api_key == api_key]
+        feeds = self._feeds_of(api_key)
         kind = event.get("e")
         if kind == TERMINATED:  # Binance ended it: subscribe again at once if anyone still listens
             del self._subscribed[api_key]
             for feed in feeds:
-                feed.gap()
+                feed.lost()
             if any(f.in_use for f in feeds):
                 self._setup_task(api_key)
             return

@@ -173,7 +173,10 @@ class ReconnectingSocket:
         self._pending[request_id] = future
         try:
             await self.send({**message, "id": request_id})
-            return await asyncio.wait_for(future, timeout_s)
+            # not ``asyncio.wait_for``: before Python 3.12 it loses a cancellation that comes as the
+            # reply arrives, and ``aclose`` then waited for ever on a loop that went on serving
+            async with asyncio.timeout(timeout_s):
+                return await future
         except TimeoutError:
             raise NotConnected(f"no reply from {self.url} within {timeout_s:.0f} s") from None
         finally:

@@ -5,13 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
-from binance_spot_mcp.ws_connection import ReconnectingSocket, is_server_shutdown
+from binance_spot_mcp.ws_connection import HEALTHY_AFTER_S, ReconnectingSocket, is_server_shutdown
 from tests.fake_binance import RunningFake
 
 pytestmark = pytest.mark.anyio
 BOUND_S = 10.0
+
+
+def _recording_sleep(delays: list[float]) -> Any:
+    """A ``sleep`` for the socket that records each reconnect delay and returns at once."""
+
+    async def sleep(seconds: float) -> None:
+        delays.append(seconds)
+        await anyio.lowlevel.checkpoint()
+
+    return sleep
 
 
 def _socket(fake: RunningFake, received: list[Any] | None = None, **options: Any) -> ReconnectingSocket:
@@ -45,12 +56,14 @@ async def test_a_stalled_connection_is_detected_by_keepalive_and_replaced(fake_e
 
 
 async def test_the_connection_is_renewed_before_its_age_limit_and_resubscribed(fake_exchange: RunningFake) -> None:
-    socket = _socket(fake_exchange, max_age_s=0.3)
+    delays: list[float] = []
+    socket = _socket(fake_exchange, max_age_s=0.3, sleep=_recording_sleep(delays))
     socket.start()
     try:
         await _wait(fake_exchange, lambda: fake_exchange.streams.connections_opened["market"] >= 3)
         await _wait(fake_exchange, lambda: fake_exchange.streams.market_streams() == ["btcusdt@trade"])
         assert socket.connects >= 3
+        assert delays == []  # renewals follow at once, though no connection lived long enough to count as healthy
     finally:
         await socket.aclose()
     await _wait(fake_exchange, lambda: fake_exchange.streams.market_connections() == 0)
@@ -78,6 +91,30 @@ async def test_outgoing_messages_are_paced_below_the_limit(fake_exchange: Runnin
         replies = [await socket.request({"method": "LIST_SUBSCRIPTIONS"}) for _ in range(9)]
         assert all(r["result"] == ["btcusdt@trade"] for r in replies)
         assert fake_exchange.streams.limit_violations == 0 and socket.connects == 1
+    finally:
+        await socket.aclose()
+
+
+async def test_backoff_grows_while_connections_close_at_once_and_resets_once_one_is_healthy(
+    fake_exchange: RunningFake,
+) -> None:
+    streams = fake_exchange.streams
+    now = [0.0]
+    delays: list[float] = []
+    streams.close_new_connections(4)  # each one is accepted, then closed at once
+    socket = _socket(fake_exchange, clock=lambda: now[0], sleep=_recording_sleep(delays))
+    socket.start()
+    try:
+        await _wait(fake_exchange, lambda: streams.connections_opened["market"] == 5
+                    and streams.market_streams() == ["btcusdt@trade"])
+        assert await socket.wait_ready(BOUND_S)
+        # after the four closes: no wait, then 0.25, 1 and 2 s (each within 20 % jitter)
+        assert len(delays) == 3 and 0.2 <= delays[0] < delays[1] < delays[2]
+        now[0] += HEALTHY_AFTER_S  # the fifth connection has now proved healthy
+        streams.drop("market")
+        await _wait(fake_exchange, lambda: streams.connections_opened["market"] == 6
+                    and streams.market_streams() == ["btcusdt@trade"])
+        assert len(delays) == 3  # it was replaced at once, with no delay
     finally:
         await socket.aclose()
 

@@ -5,7 +5,12 @@
 * it reconnects after any drop with growing, jittered delays (``RECONNECT_DELAYS_S``), and never
   makes more than ``MAX_CONNECTS_PER_WINDOW`` attempts in ``CONNECT_WINDOW_S`` (Binance allows
   300 per 5 minutes per IP; we leave most of that to other clients);
-* it renews the connection before Binance's 24-hour limit, and at once on a ``serverShutdown`` event;
+* the delays go back to the first (none) only after a connection has stayed open for
+  ``HEALTHY_AFTER_S``: a server that accepts each connection and closes it at once gets the
+  growing delays too, not a burst of reconnects (Binance may ban an IP that is disconnected again
+  and again);
+* it renews the connection before Binance's 24-hour limit, and at once on a ``serverShutdown``
+  event; these renewals never wait for a delay;
 * after each (re)connect it calls ``on_open``, where the owner subscribes again to what was open;
 * pings from Binance are answered by the ``websockets`` library; our own keepalive pings detect a
   stalled connection (no pong within ``ping_timeout_s``), which is then replaced;
@@ -40,6 +45,7 @@ JITTER = 0.2
 MAX_CONNECTS_PER_WINDOW = 60
 CONNECT_WINDOW_S = 300.0
 MAX_CONNECTION_AGE_S = 23.5 * 3600  # renewed before Binance's 24-hour cut
+HEALTHY_AFTER_S = 30.0  # a connection open this long resets the reconnect delays
 MAX_MESSAGES_PER_S = 4  # Binance's limit is 5 incoming messages a second per connection
 PING_INTERVAL_S = 20.0
 PING_TIMEOUT_S = 20.0
@@ -78,7 +84,11 @@ class ReconnectingSocket:
         ping_timeout_s: float = PING_TIMEOUT_S,
         max_age_s: float = MAX_CONNECTION_AGE_S,
         reconnect_delays_s: tuple[float, ...] = RECONNECT_DELAYS_S,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """``clock`` and ``sleep`` time the reconnects (delays, connection health, the connect
+        window); tests pass their own. Pacing and request timeouts always use real time."""
         self.url = url
         self._on_message = on_message
         self._on_open = on_open
@@ -87,6 +97,8 @@ class ReconnectingSocket:
         self._ping_timeout_s = ping_timeout_s
         self._max_age_s = max_age_s
         self._delays = reconnect_delays_s
+        self._clock = clock
+        self._sleep = sleep
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -181,6 +193,8 @@ class ReconnectingSocket:
             raise NotConnected(f"no reply from {self.url} within {timeout_s:.0f} s") from None
         finally:
             self._pending.pop(request_id, None)
+            if future.done() and not future.cancelled():
+                future.exception()  # failed while ``send`` raised: seen, so asyncio does not report it
 
     # -- the connection loop ------------------------------------------------------------------
 
@@ -188,10 +202,11 @@ class ReconnectingSocket:
         from websockets.asyncio.client import connect
         from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-        failures = 0
+        failures = 0  # connections in a row that failed or ended before HEALTHY_AFTER_S
         while not self._closing:
             await self._respect_connect_limit()
             immediate = False
+            opened_at: float | None = None
             try:
                 async with connect(
                     self.url,
@@ -205,7 +220,7 @@ class ReconnectingSocket:
                 ) as ws:
                     self._ws = ws
                     self.connects += 1
-                    failures = 0
+                    opened_at = self._clock()
                     immediate = await self._serve(ws)
             except asyncio.CancelledError:
                 raise
@@ -218,9 +233,7 @@ class ReconnectingSocket:
                 was_ready = self.ready.is_set()
                 self._ws = None
                 self.ready.clear()
-                for future in self._pending.values():
-                    if not future.done():
-                        future.set_exception(NotConnected(f"the connection to {self.url} closed"))
+                self._fail_pending()
                 if was_ready and not self._closing:
                     self.drops += 1
                     if self._on_drop is not None:
@@ -228,15 +241,25 @@ class ReconnectingSocket:
                 self._signal_progress()
             if self._closing:
                 break
+            if opened_at is not None and self._clock() - opened_at >= HEALTHY_AFTER_S:
+                failures = 0
             delay = 0.0 if immediate else self._delays[min(failures, len(self._delays) - 1)]
             failures += 1
             if delay:
-                await asyncio.sleep(delay * (1 + random.uniform(-JITTER, JITTER)))
+                await self._sleep(delay * (1 + random.uniform(-JITTER, JITTER)))
+
+    def _fail_pending(self) -> None:
+        """Fail the requests still waiting for a reply: none will come on this connection."""
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(NotConnected(f"the connection to {self.url} closed"))
 
     async def _serve(self, ws: ClientConnection) -> bool:
         """Read until the connection ends; True when it should be replaced at once (shutdown, age)."""
         self._renew.clear()
         reader = asyncio.create_task(self._read(ws))
+        # a reply to a request of ``on_open`` cannot come once the reader has ended: fail it at once
+        reader.add_done_callback(lambda _: self._fail_pending() if self._ws is ws else None)
         try:
             if self._on_open is not None:
                 await self._on_open()
@@ -276,9 +299,9 @@ class ReconnectingSocket:
                 logger.exception("WebSocket %s: a message could not be handled", self.url)
 
     async def _respect_connect_limit(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         while self._attempts and self._attempts[0] <= now - CONNECT_WINDOW_S:
             self._attempts.popleft()
         if len(self._attempts) >= MAX_CONNECTS_PER_WINDOW:
-            await asyncio.sleep(self._attempts[0] + CONNECT_WINDOW_S - now)
-        self._attempts.append(time.monotonic())
+            await self._sleep(self._attempts[0] + CONNECT_WINDOW_S - now)
+        self._attempts.append(self._clock())

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import anyio
 import anyio.lowlevel
 import pytest
 
+from binance_spot_mcp.errors import ExchangeError
 from binance_spot_mcp.ws_connection import HEALTHY_AFTER_S, ReconnectingSocket, is_server_shutdown
 from tests.fake_binance import RunningFake
 
@@ -115,6 +117,56 @@ async def test_backoff_grows_while_connections_close_at_once_and_resets_once_one
         await _wait(fake_exchange, lambda: streams.connections_opened["market"] == 6
                     and streams.market_streams() == ["btcusdt@trade"])
         assert len(delays) == 3  # it was replaced at once, with no delay
+    finally:
+        await socket.aclose()
+
+
+async def test_a_failing_on_open_counts_as_a_failed_connection_and_is_retried(
+    fake_exchange: RunningFake, caplog: Any
+) -> None:
+    caplog.set_level(logging.INFO, logger="binance_spot_mcp.ws_connection")
+    streams = fake_exchange.streams
+    failures = [RuntimeError("secret-in-the-text"), ExchangeError(status=400, code=2, msg="Invalid request: refused")]
+    delays: list[float] = []
+
+    async def on_open() -> None:
+        if failures:
+            raise failures.pop(0)
+
+    socket = ReconnectingSocket(f"{fake_exchange.stream_url}/stream", on_message=lambda m: None, on_open=on_open,
+                                sleep=_recording_sleep(delays))
+    socket.start()
+    try:
+        await _wait(fake_exchange, lambda: streams.connections_opened["market"] == 3)
+        assert await socket.wait_ready(BOUND_S)
+        # each failed set-up closed its connection; the second failure was followed by a delay
+        assert streams.market_connections() == 1 and socket.connects == 3 and socket.drops == 0
+        assert len(delays) == 1 and socket.last_error == ""
+        logged = "\n".join(r.getMessage() for r in caplog.records)
+        assert "RuntimeError" in logged and "secret-in-the-text" not in logged
+        assert f"{socket.url}: setting up the connection failed: ExchangeError (code 2): Invalid request: refused" in logged
+    finally:
+        await socket.aclose()
+
+
+async def test_start_replaces_a_connection_loop_that_has_ended(fake_exchange: RunningFake) -> None:
+    ended = anyio.Event()
+
+    async def sleep_that_fails_once(seconds: float) -> None:
+        if not ended.is_set():
+            ended.set()
+            raise RuntimeError("a defect in the loop")
+
+    fake_exchange.streams.close_new_connections(2)  # the second close leads to a delay, and the failing sleep
+    socket = _socket(fake_exchange, sleep=sleep_that_fails_once)
+    socket.start()
+    try:
+        with anyio.fail_after(BOUND_S):
+            await ended.wait()
+        assert not socket.running
+        socket.start()
+        assert await socket.wait_ready(BOUND_S)
+        assert fake_exchange.streams.market_streams() == ["btcusdt@trade"]
     finally:
         await socket.aclose()
 

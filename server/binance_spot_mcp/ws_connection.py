@@ -11,7 +11,10 @@
   and again);
 * it renews the connection before Binance's 24-hour limit, and at once on a ``serverShutdown``
   event; these renewals never wait for a delay;
-* after each (re)connect it calls ``on_open``, where the owner subscribes again to what was open;
+* after each (re)connect it calls ``on_open``, where the owner subscribes again to what was open.
+  When ``on_open`` fails (for instance Binance refuses the ``SUBSCRIBE``), the attempt counts as a
+  failed connection: it is logged, the connection is closed, and the next attempt follows the
+  delays above;
 * pings from Binance are answered by the ``websockets`` library; our own keepalive pings detect a
   stalled connection (no pong within ``ping_timeout_s``), which is then replaced;
 * outgoing messages are paced to ``MAX_MESSAGES_PER_S`` (Binance closes a connection sending more
@@ -33,7 +36,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from binance_spot_mcp.errors import TransportError
+from binance_spot_mcp.errors import ExchangeError, TransportError
 
 if TYPE_CHECKING:  # websockets is imported on first use, so servers that never stream start faster
     from websockets.asyncio.client import ClientConnection
@@ -63,6 +66,21 @@ class NotConnected(TransportError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, sent=False, hint="The stream reconnects by itself; try again shortly.")
+
+
+class OpenFailed(Exception):
+    """The connection opened, but its ``on_open`` hook raised; the text says what went wrong."""
+
+
+def describe_failure(exc: BaseException) -> str:
+    """The exception's type, with Binance's code and message when Binance refused something.
+
+    Nothing else of the exception is used: its text might quote a request, and a request to the
+    WebSocket API may carry a key.
+    """
+    if isinstance(exc, ExchangeError):
+        return f"{type(exc).__name__} (code {exc.code}): {exc.msg[:200]}"
+    return type(exc).__name__
 
 
 def is_server_shutdown(message: Any) -> bool:
@@ -118,8 +136,14 @@ class ReconnectingSocket:
     # -- life cycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._task is None:
+        """Run the connection loop, unless it runs already (a loop that has ended is replaced)."""
+        if not self.running:
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"ws {self.url}")
+            self._task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("WebSocket %s: the connection loop stopped: %s", self.url, describe_failure(task.exception()))
 
     @property
     def running(self) -> bool:
@@ -224,6 +248,10 @@ class ReconnectingSocket:
                     immediate = await self._serve(ws)
             except asyncio.CancelledError:
                 raise
+            except OpenFailed as exc:
+                self.last_error = str(exc)
+                logger.warning("WebSocket %s: %s", self.url, self.last_error)
+                self._failed_attempts += 1
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ConnectionClosed, NotConnected) as exc:
                 self.last_error = f"{type(exc).__name__}"
                 logger.info("WebSocket %s: %s", self.url, self.last_error)
@@ -255,14 +283,23 @@ class ReconnectingSocket:
                 future.set_exception(NotConnected(f"the connection to {self.url} closed"))
 
     async def _serve(self, ws: ClientConnection) -> bool:
-        """Read until the connection ends; True when it should be replaced at once (shutdown, age)."""
+        """Read until the connection ends; True when it should be replaced at once (shutdown, age).
+
+        Raises ``OpenFailed`` when the ``on_open`` hook fails.
+        """
         self._renew.clear()
         reader = asyncio.create_task(self._read(ws))
         # a reply to a request of ``on_open`` cannot come once the reader has ended: fail it at once
         reader.add_done_callback(lambda _: self._fail_pending() if self._ws is ws else None)
         try:
             if self._on_open is not None:
-                await self._on_open()
+                try:
+                    await self._on_open()
+                except NotConnected:  # the connection was lost: not a failure of the set-up itself
+                    raise
+                except Exception as exc:  # cancellation is not an Exception and passes through
+                    raise OpenFailed(f"setting up the connection failed: {describe_failure(exc)}") from exc
+            self.last_error = ""
             self.ready.set()
             self._signal_progress()
             renew = asyncio.create_task(self._renew.wait())

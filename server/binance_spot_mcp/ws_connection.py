@@ -17,8 +17,7 @@
   delays above;
 * pings from Binance are answered by the ``websockets`` library; our own keepalive pings detect a
   stalled connection (no pong within ``ping_timeout_s``), which is then replaced;
-* outgoing messages are paced to ``MAX_MESSAGES_PER_S`` (Binance closes a connection sending more
-  than 5 a second, pings and pongs included).
+* outgoing JSON messages are paced to ``MAX_MESSAGES_PER_S`` (see there for why it is 3).
 
 Messages with an ``id`` that answers a pending ``request`` complete it; every other message goes
 to ``on_message``. Everything runs on the asyncio loop that called ``start``.
@@ -49,7 +48,11 @@ MAX_CONNECTS_PER_WINDOW = 60
 CONNECT_WINDOW_S = 300.0
 MAX_CONNECTION_AGE_S = 23.5 * 3600  # renewed before Binance's 24-hour cut
 HEALTHY_AFTER_S = 30.0  # a connection open this long resets the reconnect delays
-MAX_MESSAGES_PER_S = 4  # Binance's limit is 5 incoming messages a second per connection
+# Binance closes a connection that sends it more than 5 messages in a second, and counts ping and
+# pong frames as messages. In one second we may send our keepalive ping (one per
+# ``ping_interval_s``) and a pong to Binance's ping (one per 20 s), which the ``websockets``
+# library sends outside this pacing; 3 JSON messages leave room for both: 3 + 1 + 1 = 5.
+MAX_MESSAGES_PER_S = 3
 PING_INTERVAL_S = 20.0
 PING_TIMEOUT_S = 20.0
 OPEN_TIMEOUT_S = 10.0

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
-from binance_spot_mcp.ws_connection import ReconnectingSocket, is_server_shutdown
+from binance_spot_mcp.errors import ExchangeError
+from binance_spot_mcp.ws_connection import HEALTHY_AFTER_S, ReconnectingSocket, is_server_shutdown
 from tests.fake_binance import RunningFake
 
 pytestmark = pytest.mark.anyio
 BOUND_S = 10.0
+BINANCE_MESSAGES_PER_S = 5  # web-socket-streams.md, "WebSocket Limits": ping and pong frames count
+ROOM_FOR_PING_AND_PONG = 2  # our keepalive ping and the pong to Binance's ping may fall in one second
+
+
+def _recording_sleep(delays: list[float]) -> Any:
+    """A ``sleep`` for the socket that records each reconnect delay and returns at once."""
+
+    async def sleep(seconds: float) -> None:
+        delays.append(seconds)
+        await anyio.lowlevel.checkpoint()
+
+    return sleep
 
 
 def _socket(fake: RunningFake, received: list[Any] | None = None, **options: Any) -> ReconnectingSocket:
@@ -45,12 +60,14 @@ async def test_a_stalled_connection_is_detected_by_keepalive_and_replaced(fake_e
 
 
 async def test_the_connection_is_renewed_before_its_age_limit_and_resubscribed(fake_exchange: RunningFake) -> None:
-    socket = _socket(fake_exchange, max_age_s=0.3)
+    delays: list[float] = []
+    socket = _socket(fake_exchange, max_age_s=0.3, sleep=_recording_sleep(delays))
     socket.start()
     try:
         await _wait(fake_exchange, lambda: fake_exchange.streams.connections_opened["market"] >= 3)
         await _wait(fake_exchange, lambda: fake_exchange.streams.market_streams() == ["btcusdt@trade"])
         assert socket.connects >= 3
+        assert delays == []  # renewals follow at once, though no connection lived long enough to count as healthy
     finally:
         await socket.aclose()
     await _wait(fake_exchange, lambda: fake_exchange.streams.market_connections() == 0)
@@ -71,6 +88,9 @@ async def test_odd_pings_and_pongs_do_not_disturb_the_connection(fake_exchange: 
 
 
 async def test_outgoing_messages_are_paced_below_the_limit(fake_exchange: RunningFake) -> None:
+    # the fake counts only JSON messages, so it allows what is left of Binance's limit once a ping
+    # and a pong are sent in the same second: a client pacing JSON faster is closed and fails here
+    fake_exchange.streams.max_messages_per_s = BINANCE_MESSAGES_PER_S - ROOM_FOR_PING_AND_PONG
     socket = _socket(fake_exchange)
     socket.start()
     try:
@@ -78,6 +98,80 @@ async def test_outgoing_messages_are_paced_below_the_limit(fake_exchange: Runnin
         replies = [await socket.request({"method": "LIST_SUBSCRIPTIONS"}) for _ in range(9)]
         assert all(r["result"] == ["btcusdt@trade"] for r in replies)
         assert fake_exchange.streams.limit_violations == 0 and socket.connects == 1
+    finally:
+        await socket.aclose()
+
+
+async def test_backoff_grows_while_connections_close_at_once_and_resets_once_one_is_healthy(
+    fake_exchange: RunningFake,
+) -> None:
+    streams = fake_exchange.streams
+    now = [0.0]
+    delays: list[float] = []
+    streams.close_new_connections(4)  # each one is accepted, then closed at once
+    socket = _socket(fake_exchange, clock=lambda: now[0], sleep=_recording_sleep(delays))
+    socket.start()
+    try:
+        await _wait(fake_exchange, lambda: streams.connections_opened["market"] == 5
+                    and streams.market_streams() == ["btcusdt@trade"])
+        assert await socket.wait_ready(BOUND_S)
+        # after the four closes: no wait, then 0.25, 1 and 2 s (each within 20 % jitter)
+        assert len(delays) == 3 and 0.2 <= delays[0] < delays[1] < delays[2]
+        now[0] += HEALTHY_AFTER_S  # the fifth connection has now proved healthy
+        streams.drop("market")
+        await _wait(fake_exchange, lambda: streams.connections_opened["market"] == 6
+                    and streams.market_streams() == ["btcusdt@trade"])
+        assert len(delays) == 3  # it was replaced at once, with no delay
+    finally:
+        await socket.aclose()
+
+
+async def test_a_failing_on_open_counts_as_a_failed_connection_and_is_retried(
+    fake_exchange: RunningFake, caplog: Any
+) -> None:
+    caplog.set_level(logging.INFO, logger="binance_spot_mcp.ws_connection")
+    streams = fake_exchange.streams
+    failures = [RuntimeError("secret-in-the-text"), ExchangeError(status=400, code=2, msg="Invalid request: refused")]
+    delays: list[float] = []
+
+    async def on_open() -> None:
+        if failures:
+            raise failures.pop(0)
+
+    socket = ReconnectingSocket(f"{fake_exchange.stream_url}/stream", on_message=lambda m: None, on_open=on_open,
+                                sleep=_recording_sleep(delays))
+    socket.start()
+    try:
+        await _wait(fake_exchange, lambda: streams.connections_opened["market"] == 3)
+        assert await socket.wait_ready(BOUND_S)
+        # each failed set-up closed its connection; the second failure was followed by a delay
+        assert streams.market_connections() == 1 and socket.connects == 3 and socket.drops == 0
+        assert len(delays) == 1 and socket.last_error == ""
+        logged = "\n".join(r.getMessage() for r in caplog.records)
+        assert "RuntimeError" in logged and "secret-in-the-text" not in logged
+        assert f"{socket.url}: setting up the connection failed: ExchangeError (code 2): Invalid request: refused" in logged
+    finally:
+        await socket.aclose()
+
+
+async def test_start_replaces_a_connection_loop_that_has_ended(fake_exchange: RunningFake) -> None:
+    ended = anyio.Event()
+
+    async def sleep_that_fails_once(seconds: float) -> None:
+        if not ended.is_set():
+            ended.set()
+            raise RuntimeError("a defect in the loop")
+
+    fake_exchange.streams.close_new_connections(2)  # the second close leads to a delay, and the failing sleep
+    socket = _socket(fake_exchange, sleep=sleep_that_fails_once)
+    socket.start()
+    try:
+        with anyio.fail_after(BOUND_S):
+            await ended.wait()
+        assert not socket.running
+        socket.start()
+        assert await socket.wait_ready(BOUND_S)
+        assert fake_exchange.streams.market_streams() == ["btcusdt@trade"]
     finally:
         await socket.aclose()
 

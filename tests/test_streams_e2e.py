@@ -1,7 +1,8 @@
 """End to end: the streams toolset through a real MCP client, against the fake's WebSocket side.
 
-Market streams: subscribe, read with a cursor, a long poll that returns when a trade happens, and
-the subscription surviving a dropped connection and a ``serverShutdown``. User data stream:
+Market streams: subscribe, read with a cursor, a long poll that returns when a trade happens, the
+subscription surviving a dropped connection, a ``serverShutdown`` and a refused re-subscription,
+and a refused new subscription leaving nothing behind. User data stream:
 ``wait_for_order`` returns FILLED when a resting order is crossed, for HMAC, RSA and Ed25519
 accounts, and falls back to polling ``get_order`` when the WebSocket API cannot be reached.
 """
@@ -40,6 +41,15 @@ async def _market_buy(client: Any, account: str = "main") -> dict[str, Any]:
 
 async def _in_thread(fn: Any, *args: Any) -> Any:
     return await anyio.to_thread.run_sync(fn, *args)
+
+
+async def _read_events(client: Any, sid: str) -> dict[str, Any]:
+    """The first read of ``sid`` that has events (bounded)."""
+    with anyio.fail_after(BOUND_S):
+        read = await _call(client, "read_stream", {"subscription": sid, "wait_seconds": 5})
+        while not read["events"]:
+            read = await _call(client, "read_stream", {"subscription": sid, "cursor": read["next_cursor"], "wait_seconds": 5})
+    return read
 
 
 @pytest.mark.parametrize("mode", ERAS)
@@ -102,24 +112,77 @@ async def test_state_streams_keep_the_latest_snapshot(world: World) -> None:
         assert float(snapshot["latest"]["btcusdt@bookTicker"]["a"]) > 0
 
 
-@pytest.mark.parametrize("fault", ["drop", "server_shutdown"])
-async def test_subscription_survives_a_lost_connection(world: World, fault: str) -> None:
+@pytest.mark.parametrize(("fault", "reconnects"), [("drop", 1), ("server_shutdown", 1), ("refused_resubscribe", 2)])
+async def test_subscription_survives_a_lost_connection(world: World, fault: str, reconnects: int) -> None:
     streams = world.fake.streams
     async with memory_client(world.tools_file, "auto", base_url=world.base_url, extra_env=_env(world)) as client:
         sid = (await _call(client, "subscribe_stream", {"streams": ["btcusdt@trade"], "environment": "testnet"}))["subscription"]
         opened = streams.connections_opened["market"]
-        getattr(streams, fault)()
-        assert await _in_thread(streams.wait_until, lambda: streams.connections_opened["market"] == opened + 1
+        if fault == "refused_resubscribe":
+            streams.reject_subscribes(1)  # the next connection's SUBSCRIBE is refused, the one after it accepted
+            streams.drop()
+        else:
+            getattr(streams, fault)()
+        assert await _in_thread(streams.wait_until, lambda: streams.connections_opened["market"] == opened + reconnects
                                 and streams.market_streams() == ["btcusdt@trade"])
         order = await _market_buy(client)
-        with anyio.fail_after(BOUND_S):
-            read = await _call(client, "read_stream", {"subscription": sid, "wait_seconds": 5})
-            while not read["events"]:
-                read = await _call(client, "read_stream", {"subscription": sid, "cursor": read["next_cursor"], "wait_seconds": 5})
+        read = await _read_events(client, sid)
         assert read["events"][-1]["data"]["t"] == order["fills"][0]["tradeId"]
         listed = await _call(client, "list_streams", {})
-        assert listed["connections"][0]["reconnects"] == 1
+        assert listed["connections"][0]["reconnects"] == reconnects
+        assert streams.market_methods == ["SUBSCRIBE"] * (1 + reconnects)
     assert streams.limit_violations == 0
+
+
+async def test_while_binance_refuses_the_resubscribe_the_subscription_waits_and_list_streams_says_why(
+    world: World,
+) -> None:
+    streams = world.fake.streams
+    async with memory_client(world.tools_file, "legacy", base_url=world.base_url, extra_env=_env(world)) as client:
+        sid = (await _call(client, "subscribe_stream", {"streams": ["btcusdt@trade"], "environment": "testnet"}))["subscription"]
+        streams.reject_subscribes(1000)
+        streams.drop()
+        # the first subscribe, then two refused ones: the second refusal came after the first delay
+        assert await _in_thread(streams.wait_until, lambda: streams.market_methods.count("SUBSCRIBE") >= 3)
+        listed = await _call(client, "list_streams", {})
+        assert [s["subscription"] for s in listed["subscriptions"]] == [sid]
+        connection = listed["connections"][0]
+        assert connection["open"] is False
+        assert "code 2): SUBSCRIBE btcusdt@trade refused: Invalid request" in connection["last_error"]
+        streams.reject_subscribes(0)
+        assert await _in_thread(streams.wait_until, lambda: streams.market_streams() == ["btcusdt@trade"], 15.0)
+        order = await _market_buy(client)
+        read = await _read_events(client, sid)
+        assert read["events"][-1]["data"]["t"] == order["fills"][0]["tradeId"]
+        assert "last_error" not in (await _call(client, "list_streams", {}))["connections"][0]
+
+
+async def test_a_refused_subscription_gets_binances_error_and_leaves_nothing_behind(world: World) -> None:
+    streams = world.fake.streams
+    btc = {"streams": ["btcusdt@trade"], "environment": "testnet"}
+    async with memory_client(world.tools_file, "legacy", base_url=world.base_url, extra_env=_env(world)) as client:
+        streams.reject_subscribes(1)
+        refused = await client.call_tool("subscribe_stream", btc)
+        assert refused.is_error
+        error = result_json(refused)
+        assert error["code"] == 2 and error["msg"].startswith("SUBSCRIBE btcusdt@trade refused: Invalid request")
+        # no subscription is kept, and no connection stays open for nobody
+        assert await _in_thread(streams.wait_until, lambda: streams.market_connections() == 0)
+        assert (await _call(client, "list_streams", {}))["subscriptions"] == []
+
+        kept = (await _call(client, "subscribe_stream", {"streams": ["ethusdt@trade"], "environment": "testnet"}))
+        streams.reject_subscribes(1)
+        assert (await client.call_tool("subscribe_stream", btc)).is_error
+        listed = await _call(client, "list_streams", {})
+        assert [s["subscription"] for s in listed["subscriptions"]] == [kept["subscription"]]
+        assert listed["connections"][0]["streams"] == 1 and streams.market_streams() == ["ethusdt@trade"]
+
+        # asked again, the stream is subscribed (not taken for open already) and its events flow
+        sid = (await _call(client, "subscribe_stream", btc))["subscription"]
+        assert streams.market_methods == ["SUBSCRIBE"] * 4 and streams.market_streams() == ["btcusdt@trade", "ethusdt@trade"]
+        order = await _market_buy(client)
+        read = await _read_events(client, sid)
+        assert read["events"][-1]["data"]["t"] == order["fills"][0]["tradeId"]
 
 
 async def test_a_flood_keeps_the_buffer_bounded_and_says_what_was_dropped(world: World) -> None:
@@ -302,10 +365,7 @@ async def test_streams_over_stdio(world: World) -> None:
     async with stdio_client_for(world.tools_file, "auto", base_url=world.base_url, extra_env=_env(world)) as (client, err):
         sid = (await _call(client, "subscribe_stream", {"streams": ["btcusdt@aggTrade"], "account": "main"}))["subscription"]
         order = await _market_buy(client)
-        with anyio.fail_after(BOUND_S):
-            read = await _call(client, "read_stream", {"subscription": sid, "wait_seconds": 5})
-            while not read["events"]:
-                read = await _call(client, "read_stream", {"subscription": sid, "cursor": read["next_cursor"], "wait_seconds": 5})
+        read = await _read_events(client, sid)
         assert read["events"][0]["data"]["a"] == order["fills"][0]["tradeId"]
         answer = await _call(client, "wait_for_order", {"symbol": "BTCUSDT", "orderId": order["orderId"]})
         assert answer["reached"] is True

@@ -21,6 +21,7 @@ from binance_spot_mcp.errors import PolicyError, ToolInputError
 from binance_spot_mcp.stream_buffers import Subscription
 from binance_spot_mcp.streams import MarketStreams
 from binance_spot_mcp.user_stream import OrderWatch, UserStreams
+from binance_spot_mcp.ws_connection import ReconnectingSocket
 
 logger = logging.getLogger(__name__)
 
@@ -131,12 +132,10 @@ class StreamHub:
         connections = []
         for url, market in self._market.items():
             if market.socket.running:
-                connections.append({"market": url, "streams": len(market.stream_names),
-                                    "open": market.socket.ready.is_set(), "reconnects": max(0, market.socket.connects - 1)})
+                connections.append({"market": url, "streams": len(market.stream_names), **_state(market.socket)})
         for url, user in self._user.items():
             if user.socket.running:
-                connections.append({"user_data": url, "accounts": user.accounts(),
-                                    "open": user.socket.ready.is_set(), "reconnects": max(0, user.socket.connects - 1)})
+                connections.append({"user_data": url, "accounts": user.accounts(), **_state(user.socket)})
         out["connections"] = connections
         return out
 
@@ -209,3 +208,11 @@ class StreamHub:
         for subscription in self._subscriptions.values():
             subscription.close("server stopped")
         self._subscriptions.clear()
+
+
+def _state(socket: ReconnectingSocket) -> dict[str, Any]:
+    """Whether a connection is open, how often it reconnected, and while it is not open, why."""
+    state: dict[str, Any] = {"open": socket.ready.is_set(), "reconnects": max(0, socket.connects - 1)}
+    if not state["open"] and socket.last_error:
+        state["last_error"] = socket.last_error
+    return state

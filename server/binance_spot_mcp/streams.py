@@ -5,6 +5,18 @@ streams are added and removed with ``SUBSCRIBE`` / ``UNSUBSCRIBE`` messages, sev
 message, so the 5-messages-a-second limit is never near. A stream stays subscribed while at least
 one subscription uses it; after a reconnect every open stream is subscribed again and each
 subscription is told that events may be missing. No key is ever sent on this connection.
+
+When Binance refuses a ``SUBSCRIBE``:
+
+* for a new subscription, ``add`` raises ``ExchangeError`` with Binance's code and message; the
+  subscription's streams are forgotten (and the connection closed when nothing else uses it);
+* after a reconnect, the connection counts as failed and is replaced after a growing delay (see
+  ``ws_connection``), with every stream kept. Each of those streams was accepted by Binance
+  before, so the refusal is taken as passing; while it lasts, ``socket.last_error`` says why,
+  and closing the subscriptions that use the stream at fault ends it.
+
+A new subscription's streams are only ever sent in its own ``SUBSCRIBE``, never in the one after
+a reconnect, so a name Binance refuses cannot stop the streams of other subscriptions.
 """
 
 from __future__ import annotations
@@ -32,6 +44,7 @@ class MarketStreams:
         self.url = f"{stream_url}/stream"
         self._counts: Counter[str] = Counter()
         self._live: set[str] = set()  # subscribed on the current connection
+        self._adding: set[str] = set()  # new streams waiting for their own SUBSCRIBE in ``add``
         self._subscriptions: dict[str, list[Subscription]] = {}
         self._socket = ReconnectingSocket(
             self.url, on_message=self._on_message, on_open=self._resubscribe, on_drop=self._on_drop, **socket_options
@@ -60,6 +73,7 @@ class MarketStreams:
         for name in subscription.streams:
             self._counts[name] += 1
             self._subscriptions.setdefault(name, []).append(subscription)
+        self._adding.update(new)
         try:
             self._socket.start()
             if not await self._socket.wait_ready(CONNECT_WAIT_S):
@@ -67,20 +81,28 @@ class MarketStreams:
                     status=0, code=None, msg=f"could not open {self.url} ({self._socket.last_error or 'timeout'})",
                     hint="Check the network; the stream URL may be blocked. Use REST tools meanwhile.",
                 )
-            missing = [name for name in new if name not in self._live]  # a fresh connection has them already
+            missing = [name for name in new if name not in self._live]
             if missing:
                 await self._command("SUBSCRIBE", missing)
-                self._live.update(missing)
-        except BaseException:
+        except Exception:
+            self._forget(subscription)
+            # streams of an earlier batch that Binance accepted, if a later one was refused
+            await self._release([name for name in new if name in self._live and name not in self._counts])
+            raise
+        except BaseException:  # cancelled: nothing more may be awaited
             self._forget(subscription)
             raise
+        finally:
+            self._adding.difference_update(new)
 
     async def remove(self, subscription: Subscription) -> None:
-        gone = self._forget(subscription)
-        if gone and self._socket.ready.is_set():
+        await self._release(self._forget(subscription))
+
+    async def _release(self, names: list[str]) -> None:
+        """Unsubscribe ``names`` (no longer used), and close the connection when nothing is left."""
+        if names and self._socket.ready.is_set():
             try:
-                self._live.difference_update(gone)
-                await self._command("UNSUBSCRIBE", gone)
+                await self._command("UNSUBSCRIBE", names)
             except Exception as exc:  # noqa: BLE001 - the streams are dropped locally either way
                 logger.info("UNSUBSCRIBE on %s failed: %s", self.url, type(exc).__name__)
         if self.idle:
@@ -104,18 +126,31 @@ class MarketStreams:
         await self._socket.aclose()
 
     async def _command(self, method: str, names: Iterable[str]) -> None:
+        """Send ``SUBSCRIBE`` or ``UNSUBSCRIBE`` in batches; ``_live`` follows each accepted batch.
+
+        Raises ``ExchangeError`` with Binance's code and message when a batch is refused.
+        """
         names = list(names)
         for start in range(0, len(names), NAMES_PER_MESSAGE):
-            reply = await self._socket.request({"method": method, "params": names[start : start + NAMES_PER_MESSAGE]})
+            batch = names[start : start + NAMES_PER_MESSAGE]
+            reply = await self._socket.request({"method": method, "params": batch})
             if isinstance(reply, dict) and "code" in reply:
-                raise ExchangeError(status=400, code=reply.get("code"), msg=str(reply.get("msg", "")))
+                raise ExchangeError(
+                    status=400, code=reply.get("code"),
+                    msg=f"{method} {', '.join(batch)[:200]} refused: {str(reply.get('msg', ''))[:200]}",
+                    hint="Check the stream names (e.g. btcusdt@trade); streams already open are not affected.",
+                )
+            if method == "SUBSCRIBE":
+                self._live.update(batch)
+            else:
+                self._live.difference_update(batch)
 
     async def _resubscribe(self) -> None:
+        """The socket's ``on_open``: subscribe again to every stream in use (``add`` sends new ones)."""
         self._live.clear()
-        names = list(self._counts)
+        names = [name for name in self._counts if name not in self._adding]
         if names:
             await self._command("SUBSCRIBE", names)
-            self._live.update(names)
 
     def _on_drop(self) -> None:
         self._live.clear()

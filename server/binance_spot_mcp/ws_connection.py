@@ -5,12 +5,19 @@
 * it reconnects after any drop with growing, jittered delays (``RECONNECT_DELAYS_S``), and never
   makes more than ``MAX_CONNECTS_PER_WINDOW`` attempts in ``CONNECT_WINDOW_S`` (Binance allows
   300 per 5 minutes per IP; we leave most of that to other clients);
-* it renews the connection before Binance's 24-hour limit, and at once on a ``serverShutdown`` event;
-* after each (re)connect it calls ``on_open``, where the owner subscribes again to what was open;
+* the delays go back to the first (none) only after a connection has stayed open for
+  ``HEALTHY_AFTER_S``: a server that accepts each connection and closes it at once gets the
+  growing delays too, not a burst of reconnects (Binance may ban an IP that is disconnected again
+  and again);
+* it renews the connection before Binance's 24-hour limit, and at once on a ``serverShutdown``
+  event; these renewals never wait for a delay;
+* after each (re)connect it calls ``on_open``, where the owner subscribes again to what was open.
+  When ``on_open`` fails (for instance Binance refuses the ``SUBSCRIBE``), the attempt counts as a
+  failed connection: it is logged, the connection is closed, and the next attempt follows the
+  delays above;
 * pings from Binance are answered by the ``websockets`` library; our own keepalive pings detect a
   stalled connection (no pong within ``ping_timeout_s``), which is then replaced;
-* outgoing messages are paced to ``MAX_MESSAGES_PER_S`` (Binance closes a connection sending more
-  than 5 a second, pings and pongs included).
+* outgoing JSON messages are paced to ``MAX_MESSAGES_PER_S`` (see there for why it is 3).
 
 Messages with an ``id`` that answers a pending ``request`` complete it; every other message goes
 to ``on_message``. Everything runs on the asyncio loop that called ``start``.
@@ -28,7 +35,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from binance_spot_mcp.errors import TransportError
+from binance_spot_mcp.errors import ExchangeError, TransportError
 
 if TYPE_CHECKING:  # websockets is imported on first use, so servers that never stream start faster
     from websockets.asyncio.client import ClientConnection
@@ -40,7 +47,12 @@ JITTER = 0.2
 MAX_CONNECTS_PER_WINDOW = 60
 CONNECT_WINDOW_S = 300.0
 MAX_CONNECTION_AGE_S = 23.5 * 3600  # renewed before Binance's 24-hour cut
-MAX_MESSAGES_PER_S = 4  # Binance's limit is 5 incoming messages a second per connection
+HEALTHY_AFTER_S = 30.0  # a connection open this long resets the reconnect delays
+# Binance closes a connection that sends it more than 5 messages in a second, and counts ping and
+# pong frames as messages. In one second we may send our keepalive ping (one per
+# ``ping_interval_s``) and a pong to Binance's ping (one per 20 s), which the ``websockets``
+# library sends outside this pacing; 3 JSON messages leave room for both: 3 + 1 + 1 = 5.
+MAX_MESSAGES_PER_S = 3
 PING_INTERVAL_S = 20.0
 PING_TIMEOUT_S = 20.0
 OPEN_TIMEOUT_S = 10.0
@@ -57,6 +69,21 @@ class NotConnected(TransportError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, sent=False, hint="The stream reconnects by itself; try again shortly.")
+
+
+class OpenFailed(Exception):
+    """The connection opened, but its ``on_open`` hook raised; the text says what went wrong."""
+
+
+def describe_failure(exc: BaseException) -> str:
+    """The exception's type, with Binance's code and message when Binance refused something.
+
+    Nothing else of the exception is used: its text might quote a request, and a request to the
+    WebSocket API may carry a key.
+    """
+    if isinstance(exc, ExchangeError):
+        return f"{type(exc).__name__} (code {exc.code}): {exc.msg[:200]}"
+    return type(exc).__name__
 
 
 def is_server_shutdown(message: Any) -> bool:
@@ -78,7 +105,11 @@ class ReconnectingSocket:
         ping_timeout_s: float = PING_TIMEOUT_S,
         max_age_s: float = MAX_CONNECTION_AGE_S,
         reconnect_delays_s: tuple[float, ...] = RECONNECT_DELAYS_S,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """``clock`` and ``sleep`` time the reconnects (delays, connection health, the connect
+        window); tests pass their own. Pacing and request timeouts always use real time."""
         self.url = url
         self._on_message = on_message
         self._on_open = on_open
@@ -87,6 +118,8 @@ class ReconnectingSocket:
         self._ping_timeout_s = ping_timeout_s
         self._max_age_s = max_age_s
         self._delays = reconnect_delays_s
+        self._clock = clock
+        self._sleep = sleep
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -106,8 +139,14 @@ class ReconnectingSocket:
     # -- life cycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._task is None:
+        """Run the connection loop, unless it runs already (a loop that has ended is replaced)."""
+        if not self.running:
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"ws {self.url}")
+            self._task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("WebSocket %s: the connection loop stopped: %s", self.url, describe_failure(task.exception()))
 
     @property
     def running(self) -> bool:
@@ -173,11 +212,16 @@ class ReconnectingSocket:
         self._pending[request_id] = future
         try:
             await self.send({**message, "id": request_id})
-            return await asyncio.wait_for(future, timeout_s)
+            # not ``asyncio.wait_for``: before Python 3.12 it loses a cancellation that comes as the
+            # reply arrives, and ``aclose`` then waited for ever on a loop that went on serving
+            async with asyncio.timeout(timeout_s):
+                return await future
         except TimeoutError:
             raise NotConnected(f"no reply from {self.url} within {timeout_s:.0f} s") from None
         finally:
             self._pending.pop(request_id, None)
+            if future.done() and not future.cancelled():
+                future.exception()  # failed while ``send`` raised: seen, so asyncio does not report it
 
     # -- the connection loop ------------------------------------------------------------------
 
@@ -185,10 +229,11 @@ class ReconnectingSocket:
         from websockets.asyncio.client import connect
         from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-        failures = 0
+        failures = 0  # connections in a row that failed or ended before HEALTHY_AFTER_S
         while not self._closing:
             await self._respect_connect_limit()
             immediate = False
+            opened_at: float | None = None
             try:
                 async with connect(
                     self.url,
@@ -202,10 +247,14 @@ class ReconnectingSocket:
                 ) as ws:
                     self._ws = ws
                     self.connects += 1
-                    failures = 0
+                    opened_at = self._clock()
                     immediate = await self._serve(ws)
             except asyncio.CancelledError:
                 raise
+            except OpenFailed as exc:
+                self.last_error = str(exc)
+                logger.warning("WebSocket %s: %s", self.url, self.last_error)
+                self._failed_attempts += 1
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ConnectionClosed, NotConnected) as exc:
                 self.last_error = f"{type(exc).__name__}"
                 logger.info("WebSocket %s: %s", self.url, self.last_error)
@@ -215,9 +264,7 @@ class ReconnectingSocket:
                 was_ready = self.ready.is_set()
                 self._ws = None
                 self.ready.clear()
-                for future in self._pending.values():
-                    if not future.done():
-                        future.set_exception(NotConnected(f"the connection to {self.url} closed"))
+                self._fail_pending()
                 if was_ready and not self._closing:
                     self.drops += 1
                     if self._on_drop is not None:
@@ -225,18 +272,37 @@ class ReconnectingSocket:
                 self._signal_progress()
             if self._closing:
                 break
+            if opened_at is not None and self._clock() - opened_at >= HEALTHY_AFTER_S:
+                failures = 0
             delay = 0.0 if immediate else self._delays[min(failures, len(self._delays) - 1)]
             failures += 1
             if delay:
-                await asyncio.sleep(delay * (1 + random.uniform(-JITTER, JITTER)))
+                await self._sleep(delay * (1 + random.uniform(-JITTER, JITTER)))
+
+    def _fail_pending(self) -> None:
+        """Fail the requests still waiting for a reply: none will come on this connection."""
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(NotConnected(f"the connection to {self.url} closed"))
 
     async def _serve(self, ws: ClientConnection) -> bool:
-        """Read until the connection ends; True when it should be replaced at once (shutdown, age)."""
+        """Read until the connection ends; True when it should be replaced at once (shutdown, age).
+
+        Raises ``OpenFailed`` when the ``on_open`` hook fails.
+        """
         self._renew.clear()
         reader = asyncio.create_task(self._read(ws))
+        # a reply to a request of ``on_open`` cannot come once the reader has ended: fail it at once
+        reader.add_done_callback(lambda _: self._fail_pending() if self._ws is ws else None)
         try:
             if self._on_open is not None:
-                await self._on_open()
+                try:
+                    await self._on_open()
+                except NotConnected:  # the connection was lost: not a failure of the set-up itself
+                    raise
+                except Exception as exc:  # cancellation is not an Exception and passes through
+                    raise OpenFailed(f"setting up the connection failed: {describe_failure(exc)}") from exc
+            self.last_error = ""
             self.ready.set()
             self._signal_progress()
             renew = asyncio.create_task(self._renew.wait())
@@ -273,9 +339,9 @@ class ReconnectingSocket:
                 logger.exception("WebSocket %s: a message could not be handled", self.url)
 
     async def _respect_connect_limit(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         while self._attempts and self._attempts[0] <= now - CONNECT_WINDOW_S:
             self._attempts.popleft()
         if len(self._attempts) >= MAX_CONNECTS_PER_WINDOW:
-            await asyncio.sleep(self._attempts[0] + CONNECT_WINDOW_S - now)
-        self._attempts.append(time.monotonic())
+            await self._sleep(self._attempts[0] + CONNECT_WINDOW_S - now)
+        self._attempts.append(self._clock())

@@ -10,9 +10,11 @@ One ``websockets`` server on its own 127.0.0.1 port and thread serves
 
 Events come from the exchange's own matching engine (:mod:`.ws_feed`): the exchange calls
 :meth:`FakeStreams.exchange_changed` after every request. The documented limits are enforced, so
-a client that breaks them is caught: more than ``max_messages_per_s`` incoming messages in a second
-(pings and pongs included) closes the connection, more than ``max_streams`` streams is an error;
-both count in ``limit_violations``.
+a client that breaks them is caught: more than ``max_messages_per_s`` incoming text or binary
+messages in a second closes the connection, more than ``max_streams`` streams is an error; both
+count in ``limit_violations``. Binance counts ping and pong frames too; this fake does not (the
+``websockets`` library answers them before the handler sees anything), so a test of a client's
+pacing lowers ``max_messages_per_s`` by the room the client keeps for them.
 
 User data subscriptions follow web-socket-api.md: one per Binance account on a connection (a
 second, with the same or another API key of that account, is -2035 SUBSCRIPTION_ACTIVE), and
@@ -23,8 +25,10 @@ there too. Both limits are attributes, so tests can lower them.
 Faults for tests: :meth:`drop` (abort TCP), :meth:`server_shutdown` (the ``serverShutdown`` event,
 then close), :meth:`stall` (stop reading and sending for a while, so pings go unanswered),
 :meth:`odd_pings` (unsolicited pongs and pings with payloads), :meth:`flood` (a burst of trades),
-:meth:`end_user_subscriptions` (Binance ends an account's subscription: ``eventStreamTerminated``)
-and ``max_age_s`` (the 24-hour connection limit, shortened).
+:meth:`end_user_subscriptions` (Binance ends an account's subscription: ``eventStreamTerminated``),
+:meth:`reject_subscribes` (refuse the next ``SUBSCRIBE`` requests), :meth:`close_new_connections`
+(accept the next connections and close them at once) and ``max_age_s`` (the 24-hour connection
+limit, shortened).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import json
 import logging
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable
@@ -100,6 +104,8 @@ class FakeStreams:
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._feed: Feed | None = None
+        self._faults: Counter[str] = Counter()  # armed faults: how many more times each applies
+        self._faults_lock = threading.Lock()
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> None:
@@ -246,6 +252,26 @@ class FakeStreams:
 
         self._call(lambda: [asyncio.ensure_future(go(c)) for c in self._targets(kind)])
 
+    def reject_subscribes(self, count: int = 1) -> None:
+        """Refuse the next ``count`` market ``SUBSCRIBE`` requests with a code 2 error reply."""
+        self._arm("reject_subscribe", count)
+
+    def close_new_connections(self, count: int = 1, kind: str = MARKET) -> None:
+        """Complete the handshake of the next ``count`` connections of ``kind``, then close each at once."""
+        self._arm(f"close_new_{kind}", count)
+
+    def _arm(self, fault: str, count: int) -> None:
+        with self._faults_lock:
+            self._faults[fault] = count
+
+    def _fires(self, fault: str) -> bool:
+        """True when ``fault`` is armed; uses up one of its times."""
+        with self._faults_lock:
+            if self._faults[fault] <= 0:
+                return False
+            self._faults[fault] -= 1
+            return True
+
     def flood(self, stream: str, count: int) -> None:
         """Send ``count`` synthetic trade events on ``stream`` to every connection subscribed to it."""
         symbol = stream.split("@", 1)[0].upper()
@@ -331,6 +357,11 @@ class FakeStreams:
                 await ws.close(1008, "invalid stream name")
                 return
             conn.streams = list(dict.fromkeys(initial))
+        if self._fires(f"close_new_{kind}"):
+            self.connections_opened[kind] += 1
+            self._notify()
+            await ws.close()
+            return
         self._conns.add(conn)
         self.connections_opened[kind] += 1
         self._notify()
@@ -368,6 +399,8 @@ class FakeStreams:
             return {"code": 2, "msg": "Invalid request: missing field `method` at line 1 column 1"}
         rid, method, params = request.get("id"), request["method"], request.get("params") or []
         self.market_methods.append(str(method))
+        if method == "SUBSCRIBE" and self._fires("reject_subscribe"):
+            return {"code": 2, "msg": "Invalid request: refused by an injected fault", "id": rid}
         if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
             if not isinstance(params, list) or any(not isinstance(p, str) or parse_stream(p) is None for p in params):
                 return {"code": 2, "msg": "Invalid request: invalid stream name", "id": rid}

@@ -125,6 +125,8 @@ async def test_subscription_survives_a_lost_connection(world: World, fault: str,
             getattr(streams, fault)()
         assert await _in_thread(streams.wait_until, lambda: streams.connections_opened["market"] == opened + reconnects
                                 and streams.market_streams() == ["btcusdt@trade"])
+        back = await _call(client, "read_stream", {"subscription": sid, "wait_seconds": 5})  # woken by the return
+        assert back["reconnected"] == 1 and "connection" not in back and back["events"] == []
         order = await _market_buy(client)
         read = await _read_events(client, sid)
         assert read["events"][-1]["data"]["t"] == order["fills"][0]["tradeId"]
@@ -144,6 +146,8 @@ async def test_while_binance_refuses_the_resubscribe_the_subscription_waits_and_
         streams.drop()
         # the first subscribe, then two refused ones: the second refusal came after the first delay
         assert await _in_thread(streams.wait_until, lambda: streams.market_methods.count("SUBSCRIBE") >= 3)
+        down = await _call(client, "read_stream", {"subscription": sid})
+        assert down["connection"].startswith("lost, reconnecting") and "reconnected" not in down
         listed = await _call(client, "list_streams", {})
         assert [s["subscription"] for s in listed["subscriptions"]] == [sid]
         connection = listed["connections"][0]

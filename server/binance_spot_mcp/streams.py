@@ -151,11 +151,17 @@ class MarketStreams:
         names = [name for name in self._counts if name not in self._adding]
         if names:
             await self._command("SUBSCRIBE", names)
+        for subscription in self._routed():
+            if subscription.down:
+                subscription.gap()  # back: events from while it was down may be missing
 
     def _on_drop(self) -> None:
         self._live.clear()
-        for subscription in {s for routed in self._subscriptions.values() for s in routed}:
-            subscription.gap()
+        for subscription in self._routed():
+            subscription.lost()
+
+    def _routed(self) -> set[Subscription]:
+        return {s for routed in self._subscriptions.values() for s in routed}
 
     def _on_message(self, message: Any) -> None:
         if not isinstance(message, dict) or "stream" not in message:

@@ -15,7 +15,6 @@ next sequence number of its subscription; a cursor is the last number the reader
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
 from collections import deque
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from binance_spot_mcp.errors import ToolInputError
+from binance_spot_mcp.results import dumps
 
 DEFAULT_BUFFER_EVENTS = 200
 MAX_BUFFER_EVENTS = 1000
@@ -126,7 +126,11 @@ class Subscription:
         self.down = True
 
     def gap(self) -> None:
-        """The connection is back (or the event stream was renewed): events in between may be missing."""
+        """The connection is back after ``lost`` (or the event stream was renewed): events in
+        between may be missing. Nothing happens when it was not lost, so owners may call this for
+        every subscription they serve."""
+        if not self.down:
+            return
         self.down = False
         self.gaps_unread += 1
         self._signal()
@@ -237,17 +241,13 @@ class Subscription:
         return out
 
 
-def _json_chars(value: Any) -> int:
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
-
-
 def _last_that_fits(
     entries: list[tuple[int, dict[str, Any]]], snapshots: list[tuple[int, str, Any]], budget_chars: int
 ) -> int:
     """The highest sequence number such that every update up to it, in order, fits in
     ``budget_chars`` of JSON; the first update counts as fitting whatever its size."""
-    sizes = [(seq, _json_chars(entry) + 1) for seq, entry in entries]
-    sizes += [(seq, _json_chars(name) + _json_chars(data) + 2) for seq, name, data in snapshots]
+    sizes = [(seq, len(dumps(entry)) + 1) for seq, entry in entries]
+    sizes += [(seq, len(dumps(name)) + len(dumps(data)) + 2) for seq, name, data in snapshots]
     sizes.sort()
     used = 0
     for index, (seq, size) in enumerate(sizes):

@@ -152,8 +152,7 @@ class MarketStreams:
         if names:
             await self._command("SUBSCRIBE", names)
         for subscription in self._routed():
-            if subscription.down:
-                subscription.gap()  # back: events from while it was down may be missing
+            subscription.gap()  # back: events from while it was down may be missing
 
     def _on_drop(self) -> None:
         self._live.clear()

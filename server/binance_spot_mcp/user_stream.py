@@ -107,8 +107,7 @@ class _AccountFeed:
     def back(self) -> None:
         """The events flow again: readers that saw them stop are told some may be missing."""
         for subscription in self.listeners:
-            if subscription.down:
-                subscription.gap()
+            subscription.gap()
 
     @property
     def in_use(self) -> bool:

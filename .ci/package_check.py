@@ -108,10 +108,10 @@ def bundle_launch(manifest_path: Path, directory: Path) -> tuple[list[str], dict
 
 def tools_for_defaults(manifest_path: Path) -> set[str]:
     """What the installed package offers with the manifest's default toolsets and read-only choice."""
-    from binance_spot_mcp.catalog import load_catalog
+    from binance_spot_mcp.catalog.endpoints import load_catalog
     from binance_spot_mcp.config import parse_toolsets
-    from binance_spot_mcp.server import offered_tools
-    from binance_spot_mcp.toolsets import Selection
+    from binance_spot_mcp.server.runtime import offered_tools
+    from binance_spot_mcp.catalog.toolsets import Selection
 
     user_config = json.loads(manifest_path.read_text())["user_config"]
     selection = Selection(parse_toolsets(user_config["toolsets"]["default"], "manifest"), bool(user_config["read_only"]["default"]))

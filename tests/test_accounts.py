@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from binance_spot_mcp.accounts import AccountStore, market_data_source
+from binance_spot_mcp.accounts.store import AccountStore, market_data_source
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.errors import AccountError
 from binance_spot_mcp.redact import Redactor
@@ -142,8 +142,8 @@ def test_market_data_follows_the_account_a_signed_tool_would_use(tmp_path):
 
 
 def test_public_tool_schemas_state_the_default(tmp_path):
-    from binance_spot_mcp.catalog import load_catalog
-    from binance_spot_mcp.schema import tool_schema
+    from binance_spot_mcp.catalog.endpoints import load_catalog
+    from binance_spot_mcp.catalog.schema import tool_schema
 
     props = tool_schema(load_catalog().get("get_ticker_price"))["properties"]
     assert props["account"]["description"] == "Default main" and props["environment"]["enum"] == ["mainnet", "testnet", "demo"]

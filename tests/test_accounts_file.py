@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from binance_spot_mcp.accounts import is_section_heading, parse_accounts
-from binance_spot_mcp.accounts_file import (
+from binance_spot_mcp.accounts.store import is_section_heading, parse_accounts
+from binance_spot_mcp.accounts.writing import (
     AccountEntry,
     account_names,
     add_account,
@@ -190,7 +190,7 @@ def test_the_temporary_file_is_fsynced_before_the_rename(tmp_path, monkeypatch):
 
 
 def test_the_write_size_limit_holds(tmp_path, monkeypatch):
-    import binance_spot_mcp.accounts_file as accounts_file
+    import binance_spot_mcp.accounts.writing as accounts_file
 
     path = tmp_path / "TOOLS.md"
     text = "# notes\n" + "x" * 500 + "\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from binance_spot_mcp.accounts_file import (
+from binance_spot_mcp.accounts.writing import (
     AccountEntry,
     account_names,
     add_account,
@@ -143,7 +143,7 @@ def test_a_credentials_file_with_a_bom_and_blank_lines_around_is_read(tmp_path):
     assert read_credentials_file(path) == (KEY, SECRET)
 
 
-@pytest.mark.parametrize("data", [f"{KEY}\n{SECRET[:9]}\x01{SECRET[9:]}\n".encode(), f"{KEY}\n".encode(), b"\xff\xfe\n"])
+@pytest.mark.parametrize("data", [f"{KEY}\n{SECRET[:9]}\x01{SECRET[9:]}\n".encode(), f"{KEY}\n".encode(), b"\xff\xfe\n"], ids=["control-character", "key-only", "not-utf8"])
 def test_other_files_are_not_key_files_and_nothing_of_them_is_shown(tmp_path, data):
     path = _credentials(tmp_path, data)
     with pytest.raises(AccountsFileError) as info:
@@ -171,7 +171,7 @@ def test_replacing_a_block_in_the_middle_keeps_the_blank_lines_around_it():
 
 
 def test_a_file_of_exactly_the_size_limit_is_written(tmp_path, monkeypatch):
-    import binance_spot_mcp.accounts_file as accounts_file
+    import binance_spot_mcp.accounts.writing as accounts_file
 
     path = tmp_path / "TOOLS.md"
     path.write_text("# notes\n")
@@ -217,7 +217,7 @@ def test_a_new_file_holds_only_the_section_and_no_backup_is_made_unasked(tmp_pat
 
 
 def test_a_tools_md_over_the_size_limit_is_refused_unread(tmp_path, monkeypatch):
-    import binance_spot_mcp.accounts_file as accounts_file
+    import binance_spot_mcp.accounts.writing as accounts_file
 
     path = tmp_path / "TOOLS.md"
     path.write_text("# notes\n" + "x" * 200 + "\n")

@@ -10,8 +10,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from binance_spot_mcp.accounts import AccountStore, market_data_source
-from binance_spot_mcp.approvals import request_digest
+from binance_spot_mcp.accounts.store import AccountStore, market_data_source
+from binance_spot_mcp.approval.book import request_digest
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.errors import AccountError
 from binance_spot_mcp.redact import Redactor
@@ -382,7 +382,7 @@ def test_accounts_from_environment_variables_sign_and_are_shown_masked(tmp_path)
 
 
 def fingerprint_of(value: str) -> str:
-    from binance_spot_mcp.accounts import fingerprint
+    from binance_spot_mcp.accounts.store import fingerprint
 
     return fingerprint(value)
 
@@ -404,7 +404,7 @@ def test_a_refused_or_missing_file_is_reported_as_such(tmp_path):
 
 def test_an_unchanged_file_is_read_and_its_problems_logged_once(tmp_path, caplog):
     store = _store(tmp_path, _account(f"- API Key: {KEY}\n- Secret: {SECRET}\n- Environment: moon\n"))
-    with caplog.at_level("WARNING", logger="binance_spot_mcp.accounts"):
+    with caplog.at_level("WARNING", logger="binance_spot_mcp.accounts.store"):
         first = store.current()
         assert store.current() is first
     assert [r.getMessage() for r in caplog.records] == first.problems == [

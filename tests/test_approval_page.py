@@ -9,8 +9,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from binance_spot_mcp.approvals import ApprovalBook, Channel, Status
-from binance_spot_mcp.approval_page import ApprovalPage
+from binance_spot_mcp.approval.book import ApprovalBook, Channel, Status
+from binance_spot_mcp.approval.page import ApprovalPage
 from tests.approval_support import Human, host, open_page, runtime_for, sends
 from tests.e2e_support import result_json
 
@@ -171,7 +171,7 @@ def test_a_record_is_decided_only_through_its_own_channel():
 
 
 def test_a_full_book_refuses_new_requests_instead_of_pushing_out_a_humans():
-    from binance_spot_mcp.approvals import MAX_OPEN_APPROVALS, TooManyPending
+    from binance_spot_mcp.approval.book import MAX_OPEN_APPROVALS, TooManyPending
 
     book = ApprovalBook()
     first = _pending(book)

@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import pytest
 
-from binance_spot_mcp.approvals import (
+from binance_spot_mcp.approval.book import (
     APPROVAL_TTL_S,
     MAX_OPEN_APPROVALS,
     ApprovalBook,

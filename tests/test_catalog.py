@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from binance_spot_mcp.catalog import ParamType, RuleKind, Security, parse_skill
+from binance_spot_mcp.catalog.endpoints import ParamType, RuleKind, Security, parse_skill
 from binance_spot_mcp.errors import CatalogError
 from tests.mini_skill import MINI_SKILL
 

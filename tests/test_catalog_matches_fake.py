@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from binance_spot_mcp.catalog import ParamType, load_catalog
+from binance_spot_mcp.catalog.endpoints import ParamType, load_catalog
 from tests.fake_binance.endpoints import ENDPOINTS
 
 CATALOG = load_catalog()

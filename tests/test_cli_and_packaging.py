@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from binance_spot_mcp.catalog import load_catalog, parse_skill
-from binance_spot_mcp.cli import catalog_json
-from binance_spot_mcp.tool_list import build_tools
+from binance_spot_mcp.catalog.endpoints import load_catalog, parse_skill
+from binance_spot_mcp.cli.main import catalog_json
+from binance_spot_mcp.server.tool_list import build_tools
 from tests.e2e_support import console_script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,7 +88,7 @@ def test_wheel_bundles_skill_md_and_runs_without_a_checkout(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {"PYTHONPATH": str(tmp_path / "site"), "PATH": os.environ.get("PATH", "")}
-    code = "from binance_spot_mcp.catalog import load_catalog, skill_text; import binance_spot_mcp as m; print(m.__file__); print(len(load_catalog().endpoints))"
+    code = "from binance_spot_mcp.catalog.endpoints import load_catalog, skill_text; import binance_spot_mcp as m; print(m.__file__); print(len(load_catalog().endpoints))"
     done = _run(sys.executable, "-c", code, cwd=elsewhere, env=env)
     assert done.returncode == 0, done.stderr
     where, count = done.stdout.split()

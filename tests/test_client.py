@@ -6,11 +6,11 @@ from urllib.parse import quote
 
 import pytest
 
-from binance_spot_mcp.accounts import Account
-from binance_spot_mcp.catalog import parse_skill
-from binance_spot_mcp.client import encode_params, prepare_request, user_agent
+from binance_spot_mcp.accounts.store import Account
+from binance_spot_mcp.catalog.endpoints import parse_skill
+from binance_spot_mcp.exchange.client import encode_params, prepare_request, user_agent
 from binance_spot_mcp.errors import PolicyError
-from binance_spot_mcp.signing import HmacSigner
+from binance_spot_mcp.exchange.signing import HmacSigner
 from tests.mini_skill import MINI_SKILL
 from tests.test_signing import DOC_SECRET, DOC_SIGNATURE, DOC_SIGNATURE_UNICODE
 

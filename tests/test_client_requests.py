@@ -25,13 +25,13 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from binance_spot_mcp.accounts import Account
-from binance_spot_mcp.catalog import load_catalog, parse_skill
-from binance_spot_mcp.client import BinanceClient, encode_params, prepare_request
+from binance_spot_mcp.accounts.store import Account
+from binance_spot_mcp.catalog.endpoints import load_catalog, parse_skill
+from binance_spot_mcp.exchange.client import BinanceClient, encode_params, prepare_request
 from binance_spot_mcp.config import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_HTTP_TIMEOUT_S
 from binance_spot_mcp.errors import ExchangeError, TransportError
-from binance_spot_mcp.limits import RateLimited
-from binance_spot_mcp.signing import Ed25519Signer, HmacSigner
+from binance_spot_mcp.exchange.limits import RateLimited
+from binance_spot_mcp.exchange.signing import Ed25519Signer, HmacSigner
 from tests.e2e_support import random_token
 from tests.mini_skill import MINI_SKILL
 
@@ -169,7 +169,7 @@ def test_a_prepared_requests_repr_shows_neither_parameters_nor_signature():
 
 
 async def test_the_log_names_the_endpoint_and_the_clock_offset_but_no_credentials(caplog):
-    caplog.set_level(logging.DEBUG, logger="binance_spot_mcp.client")
+    caplog.set_level(logging.DEBUG, logger="binance_spot_mcp.exchange.client")
     ticks = iter([1_000, 1_200, 5_000])
     exchange = Recorder(httpx.Response(200, json={}), server_ms=61_100)
     client = _client(exchange, clock_ms=lambda: next(ticks))
@@ -178,7 +178,7 @@ async def test_the_log_names_the_endpoint_and_the_clock_offset_but_no_credential
         await client.call(CATALOG.get("get_account"), [], base_url=BASE, account=ACCOUNT)
     finally:
         await client.aclose()
-    lines = [record.getMessage() for record in caplog.records if record.name == "binance_spot_mcp.client"]
+    lines = [record.getMessage() for record in caplog.records if record.name == "binance_spot_mcp.exchange.client"]
     assert lines == [f"clock offset to {BASE} is now 60000 ms", "sending GET /api/v3/account"]
     signature = parse_qs(exchange.seen[0].url.query.decode())["signature"][0]
     for secret in (KEY, SECRET, signature):

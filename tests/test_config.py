@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from binance_spot_mcp.accounts import AccountStore
+from binance_spot_mcp.accounts.store import AccountStore
 from binance_spot_mcp.config import (
     FORM_ACCOUNT_NAME,
     FORM_API_KEY_ENV,

@@ -14,9 +14,9 @@ import pytest
 from mcp.shared.exceptions import MCPError
 from mcp.types import ElicitRequestFormParams, ElicitResult, ErrorData, InputRequiredResult
 
-from binance_spot_mcp.catalog import load_catalog
+from binance_spot_mcp.catalog.endpoints import load_catalog
 from binance_spot_mcp.config import load_settings
-from binance_spot_mcp.server import Runtime, build_server
+from binance_spot_mcp.server.runtime import Runtime, build_server
 from tests.approval_support import minimal_arguments
 from tests.e2e_support import ERAS, loopback_environ, result_json, transcript, write_world
 
@@ -178,9 +178,9 @@ async def test_digest_check_refuses_a_state_for_another_request(world, variant):
     """Below the SDK's seal: a genuine state for one request never approves another."""
     from mcp.types import CallToolRequestParams, ClientCapabilities, ElicitationCapability
 
-    from binance_spot_mcp.approval_gate import Asker
-    from binance_spot_mcp.confirm import PendingState
-    from binance_spot_mcp.schema import prepare_arguments
+    from binance_spot_mcp.approval.gate import Asker
+    from binance_spot_mcp.approval.confirm import PendingState
+    from binance_spot_mcp.catalog.schema import prepare_arguments
 
     _with_second_mainnet_account(world)
     runtime, _ = _client(world, "auto")

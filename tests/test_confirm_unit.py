@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from binance_spot_mcp.accounts import Account
-from binance_spot_mcp.confirm import (
+from binance_spot_mcp.accounts.store import Account
+from binance_spot_mcp.approval.confirm import (
     ConfirmationTokens,
     NonceBook,
     PendingState,
@@ -22,7 +22,7 @@ from binance_spot_mcp.confirm import (
     is_confirm_text,
     preview,
 )
-from binance_spot_mcp.signing import HmacSigner
+from binance_spot_mcp.exchange.signing import HmacSigner
 
 API_KEY = "throwawayKEY0123456789abcdefWXYZ"
 DIGEST = "a" * 64

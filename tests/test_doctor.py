@@ -10,7 +10,7 @@ import subprocess
 import anyio
 import pytest
 
-from binance_spot_mcp.cli import main
+from binance_spot_mcp.cli.main import main
 from tests.e2e_support import console_script, loopback_environ, random_token
 
 
@@ -255,7 +255,7 @@ async def test_a_host_that_never_answers_times_out(loopback):
     from dataclasses import replace
 
     from binance_spot_mcp.config import load_settings
-    from binance_spot_mcp.doctor import diagnose, render_text
+    from binance_spot_mcp.cli.doctor import diagnose, render_text
     from binance_spot_mcp.redact import Redactor
 
     with socket.socket() as silent:  # accepts connections (backlog), never replies

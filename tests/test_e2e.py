@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from binance_spot_mcp.catalog import load_catalog
+from binance_spot_mcp.catalog.endpoints import load_catalog
 from tests.e2e_support import (
     ERAS,
     World,

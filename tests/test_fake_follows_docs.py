@@ -107,9 +107,9 @@ def test_order_list_legs_come_back_in_the_documented_order(fake_exchange: Runnin
 
 
 def test_the_tool_refuses_the_same_my_trades_combinations_locally() -> None:
-    from binance_spot_mcp.catalog import load_catalog
+    from binance_spot_mcp.catalog.endpoints import load_catalog
     from binance_spot_mcp.errors import ToolInputError
-    from binance_spot_mcp.schema import prepare_arguments
+    from binance_spot_mcp.catalog.schema import prepare_arguments
 
     endpoint = load_catalog().get("get_my_trades")
     for ok in ({}, {"orderId": 1}, {"startTime": 1, "endTime": 2}, {"orderId": 1, "fromId": 1}):

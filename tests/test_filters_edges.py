@@ -8,7 +8,7 @@ import logging
 from decimal import Decimal
 
 import pytest
-from binance_spot_mcp.filters import find_violations, needs_avg_price, order_legs, symbol_entry
+from binance_spot_mcp.exchange.filters import find_violations, needs_avg_price, order_legs, symbol_entry
 
 from tests.test_filters import BY_SIDE, limit, lot_size, market, notional, passes, price_filter, rejected, symbol
 
@@ -203,7 +203,7 @@ def test_ordinary_orders_never_fall_back_to_skipping_a_check(caplog: pytest.LogC
               limit("600", "1", icebergQty="0"), limit("600", "1", icebergQty="0.5"),
               {"symbol": "BNBUSDT", "side": "SELL", "type": "STOP_LOSS", "quantity": "1", "stopPrice": "500"},
               {"symbol": "BNBUSDT", "side": "BUY", "type": "LIMIT", "pegPriceType": "PRIMARY_PEG", "quantity": "1"}]
-    with caplog.at_level(logging.WARNING, logger="binance_spot_mcp.filters"):
+    with caplog.at_level(logging.WARNING, logger="binance_spot_mcp.exchange.filters"):
         for order in orders:
             find_violations("place_order", order, info, avg_price=D("600"))
             find_violations("place_order", order, symbol({"filterType": "ICEBERG_PARTS", "limit": 10}))
@@ -212,7 +212,7 @@ def test_ordinary_orders_never_fall_back_to_skipping_a_check(caplog: pytest.LogC
 
 
 def test_a_check_that_cannot_be_computed_is_skipped_and_logged(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="binance_spot_mcp.filters"):  # an absurd average price
+    with caplog.at_level(logging.WARNING, logger="binance_spot_mcp.exchange.filters"):  # an absurd average price
         assert passes(limit("600", "1"), symbol(price_filter(), BY_SIDE), avg_price=D("1e200"))
     assert [r.getMessage() for r in caplog.records] == [
         "skipped the local PERCENT_PRICE_BY_SIDE check (InvalidOperation)"

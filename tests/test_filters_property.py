@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from binance_spot_mcp.filters import FilterRejected, check_order, find_violations
+from binance_spot_mcp.exchange.filters import FilterRejected, check_order, find_violations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

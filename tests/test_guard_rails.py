@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 import pytest
 
-from binance_spot_mcp.cli import main
+from binance_spot_mcp.cli.main import main
 from tests.e2e_support import ERAS, World, memory_client, result_json, stdio_client_for
 
 pytestmark = pytest.mark.anyio
@@ -359,7 +359,7 @@ async def test_replacing_an_account_through_add_account_keeps_its_limits(world, 
 
 
 def test_policy_lines_with_bad_values_name_the_line(world):
-    from binance_spot_mcp.accounts import AccountStore
+    from binance_spot_mcp.accounts.store import AccountStore
     from binance_spot_mcp.config import load_settings
     from binance_spot_mcp.redact import Redactor
 
@@ -375,7 +375,7 @@ def test_bad_server_wide_values_stop_the_server_before_it_serves(tmp_path: Path,
 
 
 def test_journal_lines_show_what_the_guard_rails_found():
-    from binance_spot_mcp.cli import journal_line
+    from binance_spot_mcp.cli.main import journal_line
 
     line = journal_line({"ts": "t", "id": "i", "phase": "intent", "tool": "place_order", "account": "main",
                          "environment": "mainnet", "method": "POST", "path": "/api/v3/order", "params": {"symbol": "BTCUSDT"},

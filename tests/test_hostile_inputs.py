@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-import binance_spot_mcp.schema as schema
-from binance_spot_mcp.catalog import load_catalog
+import binance_spot_mcp.catalog.schema as schema
+from binance_spot_mcp.catalog.endpoints import load_catalog
 from binance_spot_mcp.config import base_url_problem, load_settings
 from binance_spot_mcp.errors import ConfigError, ToolInputError
-from binance_spot_mcp.schema import MAX_DECIMAL_DIGITS, plain_digits, prepare_arguments
+from binance_spot_mcp.catalog.schema import MAX_DECIMAL_DIGITS, plain_digits, prepare_arguments
 from tests.e2e_support import memory_client, result_json
 
 CATALOG = load_catalog()
@@ -131,7 +131,7 @@ def test_a_bad_base_url_port_is_a_clear_refusal(url):
 
 
 def test_a_bad_port_in_tools_md_breaks_only_that_account(tmp_path):
-    from binance_spot_mcp.accounts import AccountStore
+    from binance_spot_mcp.accounts.store import AccountStore
     from binance_spot_mcp.redact import Redactor
 
     path = tmp_path / "TOOLS.md"
@@ -145,7 +145,7 @@ def test_a_bad_port_in_tools_md_breaks_only_that_account(tmp_path):
 
 
 def test_the_cli_reports_a_bad_port_without_a_traceback(tmp_path, capsys, cli_isolation):
-    from binance_spot_mcp.cli import main
+    from binance_spot_mcp.cli.main import main
 
     code = main(["--tools-file", str(tmp_path / "TOOLS.md"), "accounts", "add", "x", "--environment", "testnet",
                  "--base-url", "https://api.binance.com:abc"])

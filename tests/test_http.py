@@ -26,9 +26,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ElicitRequestFormParams, ElicitResult
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from binance_spot_mcp.cli import main
+from binance_spot_mcp.cli.main import main
 from binance_spot_mcp.config import HTTP_TOKEN_ENV, load_settings
-from binance_spot_mcp.http_transport import (
+from binance_spot_mcp.transport.http import (
     HttpOptions,
     StaticTokenVerifier,
     bind_socket,
@@ -39,7 +39,7 @@ from binance_spot_mcp.http_transport import (
     uvicorn_server,
 )
 from binance_spot_mcp.errors import ConfigError
-from binance_spot_mcp.server import Runtime
+from binance_spot_mcp.server.runtime import Runtime
 from tests.e2e_support import ERAS, World, console_script, loopback_environ, result_json, transcript
 
 STARTUP_TIMEOUT_S = 15.0

@@ -15,7 +15,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 from binance_spot_mcp.errors import BinanceSpotError
-from binance_spot_mcp.limits import (
+from binance_spot_mcp.exchange.limits import (
     DEFAULT_RATE_LIMITS,
     IpBanned,
     RateLimited,

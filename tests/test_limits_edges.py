@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from binance_spot_mcp.limits import IpBanned, RateLimited, RateLimiter, host_key
+from binance_spot_mcp.exchange.limits import IpBanned, RateLimited, RateLimiter, host_key
 
 from tests.test_limits import BASE, MINUTE_100, limiter_at
 
@@ -149,7 +149,7 @@ async def test_retry_after_fractions_are_honoured() -> None:
 
 def test_bans_and_holds_are_logged_with_the_host_and_the_end(caplog: pytest.LogCaptureFixture) -> None:
     limiter, _ = limiter_at(START)
-    with caplog.at_level(logging.WARNING, logger="binance_spot_mcp.limits"):
+    with caplog.at_level(logging.WARNING, logger="binance_spot_mcp.exchange.limits"):
         limiter.observe(BASE, 418, {"Retry-After": "120"})
         limiter.observe(BASE, 429, {"Retry-After": "30"})
     messages = [r.getMessage() for r in caplog.records]
@@ -260,7 +260,7 @@ async def test_the_last_window_stays_counted_while_a_request_may_still_land_in_i
 def test_rate_limit_entries_that_cannot_be_used_are_skipped_not_the_rest(caplog: pytest.LogCaptureFixture) -> None:
     limiter, _ = limiter_at(START, None)
     good = {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 50}
-    with caplog.at_level(logging.WARNING, logger="binance_spot_mcp.limits"):
+    with caplog.at_level(logging.WARNING, logger="binance_spot_mcp.exchange.limits"):
         limiter.configure(BASE, [
             {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE"},  # no intervalNum, no limit
             {"rateLimitType": "SOMETHING_NEW", "interval": "MINUTE", "intervalNum": 1, "limit": 1},
@@ -301,7 +301,7 @@ async def test_a_late_wake_up_is_logged_as_a_re_plan_and_an_on_time_one_is_not(
         limiter = RateLimiter(clock=lambda: now[0], sleep=sleep)
         limiter.configure(BASE, MINUTE_100)
         await limiter.acquire(BASE, 95)
-        with caplog.at_level(logging.DEBUG, logger="binance_spot_mcp.limits"):
+        with caplog.at_level(logging.DEBUG, logger="binance_spot_mcp.exchange.limits"):
             await limiter.acquire(BASE, 10)
         replans = [r.getMessage() for r in caplog.records if "re-planning" in r.getMessage()]
         assert replans == (["re-planning a reservation for https://api.binance.com after the wait"] if logged else [])

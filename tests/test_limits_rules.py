@@ -6,11 +6,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from binance_spot_mcp.accounts import Account
-from binance_spot_mcp.catalog import load_catalog
-from binance_spot_mcp.client import BinanceClient
-from binance_spot_mcp.limits import RateLimited, RateLimiter
-from binance_spot_mcp.signing import HmacSigner
+from binance_spot_mcp.accounts.store import Account
+from binance_spot_mcp.catalog.endpoints import load_catalog
+from binance_spot_mcp.exchange.client import BinanceClient
+from binance_spot_mcp.exchange.limits import RateLimited, RateLimiter
+from binance_spot_mcp.exchange.signing import HmacSigner
 from tests.e2e_support import random_token
 from tests.test_limits import BASE, MINUTE_100, limiter_at
 

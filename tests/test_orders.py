@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from binance_spot_mcp.catalog import load_catalog
+from binance_spot_mcp.catalog.endpoints import load_catalog
 from binance_spot_mcp.errors import ToolInputError
-from binance_spot_mcp.orders import client_id_param, lookup_for, verdict, with_client_id
+from binance_spot_mcp.exchange.orders import client_id_param, lookup_for, verdict, with_client_id
 
 CATALOG = load_catalog()
 
@@ -59,7 +59,7 @@ def _run_resolve(tool, params, known):
     """resolve_client_id against a pretend exchange holding the client ids in ``known``."""
     import anyio
 
-    from binance_spot_mcp.orders import resolve_client_id
+    from binance_spot_mcp.exchange.orders import resolve_client_id
 
     asked = []
 
@@ -113,7 +113,7 @@ def test_an_id_that_exists_as_given_is_kept_and_unknowns_are_left_alone():
 def test_cannot_tell_means_the_id_is_kept():
     import anyio
 
-    from binance_spot_mcp.orders import resolve_client_id
+    from binance_spot_mcp.exchange.orders import resolve_client_id
 
     async def unsure(lookup):
         return None
@@ -123,7 +123,7 @@ def test_cannot_tell_means_the_id_is_kept():
 
 
 def test_verdicts_for_every_reply_shape():
-    from binance_spot_mcp.orders import verdict
+    from binance_spot_mcp.exchange.orders import verdict
 
     assert verdict({"status": "FILLED"}) == "placed, FILLED"
     assert verdict({"listOrderStatus": "EXECUTING"}) == "placed, EXECUTING"
@@ -133,9 +133,9 @@ def test_verdicts_for_every_reply_shape():
 
 
 def test_a_too_long_id_says_how_much_room_is_left():
-    from binance_spot_mcp.catalog import load_catalog
+    from binance_spot_mcp.catalog.endpoints import load_catalog
     from binance_spot_mcp.errors import ToolInputError
-    from binance_spot_mcp.orders import with_client_id
+    from binance_spot_mcp.exchange.orders import with_client_id
 
     order = load_catalog().get("place_order")
     with pytest.raises(ToolInputError) as caught:

@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from binance_spot_mcp.errors import ExchangeError, TransportError, Unpriceable
-from binance_spot_mcp.pricing import Market, PairBook, order_value
+from binance_spot_mcp.exchange.pricing import Market, PairBook, order_value
 
 D = Decimal
 # symbol -> (bid, ask, last)

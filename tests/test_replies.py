@@ -14,16 +14,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from binance_spot_mcp.accounts import Account
-from binance_spot_mcp.client import BinanceClient, midpoint_offset_ms
+from binance_spot_mcp.accounts.store import Account
+from binance_spot_mcp.exchange.client import BinanceClient, midpoint_offset_ms
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.errors import ExchangeError, TransportError
 from binance_spot_mcp.journal import Journal
-from binance_spot_mcp.server import Runtime
-from binance_spot_mcp.signing import HmacSigner
+from binance_spot_mcp.server.runtime import Runtime
+from binance_spot_mcp.exchange.signing import HmacSigner
 from tests.e2e_support import random_token, result_json
 from tests.mini_skill import MINI_SKILL
-from binance_spot_mcp.catalog import parse_skill
+from binance_spot_mcp.catalog.endpoints import parse_skill
 
 pytestmark = pytest.mark.anyio
 
@@ -241,6 +241,6 @@ def test_look_alike_hosts_and_other_ports_on_binance_hosts_are_refused(url):
 
 
 def test_slashes_and_other_reserved_characters_are_encoded_in_values():
-    from binance_spot_mcp.client import encode_params
+    from binance_spot_mcp.exchange.client import encode_params
 
     assert encode_params([("newClientOrderId", "a/b:c"), ("x", "&=?#")]) == "newClientOrderId=a%2Fb%3Ac&x=%26%3D%3F%23"

@@ -15,14 +15,14 @@ import anyio
 import pytest
 
 import binance_spot_mcp.safe_files as safe_files
-from binance_spot_mcp.accounts import AccountStore
-from binance_spot_mcp.accounts_file import read_credentials_file
+from binance_spot_mcp.accounts.store import AccountStore
+from binance_spot_mcp.accounts.writing import read_credentials_file
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.errors import AccountsFileError, JournalError
 from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.safe_files import UnsafeFile, read_file, read_file_async
-from binance_spot_mcp.signing import KeyLoadError, signer_from_key_file
+from binance_spot_mcp.exchange.signing import KeyLoadError, signer_from_key_file
 from tests.e2e_support import make_keys, random_token
 
 KEY, SECRET = random_token(), random_token()

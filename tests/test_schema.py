@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from binance_spot_mcp.catalog import parse_skill
+from binance_spot_mcp.catalog.endpoints import parse_skill
 from binance_spot_mcp.errors import ToolInputError
-from binance_spot_mcp.schema import plain_decimal, prepare_arguments, tool_schema
+from binance_spot_mcp.catalog.schema import plain_decimal, prepare_arguments, tool_schema
 from tests.mini_skill import MINI_SKILL
 
 CATALOG = parse_skill(MINI_SKILL)
@@ -97,7 +97,7 @@ def test_json_numbers_are_sent_as_the_number_the_caller_wrote(number):
 
 def test_string_typed_fields_carry_no_numeric_bounds():
     """JSON Schema's minimum/maximum apply to numbers only: on a string they are wrong (issue 11)."""
-    from binance_spot_mcp.catalog import load_catalog
+    from binance_spot_mcp.catalog.endpoints import load_catalog
 
     catalog = load_catalog()
     for endpoint in catalog.endpoints:

@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa, ec
 
-from binance_spot_mcp.signing import (
+from binance_spot_mcp.exchange.signing import (
     ED25519,
     RSA,
     Ed25519Signer,
@@ -103,7 +103,7 @@ def _pem(key, password: bytes | None = None) -> bytes:
 def test_each_key_problem_has_its_own_message(tmp_path):
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from binance_spot_mcp.signing import KeyLoadError, signer_from_key_file, signer_from_private_key
+    from binance_spot_mcp.exchange.signing import KeyLoadError, signer_from_key_file, signer_from_private_key
 
     ed = ed25519.Ed25519PrivateKey.generate()
     cases = [
@@ -132,7 +132,7 @@ def test_each_key_problem_has_its_own_message(tmp_path):
 
 
 def test_signer_reprs_are_exact():
-    from binance_spot_mcp.signing import Ed25519Signer, HmacSigner
+    from binance_spot_mcp.exchange.signing import Ed25519Signer, HmacSigner
 
     assert repr(HmacSigner("s" * 20)) == "HmacSigner(<secret hidden>)"
     assert repr(Ed25519Signer(ed25519.Ed25519PrivateKey.generate())) == "Ed25519Signer(<key hidden>)"

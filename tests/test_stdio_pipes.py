@@ -16,7 +16,7 @@ import pytest
 from mcp.shared.message import SessionMessage
 from mcp_types import JSONRPCResponse
 
-from binance_spot_mcp.stdio_pipes import PipeLines, PipeMessageStream, PipeWriter
+from binance_spot_mcp.transport.stdio_pipes import PipeLines, PipeMessageStream, PipeWriter
 
 pytestmark = pytest.mark.anyio
 
@@ -101,7 +101,7 @@ CHILD = textwrap.dedent(
     """
     import fcntl, os, subprocess, sys
     import anyio
-    from binance_spot_mcp.stdio_pipes import pipes_for_stdio
+    from binance_spot_mcp.transport.stdio_pipes import pipes_for_stdio
 
     async def main():
         with pipes_for_stdio() as pipes:

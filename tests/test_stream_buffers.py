@@ -17,8 +17,8 @@ from binance_spot_mcp.config import (
     ws_url_problem,
 )
 from binance_spot_mcp.errors import ConfigError, ToolInputError
-from binance_spot_mcp.stream_buffers import Subscription, is_state_stream, market_stream_name, user_event_names
-from binance_spot_mcp.stream_hub import StreamHub
+from binance_spot_mcp.streams.buffers import Subscription, is_state_stream, market_stream_name, user_event_names
+from binance_spot_mcp.streams.hub import StreamHub
 
 pytestmark = pytest.mark.anyio
 

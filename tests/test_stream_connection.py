@@ -10,7 +10,7 @@ import anyio.lowlevel
 import pytest
 
 from binance_spot_mcp.errors import ExchangeError
-from binance_spot_mcp.ws_connection import HEALTHY_AFTER_S, ReconnectingSocket, is_server_shutdown
+from binance_spot_mcp.streams.connection import HEALTHY_AFTER_S, ReconnectingSocket, is_server_shutdown
 from tests.fake_binance import RunningFake
 
 pytestmark = pytest.mark.anyio
@@ -129,7 +129,7 @@ async def test_backoff_grows_while_connections_close_at_once_and_resets_once_one
 async def test_a_failing_on_open_counts_as_a_failed_connection_and_is_retried(
     fake_exchange: RunningFake, caplog: Any
 ) -> None:
-    caplog.set_level(logging.INFO, logger="binance_spot_mcp.ws_connection")
+    caplog.set_level(logging.INFO, logger="binance_spot_mcp.streams.connection")
     streams = fake_exchange.streams
     failures = [RuntimeError("secret-in-the-text"), ExchangeError(status=400, code=2, msg="Invalid request: refused")]
     delays: list[float] = []

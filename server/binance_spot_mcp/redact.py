@@ -188,3 +188,21 @@ class RedactingFilter(logging.Filter):
         record.msg = self._redactor.redact(message)
         record.args = None
         return True
+
+
+def escape_text(value: Any) -> str:
+    """``value`` as one line of visible text: control and non-printing characters escaped."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x100:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return "".join(out)

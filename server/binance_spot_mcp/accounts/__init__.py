@@ -1,0 +1,1 @@
+"""accounts wing (docstring to write)."""

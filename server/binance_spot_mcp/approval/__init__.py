@@ -1,0 +1,1 @@
+"""approval wing (docstring to write)."""

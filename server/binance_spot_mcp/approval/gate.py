@@ -1,0 +1,390 @@
+"""Who may approve a change, and through which channel (invariant 2).
+
+A change needs approval when it changes state and its request can reach real money: the
+account's label or its destination host is mainnet (``needs_approval``). The channel is chosen
+per call from what the host declared, in this order:
+
+1. ``form``: a form elicitation shown by the host (handshake era: pushed mid-call and awaited;
+   modern era: an ``InputRequiredResult`` whose sealed ``request_state`` names the request);
+2. ``url``: a URL elicitation pointing at a one-time loopback page (``approval_page``) where the
+   human reads the preview and types CONFIRM; the call then completes;
+3. ``app``: the MCP Apps confirmation card (``approval_card``); the card's app-only tool approves
+   and the request is sent from there;
+4. ``chat``: CONFIRM typed in the chat and relayed by the model with a single-use token -- only
+   where the operator opted in (``--allow-chat-confirm`` or ``Chat Confirm: true`` on the
+   account) and never with ``--require-elicitation``. It is only as trustworthy as the model.
+
+With none of these the change is refused and nothing is sent. Every channel binds the approval to
+one request digest (``approvals.request_digest``) and is single-use with a 5-minute expiry.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from mcp.server import ServerRequestContext
+from mcp.server.apps import client_supports_apps
+from mcp.types import (
+    CallToolRequestParams,
+    CallToolResult,
+    ElicitRequest,
+    ElicitRequestFormParams,
+    ElicitRequestURLParams,
+    ElicitResult,
+    InputRequiredResult,
+    TextContent,
+)
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from binance_spot_mcp.approval.card import card_meta
+from binance_spot_mcp.approval.page import ApprovalPage
+from binance_spot_mcp.approval.book import ApprovalBook, Channel, Grant, PendingApproval, Status, TooManyPending, session_key
+from binance_spot_mcp.approval.confirm import (
+    APPROVE_INPUT_KEY,
+    CONFIRM_INPUT_KEY,
+    CONFIRM_SCHEMA,
+    ELICITATION_TIMEOUT_S,
+    STATE_TTL_S,
+    TOKEN_TTL_S,
+    ConfirmationTokens,
+    NonceBook,
+    PendingState,
+    TokenCheck,
+    is_confirm_text,
+)
+from binance_spot_mcp.errors import NotConfirmed
+from binance_spot_mcp.redact import Redactor
+from binance_spot_mcp.results import dumps, json_result
+
+logger = logging.getLogger(__name__)
+
+NO_CHANNEL_HINT = (
+    "Use an MCP host that shows approval prompts (form or URL elicitation) or MCP Apps cards, or place the "
+    "order yourself on binance.com. The operator can instead allow CONFIRM typed in the chat "
+    "(--allow-chat-confirm, or 'Chat Confirm: true' on the account), which is only as trustworthy as the model."
+)
+
+
+@dataclass
+class Asker:
+    """How this call can reach the human: what the host declared, and the call's own answers."""
+
+    ctx: ServerRequestContext | None
+    params: CallToolRequestParams | None
+
+    def _elicitation(self) -> Any:
+        if self.ctx is None:
+            return None
+        caps = self.ctx.session.client_capabilities
+        return caps.elicitation if caps is not None else None
+
+    @property
+    def can_form(self) -> bool:
+        elicitation = self._elicitation()
+        # a bare `elicitation: {}` (older shape) means form support
+        return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
+
+    can_elicit = can_form  # the account question is a form
+
+    @property
+    def can_url(self) -> bool:
+        elicitation = self._elicitation()
+        return elicitation is not None and elicitation.url is not None
+
+    @property
+    def can_apps(self) -> bool:
+        if self.ctx is None:
+            return False
+        try:
+            return client_supports_apps(self.ctx)
+        except Exception:  # noqa: BLE001 - an odd capability shape means: no apps
+            return False
+
+    @property
+    def modern(self) -> bool:
+        return self.ctx is not None and self.ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+
+    @property
+    def session(self) -> str | None:
+        return session_key(self.ctx, modern=self.modern) if self.ctx is not None else None
+
+    @property
+    def state(self) -> PendingState | None:
+        return PendingState.decode(self.params.request_state) if self.modern and self.params else None
+
+    def answer(self, key: str) -> ElicitResult | None:
+        responses = (self.params.input_responses or {}) if self.params else {}
+        answer = responses.get(key)
+        return answer if isinstance(answer, ElicitResult) else None
+
+    async def push(self, message: str, schema: dict[str, Any], timeout_s: float) -> ElicitResult | None:
+        """Handshake era: ask mid-call; None when no answer came within the time limit."""
+        assert self.ctx is not None
+        with anyio.move_on_after(timeout_s):
+            return await self.ctx.session.elicit_form(message, schema, related_request_id=self.ctx.request_id)
+        return None
+
+
+def question(key: str, request: ElicitRequestFormParams | ElicitRequestURLParams, state: PendingState) -> InputRequiredResult:
+    return InputRequiredResult(input_requests={key: ElicitRequest(params=request)}, request_state=state.encode())
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """One change waiting for a human: what it is bound to and how to describe it."""
+
+    tool: str
+    arguments: Mapping[str, Any]  # as the model gave them (the card re-runs the call with these)
+    digest: str  # approvals.request_digest of everything the approval is bound to
+    account: str
+    chat_allowed: bool  # the operator opted in to the chat path for this account or server
+    preview: Callable[[], Awaitable[str]]
+    confirm: str | None = None  # the model's relayed CONFIRM (chat path only)
+    token: str | None = None  # the chat path's confirmation_token
+
+
+class ApprovalGate:
+    """Runs one approval through the best channel the host offers. See the module docstring."""
+
+    def __init__(self, *, redactor: Redactor, require_elicitation: bool) -> None:
+        self.redactor = redactor
+        self.require_elicitation = require_elicitation
+        self.nonces = NonceBook()
+        self.tokens = ConfirmationTokens(self.nonces, ttl_s=TOKEN_TTL_S)
+        self.book = ApprovalBook()
+        self.page = ApprovalPage(self.book)
+        self.elicitation_timeout_s = ELICITATION_TIMEOUT_S
+
+    def __repr__(self) -> str:
+        return f"ApprovalGate(require_elicitation={self.require_elicitation})"
+
+    def close(self) -> None:
+        self.page.close()
+
+    def channel_for(self, asker: Asker, chat_allowed: bool) -> Channel | None:
+        if asker.can_form:
+            return Channel.FORM
+        if asker.can_url:
+            return Channel.URL
+        if asker.can_apps:
+            return Channel.APP
+        if chat_allowed and not self.require_elicitation:
+            return Channel.CHAT
+        return None
+
+    async def approve(
+        self, request: ApprovalRequest, asker: Asker, *, grant: Grant | None = None
+    ) -> Grant | CallToolResult | InputRequiredResult:
+        """A ``Grant`` when a human approved exactly this request; else what to return instead.
+        Raises ``NotConfirmed`` when the answer is no (or no human can be asked)."""
+        if grant is not None:  # re-entry from the MCP Apps card, after its approve_request
+            if self.book.redeem(grant.approval_id, request.digest, asker.session) is None:
+                raise NotConfirmed(
+                    "The approval does not match this request any more (arguments, account, key or session "
+                    "changed), or it was already used or has expired."
+                )
+            return grant
+        channel = self.channel_for(asker, request.chat_allowed)
+        if channel is Channel.FORM:
+            return await self._form(request, asker)
+        if channel is Channel.URL:
+            return await self._url(request, asker)
+        if channel is Channel.APP:
+            return await self._card(request, asker)
+        if channel is Channel.CHAT:
+            return await self._chat(request)
+        if self.require_elicitation:
+            raise NotConfirmed(
+                "This server is set to require an approval prompt (--require-elicitation), and this host "
+                "cannot show one.",
+                hint=NO_CHANNEL_HINT,
+            )
+        raise NotConfirmed(
+            "This change needs a human's approval, and this host offers no channel the model cannot drive "
+            "(form or URL elicitation, or an MCP Apps card).",
+            hint=NO_CHANNEL_HINT,
+        )
+
+    # -- form -----------------------------------------------------------------------------------
+
+    async def _form(self, request: ApprovalRequest, asker: Asker) -> Grant | InputRequiredResult:
+        if asker.modern:
+            state = asker.state
+            if state is None or state.step != "confirm":
+                nonce = self.nonces.issue(STATE_TTL_S)
+                ask = ElicitRequestFormParams(message=await request.preview(), requested_schema=CONFIRM_SCHEMA)
+                return question(CONFIRM_INPUT_KEY, ask, PendingState("confirm", nonce, request.account, request.digest))
+            self._check_state(state, request)
+            answer = asker.answer(CONFIRM_INPUT_KEY)
+            approval_id = state.nonce[:16]
+        else:
+            try:
+                answer = await asker.push(await request.preview(), CONFIRM_SCHEMA, self.elicitation_timeout_s)
+            except Exception as exc:  # noqa: BLE001 - any failure to ask means: not approved
+                raise NotConfirmed(f"The approval prompt failed ({type(exc).__name__}).") from None
+            if answer is None:
+                raise NotConfirmed("No answer to the approval prompt within 5 minutes.")
+            approval_id = secrets.token_hex(8)
+        if answer is None:
+            raise NotConfirmed("No answer to the approval question came back.")
+        if answer.action != "accept":
+            raise NotConfirmed(f"The human did not approve (they chose {answer.action}).")
+        if not is_confirm_text((answer.content or {}).get(CONFIRM_INPUT_KEY)):
+            raise NotConfirmed("The text typed was not CONFIRM.")
+        return Grant(Channel.FORM, approval_id)
+
+    def _check_state(self, state: PendingState, request: ApprovalRequest) -> None:
+        if state.digest != request.digest or state.account != request.account:
+            raise NotConfirmed("The approval was given for a different request (account, key or arguments changed).")
+        if not self.nonces.spend(state.nonce):
+            raise NotConfirmed("That approval was already used or has expired (5 minutes).")
+
+    # -- url ------------------------------------------------------------------------------------
+
+    async def _new_page(self, request: ApprovalRequest, asker: Asker) -> tuple[PendingApproval, str]:
+        """A URL-channel record and its one-time link (the page server starts off the event loop)."""
+        try:
+            pending = self.book.create(
+                channel=Channel.URL, tool=request.tool, arguments=request.arguments, digest=request.digest,
+                preview=await request.preview(), session=asker.session,
+            )
+        except TooManyPending as exc:
+            raise NotConfirmed(f"Too many approvals are waiting ({exc}).", hint="Let the human answer those first.") from None
+        try:
+            url = await anyio.to_thread.run_sync(self.page.url_for, pending)
+        except OSError as exc:
+            self.book.cancel(pending.approval_id, "the page could not be served")
+            raise NotConfirmed(f"The approval page could not be started ({type(exc).__name__}).") from None
+        return pending, url
+
+    async def _url(self, request: ApprovalRequest, asker: Asker) -> Grant | InputRequiredResult:
+        assert asker.ctx is not None
+        message = (
+            "A Binance request needs your approval. Open the link, read the request and type CONFIRM "
+            "if you want it sent. The link works once, for 5 minutes."
+        )
+        if asker.modern:
+            state = asker.state
+            if state is None or state.step != "approve" or not state.approval:
+                pending, url = await self._new_page(request, asker)
+                nonce = self.nonces.issue(STATE_TTL_S)
+                state = PendingState("approve", nonce, request.account, request.digest, pending.approval_id)
+                return question(APPROVE_INPUT_KEY, ElicitRequestURLParams(message=message, url=url), state)
+            self._check_state(state, request)
+            approval_id = state.approval
+        else:
+            pending, url = await self._new_page(request, asker)
+            approval_id = pending.approval_id
+        redeemed = False
+        try:  # whatever ends this call (a no, a timeout, a cancellation), the link dies with it
+            if asker.modern:
+                answer = asker.answer(APPROVE_INPUT_KEY)
+            else:
+                answer = None
+                try:
+                    with anyio.move_on_after(self.elicitation_timeout_s):
+                        answer = await asker.ctx.session.elicit_url(
+                            message, url, approval_id, related_request_id=asker.ctx.request_id
+                        )
+                except Exception as exc:  # noqa: BLE001 - any failure to ask means: not approved
+                    raise NotConfirmed(f"The approval prompt failed ({type(exc).__name__}).") from None
+            if answer is None or answer.action != "accept":
+                chose = answer.action if answer is not None else "no answer in time"
+                raise NotConfirmed(f"The approval page was not opened ({chose}).")
+            status = await self.book.wait_decided(approval_id, self.elicitation_timeout_s)
+            if status is Status.PENDING:
+                raise NotConfirmed("No decision was made on the approval page within 5 minutes.")
+            if status is not Status.APPROVED:
+                raise NotConfirmed("The request was not approved on the approval page (declined, wrong text or expired).")
+            if self.book.redeem(approval_id, request.digest, asker.session) is None:
+                raise NotConfirmed("That approval does not match this request, or was already used.")
+            redeemed = True
+        finally:
+            if not redeemed:
+                self.book.cancel(approval_id, "the call ended without a usable approval")
+        if not asker.modern:
+            try:
+                await asker.ctx.session.send_elicit_complete(approval_id, related_request_id=asker.ctx.request_id)
+            except Exception:  # noqa: BLE001 - the notice is a courtesy; the approval stands
+                logger.debug("could not send elicitation/complete", exc_info=True)
+        return Grant(Channel.URL, approval_id)
+
+    # -- MCP Apps card --------------------------------------------------------------------------
+
+    async def _card(self, request: ApprovalRequest, asker: Asker) -> CallToolResult:
+        text = await request.preview()
+        try:
+            pending = self.book.create(
+                channel=Channel.APP, tool=request.tool, arguments=request.arguments, digest=request.digest,
+                preview=text, session=asker.session,
+            )
+        except TooManyPending as exc:
+            raise NotConfirmed(f"Too many approvals are waiting ({exc}).", hint="Let the human answer those first.") from None
+        payload = {
+            "status": "approval_pending",
+            "sent": False,
+            "approval_id": pending.approval_id,
+            "preview": text,
+            "expires_in_seconds": int(pending.expires_at - self.book.now()),
+            "next_step": (
+                "The human sees a confirmation card with this preview. Nothing is sent unless they type CONFIRM "
+                "in the card. Tell them so and wait; do not call this tool again for the same request."
+            ),
+        }
+        return CallToolResult(
+            content=[TextContent(type="text", text=self.redactor.redact(dumps(payload)))],
+            structured_content={k: payload[k] for k in ("status", "approval_id", "preview", "expires_in_seconds")},
+            is_error=False,
+            _meta=card_meta(pending.approval_id, pending.secret),
+        )
+
+    def decide_from_card(self, approval_id: str, secret: str, *, approve: bool, session: str | None) -> Any:
+        """The card's decision; the pending approval (to re-run) when approved, None otherwise."""
+        pending = self.book.lookup(approval_id, secret, Channel.APP)
+        if pending is None or pending.session != session:
+            return None
+        status = self.book.decide(approval_id, secret, channel=Channel.APP, approve=approve)
+        return pending if status is Status.APPROVED else None
+
+    # -- chat (operator opt-in) -----------------------------------------------------------------
+
+    async def _chat(self, request: ApprovalRequest) -> Grant | CallToolResult:
+        if request.token is not None:
+            if not is_confirm_text(request.confirm):
+                raise NotConfirmed("'confirm' must be CONFIRM, exactly as the human typed it.")
+            check = self.tokens.check(request.token, request.digest)
+            if check is TokenCheck.RESTARTED:
+                raise NotConfirmed(
+                    "That confirmation token was issued before the server restarted, so it no longer works.",
+                    hint="Call the tool again without confirm/confirmation_token to get a fresh preview.",
+                )
+            if check is not TokenCheck.OK:
+                raise NotConfirmed(
+                    "The confirmation token is invalid, already used, expired (2 minutes) or was issued for another "
+                    "request (arguments, account, key or session).",
+                    hint="Call the tool again without confirm/confirmation_token to get a fresh preview.",
+                )
+            return Grant(Channel.CHAT, request.token.split(".")[1][:16])
+        token = self.tokens.issue(request.digest)
+        payload = {
+            "status": "confirmation_required",
+            "sent": False,
+            "preview": await request.preview(),
+            "confirmation_token": token,
+            "expires_in_seconds": int(TOKEN_TTL_S),
+            "trust": (
+                "The operator allowed CONFIRM typed in the chat for this account. Such an approval is only as "
+                "trustworthy as the model relaying it."
+            ),
+            "next_step": (
+                "Show the preview to the user word for word and ask them to type CONFIRM. Only if they type it, "
+                f"call {request.tool} again with exactly the same arguments plus confirm='CONFIRM' and this "
+                "confirmation_token. The token works once."
+            ),
+        }
+        return json_result(payload, error=False, redactor=self.redactor)

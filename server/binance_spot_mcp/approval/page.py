@@ -1,0 +1,206 @@
+"""The one-time approval page behind URL-mode elicitation.
+
+The server listens on a random loopback port, on its own thread, from the first URL approval on.
+Each pending approval has one unguessable path, ``/approve/<id>/<secret>``; the host shows that
+link to the human (the model never sees it), the human reads the preview there and types CONFIRM.
+
+Defences, each tested:
+* only ``Host: 127.0.0.1:<port>`` (or ``localhost:<port>``) is served (DNS rebinding);
+* a POST must carry the page's own ``Origin`` and the CSRF token embedded in the form;
+* no CORS headers are ever sent, the page cannot be framed, and nothing is cached;
+* a decision is taken once; the path is dead afterwards, and after ``APPROVAL_TTL_S``.
+The page is plain HTML with no JavaScript.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import socket
+import threading
+from urllib.parse import parse_qs
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from binance_spot_mcp.approval.book import ApprovalBook, Channel, PendingApproval, Status
+from binance_spot_mcp.approval.confirm import is_confirm_text
+
+logger = logging.getLogger(__name__)
+
+PAGE_HOST = "127.0.0.1"
+MAX_FORM_BYTES = 4096
+START_TIMEOUT_S = 10.0
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    # same-origin: the browser still sends Origin on our own POST (no-referrer would make it "null")
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;line-height:1.4}"
+    "pre{background:#f4f4f4;border:1px solid #ccc;padding:1rem;white-space:pre-wrap;word-break:break-word}"
+    "input[type=text]{font-size:1.2rem;padding:.3rem}button{font-size:1.1rem;margin:.5rem .5rem 0 0}"
+)
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    document = (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{_STYLE}</style></head>'
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+    return HTMLResponse(document, status_code=status, headers=_SECURITY_HEADERS)
+
+
+def _gone() -> HTMLResponse:
+    return _page(
+        "Nothing to approve",
+        "<p>This approval link is unknown, already used or expired. Nothing was sent.</p>",
+        status=404,
+    )
+
+
+def _form(pending: PendingApproval) -> HTMLResponse:
+    body = (
+        "<p>An AI assistant asks to make this change with your Binance account. "
+        "Read it; type <strong>CONFIRM</strong> only if you want exactly this.</p>"
+        f'<pre id="preview">{html.escape(pending.preview)}</pre>'
+        '<form method="post">'
+        f'<input type="hidden" name="csrf" value="{html.escape(pending.csrf)}">'
+        '<p><label for="confirm">Type CONFIRM to approve:</label><br>'
+        '<input type="text" id="confirm" name="confirm" autocomplete="off" autofocus></p>'
+        '<button type="submit" id="approve" name="decision" value="approve">Approve</button>'
+        '<button type="submit" id="decline" name="decision" value="decline">Decline</button>'
+        "</form>"
+        "<p>This link works once and expires in 5 minutes.</p>"
+    )
+    return _page("Approve a Binance request", body)
+
+
+class ApprovalPage:
+    """Serves the approval pages of ``book`` on a loopback port, started on first use."""
+
+    def __init__(self, book: ApprovalBook) -> None:
+        self._book = book
+        self._lock = threading.Lock()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.port: int | None = None
+
+    def __repr__(self) -> str:
+        return f"ApprovalPage(port={self.port})"
+
+    @property
+    def origin(self) -> str:
+        return f"http://{PAGE_HOST}:{self.port}"
+
+    def url_for(self, pending: PendingApproval) -> str:
+        """The one-time link for ``pending`` (starting the page server if needed)."""
+        self.start()
+        return f"{self.origin}/approve/{pending.approval_id}/{pending.secret}"
+
+    def start(self) -> None:
+        with self._lock:
+            if self._server is not None:
+                return
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+            sock.bind((PAGE_HOST, 0))
+            self.port = int(sock.getsockname()[1])
+            config = uvicorn.Config(self._app(), log_config=None, lifespan="off", server_header=False, access_log=False)
+            server = uvicorn.Server(config)
+            started = threading.Event()
+
+            def run() -> None:
+                async def serve() -> None:
+                    task = asyncio.ensure_future(server.serve(sockets=[sock]))
+                    while not server.started and not task.done():
+                        await asyncio.sleep(0.01)
+                    started.set()
+                    await task
+
+                try:
+                    asyncio.run(serve())
+                finally:
+                    started.set()
+                    sock.close()
+
+            thread = threading.Thread(target=run, name="approval-page", daemon=True)
+            thread.start()
+            if not started.wait(START_TIMEOUT_S) or not server.started:
+                raise OSError("the approval page could not be started")
+            self._server, self._thread = server, thread
+
+    def close(self) -> None:
+        with self._lock:
+            server, thread = self._server, self._thread
+            self._server = self._thread = None
+        if server is not None and thread is not None:
+            server.should_exit = True
+            thread.join(START_TIMEOUT_S)
+
+    # -- the web app -------------------------------------------------------------------------
+
+    def _own_host(self, request: Request) -> bool:
+        host = request.headers.get("host", "")
+        return host in {f"{PAGE_HOST}:{self.port}", f"localhost:{self.port}"}
+
+    def _app(self) -> Starlette:
+        async def page(request: Request) -> Response:
+            if not self._own_host(request):
+                return Response("unknown host", status_code=421, headers=_SECURITY_HEADERS)
+            approval_id, secret = request.path_params["approval_id"], request.path_params["secret"]
+            if request.method == "GET":
+                pending = self._book.lookup(approval_id, secret, Channel.URL)
+                return _form(pending) if pending is not None else _gone()
+            return await self._post(request, approval_id, secret)
+
+        async def anything(request: Request) -> Response:
+            return _gone()
+
+        return Starlette(
+            routes=[
+                Route("/approve/{approval_id}/{secret}", page, methods=["GET", "POST"]),
+                Route("/{rest:path}", anything, methods=["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]),
+            ]
+        )
+
+    async def _post(self, request: Request, approval_id: str, secret: str) -> Response:
+        allowed_origins = {f"http://{PAGE_HOST}:{self.port}", f"http://localhost:{self.port}"}
+        if request.headers.get("origin") not in allowed_origins:
+            return _page("Refused", "<p>This form may only be sent from its own page. Nothing was approved.</p>", 403)
+        if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            return _page("Refused", "<p>Unexpected form encoding. Nothing was approved.</p>", 415)
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_FORM_BYTES:
+                return _page("Refused", "<p>Form too large. Nothing was approved.</p>", 413)
+        try:
+            fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), max_num_fields=8).items()}
+        except ValueError:
+            return _page("Refused", "<p>Malformed form. Nothing was approved.</p>", 400)
+        csrf = fields.get("csrf", "")
+        if self._book.lookup(approval_id, secret, Channel.URL) is None:
+            return _gone()
+        approve = fields.get("decision") == "approve" and is_confirm_text(fields.get("confirm"))
+        note = "" if approve or fields.get("decision") != "approve" else "the text typed was not CONFIRM"
+        status = self._book.decide(approval_id, secret, channel=Channel.URL, approve=approve, csrf=csrf, note=note)
+        if status is None:
+            return _page("Refused", "<p>This form is stale or was tampered with. Nothing was approved.</p>", 403)
+        if status is Status.APPROVED:
+            return _page(
+                "Approved",
+                "<p>Approved. It is sent now if the assistant's request is still waiting (its reply says what "
+                "happened); you can close this tab.</p>",
+            )
+        reason = "The text typed was not CONFIRM. " if note else ""
+        return _page("Not approved", f"<p>{reason}Nothing was sent; you can close this tab.</p>")

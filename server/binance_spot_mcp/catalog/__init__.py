@@ -1,0 +1,1 @@
+"""catalog wing (docstring to write)."""

@@ -1,0 +1,499 @@
+"""Command line: ``binance-spot-mcp [serve]`` runs the MCP server over stdio (``serve --http``:
+streamable HTTP, see ``http_transport``);
+``binance-spot-mcp tools [--json]`` prints the endpoint catalog;
+``binance-spot-mcp accounts list|show|add|remove`` manages TOOLS.md (``cli_accounts``: keys
+are typed without echo and only ever printed masked); ``binance-spot-mcp journal [-n N] [--json]`` shows the
+audit journal of state-changing requests; ``binance-spot-mcp doctor [ACCOUNT] [--json]
+[--offline]`` checks the set-up (TOOLS.md, key files, reachability, clock, keys) and says how to fix it;
+``binance-spot-mcp halt [--reason TEXT]`` / ``resume`` flip the kill switch (the halt file).
+
+Logging is configured here, once, to stderr, through the redacting filter: stdout belongs to
+the MCP protocol (invariant 6).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import anyio
+
+from binance_spot_mcp import __version__
+from binance_spot_mcp.catalog.endpoints import Catalog, Endpoint, load_catalog
+from binance_spot_mcp.cli.accounts import CommandError, _out, accounts_command
+from binance_spot_mcp.config import (
+    ENVIRONMENTS,
+    HTTP_TOKEN_ENV,
+    Settings,
+    check_http_token,
+    load_settings,
+)
+from binance_spot_mcp.errors import BinanceSpotError, CatalogError, ConfigError
+from binance_spot_mcp.journal import ACCOUNT_CHANGE, DEFAULT_LATEST, INTENT, Journal
+from binance_spot_mcp.redact import RedactingFilter, Redactor, escape_text
+from binance_spot_mcp.catalog.schema import plain_decimal
+from binance_spot_mcp.catalog.toolsets import Selection, size_markdown
+
+logger = logging.getLogger(__name__)
+
+
+class PlainFormatter(logging.Formatter):
+    """For the one-shot commands: ``binance-spot-mcp: warning: ...``, like their other messages."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = f"binance-spot-mcp: {record.levelname.lower()}: {record.getMessage()}"
+        return text + "\n" + self.formatException(record.exc_info) if record.exc_info else text
+
+
+def configure_logging(level: str, redactor: Redactor, *, plain: bool = False) -> None:
+    """Logs to stderr: timestamped records for the server, plain lines for the other commands."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(PlainFormatter() if plain else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(redactor))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, level.upper(), logging.WARNING))
+    # httpx logs every request URL at INFO, websockets every frame at DEBUG; ours carry
+    # signatures (and, on the WebSocket API, the API key). Their news is ours to tell.
+    for noisy in ("httpx", "httpcore", "websockets"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="binance-spot-mcp",
+        description="MCP server for the Binance Spot REST API (every endpoint as a tool).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_common_options(parser, suppress=False)
+    elicitation_help = (
+        "never accept CONFIRM relayed through the chat, even where it was allowed; "
+        "also $BINANCE_SPOT_MCP_REQUIRE_ELICITATION=1"
+    )
+    chat_help = (
+        "allow mainnet changes to be approved by CONFIRM typed in the chat and relayed by the model, on hosts "
+        "with no approval prompt, page or card (only as trustworthy as the model); also "
+        "$BINANCE_SPOT_MCP_ALLOW_CHAT_CONFIRM=1"
+    )
+    parser.add_argument("--require-elicitation", action="store_true", help=elicitation_help)
+    parser.add_argument("--allow-chat-confirm", action="store_true", help=chat_help)
+    toolsets_help = (
+        "comma-separated toolsets to offer (market, account, trade, order_lists, admin; default all); "
+        "also $BINANCE_SPOT_MCP_TOOLSETS"
+    )
+    read_only_help = "offer no tool that changes anything (wins over --toolsets); also $BINANCE_SPOT_MCP_READ_ONLY=1"
+    insecure_help = (
+        "accept a TOOLS.md or key file that other users can read (never one they can write); "
+        "without it such files are refused, like ssh does"
+    )
+    parser.add_argument("--toolsets", metavar="A,B", default=None, help=toolsets_help)
+    parser.add_argument("--read-only", action="store_true", help=read_only_help)
+    parser.add_argument("--insecure-permissions", action="store_true", help=insecure_help)
+    _add_policy_arguments(parser, default=None)
+    commands = parser.add_subparsers(dest="command")
+    serve = commands.add_parser("serve", help="run the MCP server over stdio (the default), or --http")
+    serve.add_argument("--require-elicitation", action="store_true", default=argparse.SUPPRESS, help=elicitation_help)
+    serve.add_argument("--allow-chat-confirm", action="store_true", default=argparse.SUPPRESS, help=chat_help)
+    _add_http_arguments(serve)
+    serve.add_argument("--toolsets", metavar="A,B", default=argparse.SUPPRESS, help=toolsets_help)
+    serve.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS, help=read_only_help)
+    serve.add_argument("--insecure-permissions", action="store_true", default=argparse.SUPPRESS, help=insecure_help)
+    _add_policy_arguments(serve, default=argparse.SUPPRESS)
+    tools = commands.add_parser("tools", help="print the tools this configuration offers (see --toolsets, --read-only)")
+    tools.add_argument("--json", action="store_true", help="machine-readable JSON")
+    tools.add_argument(
+        "--sizes", action="store_true", help="tools/list size of each toolset, as a markdown table (chars and ~tokens)"
+    )
+
+    accounts = commands.add_parser("accounts", help="list, show, add or remove accounts in TOOLS.md")
+    actions = accounts.add_subparsers(dest="accounts_command", metavar="{list,show,add,remove}")
+    actions.required = True
+    actions.add_parser("list", help="account names and environments (never keys)")
+    show = actions.add_parser("show", help="one account, with its key and secret masked")
+    show.add_argument("name")
+    add = actions.add_parser(
+        "add",
+        help="add an account; the API key and secret are typed without echo",
+        description=(
+            "Add an account to TOOLS.md. The API key and the secret are prompted for without echo, "
+            "unless --credentials-file gives both (API key on line 1, secret on line 2); with --key-file "
+            "(RSA or Ed25519 PEM) only the API key is prompted for. Only the masked forms are printed."
+        ),
+    )
+    add.add_argument("name")
+    add.add_argument("--environment", required=True, choices=ENVIRONMENTS)
+    add.add_argument("--key-file", metavar="PEM", help="private key file (RSA or Ed25519) instead of an HMAC secret")
+    add.add_argument("--passphrase-prompt", action="store_true", help="prompt for the key file's passphrase")
+    add.add_argument("--credentials-file", metavar="PATH", help="two-line file: API key, then secret")
+    add.add_argument("--description", default="", metavar="TEXT")
+    add.add_argument("--base-url", metavar="URL", help="Binance https host or loopback only (for testing)")
+    add.add_argument("--replace", action="store_true", help="replace an existing account of the same name")
+    remove = actions.add_parser("remove", help="remove an account from TOOLS.md")
+    remove.add_argument("name")
+
+    journal = commands.add_parser("journal", help="show the latest entries of the audit journal")
+    journal.add_argument(
+        "-n", type=int, default=DEFAULT_LATEST, metavar="N", help=f"how many entries (default {DEFAULT_LATEST})"
+    )
+    journal.add_argument("--json", action="store_true", help="machine-readable JSON")
+
+    halt = commands.add_parser(
+        "halt", help="kill switch: stop every state-changing request of every server sharing this journal (cancels pass)"
+    )
+    halt.add_argument("--reason", default="", metavar="TEXT", help="shown to the assistant with each refusal")
+    commands.add_parser("resume", help="remove the halt file: trading is allowed again")
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check TOOLS.md, key files, reachability, clock and keys; say how to fix what is wrong",
+        description="Check the set-up and print one verdict per check (OK, WARN, FAIL, SKIP, INFO) with a hint. "
+        "Exit 0 when nothing FAILs, 1 when something does, 2 for usage errors (e.g. an unknown account).",
+    )
+    doctor.add_argument("account", nargs="?", help="check only this account (default: all)")
+    doctor.add_argument("--json", action="store_true", help="machine-readable JSON")
+    doctor.add_argument("--offline", action="store_true", help="skip the network checks (ping, clock, signed read)")
+    for command in (serve, tools, journal, doctor, *actions.choices.values()):
+        _add_common_options(command, suppress=True)  # also after the subcommand: doctor --tools-file X
+    for command in (tools, journal, doctor, *actions.choices.values()):
+        command.add_argument("--toolsets", metavar="A,B", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        command.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return parser
+
+
+def _add_common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """--tools-file and --log-level, before the subcommand or (``suppress``: no default) after it."""
+    default: Any = argparse.SUPPRESS if suppress else None
+    parser.add_argument(
+        "--tools-file", metavar="PATH", default=default,
+        help="accounts file (default: $BINANCE_TOOLS_FILE, else ./TOOLS.md)",
+    )
+    parser.add_argument(
+        "--log-level", default=default, help="DEBUG, INFO, WARNING (default) or ERROR; logs go to stderr"
+    )
+
+
+def _add_policy_arguments(parser: argparse.ArgumentParser, *, default: Any) -> None:
+    """Server-wide guard rails (each also an environment variable; see config.POLICY_ENV)."""
+    rails = parser.add_argument_group("guard rails (server-wide; an account's TOOLS.md lines can only tighten them)")
+    amount = "e.g. '100 USDT'"
+    rails.add_argument("--max-order-value", metavar="AMOUNT", default=default,
+                       help=f"cap on one order's value, {amount}; also $BINANCE_SPOT_MCP_MAX_ORDER_VALUE")
+    rails.add_argument("--max-daily-value", metavar="AMOUNT", default=default,
+                       help=f"cap on orders placed in any 24 hours, {amount}; also $BINANCE_SPOT_MCP_MAX_DAILY_VALUE")
+    rails.add_argument("--allowed-symbols", metavar="LIST", default=default,
+                       help="only these symbols, e.g. 'BTCUSDT,ETH*'; also $BINANCE_SPOT_MCP_ALLOWED_SYMBOLS")
+    rails.add_argument("--denied-symbols", metavar="LIST", default=default,
+                       help="never these symbols; also $BINANCE_SPOT_MCP_DENIED_SYMBOLS")
+    rails.add_argument("--dry-run", action="store_const", const="true", default=default,
+                       help="send nothing; answer with the preview and verdict; also $BINANCE_SPOT_MCP_DRY_RUN=1")
+    rails.add_argument("--confirm", choices=("mainnet", "always"), default=default,
+                       help="always: a human approves every change, testnet too; also $BINANCE_SPOT_MCP_CONFIRM")
+    rails.add_argument("--trading", choices=("on", "off"), default=default,
+                       help="off: refuse every change but cancels; also $BINANCE_SPOT_MCP_TRADING")
+
+
+POLICY_FLAGS = ("max_order_value", "max_daily_value", "allowed_symbols", "denied_symbols", "dry_run", "confirm")
+
+
+def catalog_json(catalog: Catalog, endpoints: Sequence[Endpoint] | None = None) -> list[dict[str, Any]]:
+    """The catalog (or some of its endpoints) as plain data: what ``tools --json`` prints."""
+
+    def param(endpoint: Endpoint, name: str) -> dict[str, Any]:
+        p = endpoint.params[name]
+        out: dict[str, Any] = {"name": name, "type": p.type.value, "required": name in endpoint.required}
+        if p.values:
+            out["enum"] = list(p.values)
+        c = p.constraints
+        for key, value in (
+            ("minimum", c.minimum),
+            ("maximum", c.maximum),
+            ("minLength", c.min_length),
+            ("maxLength", c.max_length),
+            ("maxItems", c.max_items),
+        ):
+            if value is not None:
+                out[key] = plain_decimal(value) if key in {"minimum", "maximum"} else value
+        out["description"] = p.description
+        return out
+
+    return [
+        {
+            "name": e.tool,
+            "toolset": e.toolset,
+            "method": e.method,
+            "path": e.path,
+            "security": e.security.value,
+            "signed": e.signed,
+            "changes_state": e.changes_state,
+            "description": e.description,
+            "parameters": [param(e, n) for n in e.params],
+            "rules": [r.describe() for r in e.rules],
+        }
+        for e in (catalog.endpoints if endpoints is None else endpoints)
+    ]
+
+
+def server_tools_json(catalog: Catalog, tools: Sequence[Any]) -> list[dict[str, Any]]:
+    """The server's own tools (list_accounts, ...) in ``catalog_json``'s shape; no HTTP endpoint."""
+    from binance_spot_mcp.accounts.tools import CHANGES_STATE
+    from binance_spot_mcp.catalog.toolsets import toolset_of
+
+    out = []
+    for tool in tools:
+        schema = tool.input_schema or {}
+        required = set(schema.get("required", ()))
+        parameters = []
+        for name, prop in (schema.get("properties") or {}).items():
+            param: dict[str, Any] = {"name": name, "type": prop.get("type", "string"), "required": name in required}
+            if "enum" in prop:
+                param["enum"] = list(prop["enum"])
+            param["description"] = prop.get("description", "")
+            parameters.append(param)
+        out.append({
+            "name": tool.name, "toolset": toolset_of(catalog, tool.name), "method": None, "path": None,
+            "security": "NONE", "signed": False, "changes_state": tool.name in CHANGES_STATE,
+            "description": tool.description or "", "parameters": parameters, "rules": [], "server_tool": True,
+        })
+    return out
+
+
+def _print_tools(catalog: Catalog, offered_tools: Sequence[Any], *, as_json: bool, sizes: bool) -> None:
+    offered = {t.name for t in offered_tools}
+    if sizes:
+        from binance_spot_mcp.server.tool_list import tool_list_sizes
+
+        sys.stdout.write(size_markdown(tool_list_sizes(catalog)) + "\n")
+        return
+    endpoints = [e for e in catalog.endpoints if e.tool in offered]
+    if as_json:
+        own = [t for t in offered_tools if catalog.get(t.name) is None]
+        sys.stdout.write(json.dumps(catalog_json(catalog, endpoints) + server_tools_json(catalog, own), indent=2) + "\n")
+        return
+    if endpoints:
+        width = max(len(e.tool) for e in endpoints)
+        for e in endpoints:
+            sys.stdout.write(f"{e.tool:<{width}}  {e.toolset:<11} {e.method:<6} {e.path:<36} {e.security.value}\n")
+    server_tools = sorted(offered - {e.tool for e in catalog.endpoints})
+    sys.stdout.write(
+        f"{len(endpoints)} of {len(catalog.endpoints)} endpoints (SKILL.md {catalog.version})"
+        + (f"; server tools: {', '.join(server_tools)}" if server_tools else "")
+        + "\n"
+    )
+
+
+def _add_http_arguments(serve: argparse.ArgumentParser) -> None:
+    http = serve.add_argument_group("streamable HTTP (instead of stdio)")
+    http.add_argument(
+        "--http", action="store_true", help=f"serve streamable HTTP; clients send Authorization: Bearer ${HTTP_TOKEN_ENV} "
+        "(a token is generated and shown once when that is unset)"
+    )
+    http.add_argument("--host", help="address to listen on (default 127.0.0.1; non-loopback needs --allow-remote)")
+    http.add_argument("--port", type=int, help="port to listen on (default 8765; 0 picks a free one)")
+    http.add_argument("--path", help="endpoint path (default /mcp)")
+    http.add_argument("--allow-remote", action="store_true", default=None, help="allow a non-loopback --host (put TLS in front)")
+    http.add_argument(
+        "--allowed-host", action="append", metavar="HOST[:PORT]",
+        help="also accept this Host header (e.g. a reverse proxy's public name); repeatable",
+    )
+
+
+def _http_options(args: argparse.Namespace) -> Any:
+    """``HttpOptions`` for ``serve --http``, None for stdio; ConfigError for a refused combination."""
+    names = ("host", "port", "path", "allow_remote", "allowed_host")
+    given = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    if not getattr(args, "http", False):
+        if given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise ConfigError(f"use {flags} together with serve --http")
+        return None
+    from binance_spot_mcp.transport.http import HttpOptions
+
+    options = HttpOptions(
+        **{k: given[k] for k in ("host", "port", "path", "allow_remote") if k in given},
+        allowed_hosts=tuple(given.get("allowed_host", ())),
+    )
+    options.check()
+    return options
+
+
+def _serve_http(runtime: Any, options: Any, configured_token: str | None) -> int:
+    from binance_spot_mcp.transport import http as http_transport
+
+    try:
+        sock = http_transport.bind_socket(options.host, options.port)
+    except OSError as exc:
+        anyio.run(runtime.aclose)
+        sys.stderr.write(f"binance-spot-mcp: cannot listen on {options.host}:{options.port}: {exc.strerror or exc}\n")
+        return 1
+    token, generated = http_transport.resolve_token(configured_token)
+    sys.stderr.write(http_transport.startup_notice(options, http_transport.bound_port(sock), token, generated))
+    sys.stderr.flush()
+    anyio.run(http_transport.serve_http, runtime, sock, options, token)
+    return 0
+
+
+def _pairs(values: Mapping[str, Any]) -> str:
+    return " ".join(
+        f"{k}={v if isinstance(v, str) else json.dumps(v, separators=(',', ':'), default=str)}"
+        for k, v in values.items()
+    )
+
+
+def journal_line(entry: Mapping[str, Any]) -> str:
+    """One journal entry as one readable line (control characters from any value shown escaped)."""
+    return escape_text(_journal_line(entry))
+
+
+def _journal_line(entry: Mapping[str, Any]) -> str:
+    head = f"{entry.get('ts', '?')}  {entry.get('id', '?')}  {entry.get('phase', '?'):<7}"
+    approved = entry.get("approved_via")
+    approval = f"  approved via {approved}" + (f" ({entry.get('approval_id')})" if entry.get("approval_id") else "")
+    approval = approval if approved and approved != "not required" else ""
+    if entry.get("phase") == INTENT:
+        params = entry.get("params")
+        text = (
+            f"{head}  {entry.get('tool')} on {entry.get('account')} ({entry.get('environment')}): "
+            f"{entry.get('method')} {entry.get('path')}{approval}"
+        )
+        text = f"{text}  {_pairs(params)}" if isinstance(params, Mapping) and params else text
+        policy = entry.get("policy")
+        return f"{text}  [policy {_pairs(policy)}]" if isinstance(policy, Mapping) and policy else text
+    if entry.get("phase") == ACCOUNT_CHANGE:
+        previous = entry.get("previous_environment")
+        env = f"{previous} -> {entry.get('environment')}" if previous else entry.get("environment")
+        return f"{head}  {entry.get('action')} account {entry.get('account')} ({env}) via {entry.get('via')}{approval}"
+    status = entry.get("status")
+    answer = f"HTTP {status}" if status is not None else "no HTTP answer"
+    text = f"{head}  {'ok' if entry.get('ok') else 'FAILED'}  {answer}"
+    summary = entry.get("summary")
+    return f"{text}  {_pairs(summary)}" if isinstance(summary, Mapping) and summary else text
+
+
+def _journal_command(args: argparse.Namespace, settings: Settings, redactor: Redactor) -> int:
+    if args.n < 1:
+        raise CommandError("-n must be at least 1")
+    entries = Journal(settings.journal_file, redactor=redactor).latest(args.n)
+    if args.json:
+        _out(redactor, json.dumps(entries, indent=2, ensure_ascii=False))
+        return 0
+    if not entries:
+        _out(redactor, f"no journal entries yet ({settings.journal_file})")
+        return 0
+    for entry in entries:
+        _out(redactor, journal_line(entry))
+    return 0
+
+
+def _switch_command(args: argparse.Namespace, settings: Settings, redactor: Redactor) -> int:
+    from binance_spot_mcp.guard import killswitch
+
+    try:
+        if args.command == "halt":
+            path = killswitch.halt(settings, args.reason)
+            _out(redactor, f"Trading halted: {path} exists. Every server sharing it refuses changes (cancels still pass).")
+            _out(redactor, "Undo with: binance-spot-mcp resume")
+            return 0
+        removed = killswitch.resume(settings)
+    except ConfigError as exc:
+        sys.stderr.write(f"binance-spot-mcp: {redactor.redact(exc.message)}\n")
+        return 1
+    path = killswitch.halt_path(settings)
+    _out(redactor, f"Trading resumed: removed {path}." if removed else f"Trading was not halted ({path} does not exist).")
+    if settings.trading_off:
+        _out(redactor, f"Note: this configuration still turns trading off ({settings.trading_off}).")
+    return 0
+
+
+def _doctor_command(args: argparse.Namespace, settings: Settings, redactor: Redactor) -> int:
+    from binance_spot_mcp.cli import doctor
+
+    try:
+        report = anyio.run(lambda: doctor.diagnose(settings, redactor, account=args.account, offline=args.offline))
+    except doctor.UnknownAccount as exc:
+        sys.stderr.write(f"binance-spot-mcp: {redactor.redact(exc.message)}\n")
+        return 2
+    if args.json:
+        _out(redactor, doctor.render_json(report))
+    else:
+        for line in doctor.render_text(report):
+            _out(redactor, line)
+    return report.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    redactor = Redactor()
+    try:
+        settings = load_settings(
+            tools_file=args.tools_file,
+            require_elicitation=True if args.require_elicitation else None,
+            toolsets=args.toolsets,
+            read_only=True if args.read_only else None,
+            allow_chat_confirm=True if args.allow_chat_confirm else None,
+            insecure_permissions=args.insecure_permissions,
+            policy={name: getattr(args, name, None) for name in POLICY_FLAGS},
+            trading=getattr(args, "trading", None),
+        )
+        configure_logging(args.log_level or settings.log_level, redactor, plain=args.command not in (None, "serve"))
+    except ConfigError as exc:
+        sys.stderr.write(f"binance-spot-mcp: {redactor.redact(exc.message)}\n")
+        return 2
+    if args.command == "doctor":
+        return _doctor_command(args, settings, redactor)
+    if args.command in {"halt", "resume"}:
+        return _switch_command(args, settings, redactor)
+    if args.command in {"accounts", "journal"}:
+        try:
+            if args.command == "accounts":
+                return accounts_command(args, settings, redactor)
+            return _journal_command(args, settings, redactor)
+        except (CommandError, BinanceSpotError) as exc:
+            message = exc.message if isinstance(exc, BinanceSpotError) else str(exc)
+            sys.stderr.write(f"binance-spot-mcp: {redactor.redact(message)}\n")
+            hint = getattr(exc, "hint", "")
+            if hint:
+                sys.stderr.write(f"hint: {redactor.redact(hint)}\n")
+            return 1
+    try:
+        catalog = load_catalog()
+    except ConfigError as exc:
+        sys.stderr.write(f"binance-spot-mcp: {redactor.redact(exc.message)}\n")
+        return 2
+    from binance_spot_mcp.server.runtime import Runtime
+    from binance_spot_mcp.server.tool_list import offered_tools
+
+    try:
+        selection = Selection(settings.toolsets, settings.read_only)
+        offered = offered_tools(catalog, selection)
+    except (ConfigError, CatalogError) as exc:
+        sys.stderr.write(f"binance-spot-mcp: {redactor.redact(exc.message)}\n")
+        return 2
+    if args.command == "tools":
+        _print_tools(catalog, offered, as_json=args.json, sizes=args.sizes)
+        return 0
+
+    try:
+        http = _http_options(args)
+        if http is not None:
+            check_http_token(settings.http_token)
+    except ConfigError as exc:
+        sys.stderr.write(f"binance-spot-mcp: {redactor.redact(exc.message)}\n")
+        return 2
+    runtime = Runtime(settings=settings, catalog=catalog, redactor=redactor)
+    current = runtime.accounts.current()
+    logger.info(
+        "serving %d tools; %d account(s) from %s", len(runtime.tools), len(current.accounts), settings.tools_file
+    )
+    try:
+        if http is not None:
+            return _serve_http(runtime, http, settings.http_token)
+        from binance_spot_mcp.transport.stdio import serve_stdio
+
+        anyio.run(serve_stdio, runtime)
+    except KeyboardInterrupt:
+        return 130
+    return 0

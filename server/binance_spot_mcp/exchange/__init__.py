@@ -1,0 +1,1 @@
+"""exchange wing (docstring to write)."""

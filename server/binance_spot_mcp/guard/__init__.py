@@ -1,0 +1,1 @@
+"""guard wing (docstring to write)."""

@@ -1,0 +1,601 @@
+"""MCP wiring: tools from the catalog, one call handler, nothing endpoint-specific.
+
+``tools/call`` runs the same pipeline for every endpoint tool:
+catalog lookup -> argument validation -> account choice (asking the human when ambiguous) ->
+CONFIRM for mainnet changes -> sign and send -> result.
+Every failure becomes an ``isError`` result; only an unknown tool is a protocol error.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from decimal import Decimal
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import anyio
+import httpx
+from mcp.server import Server, ServerRequestContext
+from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
+from mcp.shared.exceptions import MCPError
+from mcp.types import (
+    CallToolRequestParams,
+    CallToolResult,
+    ElicitRequestFormParams,
+    InputRequiredResult,
+    ListResourcesResult,
+    ListToolsResult,
+    PaginatedRequestParams,
+    ReadResourceRequestParams,
+    ReadResourceResult,
+    Tool,
+)
+
+from binance_spot_mcp import __version__
+from binance_spot_mcp.accounts.tools import ADD_ACCOUNT
+from binance_spot_mcp.accounts.tools import CHANGES_STATE as ACCOUNT_TOOLS_CHANGING_STATE
+from binance_spot_mcp.accounts.tools import NAMES as ACCOUNT_TOOL_NAMES
+from binance_spot_mcp.accounts.tools import AccountTools, AddPlan
+from binance_spot_mcp.accounts.store import Account, AccountStore, market_data_source
+from binance_spot_mcp.approval.card import (
+    APPROVE_TOOL,
+    APPROVE_TOOL_DEF,
+    CARD_RESOURCE,
+    CARD_URI,
+    EXTENSION_ID,
+    card_contents,
+    with_card,
+)
+from binance_spot_mcp.approval.gate import ApprovalGate, ApprovalRequest, Asker, question
+from binance_spot_mcp.approval.book import Channel, Grant, request_digest
+from binance_spot_mcp.catalog.endpoints import Catalog, Endpoint, load_catalog
+from binance_spot_mcp.exchange.client import BinanceClient
+from binance_spot_mcp.approval.confirm import ACCOUNT_INPUT_KEY, STATE_TTL_S, PendingState, preview
+from binance_spot_mcp.config import Settings
+from binance_spot_mcp.errors import (
+    AccountError,
+    BinanceSpotError,
+    ExchangeError,
+    NotConfirmed,
+    OutcomeError,
+    ToolInputError,
+    TransportError,
+)
+from binance_spot_mcp.exchange.filter_cache import ExchangeInfoCache
+from binance_spot_mcp.exchange.filters import ORDER_TOOLS, check_order, needs_avg_price
+from binance_spot_mcp.guard.enforce import Guard
+from binance_spot_mcp.journal import Journal
+from binance_spot_mcp.exchange.orders import (
+    NOT_FOUND_CODES,
+    UNKNOWN_OUTCOME_CODES,
+    IdChoice,
+    Lookup,
+    lookup_for,
+    resolve_client_id,
+    verdict,
+    with_client_id,
+)
+from binance_spot_mcp.redact import Redactor
+from binance_spot_mcp.results import failure, json_result, narrowing_hint, success
+from binance_spot_mcp.policy import requires_approval
+from binance_spot_mcp.guard.safety import SAFETY_STATUS, describe_channel, safety_status
+from binance_spot_mcp.catalog.schema import PreparedCall, prepare_arguments
+from binance_spot_mcp.catalog import skill_resources
+from binance_spot_mcp.streams.tools import NAMES as STREAM_TOOL_NAMES
+from binance_spot_mcp.streams.tools import StreamTools
+from binance_spot_mcp.server.tool_list import SERVER_TOOL_NAMES, offered_tools
+from binance_spot_mcp.catalog.toolsets import Selection
+
+logger = logging.getLogger(__name__)
+
+SERVER_NAME = "binance-spot-mcp"
+INVALID_PARAMS = -32602
+PRICE_LOOKUP_TIMEOUT_S = 3.0
+INSTRUCTIONS = (
+    "Binance Spot REST API as tools. Public market-data tools need no key; give them 'environment' "
+    "or 'account' so prices come from the environment you trade in. All tools use the account named in "
+    "'account', else 'main', else the only one; for signed tools, if that is ambiguous, ask the user. "
+    "Decimals are strings. Never show API keys or secrets. A change that can reach mainnet is sent only "
+    "after the human approves it in a prompt, page or card the host shows them; never type or relay "
+    "CONFIRM for them. Never re-send an order whose reply was lost: look it up by its agent- client "
+    "order id with get_order. The server also enforces the operator's per-order and 24-hour value caps, "
+    "allowed/denied symbols, dry-run accounts and the kill switch (only cancels pass): a refusal names "
+    "its rule; tell the user and never split or reshape an order to slip under a limit "
+    "(get_safety_status shows the limits). Read the guide first: "
+    f"resource {skill_resources.GUIDE_URI} or prompt {skill_resources.GUIDE_PROMPT}."
+)
+READ_ONLY_NOTE = " This server is read-only: it cannot place, cancel or change anything."
+
+
+_SUMMARY_KEYS = ("symbol", "orderId", "orderListId", "clientOrderId", "listClientOrderId", "status",
+                 "listOrderStatus", "executedQty", "cummulativeQuoteQty", "cancelResult", "newOrderResult")
+
+
+def outcome_summary(data: Any) -> dict[str, Any]:
+    """The identifying fields of an order reply, for the journal."""
+    if isinstance(data, list):
+        return {"items": len(data)}
+    if not isinstance(data, dict):
+        return {}
+    return {k: data[k] for k in _SUMMARY_KEYS if k in data and not isinstance(data[k], dict | list)}
+
+
+def needs_approval(endpoint: Endpoint, account: Account | None) -> bool:
+    """A human approves every state change that can reach real money (label or destination), and
+    every one on an account the operator marked ``Confirm: always``."""
+    return endpoint.changes_state and account is not None and (account.is_mainnet or requires_approval(account))
+
+
+@dataclass
+class Runtime:
+    """Everything a running server shares across calls."""
+
+    settings: Settings
+    catalog: Catalog = field(default_factory=load_catalog)
+    redactor: Redactor = field(default_factory=Redactor)
+    transport: httpx.AsyncBaseTransport | None = None
+    accounts: AccountStore = field(init=False)
+    client: BinanceClient = field(init=False)
+    tools: list[Tool] = field(init=False)
+    chat_tools: list[Tool] = field(init=False, repr=False)  # the same, with the chat approval arguments
+    selection: Selection = field(init=False)
+    enabled: frozenset[str] = field(init=False, repr=False)
+    gate: ApprovalGate = field(init=False, repr=False)
+    account_tools: AccountTools = field(init=False, repr=False)
+    stream_tools: StreamTools = field(init=False, repr=False)
+    journal: Journal = field(init=False)
+    filter_cache: ExchangeInfoCache = field(init=False, repr=False)
+    guard: Guard = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.accounts = AccountStore(self.settings, self.redactor)
+        self.client = BinanceClient(
+            skill_version=self.catalog.version, timeout_s=self.settings.http_timeout_s, transport=self.transport
+        )
+        self.selection = Selection(self.settings.toolsets, self.settings.read_only)
+        self.tools = offered_tools(self.catalog, self.selection)
+        self.chat_tools = offered_tools(self.catalog, self.selection, chat_confirm=True)
+        self.enabled = frozenset(t.name for t in self.tools)
+        self.account_tools = AccountTools(self.accounts, self.redactor)
+        self.stream_tools = StreamTools(self.settings, self.accounts, self.client, self.catalog, self.redactor)
+        self.journal = Journal(self.settings.journal_file, redactor=self.redactor)
+        self.filter_cache = ExchangeInfoCache()
+        self.gate = ApprovalGate(redactor=self.redactor, require_elicitation=self.settings.require_elicitation)
+        self.guard = Guard(self.settings, self.accounts, self.journal, self.client, self.catalog, self.filter_cache, self.redactor)
+
+    async def aclose(self) -> None:
+        self.gate.close()
+        await self.stream_tools.aclose()
+        await self.client.aclose()
+
+    async def call(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        *,
+        asker: Asker | None = None,
+        grant: Grant | None = None,
+    ) -> CallToolResult | InputRequiredResult:
+        """Run one tool call to a result. Raises only for an unknown or disabled tool.
+
+        ``grant`` is set only when the MCP Apps card approved this exact call (``approve_from_card``)."""
+        if name not in self.enabled and (name in SERVER_TOOL_NAMES or self.catalog.get(name) is not None):
+            raise MCPError(
+                code=INVALID_PARAMS,
+                message=f"Tool {name} is not enabled on this server ({self.selection.describe()}).",
+            )
+        asker = asker or Asker(None, None)
+        if name == ADD_ACCOUNT:
+            return await self._add_account(arguments, asker, grant)
+        endpoint = self.catalog.get(name)
+        if endpoint is not None or name in ACCOUNT_TOOL_NAMES:
+            await self.accounts.refresh()  # TOOLS.md and key files are read off the event loop
+        if endpoint is None and name in ACCOUNT_TOOL_NAMES:
+            return await self.account_tools.call(name, arguments)
+        if endpoint is None and name == SAFETY_STATUS:
+            return await self._safety_status(asker or Asker(None, None))
+        if endpoint is None and name in STREAM_TOOL_NAMES:
+            return await self.stream_tools.call(name, arguments)
+        if endpoint is None:
+            raise MCPError(code=INVALID_PARAMS, message=self.redactor.redact(f"Unknown tool: {name[:80]}"))
+        try:
+            prepared = prepare_arguments(endpoint, arguments)
+            if endpoint.signed:
+                chosen = await self._choose_account(prepared, asker)
+                if isinstance(chosen, InputRequiredResult):
+                    return chosen
+                account, base_url = chosen, chosen.base_url
+            else:
+                account = None
+                source = market_data_source(self.accounts, account=prepared.account, environment=prepared.environment)
+                base_url = source.base_url
+            id_choice = None
+            if account is not None:
+                prepared, id_choice = await self._existing_client_id(endpoint, prepared, account)
+            if account is not None and endpoint.tool in ORDER_TOOLS and self.settings.local_filter_checks:
+                await self._check_filters(endpoint, prepared.as_dict(), account)
+            early = await self.guard.before_approval(endpoint, account, prepared.params)  # policy check before approval
+            if early is not None:
+                return early  # a dry run: the preview, the value and the verdict; nothing sent
+            approval: Grant | None = None
+            if needs_approval(endpoint, account):
+                assert account is not None
+                request = self._approval_request(endpoint, account, prepared, asker, arguments or {})
+                decided = await self.gate.approve(request, asker, grant=grant)
+                if not isinstance(decided, Grant):
+                    return decided
+                approval = decided
+                # TOOLS.md may have changed while the human was reading: the approval covers the
+                # account as it was shown, so a changed entry (key, destination) voids it.
+                account = self.accounts.resolve(account.name)
+                if self._approval_request(endpoint, account, prepared, asker, arguments or {}).digest != request.digest:
+                    raise NotConfirmed(
+                        f"Account '{account.name}' changed in the accounts file while the approval was pending."
+                    )
+            if endpoint.changes_state and account is not None:
+                data = await self._send_journaled(endpoint, prepared, account, approval)
+            else:
+                data = (await self.client.call(endpoint, prepared.params, base_url=base_url, account=account)).data
+            return success(
+                id_choice.wrap(data) if id_choice else data,
+                redactor=self.redactor,
+                max_chars=self.settings.max_result_chars,
+                hint=narrowing_hint(list(endpoint.params)),
+            )
+        except BinanceSpotError as exc:
+            logger.info("%s failed: %s", name, exc.message)
+            return failure(exc, redactor=self.redactor)
+        except Exception as exc:  # noqa: BLE001 - the boundary: never let a raw exception out
+            logger.exception("internal error in %s", name)
+            error = BinanceSpotError(f"internal error: {type(exc).__name__}", hint="This is a bug; please report it.")
+            return failure(error, redactor=self.redactor)
+
+    def _approval_request(
+        self, endpoint: Endpoint, account: Account, prepared: PreparedCall, asker: Asker, arguments: dict[str, Any]
+    ) -> ApprovalRequest:
+        digest = request_digest(tool=endpoint.tool, params=prepared.params, session=asker.session, **account.binding())
+
+        async def render() -> str:
+            values = prepared.as_dict()
+            last = await self._last_price(account, values)
+            quote = await self._quote_asset(account, values.get("symbol"))
+            title = f"{endpoint.description.rstrip('.')} ({endpoint.tool}: {endpoint.method} {endpoint.path})"
+            return preview(title, account, prepared.params, last_price=last, quote_asset=quote)
+
+        return ApprovalRequest(
+            tool=endpoint.tool,
+            arguments={k: v for k, v in arguments.items() if k not in ("confirm", "confirmation_token")},
+            digest=digest,
+            account=account.name,
+            chat_allowed=self.settings.allow_chat_confirm or account.chat_confirm,
+            preview=render,
+            confirm=prepared.confirm,
+            token=prepared.confirmation_token,
+        )
+
+    def chat_path_open(self) -> bool:
+        """True when CONFIRM relayed through the chat can approve something here (operator opt-in)."""
+        if self.settings.require_elicitation:
+            return False
+        return self.settings.allow_chat_confirm or any(a.chat_confirm for a in self.accounts.current().accounts.values())
+
+    async def approve_from_card(self, arguments: dict[str, Any] | None, asker: Asker) -> CallToolResult:
+        """The MCP Apps card's ``approve_request``: decide, then re-run the approved call."""
+        args = arguments or {}
+        approval_id, secret = args.get("approval_id"), args.get("secret")
+        decision, typed = args.get("decision"), args.get("confirm")
+        if not isinstance(approval_id, str) or not isinstance(secret, str) or decision not in ("approve", "decline"):
+            return failure(ToolInputError("approval_id, secret and decision (approve|decline) are required"), redactor=self.redactor)
+        approve = decision == "approve"
+        if approve and not (isinstance(typed, str) and typed.strip() == "CONFIRM"):
+            approve = False  # wrong text: the request is declined, once and for all
+        pending = self.gate.decide_from_card(approval_id, secret, approve=approve, session=asker.session)
+        if pending is None:
+            reason = "declined" if decision == "decline" else "not approved (unknown, spent, expired, foreign or wrong text)"
+            return failure(NotConfirmed(f"The request was {reason}."), redactor=self.redactor)
+        return await self.call(pending.tool, dict(pending.arguments), asker=asker, grant=Grant(Channel.APP, approval_id))
+
+    async def _add_account(self, arguments: dict[str, Any] | None, asker: Asker, grant: Grant | None) -> CallToolResult | InputRequiredResult:
+        """add_account over MCP: a new mainnet account, or any replacement, needs a human's approval."""
+        try:
+            # reads key files (and, below, writes TOOLS.md with flock and fsync): never on the event loop
+            plan = await anyio.to_thread.run_sync(self.account_tools.plan_add, arguments)
+            approval: Grant | None = None
+            if plan.needs_approval:
+                request = self._add_request(plan, asker)
+                decided = await self.gate.approve(request, asker, grant=grant)
+                if not isinstance(decided, Grant):
+                    return decided
+                approval = decided
+                plan = await anyio.to_thread.run_sync(self.account_tools.plan_add, arguments)  # the file may have changed
+                if self._add_request(plan, asker).digest != request.digest:
+                    raise NotConfirmed("The accounts file changed while the approval was pending.")
+            return await anyio.to_thread.run_sync(self.account_tools.apply_add, plan, approval, self.journal)
+        except BinanceSpotError as exc:
+            return failure(exc, redactor=self.redactor)
+
+    def _add_request(self, plan: AddPlan, asker: Asker) -> ApprovalRequest:
+        digest = request_digest(tool=ADD_ACCOUNT, params=plan.bound_fields(), session=asker.session, **plan.binding())
+
+        async def render() -> str:
+            return plan.preview()
+
+        return ApprovalRequest(
+            tool=ADD_ACCOUNT,
+            arguments=plan.arguments,
+            digest=digest,
+            account=plan.entry.name,
+            chat_allowed=self.settings.allow_chat_confirm,
+            preview=render,
+            confirm=plan.confirm,
+            token=plan.confirmation_token,
+        )
+
+    async def _send_journaled(
+        self, endpoint: Endpoint, prepared: PreparedCall, account: Account, approval: Grant | None
+    ) -> Any:
+        """Send a state-changing request: client order id set, intent on disk first, outcome after.
+
+        When the reply of an order-placing request is lost (timeout, dropped connection, 5xx,
+        -1006/-1007) the request is never sent again: the order is looked up by its client id.
+        """
+        params, client_id = with_client_id(endpoint, prepared.params)
+        async with self.guard.at_send(endpoint, account, params) as policy_note:  # policy check at send time
+            entry = await self.journal.intent(
+                tool=endpoint.tool,
+                account=account.name,
+                environment=account.environment,
+                method=endpoint.method,
+                path=endpoint.path,
+                params=dict(params),
+                approval=approval.journal_fields() if approval is not None else None,
+                policy=policy_note,
+            )
+        try:
+            reply = await self.client.call(endpoint, params, base_url=account.base_url, account=account)
+        except ExchangeError as exc:
+            if client_id and (exc.status >= 500 or exc.code in UNKNOWN_OUTCOME_CODES):
+                return await self._resolve_outcome(endpoint, params, account, client_id, entry, f"{exc.msg} (HTTP {exc.status})")
+            await self.journal.outcome(entry, ok=False, status=exc.status, summary={"code": exc.code, "msg": exc.msg})
+            raise
+        except TransportError as exc:
+            if client_id and exc.sent:
+                return await self._resolve_outcome(endpoint, params, account, client_id, entry, exc.message)
+            summary = {"error": exc.message, "may_have_executed": exc.sent}
+            await self.journal.outcome(entry, ok=False, status=None, summary=summary)
+            raise
+        except BinanceSpotError as exc:  # refused before sending (rate limit, ban, policy)
+            await self.journal.outcome(entry, ok=False, status=None, summary={"not_sent": exc.kind, "error": exc.message})
+            raise
+        await self.journal.outcome(entry, ok=True, status=reply.status, summary=outcome_summary(reply.data))
+        return reply.data
+
+    async def _resolve_outcome(
+        self,
+        endpoint: Endpoint,
+        params: tuple[tuple[str, str], ...],
+        account: Account,
+        client_id: str,
+        entry: str,
+        cause: str,
+    ) -> Any:
+        """Find out, by client id, whether an order whose reply was lost exists. Never re-sends it."""
+        lookup = lookup_for(endpoint, params, client_id)
+        lookup_endpoint = self.catalog.get(lookup.tool)
+        assert lookup_endpoint is not None
+        not_found = 0
+        delays = self.settings.outcome_lookup_delays_s
+        for delay in delays:
+            await anyio.sleep(delay)
+            seen = self.stream_tools.order_seen(account, lookup.tool, lookup.arguments)
+            if seen is not None:  # the account's user data stream already reported it: no look-up needed
+                outcome = verdict(seen)
+                self.journal.record_outcome(entry, ok=True, status=None, summary={"recovered": outcome, **outcome_summary(seen)})
+                return {
+                    "outcome": outcome,
+                    "note": f"The reply was lost ({cause}); the request was NOT sent again. The account's order "
+                    f"events (user data stream) reported it by its client id {client_id}.",
+                    "result": seen,
+                }
+            try:
+                found = await self.client.call(lookup_endpoint, lookup.arguments, base_url=account.base_url, account=account)
+            except ExchangeError as exc:
+                if exc.code in NOT_FOUND_CODES:
+                    not_found += 1  # Binance says: no such order (yet)
+                continue
+            except BinanceSpotError:
+                continue  # transport trouble or a local rate limit: ask again later
+            outcome = verdict(found.data)
+            await self.journal.outcome(entry, ok=True, status=None, summary={"recovered": outcome, **outcome_summary(found.data)})
+            return {
+                "outcome": outcome,
+                "note": f"The reply was lost ({cause}); the request was NOT sent again. It was found by its client id {client_id}.",
+                "result": found.data,
+            }
+        waited = sum(delays)
+        if not_found == len(delays):
+            await self.journal.outcome(entry, ok=False, status=None, summary={"recovered": "not placed", "cause": cause})
+            raise OutcomeError(
+                f"Outcome: not placed. The reply was lost ({cause}); Binance had no order with client id "
+                f"{client_id} in {len(delays)} look-ups over {waited:.1f} s. It was not sent again.",
+                hint=f"It is safe to place it again. To double-check first: {lookup.describe()}",
+            )
+        await self.journal.outcome(entry, ok=False, status=None, summary={"recovered": "unknown", "cause": cause})
+        raise OutcomeError(
+            f"Outcome: UNKNOWN. The reply was lost ({cause}) and Binance could not be asked reliably "
+            f"within {waited:.1f} s. It was not sent again.",
+            hint=f"Do not repeat the order; check with {lookup.describe()}",
+        )
+
+    async def _existing_client_id(
+        self, endpoint: Endpoint, prepared: PreparedCall, account: Account
+    ) -> tuple[PreparedCall, IdChoice | None]:
+        """Find the order a client id names, with or without the ``agent-`` prefix (orders.py)."""
+
+        async def exists(lookup: Lookup) -> bool | None:
+            lookup_endpoint = self.catalog.get(lookup.tool)
+            assert lookup_endpoint is not None
+            try:
+                await self.client.call(lookup_endpoint, lookup.arguments, base_url=account.base_url, account=account)
+            except ExchangeError as exc:
+                return False if exc.code in NOT_FOUND_CODES else None
+            except BinanceSpotError:
+                return None
+            return True
+
+        params, choice = await resolve_client_id(endpoint, prepared.params, exists)
+        return (replace(prepared, params=params), choice) if choice else (prepared, None)
+
+    async def _safety_status(self, asker: Asker) -> CallToolResult:
+        current = self.accounts.current()
+
+        def channel(account: Account) -> str:
+            chat = self.settings.allow_chat_confirm or account.chat_confirm
+            return describe_channel(account, self.gate.channel_for(asker, chat))
+
+        payload = await safety_status(
+            self.settings, self.selection, list(current.accounts.values()), self.guard.status,
+            channel=channel, problems=current.problems,
+        )
+        return json_result(payload, error=False, redactor=self.redactor)
+
+    async def _public_read(self, tool: str, args: list[tuple[str, str]], account: Account) -> Any:
+        endpoint = self.catalog.get(tool)
+        assert endpoint is not None
+        return (await self.client.call(endpoint, args, base_url=account.base_url, account=None)).data
+
+    async def _check_filters(self, endpoint: Endpoint, params: dict[str, str], account: Account) -> None:
+        """Refuse locally an order the symbol's filters would reject (raises ``FilterRejected``).
+
+        Filters come from exchangeInfo, cached per base URL and symbol; when they cannot be
+        fetched the order is not held up: Binance still checks it."""
+        symbol = params.get("symbol")
+        if not symbol:
+            return
+
+        async def fetch() -> Any:
+            return await self._public_read("get_exchange_info", [("symbol", symbol)], account)
+
+        info = await self.filter_cache.get(account.base_url, symbol, fetch)
+        if info is None:
+            return
+        avg_price = None
+        if needs_avg_price(endpoint.tool, params, info):
+            try:
+                reply = await self._public_read("get_avg_price", [("symbol", symbol)], account)
+                avg_price = Decimal(str(reply["price"]))
+            except (BinanceSpotError, KeyError, TypeError, ArithmeticError):
+                avg_price = None  # unknown: the checks that need it are skipped
+        check_order(endpoint.tool, params, info, avg_price=avg_price)
+
+    # -- account choice -------------------------------------------------------------------
+
+    async def _choose_account(self, prepared: PreparedCall, asker: Asker) -> Account | InputRequiredResult:
+        try:
+            return self.accounts.resolve(prepared.account)
+        except AccountError as exc:
+            if not exc.choices or not asker.can_elicit:
+                raise
+            choices = exc.choices
+        message = "Several Binance accounts are configured and none is called 'main'. Which one should be used?"
+        schema = {
+            "type": "object",
+            "properties": {ACCOUNT_INPUT_KEY: {"type": "string", "title": "Account", "enum": list(choices)}},
+            "required": [ACCOUNT_INPUT_KEY],
+        }
+        if asker.modern:
+            state = asker.state
+            if state is not None and state.step == "confirm" and state.account in choices:
+                return self.accounts.resolve(state.account)  # chosen in an earlier round; CONFIRM checks the rest
+            if state is None or state.step != "account":
+                ask = ElicitRequestFormParams(message=message, requested_schema=schema)
+                return question(ACCOUNT_INPUT_KEY, ask, PendingState("account", self.gate.nonces.issue(STATE_TTL_S)))
+            if not self.gate.nonces.spend(state.nonce):
+                raise AccountError("that account question has expired or was already answered; nothing was sent")
+            answer = asker.answer(ACCOUNT_INPUT_KEY)
+        else:
+            answer = await asker.push(message, schema, self.gate.elicitation_timeout_s)
+        picked = (answer.content or {}).get(ACCOUNT_INPUT_KEY) if answer and answer.action == "accept" else None
+        if picked not in choices:
+            raise AccountError(
+                "no account was chosen, so nothing was sent",
+                hint="Ask the user which account to use and call again with 'account'.",
+            )
+        return self.accounts.resolve(picked)
+
+    # -- CONFIRM ----------------------------------------------------------------------------
+
+    async def _last_price(self, account: Account, params: dict[str, str]) -> str | None:
+        """The symbol's last price for the preview's notional, when the order itself has none."""
+        if "symbol" not in params or params.get("price") or params.get("quoteOrderQty"):
+            return None
+        with anyio.move_on_after(PRICE_LOOKUP_TIMEOUT_S):
+            try:
+                data = await self._public_read("get_ticker_price", [("symbol", params["symbol"])], account)
+            except BinanceSpotError:
+                return None
+            return str(data["price"]) if isinstance(data, dict) and data.get("price") else None
+        return None
+
+    async def _quote_asset(self, account: Account, symbol: str | None) -> str | None:
+        """The symbol's quote asset (from the cached exchangeInfo), for the preview's notional."""
+        if not symbol:
+            return None
+
+        async def fetch() -> Any:
+            return await self._public_read("get_exchange_info", [("symbol", symbol)], account)
+
+        info = None
+        with anyio.move_on_after(PRICE_LOOKUP_TIMEOUT_S):
+            info = await self.filter_cache.get(account.base_url, symbol, fetch)
+        asset = info.get("quoteAsset") if info is not None else None
+        return asset if isinstance(asset, str) else None
+
+
+def build_server(runtime: Runtime) -> Server:
+    card_tools = [with_card(t) if _changes_state(runtime, t.name) else t for t in runtime.tools]
+    if not runtime.selection.read_only:
+        card_tools.append(APPROVE_TOOL_DEF)
+
+    async def list_tools(ctx: ServerRequestContext, params: PaginatedRequestParams | None) -> ListToolsResult:
+        # Hosts that declared MCP Apps get the confirmation card and its app-only tool; others never see
+        # them. confirm/confirmation_token are advertised only where the operator opened the chat path.
+        asker = Asker(ctx, None)
+        if asker.can_apps:
+            return ListToolsResult(tools=card_tools)
+        return ListToolsResult(tools=runtime.chat_tools if runtime.chat_path_open() else runtime.tools)
+
+    async def call_tool(ctx: ServerRequestContext, params: CallToolRequestParams) -> CallToolResult | InputRequiredResult:
+        asker = Asker(ctx, params)
+        if params.name == APPROVE_TOOL and asker.can_apps and not runtime.selection.read_only:
+            return await runtime.approve_from_card(params.arguments, asker)
+        return await runtime.call(params.name, params.arguments, asker=asker)
+
+    async def list_resources(ctx: ServerRequestContext, params: PaginatedRequestParams | None) -> ListResourcesResult:
+        card = [CARD_RESOURCE] if Asker(ctx, None).can_apps else []
+        return ListResourcesResult(resources=skill_resources.resources() + card)
+
+    async def read_resource(ctx: ServerRequestContext, params: ReadResourceRequestParams) -> ReadResourceResult:
+        if str(params.uri) == CARD_URI:
+            return ReadResourceResult(contents=[card_contents()])
+        return skill_resources.read(str(params.uri))  # the skill's guide; MCPError for anything else
+
+    server = Server(
+        SERVER_NAME,
+        version=__version__,
+        instructions=INSTRUCTIONS + (READ_ONLY_NOTE if runtime.selection.read_only else ""),
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+        **{**skill_resources.handlers(), "on_list_resources": list_resources, "on_read_resource": read_resource},
+    )
+    server.extensions[EXTENSION_ID] = {}
+    # Seal request_state (AES-GCM, per-process key) so a client cannot invent or alter a question.
+    security = RequestStateSecurity(keys=[secrets.token_bytes(32)], ttl=STATE_TTL_S)
+    server.middleware.append(RequestStateBoundary(security, default_audience=server.name))
+    return server
+
+
+def _changes_state(runtime: Runtime, name: str) -> bool:
+    endpoint = runtime.catalog.get(name)
+    return endpoint.changes_state if endpoint is not None else name in ACCOUNT_TOOLS_CHANGING_STATE

@@ -1,0 +1,1 @@
+"""streams wing (docstring to write)."""

@@ -1,7 +1,7 @@
 """Benchmarks for binance-spot-mcp (issue #5). Not a test: it never fails on a number.
 
     .venv/bin/python bench/run.py            # full run (about a minute or two)
-    .venv/bin/python bench/run.py --quick    # tiny counts, used by tests/test_bench_smoke.py
+    .venv/bin/python bench/run.py --quick    # tiny counts, used by tests/project/test_bench_smoke.py
 
 Starts the fake exchange (tests/fake_binance) on 127.0.0.1, writes a throwaway TOOLS.md that
 points at it, drives the installed ``binance-spot-mcp`` console script over stdio with the

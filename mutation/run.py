@@ -31,30 +31,30 @@ RESULTS = ROOT / "mutation" / "results"  # one <module>.json each
 COPIED = ["tests", "bench", "SKILL.md", "README.md", "TOOLS.md.example", "references", "BENCHMARKS.md"]
 # Module -> the test files that exercise it (fast, in-process ones; the stdio/e2e suites are left out).
 SAFETY_MODULES: dict[str, list[str]] = {
-    "redact": ["tests/test_redact.py", "tests/test_redaction_rules.py", "tests/test_redaction_fast_path.py", "tests/test_results.py",
-               "tests/test_accounts_rules.py"],
-    "safe_files": ["tests/test_safe_files.py", "tests/test_accounts_file.py", "tests/test_journal.py"],
-    "signing": ["tests/test_signing.py", "tests/test_client.py", "tests/test_safe_files.py"],
-    "orders": ["tests/test_orders.py", "tests/test_replies.py"],
-    "schema": ["tests/test_schema.py", "tests/test_schema_bounds.py", "tests/test_hostile_inputs.py",
-               "tests/test_schema_messages.py",
-               "tests/test_order_types.py::test_every_problem_of_a_call_is_reported_at_once_types_before_rules",
-               "tests/test_cli_and_packaging.py::test_tool_list_matches_the_committed_snapshot"],
-    "config": ["tests/test_config_rules.py", "tests/test_config.py", "tests/test_hostile_inputs.py",
-               "tests/test_client.py", "tests/test_replies.py"],
-    "client": ["tests/test_client.py", "tests/test_replies.py", "tests/test_limits_rules.py",
-               "tests/test_client_errors.py", "tests/test_client_requests.py"],
-    "accounts": ["tests/test_accounts.py", "tests/test_accounts_rules.py", "tests/test_safe_files.py",
-                 "tests/test_accounts_reading.py", "tests/test_accounts_file_edits.py"],
-    "accounts_file": ["tests/test_accounts_file.py", "tests/test_safe_files.py", "tests/test_accounts_file_edits.py"],
-    "limits": ["tests/test_limits.py", "tests/test_limits_rules.py", "tests/test_limits_edges.py"],
-    "filters": ["tests/test_filters.py", "tests/test_filters_rules.py", "tests/test_filters_edges.py"],
-    "confirm": ["tests/test_confirm_unit.py"],  # test_confirm.py is an end-to-end matrix (40 s a run)
-    "approvals": ["tests/test_approvals_unit.py"],  # test_approvals.py is the slow end-to-end matrix
+    "redact": ["tests/foundations/test_redact.py", "tests/foundations/test_redaction_rules.py", "tests/foundations/test_redaction_fast_path.py", "tests/foundations/test_results.py",
+               "tests/accounts/test_accounts_rules.py"],
+    "safe_files": ["tests/foundations/test_safe_files.py", "tests/accounts/test_accounts_file.py", "tests/foundations/test_journal.py"],
+    "signing": ["tests/exchange/test_signing.py", "tests/exchange/test_client.py", "tests/foundations/test_safe_files.py"],
+    "orders": ["tests/exchange/test_orders.py", "tests/exchange/test_replies.py"],
+    "schema": ["tests/catalog/test_schema.py", "tests/catalog/test_schema_bounds.py", "tests/catalog/test_hostile_inputs.py",
+               "tests/catalog/test_schema_messages.py",
+               "tests/catalog/test_order_types.py::test_every_problem_of_a_call_is_reported_at_once_types_before_rules",
+               "tests/project/test_cli_and_packaging.py::test_tool_list_matches_the_committed_snapshot"],
+    "config": ["tests/foundations/test_config_rules.py", "tests/foundations/test_config.py", "tests/catalog/test_hostile_inputs.py",
+               "tests/exchange/test_client.py", "tests/exchange/test_replies.py"],
+    "client": ["tests/exchange/test_client.py", "tests/exchange/test_replies.py", "tests/exchange/test_limits_rules.py",
+               "tests/exchange/test_client_errors.py", "tests/exchange/test_client_requests.py"],
+    "accounts": ["tests/accounts/test_accounts.py", "tests/accounts/test_accounts_rules.py", "tests/foundations/test_safe_files.py",
+                 "tests/accounts/test_accounts_reading.py", "tests/accounts/test_accounts_file_edits.py"],
+    "accounts_file": ["tests/accounts/test_accounts_file.py", "tests/foundations/test_safe_files.py", "tests/accounts/test_accounts_file_edits.py"],
+    "limits": ["tests/exchange/test_limits.py", "tests/exchange/test_limits_rules.py", "tests/exchange/test_limits_edges.py"],
+    "filters": ["tests/exchange/test_filters.py", "tests/exchange/test_filters_rules.py", "tests/exchange/test_filters_edges.py"],
+    "confirm": ["tests/approval/test_confirm_unit.py"],  # test_confirm.py is an end-to-end matrix (40 s a run)
+    "approvals": ["tests/approval/test_approvals_unit.py"],  # test_approvals.py is the slow end-to-end matrix
 }
 # Tests that spawn subprocesses or bind sockets for minutes are not worth running per mutant.
 DESELECT = ["-p", "no:cacheprovider", "-x", "-q",
-            "--deselect", "tests/test_accounts_file.py::test_two_processes_adding_at_once_both_land"]
+            "--deselect", "tests/accounts/test_accounts_file.py::test_two_processes_adding_at_once_both_land"]
 
 
 def _scratch(module: str) -> Path:

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 20.0
 EXIT_TIMEOUT_S = 10.0
 

@@ -10,7 +10,7 @@ import logging
 import pytest
 from binance_spot_mcp.exchange.limits import IpBanned, RateLimited, RateLimiter, host_key
 
-from tests.test_limits import BASE, MINUTE_100, limiter_at
+from tests.exchange.test_limits import BASE, MINUTE_100, limiter_at
 
 pytestmark = pytest.mark.anyio
 

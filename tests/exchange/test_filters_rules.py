@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.test_filters import lot_size, market, passes, price_filter, rejected, symbol
+from tests.exchange.test_filters import lot_size, market, passes, price_filter, rejected, symbol
 
 
 def test_missing_apply_to_market_flags_mean_false() -> None:

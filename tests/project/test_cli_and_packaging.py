@@ -17,7 +17,7 @@ from binance_spot_mcp.cli.main import catalog_json
 from binance_spot_mcp.server.tool_list import build_tools
 from tests.e2e_support import console_script
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = ROOT / "tests" / "snapshots" / "tools.json"
 UPDATE_ENV = "UPDATE_SNAPSHOTS"
 

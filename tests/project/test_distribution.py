@@ -28,7 +28,7 @@ from binance_spot_mcp.server.tool_list import build_tools, offered_tools
 from binance_spot_mcp.catalog.toolsets import Selection
 from tests.e2e_support import ERAS, console_script, result_json, stdio_client_for
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 SERVER_JSON = json.loads((ROOT / "server.json").read_text())
 MANIFEST = json.loads((ROOT / "mcpb" / "manifest.json").read_text())

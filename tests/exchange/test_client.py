@@ -12,7 +12,7 @@ from binance_spot_mcp.exchange.client import encode_params, prepare_request, use
 from binance_spot_mcp.errors import PolicyError
 from binance_spot_mcp.exchange.signing import HmacSigner
 from tests.mini_skill import MINI_SKILL
-from tests.test_signing import DOC_SECRET, DOC_SIGNATURE, DOC_SIGNATURE_UNICODE
+from tests.exchange.test_signing import DOC_SECRET, DOC_SIGNATURE, DOC_SIGNATURE_UNICODE
 
 CATALOG = parse_skill(MINI_SKILL)
 DOC_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"

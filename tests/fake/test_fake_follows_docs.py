@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.fake_binance import RunningFake
-from tests.test_fake_exchange import Key, err, public, register, signed
+from tests.fake.test_fake_exchange import Key, err, public, register, signed
 
 HOUR_MS = 3_600_000
 

@@ -12,7 +12,7 @@ from binance_spot_mcp.exchange.client import BinanceClient
 from binance_spot_mcp.exchange.limits import RateLimited, RateLimiter
 from binance_spot_mcp.exchange.signing import HmacSigner
 from tests.e2e_support import random_token
-from tests.test_limits import BASE, MINUTE_100, limiter_at
+from tests.exchange.test_limits import BASE, MINUTE_100, limiter_at
 
 pytestmark = pytest.mark.anyio
 

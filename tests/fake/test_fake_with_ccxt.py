@@ -14,7 +14,7 @@ import ccxt  # in the dev extras
 import pytest
 
 from tests.fake_binance import RunningFake
-from tests.test_fake_exchange import register
+from tests.fake.test_fake_exchange import register
 
 
 @pytest.fixture

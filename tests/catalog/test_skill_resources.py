@@ -15,7 +15,7 @@ from binance_spot_mcp.errors import BinanceSpotError, CatalogError, ConfigError
 from binance_spot_mcp.catalog.skill_resources import GUIDE_PROMPT, GUIDE_URI, SKILL_URI, split_skill
 from tests.e2e_support import ERAS, memory_client, stdio_client_for
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SKILL = (ROOT / "SKILL.md").read_text()
 MAX_GUIDE_CHARS = 24_000  # about 6k tokens; the whole SKILL.md is about twice that and more
 MAX_INSTRUCTIONS_CHARS = 1_000

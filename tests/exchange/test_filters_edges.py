@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from binance_spot_mcp.exchange.filters import find_violations, needs_avg_price, order_legs, symbol_entry
 
-from tests.test_filters import BY_SIDE, limit, lot_size, market, notional, passes, price_filter, rejected, symbol
+from tests.exchange.test_filters import BY_SIDE, limit, lot_size, market, notional, passes, price_filter, rejected, symbol
 
 D = Decimal
 PERCENT = {"filterType": "PERCENT_PRICE", "multiplierUp": "1.3", "multiplierDown": "0.7", "avgPriceMins": 5}

@@ -18,7 +18,7 @@ from binance_spot_mcp.cli.main import _parser
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.redact import Redactor
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 SERVER = "/path/to/checkout/.venv/bin/binance-spot-mcp"
 

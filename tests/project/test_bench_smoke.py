@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 240  # the quick run takes ~1 min on a quiet machine, ~3 min on a heavily loaded 2-core one
 
 # section -> metric names (row prefixes) that must be present, and whether the row has a baseline

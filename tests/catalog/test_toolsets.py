@@ -22,7 +22,7 @@ from binance_spot_mcp.server.tool_list import build_tools, offered_tools, tool_l
 from binance_spot_mcp.catalog.toolsets import Selection, list_size, size_markdown
 from tests.e2e_support import ERAS, memory_client, result_json, stdio_client_for
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CATALOG = load_catalog()
 MAX_TOOL_LIST_CHARS = 48_000
 WRITERS = {e.tool for e in CATALOG.endpoints if e.changes_state} | {"add_account"}

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from binance_spot_mcp.accounts.store import is_section_heading, parse_accounts
+from binance_spot_mcp.accounts.reading import is_section_heading, parse_accounts
 from binance_spot_mcp.accounts.writing import (
     AccountEntry,
     account_names,

@@ -382,7 +382,7 @@ def test_accounts_from_environment_variables_sign_and_are_shown_masked(tmp_path)
 
 
 def fingerprint_of(value: str) -> str:
-    from binance_spot_mcp.accounts.store import fingerprint
+    from binance_spot_mcp.accounts.reading import fingerprint
 
     return fingerprint(value)
 

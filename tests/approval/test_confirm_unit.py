@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from binance_spot_mcp.accounts.store import Account
+from binance_spot_mcp.accounts.reading import Account
 from binance_spot_mcp.approval.confirm import (
     ConfirmationTokens,
     NonceBook,

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import pytest
 
-from binance_spot_mcp.accounts.store import Account
+from binance_spot_mcp.accounts.reading import Account
 from binance_spot_mcp.catalog.endpoints import parse_skill
 from binance_spot_mcp.exchange.client import encode_params, prepare_request, user_agent
 from binance_spot_mcp.errors import PolicyError

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from binance_spot_mcp.accounts.store import Account
+from binance_spot_mcp.accounts.reading import Account
 from binance_spot_mcp.catalog.endpoints import load_catalog, parse_skill
 from binance_spot_mcp.exchange.client import BinanceClient, Reply
 from binance_spot_mcp.errors import BINANCE_HINTS, HTTP_HINTS, TOOL_HINTS, ExchangeError, TransportError

@@ -10,12 +10,7 @@ import pytest
 from anyio import wait_all_tasks_blocked
 from binance_spot_mcp.errors import ToolInputError
 from binance_spot_mcp.exchange.filter_cache import DEFAULT_FILTER_TTL_S, ExchangeInfoCache
-from binance_spot_mcp.exchange.filters import (
-    FilterRejected,
-    check_order,
-    find_violations,
-    needs_avg_price,
-)
+from binance_spot_mcp.exchange.filters import FilterRejected, check_order, find_violations, needs_avg_price
 
 D = Decimal
 

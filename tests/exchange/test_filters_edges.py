@@ -8,7 +8,8 @@ import logging
 from decimal import Decimal
 
 import pytest
-from binance_spot_mcp.exchange.filters import find_violations, needs_avg_price, order_legs, symbol_entry
+from binance_spot_mcp.exchange.filters import find_violations, needs_avg_price, symbol_entry
+from binance_spot_mcp.exchange.order_legs import order_legs
 
 from tests.exchange.test_filters import BY_SIDE, limit, lot_size, market, notional, passes, price_filter, rejected, symbol
 

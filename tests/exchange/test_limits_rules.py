@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from binance_spot_mcp.accounts.store import Account
+from binance_spot_mcp.accounts.reading import Account
 from binance_spot_mcp.catalog.endpoints import load_catalog
 from binance_spot_mcp.exchange.client import BinanceClient
 from binance_spot_mcp.exchange.limits import RateLimited, RateLimiter

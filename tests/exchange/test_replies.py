@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from binance_spot_mcp.accounts.store import Account
+from binance_spot_mcp.accounts.reading import Account
 from binance_spot_mcp.exchange.client import BinanceClient, midpoint_offset_ms
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.errors import ExchangeError, TransportError

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from binance_spot_mcp.accounts.store import parse_accounts
+from binance_spot_mcp.accounts.reading import parse_accounts
 from binance_spot_mcp.config import OFFICIAL_BASE_URLS, load_settings
 from binance_spot_mcp.errors import ConfigError
 from binance_spot_mcp.policy import (

@@ -1,55 +1,38 @@
-"""Named accounts: read from TOOLS.md's ``## Binance Accounts`` section and the environment.
+"""The accounts in force: ``AccountStore`` reads TOOLS.md (safely, off the event loop) and the
+environment's credentials, re-reads the file when it changes so new accounts work without a
+restart, and resolves the account a call names (else ``main``, else the only one).
 
-The file format extends the Binance skill's::
-
-    ## Binance Accounts
-
-    ### main
-    - API Key: ...
-    - Secret: ...                        (HMAC)
-    - Private Key File: keys/main.pem    (instead of Secret; RSA or Ed25519, detected)
-    - Private Key Passphrase: ...        (optional)
-    - Environment: mainnet | testnet | demo   (or the skill's "Testnet: true|false")
-    - Base URL: http://127.0.0.1:9000    (optional; Binance hosts or loopback only)
-    - Chat Confirm: true                 (optional opt-in: CONFIRM typed in the chat approves)
-    - Description: ...
-    - Max Order Value / Max Daily Value / Allowed Symbols / Denied Symbols / Dry Run / Confirm
-                                         (optional guard rails; see ``policy``)
-
-A Binance base URL must belong to the account's environment (api*.binance.com is mainnet whatever
-the label says); a loopback base URL keeps the label.
-
-A problem in one account (or one line) is recorded with its line number and leaves the other
-accounts usable. Keys and secrets are registered with the ``Redactor`` as soon as they are read.
-The file is re-read when it changes, so new accounts are usable without a restart.
+``market_data_source`` picks where public market data comes from by the same rule. The file
+format and its parsing are ``reading``'s.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import hashlib
 
 import anyio.to_thread
 
+from binance_spot_mcp.accounts.reading import (
+    DEFAULT_ACCOUNT,
+    MAX_TOOLS_FILE_BYTES,
+    Account,
+    AccountSet,
+    fingerprint,
+    parse_accounts,
+)
 from binance_spot_mcp.config import (
-    ENVIRONMENTS,
     MAINNET,
-    TESTNET,
     Settings,
-    base_url_problem,
-    destination_environment,
-    environment_conflict,
 )
 from binance_spot_mcp.errors import AccountError
-from binance_spot_mcp.policy import POLICY_FIELDS, Policy, Rules, effective_policy, parse_rules
-from binance_spot_mcp.redact import Redactor, looks_like_key_material, mask_api_key, mask_secret
+from binance_spot_mcp.policy import effective_policy
+from binance_spot_mcp.redact import Redactor, mask_secret
 from binance_spot_mcp.safe_files import (
     DIRECTORY,
     MISSING,
@@ -59,361 +42,9 @@ from binance_spot_mcp.safe_files import (
     UnsafeFile,
     read_file,
 )
-from binance_spot_mcp.exchange.signing import HmacSigner, KeyLoadError, Signer, signer_from_key_file
+from binance_spot_mcp.exchange.signing import HmacSigner
 
 logger = logging.getLogger(__name__)
-
-SECTION_TITLE = "binance accounts"
-DEFAULT_ACCOUNT = "main"
-ACCOUNT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-API_KEY_RE = re.compile(r"^[\x21-\x7e]{8,256}$")
-MAX_TOOLS_FILE_BYTES = 1024 * 1024
-_FIELD_RE = re.compile(r"^\s*[-*]\s+([A-Za-z][A-Za-z ]*?)\s*:\s*(.*?)\s*$")
-_FIELDS = {
-    "api key": "api_key",
-    "secret": "secret",
-    "secret key": "secret",
-    "private key file": "key_file",
-    "private key passphrase": "passphrase",
-    "environment": "environment",
-    "testnet": "testnet",
-    "base url": "base_url",
-    "chat confirm": "chat_confirm",
-    "description": "description",
-    **POLICY_FIELDS,  # Max Order Value, Max Daily Value, Allowed/Denied Symbols, Dry Run, Confirm
-}
-_YES, _NO = frozenset({"true", "yes"}), frozenset({"false", "no"})
-
-
-def fingerprint(*parts: bytes | str) -> str:
-    """A short, one-way digest of key material: tells keys apart without revealing them."""
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part.encode("utf-8") if isinstance(part, str) else part)
-        digest.update(b"\x00")
-    return digest.hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class Account:
-    """A usable account. Secrets stay inside ``signer``; ``repr`` shows masked values only."""
-
-    name: str
-    environment: str
-    api_key: str = field(repr=False)
-    signer: Signer = field(repr=False)
-    base_url: str = ""
-    description: str = ""
-    source: str = ""
-    secret_display: str = field(default="", repr=False)
-    key_file: Path | None = None  # the PEM an RSA/Ed25519 account signs with; None for HMAC
-    # One-way digest of the signing material (HMAC secret, or the PEM file's bytes): an approval is
-    # bound to it, so a key swapped in TOOLS.md after the preview voids the approval.
-    signer_fingerprint: str = field(default="", repr=False)
-    chat_confirm: bool = False  # this account opted in to CONFIRM typed in the chat
-    rules: Rules = Rules()  # the account's own guard-rail lines in TOOLS.md
-    policy: Policy = Policy()  # the rules in force: these and the server's, the stricter winning
-
-    @property
-    def signing(self) -> str:
-        return self.signer.kind
-
-    @property
-    def api_key_fingerprint(self) -> str:
-        return fingerprint(self.api_key)
-
-    @property
-    def destination(self) -> str:
-        """Where requests go: the base URL's environment for a Binance host, the label for loopback."""
-        return destination_environment(self.base_url) or self.environment
-
-    def binding(self) -> dict[str, str]:
-        """What an approval of a request from this account is bound to (see approvals.request_digest)."""
-        return {
-            "account": self.name,
-            "environment": self.environment,
-            "destination": self.destination,
-            "base_url": self.base_url,
-            "api_key_fingerprint": self.api_key_fingerprint,
-            "signer_kind": self.signing,
-            "signer_fingerprint": self.signer_fingerprint,
-        }
-
-    @property
-    def is_mainnet(self) -> bool:
-        """True when a request from this account can touch real money (label or destination)."""
-        return MAINNET in (self.environment, self.destination)
-
-    @property
-    def masked_api_key(self) -> str:
-        return mask_api_key(self.api_key)
-
-    def __repr__(self) -> str:
-        return (
-            f"Account(name={self.name!r}, environment={self.environment!r}, "
-            f"api_key={self.masked_api_key!r}, signing={self.signing!r})"
-        )
-
-
-@dataclass(frozen=True)
-class BrokenAccount:
-    name: str
-    problem: str
-
-
-@dataclass
-class AccountSet:
-    """What one reading of the sources produced."""
-
-    accounts: dict[str, Account] = field(default_factory=dict)
-    broken: dict[str, BrokenAccount] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-    mode_problem: str | None = None  # also in ``problems``: TOOLS.md was refused for its owner or mode
-
-    def names(self) -> list[str]:
-        return list(self.accounts)
-
-
-@dataclass
-class _Draft:
-    name: str
-    line: int
-    fields: dict[str, tuple[str, int]] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-
-
-def _clean_value(value: str) -> str:
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "`'\"":
-        value = value[1:-1].strip()
-    return value
-
-
-def clean_value(value: str) -> str:
-    """A field value as the reader sees it: stripped, one pair of matching quotes/backticks removed."""
-    return _clean_value(value)
-
-
-def is_section_heading(line: str) -> bool:
-    """True for the ``## Binance Accounts`` heading line (any case; no line ending)."""
-    return bool(re.match(r"^##\s+", line)) and line.lstrip("#").strip().lower() == SECTION_TITLE
-
-
-def ends_section(line: str) -> bool:
-    """True for a ``#``/``##`` heading line, which ends the accounts section."""
-    return bool(re.match(r"^#{1,2}\s", line))
-
-
-def account_heading(line: str) -> str | None:
-    """The account name of a ``### name`` line, else None."""
-    match = re.match(r"^###\s+(.*?)\s*$", line)
-    return _clean_value(match.group(1)) if match else None
-
-
-_SECRET_FIELDS = {"api_key": "add_api_key", "secret": "add_secret", "passphrase": "add_opaque"}
-
-
-def _register(redactor: Redactor, key: str | None, value: str) -> None:
-    """Before any check: a key, secret or passphrase is registered with the redactor, and so is
-    key material pasted into another line (a heading, a key-file path, an unknown field)."""
-    if key in _SECRET_FIELDS:
-        getattr(redactor, _SECRET_FIELDS[key])(value)
-    elif looks_like_key_material(value):
-        redactor.add_opaque(value)
-
-
-def _drafts(text: str, where: str, problems: list[str], redactor: Redactor) -> list[_Draft]:
-    lines = text.splitlines()
-    start = None
-    for i, line in enumerate(lines):
-        if is_section_heading(line):
-            start = i + 1
-            break
-    if start is None:
-        return []
-    drafts: list[_Draft] = []
-    current: _Draft | None = None
-    for i in range(start, len(lines)):
-        number, line = i + 1, lines[i]
-        if ends_section(line):
-            break
-        stripped = line.strip()
-        if not stripped or stripped.startswith("```") or stripped.startswith("<!--") or stripped == "---":
-            continue
-        heading = account_heading(line)
-        if heading is not None:
-            _register(redactor, None, heading)
-            current = _Draft(heading, number)
-            drafts.append(current)
-            continue
-        match = _FIELD_RE.match(line)
-        if match:
-            _register(redactor, _FIELDS.get(match.group(1).lower()), _clean_value(match.group(2)))
-        else:
-            for word in stripped.replace(":", " ").split():
-                _register(redactor, None, word.strip("`'\""))
-        if current is None:
-            problems.append(f"{where} line {number}: text before the first '### name' heading is ignored")
-            continue
-        if not match:
-            current.problems.append(f"{where} line {number}: not a '- Field: value' line")
-            continue
-        label, value = match.group(1).lower(), _clean_value(match.group(2))
-        key = _FIELDS.get(label)
-        if key is None:
-            known = ", ".join(sorted({k.title() for k in _FIELDS}))
-            problems.append(f"{where} line {number}: unknown field '{match.group(1)}' ignored (known: {known})")
-            continue
-        if key in current.fields:
-            current.problems.append(f"{where} line {number}: '{match.group(1)}' given twice for '{current.name}'")
-            continue
-        current.fields[key] = (value, number)
-    return drafts
-
-
-def _environment(draft: _Draft, where: str) -> str:
-    env_value = draft.fields.get("environment")
-    testnet_value = draft.fields.get("testnet")
-    environment = None
-    if env_value:
-        environment = env_value[0].lower()
-        if environment not in ENVIRONMENTS:
-            raise ValueError(
-                f"{where} line {env_value[1]}: Environment must be mainnet, testnet or demo"
-            )
-    if testnet_value:
-        flag = testnet_value[0].lower()
-        if flag not in {"true", "false", "yes", "no"}:
-            raise ValueError(f"{where} line {testnet_value[1]}: Testnet must be true or false")
-        from_flag = TESTNET if flag in {"true", "yes"} else MAINNET
-        if environment and environment != from_flag:
-            raise ValueError(
-                f"{where} line {testnet_value[1]}: Testnet: {testnet_value[0]} contradicts Environment: {environment}"
-            )
-        environment = from_flag
-    if environment is None:
-        raise ValueError(
-            f"{where} line {draft.line}: account '{draft.name}' has no 'Environment: mainnet|testnet|demo' line"
-        )
-    return environment
-
-
-def _build(
-    draft: _Draft, where: str, base_dir: Path, base_urls: Mapping[str, str], redactor: Redactor, allow_readable: bool
-) -> Account:
-    """The account, or ValueError naming every problem found in its block (joined by '; ')."""
-    problems = list(draft.problems)
-    if not ACCOUNT_NAME_RE.match(draft.name):
-        problems.append(
-            f"{where} line {draft.line}: account name '{draft.name}' may use letters, digits, '.', '_' and '-' only"
-        )
-    api_key_field = draft.fields.get("api_key")
-    api_key = api_key_field[0] if api_key_field else ""
-    if not api_key:
-        problems.append(f"{where} line {draft.line}: account '{draft.name}' has no 'API Key' line")
-    else:
-        redactor.add_api_key(api_key)
-    secret, key_file = draft.fields.get("secret"), draft.fields.get("key_file")
-    passphrase = draft.fields.get("passphrase")
-    if secret and secret[0]:
-        redactor.add_secret(secret[0])
-    if passphrase and passphrase[0]:
-        redactor.add_opaque(passphrase[0])
-    if api_key and not API_KEY_RE.match(api_key):
-        assert api_key_field is not None
-        problems.append(f"{where} line {api_key_field[1]}: the API key has unexpected characters or length")
-    environment = None
-    try:
-        environment = _environment(draft, where)
-    except ValueError as exc:
-        problems.append(str(exc))
-    rules = Rules()
-    try:
-        rules = parse_rules(draft.fields, where)
-    except ValueError as exc:
-        problems.append(str(exc))
-    signer: Signer | None = None
-    path: Path | None = None
-    secret_display = ""
-    if secret and key_file:
-        problems.append(
-            f"{where} line {key_file[1]}: give either 'Secret' (HMAC) or 'Private Key File' (RSA/Ed25519), not both"
-        )
-    elif secret and secret[0]:
-        signer = HmacSigner(secret[0])
-        secret_display = mask_secret(secret[0])
-        material = fingerprint(signer.kind, secret[0])
-    elif key_file and key_file[0]:
-        path = Path(key_file[0]).expanduser()
-        if not path.is_absolute():
-            path = base_dir / path
-        try:
-            signer = signer_from_key_file(path, passphrase[0] if passphrase else None, allow_readable=allow_readable)
-            material = fingerprint(signer.kind, signer.identity())
-        except KeyLoadError as exc:
-            problems.append(f"{where} line {key_file[1]}: {exc}")
-        except OSError as exc:
-            problems.append(f"{where} line {key_file[1]}: cannot read the key file ({type(exc).__name__})")
-        secret_display = f"private key file {path}"
-    else:
-        problems.append(f"{where} line {draft.line}: account '{draft.name}' has neither 'Secret' nor 'Private Key File'")
-    base_url = base_urls[environment] if environment else ""
-    if "base_url" in draft.fields:
-        value, number = draft.fields["base_url"]
-        value = value.rstrip("/")
-        problem = base_url_problem(value) or (environment_conflict(value, environment) if environment else None)
-        if problem:
-            problems.append(f"{where} line {number}: Base URL refused: {problem}")
-        base_url = value
-    chat_confirm = False
-    if "chat_confirm" in draft.fields:
-        value, number = draft.fields["chat_confirm"]
-        if value.lower() not in _YES | _NO:
-            problems.append(f"{where} line {number}: Chat Confirm must be true or false")
-        chat_confirm = value.lower() in _YES
-    if problems or signer is None or environment is None:
-        raise ValueError("; ".join(problems))
-    return Account(
-        name=draft.name,
-        environment=environment,
-        api_key=api_key,
-        signer=signer,
-        base_url=base_url,
-        description=draft.fields.get("description", ("", 0))[0],
-        source=f"{where} line {draft.line}",
-        secret_display=secret_display,
-        key_file=path,
-        signer_fingerprint=material,
-        chat_confirm=chat_confirm,
-        rules=rules,
-        policy=effective_policy(Rules(), rules),
-    )
-
-
-def parse_accounts(
-    text: str,
-    *,
-    where: str,
-    base_dir: Path,
-    base_urls: Mapping[str, str],
-    redactor: Redactor,
-    allow_readable: bool = False,
-) -> AccountSet:
-    """Parse the accounts section of a TOOLS.md text."""
-    result = AccountSet()
-    for draft in _drafts(text, where, result.problems, redactor):
-        if draft.name in result.accounts or draft.name in result.broken:
-            result.problems.append(
-                f"{where} line {draft.line}: account '{draft.name}' is defined again; the first one is used"
-            )
-            continue
-        try:
-            result.accounts[draft.name] = _build(draft, where, base_dir, base_urls, redactor, allow_readable)
-        except ValueError as exc:
-            problem = redactor.redact(str(exc))
-            result.broken[draft.name] = BrokenAccount(draft.name, problem)
-            result.problems.append(problem)
-    return result
 
 
 class AccountStore:

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import anyio.to_thread
 from mcp.types import CallToolResult, Tool, ToolAnnotations
 
-from binance_spot_mcp.accounts.store import Account, AccountStore, BrokenAccount, fingerprint
+from binance_spot_mcp.accounts.store import AccountStore
+from binance_spot_mcp.accounts.reading import Account, BrokenAccount, fingerprint
 from binance_spot_mcp.accounts.writing import AccountEntry, account_names, add_account, read_credentials_file
 from binance_spot_mcp.config import ENVIRONMENTS, MAINNET, destination_environment
 from binance_spot_mcp.accounts.key_paths import check_key_file, local_key_path

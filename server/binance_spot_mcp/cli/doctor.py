@@ -37,7 +37,8 @@ import httpx
 from binance_spot_mcp import __version__
 
 from binance_spot_mcp.guard import killswitch
-from binance_spot_mcp.accounts.store import Account, AccountSet, AccountStore, is_section_heading
+from binance_spot_mcp.accounts.store import AccountStore
+from binance_spot_mcp.accounts.reading import Account, AccountSet, is_section_heading
 from binance_spot_mcp.catalog.endpoints import Catalog, Endpoint, load_catalog
 from binance_spot_mcp.exchange.client import BinanceClient, midpoint_offset_ms
 from binance_spot_mcp.config import BASE_URL_ENV, MAINNET, OFFICIAL_BASE_URLS, Settings, check_http_token

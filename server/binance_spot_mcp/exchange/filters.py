@@ -37,31 +37,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation, localcontext
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
 from typing import Any
 
 from binance_spot_mcp.errors import ToolInputError
+from binance_spot_mcp.exchange.order_legs import ORDER_TOOLS, Leg, order_legs, wire_decimal
 
 log = logging.getLogger(__name__)
 
 DECIMAL_PRECISION = 100  # wire decimals have at most 20 + 20 digits; products and quotients fit
-MAX_WIRE_DIGITS = 40  # a value with more integer or fraction digits is not a Binance decimal: skip it
 
-SINGLE_ORDER_TOOLS = frozenset(
-    {"place_order", "test_order", "place_sor_order", "test_sor_order", "cancel_replace_order"}
-)
-ORDER_LIST_TOOLS = frozenset(
-    {
-        "place_oco_deprecated",
-        "place_order_list_oco",
-        "place_order_list_oto",
-        "place_order_list_otoco",
-        "place_order_list_opo",
-        "place_order_list_opoco",
-    }
-)
-ORDER_TOOLS = SINGLE_ORDER_TOOLS | ORDER_LIST_TOOLS
 
 # How many times a suggestion that breaks another filter is replaced by that filter's suggestion.
 MAX_SUGGESTION_ROUNDS = 4
@@ -106,22 +92,6 @@ class FilterRejected(ToolInputError):
         return out
 
 
-# ---------------------------------------------------------------------------------- decimals
-def _dec(value: Any) -> Decimal | None:
-    """A finite, non-negative Decimal from a wire value, or None (missing or unparseable)."""
-    if value is None or isinstance(value, (bool, float)):
-        return None
-    try:
-        out = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    if not out.is_finite() or out < 0:
-        return None
-    if out and (out.adjusted() > MAX_WIRE_DIGITS or out.as_tuple().exponent < -MAX_WIRE_DIGITS):
-        return None
-    return out
-
-
 def _fmt(value: Decimal) -> str:
     """Plain decimal text without trailing zeros or exponent: ``0.012``, ``100``."""
     text = format(value.normalize(), "f")
@@ -161,7 +131,7 @@ def _grid_neighbours(value: Decimal, step: Decimal, low: Decimal, high: Decimal 
 
 def _limit(filt: Mapping[str, Any], name: str) -> Decimal | None:
     """A filter bound; 0 or missing means the rule is disabled (None)."""
-    value = _dec(filt.get(name))
+    value = wire_decimal(filt.get(name))
     return value if value is not None and value > 0 else None
 
 
@@ -170,101 +140,6 @@ def _flag(filt: Mapping[str, Any], name: str, default: bool) -> bool:
     if isinstance(value, str):
         return value.strip().lower() == "true"
     return bool(value)
-
-
-# ---------------------------------------------------------------------------------- order legs
-@dataclass(frozen=True)
-class _Leg:
-    """One order of a call, with the wire names of its parameters (for messages)."""
-
-    type: str
-    side: str
-    quantity: Decimal | None
-    quote_qty: Decimal | None
-    price: Decimal | None
-    stop_price: Decimal | None
-    iceberg_qty: Decimal | None
-    trailing_delta: Decimal | None
-    pegged: bool
-    names: Mapping[str, str] = field(default_factory=dict)
-
-    def name(self, canonical: str) -> str:
-        return self.names.get(canonical, canonical)
-
-
-_ABSENT = ""  # a key no order parameter has: the leg does not take that parameter
-
-
-def _wire(prefix: str, name: str) -> str:
-    return name if not prefix else prefix + name[0].upper() + name[1:]
-
-
-def _make_leg(
-    params: Mapping[str, str],
-    prefix: str,
-    *,
-    side_key: str | None = None,
-    quantity_key: str | None = None,
-    order_type: str | None = None,
-    price_key: str | None = None,
-    iceberg_key: str | None = None,
-    stop_key: str | None = None,
-    trailing_key: str | None = None,
-) -> _Leg:
-    names = {
-        "type": _wire(prefix, "type"),
-        "side": side_key or _wire(prefix, "side"),
-        "quantity": quantity_key or _wire(prefix, "quantity"),
-        "quoteOrderQty": _wire(prefix, "quoteOrderQty"),
-        "price": price_key or _wire(prefix, "price"),
-        "stopPrice": _wire(prefix, "stopPrice") if stop_key is None else stop_key,
-        "icebergQty": iceberg_key or _wire(prefix, "icebergQty"),
-        "trailingDelta": trailing_key or _wire(prefix, "trailingDelta"),
-        "pegPriceType": _wire(prefix, "pegPriceType"),
-    }
-    return _Leg(
-        type=str(order_type or params.get(names["type"]) or "").upper(),
-        side=str(params.get(names["side"]) or "").upper(),
-        quantity=_dec(params.get(names["quantity"])),
-        quote_qty=_dec(params.get(names["quoteOrderQty"])) if not prefix else None,
-        price=_dec(params.get(names["price"])),
-        stop_price=_dec(params.get(names["stopPrice"])) if names["stopPrice"] else None,
-        iceberg_qty=_dec(params.get(names["icebergQty"])),
-        trailing_delta=_dec(params.get(names["trailingDelta"])),
-        pegged=bool(params.get(names["pegPriceType"])),
-        names=names,
-    )
-
-
-def _legs(tool: str, params: Mapping[str, str]) -> list[_Leg]:
-    """The orders a tool call would create, each with its own parameters."""
-    if tool in SINGLE_ORDER_TOOLS:
-        return [_make_leg(params, "")]
-    if tool == "place_oco_deprecated":
-        stop_type = "STOP_LOSS_LIMIT" if params.get("stopLimitPrice") else "STOP_LOSS"
-        return [
-            _make_leg(params, "limit", side_key="side", quantity_key="quantity", order_type="LIMIT_MAKER",
-                      price_key="price", stop_key=_ABSENT),
-            _make_leg(params, "stop", side_key="side", quantity_key="quantity", order_type=stop_type,
-                      price_key="stopLimitPrice", stop_key="stopPrice", trailing_key="trailingDelta"),
-        ]
-    if tool == "place_order_list_oco":
-        return [_make_leg(params, p, side_key="side", quantity_key="quantity") for p in ("above", "below")]
-    if tool in ("place_order_list_oto", "place_order_list_opo"):
-        return [_make_leg(params, "working"), _make_leg(params, "pending")]
-    if tool in ("place_order_list_otoco", "place_order_list_opoco"):
-        pending = {"side_key": "pendingSide", "quantity_key": "pendingQuantity"}
-        return [
-            _make_leg(params, "working"),
-            _make_leg(params, "pendingAbove", **pending),
-            _make_leg(params, "pendingBelow", **pending),
-        ]
-    return []
-
-
-def order_legs(tool: str, params: Mapping[str, str]) -> list[_Leg]:
-    """The orders a tool call would create (what ``pricing`` values), in the order above."""
-    return _legs(tool, params)
 
 
 def symbol_entry(info: Mapping[str, Any] | None, symbol: str | None = None) -> Mapping[str, Any] | None:
@@ -316,7 +191,7 @@ def _grid_check(
     return FilterRejected(filter_type, message, parameter=parameter, suggestions=suggestions)
 
 
-def _price_filter(leg: _Leg, filt: Mapping[str, Any], ctx: _Context) -> Iterator[FilterRejected | None]:
+def _price_filter(leg: Leg, filt: Mapping[str, Any], ctx: _Context) -> Iterator[FilterRejected | None]:
     low, high, tick = _limit(filt, "minPrice"), _limit(filt, "maxPrice"), _limit(filt, "tickSize")
     if leg.price is not None and not leg.pegged and leg.type != "MARKET":
         yield _grid_check("PRICE_FILTER", leg.name("price"), leg.price, low, high, tick)
@@ -324,7 +199,7 @@ def _price_filter(leg: _Leg, filt: Mapping[str, Any], ctx: _Context) -> Iterator
         yield _grid_check("PRICE_FILTER", leg.name("stopPrice"), leg.stop_price, low, high, tick)
 
 
-def _percent_price(leg: _Leg, filt: Mapping[str, Any], ctx: _Context) -> Iterator[FilterRejected | None]:
+def _percent_price(leg: Leg, filt: Mapping[str, Any], ctx: _Context) -> Iterator[FilterRejected | None]:
     if ctx.avg_price is None or leg.price is None or leg.pegged or leg.type == "MARKET":
         return
     filter_type = str(filt.get("filterType"))
@@ -332,9 +207,9 @@ def _percent_price(leg: _Leg, filt: Mapping[str, Any], ctx: _Context) -> Iterato
         if leg.side not in ("BUY", "SELL"):
             return
         prefix = "bid" if leg.side == "BUY" else "ask"
-        up, down = _dec(filt.get(f"{prefix}MultiplierUp")), _dec(filt.get(f"{prefix}MultiplierDown"))
+        up, down = wire_decimal(filt.get(f"{prefix}MultiplierUp")), wire_decimal(filt.get(f"{prefix}MultiplierDown"))
     else:
-        up, down = _dec(filt.get("multiplierUp")), _dec(filt.get("multiplierDown"))
+        up, down = wire_decimal(filt.get("multiplierUp")), wire_decimal(filt.get("multiplierDown"))
     if up is None or down is None:
         return
     high, low = ctx.avg_price * up, ctx.avg_price * down
@@ -350,7 +225,7 @@ def _percent_price(leg: _Leg, filt: Mapping[str, Any], ctx: _Context) -> Iterato
     yield FilterRejected(filter_type, message, parameter=leg.name("price"), suggestions=(_fmt(nearest),))
 
 
-def _lot_size(leg: _Leg, filt: Mapping[str, Any], ctx: _Context) -> Iterator[FilterRejected | None]:
+def _lot_size(leg: Leg, filt: Mapping[str, Any], ctx: _Context) -> Iterator[FilterRejected | None]:
     low, high, step = _limit(filt, "minQty"), _limit(filt, "maxQty"), _limit(filt, "stepSize")
     if filt.get("filterType") == "MARKET_LOT_SIZE":
         if leg.type == "MARKET" and leg.quantity is not None:
@@ -362,7 +237,7 @@ def _lot_size(leg: _Leg, filt: Mapping[str, Any], ctx: _Context) -> Iterator[Fil
         yield _grid_check("LOT_SIZE", leg.name("icebergQty"), leg.iceberg_qty, low, high, step)
 
 
-def _notional_price(leg: _Leg, ctx: _Context) -> Decimal | None:
+def _notional_price(leg: Leg, ctx: _Context) -> Decimal | None:
     """The price a notional is computed with, or None when it is not known exactly."""
     if leg.quantity is None:
         return None
@@ -373,7 +248,7 @@ def _notional_price(leg: _Leg, ctx: _Context) -> Decimal | None:
     return None
 
 
-def _notional(leg: _Leg, filt: Mapping[str, Any], ctx: _Context) -> Iterator[FilterRejected | None]:
+def _notional(leg: Leg, filt: Mapping[str, Any], ctx: _Context) -> Iterator[FilterRejected | None]:
     filter_type = str(filt.get("filterType"))
     low = _limit(filt, "minNotional")
     high = _limit(filt, "maxNotional") if filter_type == "NOTIONAL" else None
@@ -417,7 +292,7 @@ def _parts(quantity: Decimal, part: Decimal) -> Decimal:
     return whole + (1 if rest else 0)
 
 
-def _iceberg_parts(leg: _Leg, filt: Mapping[str, Any], ctx: _Context) -> Iterator[FilterRejected | None]:
+def _iceberg_parts(leg: Leg, filt: Mapping[str, Any], ctx: _Context) -> Iterator[FilterRejected | None]:
     limit = _limit(filt, "limit")
     if limit is None or leg.quantity is None or leg.iceberg_qty is None or leg.iceberg_qty <= 0:
         return
@@ -433,7 +308,7 @@ def _iceberg_parts(leg: _Leg, filt: Mapping[str, Any], ctx: _Context) -> Iterato
     yield FilterRejected("ICEBERG_PARTS", message, parameter=param, suggestions=(_fmt(smallest),))
 
 
-def _trailing_delta(leg: _Leg, filt: Mapping[str, Any], ctx: _Context) -> Iterator[FilterRejected | None]:
+def _trailing_delta(leg: Leg, filt: Mapping[str, Any], ctx: _Context) -> Iterator[FilterRejected | None]:
     if leg.trailing_delta is None:
         return
     key = (leg.type, leg.side)
@@ -444,7 +319,7 @@ def _trailing_delta(leg: _Leg, filt: Mapping[str, Any], ctx: _Context) -> Iterat
     yield _grid_check("TRAILING_DELTA", leg.name("trailingDelta"), leg.trailing_delta, low, high, None)
 
 
-_CHECKS: dict[str, Callable[[_Leg, Mapping[str, Any], _Context], Iterator[FilterRejected | None]]] = {
+_CHECKS: dict[str, Callable[[Leg, Mapping[str, Any], _Context], Iterator[FilterRejected | None]]] = {
     "PRICE_FILTER": _price_filter,
     "PERCENT_PRICE": _percent_price,
     "PERCENT_PRICE_BY_SIDE": _percent_price,
@@ -486,7 +361,7 @@ def find_violations(
             tick=_limit(price_filter, "tickSize") or Decimal(0),
             step=_limit(lot_filter, "stepSize") or Decimal(0),
         )
-        legs = _legs(tool, params)
+        legs = order_legs(tool, params)
         for filt in filters:
             filter_type = str(filt.get("filterType"))
             if filter_type == "MAX_NUM_ORDERS":
@@ -595,7 +470,7 @@ def needs_avg_price(tool: str, params: Mapping[str, str], symbol_info: Mapping[s
     if entry is None or tool not in ORDER_TOOLS:
         return False
     types = {str(f.get("filterType")) for f in _filters(entry)}
-    for leg in _legs(tool, params):
+    for leg in order_legs(tool, params):
         if leg.type == "MARKET" and leg.quantity is not None and types & {"MIN_NOTIONAL", "NOTIONAL"}:
             return True
         if leg.type != "MARKET" and leg.price is not None and types & {"PERCENT_PRICE", "PERCENT_PRICE_BY_SIDE"}:

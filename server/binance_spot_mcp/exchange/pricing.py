@@ -30,7 +30,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from binance_spot_mcp.errors import BinanceSpotError, ExchangeError, Unpriceable
-from binance_spot_mcp.exchange.filters import order_legs
+from binance_spot_mcp.exchange.order_legs import order_legs
 
 BRIDGE_ASSETS = ("USDT", "USDC", "BTC")
 DEPTH_LIMIT = 100

@@ -37,7 +37,8 @@ import anyio
 from mcp.types import CallToolResult
 
 from binance_spot_mcp.guard import killswitch
-from binance_spot_mcp.accounts.store import Account, AccountStore
+from binance_spot_mcp.accounts.store import AccountStore
+from binance_spot_mcp.accounts.reading import Account
 from binance_spot_mcp.catalog.endpoints import Catalog, Endpoint
 from binance_spot_mcp.exchange.client import BinanceClient
 from binance_spot_mcp.config import MAINNET, Settings

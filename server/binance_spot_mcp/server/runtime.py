@@ -37,7 +37,8 @@ from binance_spot_mcp.accounts.tools import ADD_ACCOUNT
 from binance_spot_mcp.accounts.tools import CHANGES_STATE as ACCOUNT_TOOLS_CHANGING_STATE
 from binance_spot_mcp.accounts.tools import NAMES as ACCOUNT_TOOL_NAMES
 from binance_spot_mcp.accounts.tools import AccountTools, AddPlan
-from binance_spot_mcp.accounts.store import Account, AccountStore, market_data_source
+from binance_spot_mcp.accounts.store import AccountStore, market_data_source
+from binance_spot_mcp.accounts.reading import Account
 from binance_spot_mcp.approval.card import (
     APPROVE_TOOL,
     APPROVE_TOOL_DEF,
@@ -63,7 +64,8 @@ from binance_spot_mcp.errors import (
     TransportError,
 )
 from binance_spot_mcp.exchange.filter_cache import ExchangeInfoCache
-from binance_spot_mcp.exchange.filters import ORDER_TOOLS, check_order, needs_avg_price
+from binance_spot_mcp.exchange.filters import check_order, needs_avg_price
+from binance_spot_mcp.exchange.order_legs import ORDER_TOOLS
 from binance_spot_mcp.guard.enforce import Guard
 from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.exchange.orders import (

@@ -14,7 +14,7 @@ import logging
 import time
 from typing import Any
 
-from binance_spot_mcp.accounts.store import Account
+from binance_spot_mcp.accounts.reading import Account
 from binance_spot_mcp.exchange.client import BinanceClient
 from binance_spot_mcp.config import Settings
 from binance_spot_mcp.errors import PolicyError, ToolInputError

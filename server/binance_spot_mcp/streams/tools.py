@@ -25,7 +25,8 @@ from typing import Any
 
 from mcp.types import CallToolResult, Tool, ToolAnnotations
 
-from binance_spot_mcp.accounts.store import Account, AccountStore, market_data_source
+from binance_spot_mcp.accounts.store import AccountStore, market_data_source
+from binance_spot_mcp.accounts.reading import Account
 from binance_spot_mcp.catalog.endpoints import Catalog
 from binance_spot_mcp.exchange.client import BinanceClient
 from binance_spot_mcp.config import ENVIRONMENTS, Settings

@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from binance_spot_mcp.accounts.store import Account
+from binance_spot_mcp.accounts.reading import Account
 from binance_spot_mcp.config import WS_API_PATH, ws_url_problem
 from binance_spot_mcp.errors import ExchangeError, PolicyError, TransportError, hint_for
 from binance_spot_mcp.streams.buffers import Subscription

@@ -26,8 +26,8 @@ a line torn by a crash is skipped by the reader and never glued to the next line
 from __future__ import annotations
 
 import fcntl
-import json
 import functools
+import json
 import os
 import secrets
 import threading

@@ -255,7 +255,8 @@ async def test_a_host_that_never_answers_times_out(loopback):
     from dataclasses import replace
 
     from binance_spot_mcp.config import load_settings
-    from binance_spot_mcp.cli.doctor import diagnose, render_text
+    from binance_spot_mcp.cli.doctor import diagnose
+    from binance_spot_mcp.cli.doctor_report import render_text
     from binance_spot_mcp.redact import Redactor
 
     with socket.socket() as silent:  # accepts connections (backlog), never replies

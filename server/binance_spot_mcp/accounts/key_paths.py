@@ -15,8 +15,8 @@ from pathlib import Path
 
 from binance_spot_mcp.accounts.store import AccountStore
 from binance_spot_mcp.errors import ToolInputError
-from binance_spot_mcp.safe_files import is_inside
 from binance_spot_mcp.exchange.signing import KeyLoadError, signer_from_key_file
+from binance_spot_mcp.safe_files import is_inside
 
 
 def key_directories(store: AccountStore) -> list[Path]:

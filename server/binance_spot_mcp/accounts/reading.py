@@ -40,10 +40,9 @@ from binance_spot_mcp.config import (
     destination_environment,
     environment_conflict,
 )
-from binance_spot_mcp.policy import POLICY_FIELDS, Policy, Rules, effective_policy, parse_rules
 from binance_spot_mcp.exchange.signing import HmacSigner, KeyLoadError, Signer, signer_from_key_file
+from binance_spot_mcp.policy import POLICY_FIELDS, Policy, Rules, effective_policy, parse_rules
 from binance_spot_mcp.redact import Redactor, looks_like_key_material, mask_api_key, mask_secret
-
 
 SECTION_TITLE = "binance accounts"
 DEFAULT_ACCOUNT = "main"

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-
 import anyio.to_thread
 
 from binance_spot_mcp.accounts.reading import (
@@ -31,6 +30,7 @@ from binance_spot_mcp.config import (
     Settings,
 )
 from binance_spot_mcp.errors import AccountError
+from binance_spot_mcp.exchange.signing import HmacSigner
 from binance_spot_mcp.policy import effective_policy
 from binance_spot_mcp.redact import Redactor, mask_secret
 from binance_spot_mcp.safe_files import (
@@ -42,7 +42,6 @@ from binance_spot_mcp.safe_files import (
     UnsafeFile,
     read_file,
 )
-from binance_spot_mcp.exchange.signing import HmacSigner
 
 logger = logging.getLogger(__name__)
 

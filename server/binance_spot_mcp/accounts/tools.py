@@ -19,13 +19,13 @@ from urllib.parse import urlsplit
 
 from mcp.types import CallToolResult, Tool, ToolAnnotations
 
-from binance_spot_mcp.accounts.store import AccountStore
-from binance_spot_mcp.accounts.reading import Account, BrokenAccount, fingerprint
-from binance_spot_mcp.accounts.writing import AccountEntry, account_names, add_account, read_credentials_file
-from binance_spot_mcp.config import ENVIRONMENTS, MAINNET, destination_environment
 from binance_spot_mcp.accounts.key_paths import check_key_file, local_key_path
-from binance_spot_mcp.errors import BinanceSpotError, ToolInputError
+from binance_spot_mcp.accounts.reading import Account, BrokenAccount, fingerprint
+from binance_spot_mcp.accounts.store import AccountStore
+from binance_spot_mcp.accounts.writing import AccountEntry, account_names, add_account, read_credentials_file
 from binance_spot_mcp.catalog.schema import CHAT_CONFIRM_PROPERTIES, optional_string
+from binance_spot_mcp.config import ENVIRONMENTS, MAINNET, destination_environment
+from binance_spot_mcp.errors import BinanceSpotError, ToolInputError
 from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.redact import Redactor, escape_text, mask_api_key, mask_secret
 from binance_spot_mcp.results import failure, json_result

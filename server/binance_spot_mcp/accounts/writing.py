@@ -28,7 +28,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from binance_spot_mcp.accounts.reading import ACCOUNT_NAME_RE, API_KEY_RE, MAX_TOOLS_FILE_BYTES, account_heading, clean_value, ends_section, is_section_heading
+from binance_spot_mcp.accounts.reading import (
+    ACCOUNT_NAME_RE,
+    API_KEY_RE,
+    MAX_TOOLS_FILE_BYTES,
+    account_heading,
+    clean_value,
+    ends_section,
+    is_section_heading,
+)
 from binance_spot_mcp.config import ENVIRONMENTS, base_url_problem, environment_conflict
 from binance_spot_mcp.errors import AccountsFileError
 from binance_spot_mcp.policy import POLICY_FIELDS

@@ -23,10 +23,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from typing import Any
-
 from urllib.parse import urlsplit
 
 from binance_spot_mcp.accounts.reading import Account

@@ -41,9 +41,16 @@ from mcp.types import (
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from binance_spot_mcp.approval.book import (
+    ApprovalBook,
+    Channel,
+    Grant,
+    PendingApproval,
+    Status,
+    TooManyPending,
+    session_key,
+)
 from binance_spot_mcp.approval.card import card_meta
-from binance_spot_mcp.approval.page import ApprovalPage
-from binance_spot_mcp.approval.book import ApprovalBook, Channel, Grant, PendingApproval, Status, TooManyPending, session_key
 from binance_spot_mcp.approval.confirm import (
     APPROVE_INPUT_KEY,
     CONFIRM_INPUT_KEY,
@@ -57,6 +64,7 @@ from binance_spot_mcp.approval.confirm import (
     TokenCheck,
     is_confirm_text,
 )
+from binance_spot_mcp.approval.page import ApprovalPage
 from binance_spot_mcp.errors import NotConfirmed
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import dumps, json_result

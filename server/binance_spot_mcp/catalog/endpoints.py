@@ -33,9 +33,9 @@ from importlib import resources
 from pathlib import Path
 
 from binance_spot_mcp.catalog.model import Constraints, Param, ParamType, Rule, RuleKind, Security
-from binance_spot_mcp.errors import CatalogError
 from binance_spot_mcp.catalog.skill_tables import EMPTY_CELL, Row, cell_names, parse_frontmatter, read_table
 from binance_spot_mcp.catalog.weight_rules import DEFAULT_WEIGHT_RULE, WeightRule, parse_weight_rule
+from binance_spot_mcp.errors import CatalogError
 
 SKILL_FILE_NAME = "SKILL.md"
 SIGNED_PARAMS_ADDED_BY_SERVER = frozenset({"timestamp", "signature"})

@@ -22,8 +22,8 @@ from typing import Any
 
 from binance_spot_mcp.catalog.endpoints import Endpoint
 from binance_spot_mcp.catalog.model import Param, ParamType, RuleKind
-from binance_spot_mcp.errors import ToolInputError
 from binance_spot_mcp.catalog.order_types import order_type_problems
+from binance_spot_mcp.errors import ToolInputError
 
 ACCOUNT_ARG = "account"
 ENVIRONMENT_ARG = "environment"

@@ -18,8 +18,8 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 
 from binance_spot_mcp.catalog.model import Param, ParamType
-from binance_spot_mcp.errors import CatalogError
 from binance_spot_mcp.catalog.skill_tables import EMPTY_CELL, Row
+from binance_spot_mcp.errors import CatalogError
 
 
 class WeightTest(str, Enum):

@@ -19,9 +19,9 @@ from binance_spot_mcp.accounts.writing import (
 )
 from binance_spot_mcp.config import MAINNET, Settings
 from binance_spot_mcp.errors import BinanceSpotError
+from binance_spot_mcp.exchange.signing import KeyLoadError, signer_from_key_file
 from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.redact import Redactor, mask_api_key, mask_secret
-from binance_spot_mcp.exchange.signing import KeyLoadError, signer_from_key_file
 
 
 class CommandError(Exception):

@@ -24,6 +24,8 @@ import anyio
 
 from binance_spot_mcp import __version__
 from binance_spot_mcp.catalog.endpoints import Catalog, Endpoint, load_catalog
+from binance_spot_mcp.catalog.schema import plain_decimal
+from binance_spot_mcp.catalog.toolsets import Selection, size_markdown
 from binance_spot_mcp.cli.accounts import CommandError, _out, accounts_command
 from binance_spot_mcp.config import (
     ENVIRONMENTS,
@@ -35,8 +37,6 @@ from binance_spot_mcp.config import (
 from binance_spot_mcp.errors import BinanceSpotError, CatalogError, ConfigError
 from binance_spot_mcp.journal import ACCOUNT_CHANGE, DEFAULT_LATEST, INTENT, Journal
 from binance_spot_mcp.redact import RedactingFilter, Redactor, escape_text
-from binance_spot_mcp.catalog.schema import plain_decimal
-from binance_spot_mcp.catalog.toolsets import Selection, size_markdown
 
 logger = logging.getLogger(__name__)
 
@@ -410,6 +410,7 @@ def _switch_command(args: argparse.Namespace, settings: Settings, redactor: Reda
 
 def _doctor_command(args: argparse.Namespace, settings: Settings, redactor: Redactor) -> int:
     from binance_spot_mcp.cli import doctor
+    from binance_spot_mcp.cli.doctor_report import render_json, render_text
 
     try:
         report = anyio.run(lambda: doctor.diagnose(settings, redactor, account=args.account, offline=args.offline))
@@ -417,9 +418,9 @@ def _doctor_command(args: argparse.Namespace, settings: Settings, redactor: Reda
         sys.stderr.write(f"binance-spot-mcp: {redactor.redact(exc.message)}\n")
         return 2
     if args.json:
-        _out(redactor, doctor.render_json(report))
+        _out(redactor, render_json(report))
     else:
-        for line in doctor.render_text(report):
+        for line in render_text(report):
             _out(redactor, line)
     return report.exit_code
 

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-
-
 MAX_WIRE_DIGITS = 40  # a value with more integer or fraction digits is not a Binance decimal: skip it
 
 SINGLE_ORDER_TOOLS = frozenset(

@@ -36,19 +36,19 @@ from urllib.parse import urlsplit
 import anyio
 from mcp.types import CallToolResult
 
-from binance_spot_mcp.guard import killswitch
-from binance_spot_mcp.accounts.store import AccountStore
 from binance_spot_mcp.accounts.reading import Account
+from binance_spot_mcp.accounts.store import AccountStore
 from binance_spot_mcp.catalog.endpoints import Catalog, Endpoint
-from binance_spot_mcp.exchange.client import BinanceClient
 from binance_spot_mcp.config import MAINNET, Settings
 from binance_spot_mcp.errors import BinanceSpotError, PolicyRefused, Unpriceable
+from binance_spot_mcp.exchange.client import BinanceClient
 from binance_spot_mcp.exchange.filter_cache import ExchangeInfoCache
 from binance_spot_mcp.exchange.filters import symbol_entry
-from binance_spot_mcp.journal import INTENT, OUTCOME, Journal, RecentEntries
 from binance_spot_mcp.exchange.orders import client_id_param
-from binance_spot_mcp.policy import Policy, plain, requires_approval
 from binance_spot_mcp.exchange.pricing import AMEND_TOOL, Market, PairBook, order_value
+from binance_spot_mcp.guard import killswitch
+from binance_spot_mcp.journal import INTENT, OUTCOME, Journal, RecentEntries
+from binance_spot_mcp.policy import Policy, plain, requires_approval
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import json_result
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from decimal import Decimal
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 import anyio
@@ -33,12 +33,12 @@ from mcp.types import (
 )
 
 from binance_spot_mcp import __version__
-from binance_spot_mcp.accounts.tools import ADD_ACCOUNT
+from binance_spot_mcp.accounts.reading import Account
+from binance_spot_mcp.accounts.store import AccountStore, market_data_source
+from binance_spot_mcp.accounts.tools import ADD_ACCOUNT, AccountTools, AddPlan
 from binance_spot_mcp.accounts.tools import CHANGES_STATE as ACCOUNT_TOOLS_CHANGING_STATE
 from binance_spot_mcp.accounts.tools import NAMES as ACCOUNT_TOOL_NAMES
-from binance_spot_mcp.accounts.tools import AccountTools, AddPlan
-from binance_spot_mcp.accounts.store import AccountStore, market_data_source
-from binance_spot_mcp.accounts.reading import Account
+from binance_spot_mcp.approval.book import Channel, Grant, request_digest
 from binance_spot_mcp.approval.card import (
     APPROVE_TOOL,
     APPROVE_TOOL_DEF,
@@ -48,11 +48,12 @@ from binance_spot_mcp.approval.card import (
     card_contents,
     with_card,
 )
-from binance_spot_mcp.approval.gate import ApprovalGate, ApprovalRequest, Asker, question
-from binance_spot_mcp.approval.book import Channel, Grant, request_digest
-from binance_spot_mcp.catalog.endpoints import Catalog, Endpoint, load_catalog
-from binance_spot_mcp.exchange.client import BinanceClient
 from binance_spot_mcp.approval.confirm import ACCOUNT_INPUT_KEY, STATE_TTL_S, PendingState, preview
+from binance_spot_mcp.approval.gate import ApprovalGate, ApprovalRequest, Asker, question
+from binance_spot_mcp.catalog import skill_resources
+from binance_spot_mcp.catalog.endpoints import Catalog, Endpoint, load_catalog
+from binance_spot_mcp.catalog.schema import PreparedCall, prepare_arguments
+from binance_spot_mcp.catalog.toolsets import Selection
 from binance_spot_mcp.config import Settings
 from binance_spot_mcp.errors import (
     AccountError,
@@ -63,11 +64,10 @@ from binance_spot_mcp.errors import (
     ToolInputError,
     TransportError,
 )
+from binance_spot_mcp.exchange.client import BinanceClient
 from binance_spot_mcp.exchange.filter_cache import ExchangeInfoCache
 from binance_spot_mcp.exchange.filters import check_order, needs_avg_price
 from binance_spot_mcp.exchange.order_legs import ORDER_TOOLS
-from binance_spot_mcp.guard.enforce import Guard
-from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.exchange.orders import (
     NOT_FOUND_CODES,
     UNKNOWN_OUTCOME_CODES,
@@ -78,16 +78,15 @@ from binance_spot_mcp.exchange.orders import (
     verdict,
     with_client_id,
 )
+from binance_spot_mcp.guard.enforce import Guard
+from binance_spot_mcp.guard.safety import SAFETY_STATUS, describe_channel, safety_status
+from binance_spot_mcp.journal import Journal
+from binance_spot_mcp.policy import requires_approval
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import failure, json_result, narrowing_hint, success
-from binance_spot_mcp.policy import requires_approval
-from binance_spot_mcp.guard.safety import SAFETY_STATUS, describe_channel, safety_status
-from binance_spot_mcp.catalog.schema import PreparedCall, prepare_arguments
-from binance_spot_mcp.catalog import skill_resources
+from binance_spot_mcp.server.tool_list import SERVER_TOOL_NAMES, offered_tools
 from binance_spot_mcp.streams.tools import NAMES as STREAM_TOOL_NAMES
 from binance_spot_mcp.streams.tools import StreamTools
-from binance_spot_mcp.server.tool_list import SERVER_TOOL_NAMES, offered_tools
-from binance_spot_mcp.catalog.toolsets import Selection
 
 logger = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ from binance_spot_mcp.accounts.tools import NAMES as ACCOUNT_TOOL_NAMES
 from binance_spot_mcp.accounts.tools import TOOLS as ACCOUNT_TOOLS
 from binance_spot_mcp.accounts.tools import with_chat_confirm
 from binance_spot_mcp.catalog.endpoints import Catalog, Endpoint
-from binance_spot_mcp.guard.safety import SAFETY_STATUS, SAFETY_TOOL
 from binance_spot_mcp.catalog.schema import tool_schema
+from binance_spot_mcp.catalog.toolsets import Selection, SizeRow, check_server_tools, select_tools, size_table
+from binance_spot_mcp.guard.safety import SAFETY_STATUS, SAFETY_TOOL
 from binance_spot_mcp.streams.tools import NAMES as STREAM_TOOL_NAMES
 from binance_spot_mcp.streams.tools import TOOLS as STREAM_TOOLS
-from binance_spot_mcp.catalog.toolsets import Selection, SizeRow, check_server_tools, select_tools, size_table
 
 
 def annotations_for(endpoint: Endpoint) -> ToolAnnotations:

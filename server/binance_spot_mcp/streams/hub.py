@@ -15,13 +15,13 @@ import time
 from typing import Any
 
 from binance_spot_mcp.accounts.reading import Account
-from binance_spot_mcp.exchange.client import BinanceClient
 from binance_spot_mcp.config import Settings
 from binance_spot_mcp.errors import PolicyError, ToolInputError
+from binance_spot_mcp.exchange.client import BinanceClient
 from binance_spot_mcp.streams.buffers import Subscription
+from binance_spot_mcp.streams.connection import ReconnectingSocket
 from binance_spot_mcp.streams.market import MarketStreams
 from binance_spot_mcp.streams.user import OrderWatch, UserStreams
-from binance_spot_mcp.streams.connection import ReconnectingSocket
 
 logger = logging.getLogger(__name__)
 

@@ -25,15 +25,15 @@ from typing import Any
 
 from mcp.types import CallToolResult, Tool, ToolAnnotations
 
-from binance_spot_mcp.accounts.store import AccountStore, market_data_source
 from binance_spot_mcp.accounts.reading import Account
+from binance_spot_mcp.accounts.store import AccountStore, market_data_source
 from binance_spot_mcp.catalog.endpoints import Catalog
-from binance_spot_mcp.exchange.client import BinanceClient
+from binance_spot_mcp.catalog.schema import optional_string
 from binance_spot_mcp.config import ENVIRONMENTS, Settings
 from binance_spot_mcp.errors import BinanceSpotError, ToolInputError, TransportError
+from binance_spot_mcp.exchange.client import BinanceClient
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import failure, success
-from binance_spot_mcp.catalog.schema import optional_string
 from binance_spot_mcp.streams.buffers import (
     DEFAULT_BUFFER_EVENTS,
     DEFAULT_READ_LIMIT,

@@ -110,7 +110,7 @@ def tools_for_defaults(manifest_path: Path) -> set[str]:
     """What the installed package offers with the manifest's default toolsets and read-only choice."""
     from binance_spot_mcp.catalog.endpoints import load_catalog
     from binance_spot_mcp.config import parse_toolsets
-    from binance_spot_mcp.server.runtime import offered_tools
+    from binance_spot_mcp.server.tool_list import offered_tools
     from binance_spot_mcp.catalog.toolsets import Selection
 
     user_config = json.loads(manifest_path.read_text())["user_config"]

@@ -23,7 +23,7 @@ from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult
 
 from binance_spot_mcp.config import load_settings
-from binance_spot_mcp.server.runtime import Runtime, build_server
+from binance_spot_mcp.server import Runtime, build_server
 
 ERAS = ["legacy", "auto"]  # legacy: 2025-11-25 handshake; auto: 2026-07-28 where both sides speak it
 _ALPHABET = string.ascii_letters + string.digits

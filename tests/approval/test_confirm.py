@@ -16,7 +16,7 @@ from mcp.types import ElicitRequestFormParams, ElicitResult, ErrorData, InputReq
 
 from binance_spot_mcp.catalog.endpoints import load_catalog
 from binance_spot_mcp.config import load_settings
-from binance_spot_mcp.server.runtime import Runtime, build_server
+from binance_spot_mcp.server import Runtime, build_server
 from tests.approval_support import minimal_arguments
 from tests.e2e_support import ERAS, loopback_environ, result_json, transcript, write_world
 

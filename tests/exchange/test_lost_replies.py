@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from binance_spot_mcp.config import load_settings
-from binance_spot_mcp.server.runtime import Runtime, build_server
+from binance_spot_mcp.server import Runtime, build_server
 from tests.e2e_support import ERAS, loopback_environ, result_json
 
 pytestmark = pytest.mark.anyio

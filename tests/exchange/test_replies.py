@@ -19,7 +19,7 @@ from binance_spot_mcp.exchange.client import BinanceClient, midpoint_offset_ms
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.errors import ExchangeError, TransportError
 from binance_spot_mcp.journal import Journal
-from binance_spot_mcp.server.runtime import Runtime
+from binance_spot_mcp.server import Runtime
 from binance_spot_mcp.exchange.signing import HmacSigner
 from tests.e2e_support import random_token, result_json
 from tests.mini_skill import MINI_SKILL

@@ -20,7 +20,7 @@ from binance_spot_mcp.catalog.endpoints import load_catalog
 from binance_spot_mcp.cli.main import configure_logging
 from binance_spot_mcp.config import OFFICIAL_BASE_URLS, load_settings
 from binance_spot_mcp.redact import Redactor
-from binance_spot_mcp.server.runtime import Runtime
+from binance_spot_mcp.server import Runtime
 from tests.e2e_support import loopback_environ, random_token
 
 pytestmark = pytest.mark.anyio

@@ -15,7 +15,7 @@ from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.errors import ExchangeError
 from binance_spot_mcp.redact import RedactingFilter, Redactor, encodings, mask_api_key, mask_secret
 from binance_spot_mcp.results import failure, json_result, success
-from binance_spot_mcp.server.runtime import Runtime
+from binance_spot_mcp.server import Runtime
 from tests.e2e_support import random_token
 
 

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from binance_spot_mcp.config import load_settings
-from binance_spot_mcp.server.runtime import Runtime
+from binance_spot_mcp.server import Runtime
 from tests.e2e_support import loopback_environ
 
 ORDER_CAP, DAILY_CAP = Decimal(150), Decimal(400)

@@ -18,7 +18,7 @@ import anyio
 import pytest
 
 from binance_spot_mcp.config import load_settings
-from binance_spot_mcp.server.runtime import Runtime
+from binance_spot_mcp.server import Runtime
 from binance_spot_mcp.streams.user import OrderWatch
 from tests.e2e_support import World, loopback_environ, memory_client, random_token, result_json
 from tests.streams.test_streams_e2e import BOUND_S, QTY, RESTING_PRICE, _call, _env, _in_thread, _market_buy

@@ -39,7 +39,7 @@ from binance_spot_mcp.transport.http import (
     uvicorn_server,
 )
 from binance_spot_mcp.errors import ConfigError
-from binance_spot_mcp.server.runtime import Runtime
+from binance_spot_mcp.server import Runtime
 from tests.e2e_support import ERAS, World, console_script, loopback_environ, result_json, transcript
 
 STARTUP_TIMEOUT_S = 15.0

@@ -12,7 +12,7 @@ from mcp.shared.message import SessionMessage
 from mcp_types import JSONRPCNotification, JSONRPCRequest, JSONRPCResponse
 
 from binance_spot_mcp.config import load_settings
-from binance_spot_mcp.server.runtime import Runtime, build_server
+from binance_spot_mcp.server import Runtime, build_server
 from binance_spot_mcp.transport.stdio import Ledger, draining
 from tests.e2e_support import loopback_environ
 

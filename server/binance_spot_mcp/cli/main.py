@@ -464,7 +464,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"binance-spot-mcp: {redactor.redact(exc.message)}\n")
         return 2
-    from binance_spot_mcp.server.runtime import Runtime
+    from binance_spot_mcp.server import Runtime
     from binance_spot_mcp.server.tool_list import offered_tools
 
     try:

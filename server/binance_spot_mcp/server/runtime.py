@@ -1,8 +1,10 @@
-"""MCP wiring: tools from the catalog, one call handler, nothing endpoint-specific.
+"""The call pipeline and the MCP server: tools from the catalog, one call handler, nothing
+endpoint-specific.
 
 ``tools/call`` runs the same pipeline for every endpoint tool:
 catalog lookup -> argument validation -> account choice (asking the human when ambiguous) ->
-CONFIRM for mainnet changes -> sign and send -> result.
+local filter checks (``exchange.market_facts``) -> guard -> approval for mainnet changes ->
+journaled send (``sending``) -> result.
 Every failure becomes an ``isError`` result; only an unknown tool is a protocol error.
 """
 
@@ -10,8 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -58,32 +59,20 @@ from binance_spot_mcp.config import Settings
 from binance_spot_mcp.errors import (
     AccountError,
     BinanceSpotError,
-    ExchangeError,
     NotConfirmed,
-    OutcomeError,
     ToolInputError,
-    TransportError,
 )
 from binance_spot_mcp.exchange.client import BinanceClient
 from binance_spot_mcp.exchange.filter_cache import ExchangeInfoCache
-from binance_spot_mcp.exchange.filters import check_order, needs_avg_price
+from binance_spot_mcp.exchange.market_facts import MarketFacts
 from binance_spot_mcp.exchange.order_legs import ORDER_TOOLS
-from binance_spot_mcp.exchange.orders import (
-    NOT_FOUND_CODES,
-    UNKNOWN_OUTCOME_CODES,
-    IdChoice,
-    Lookup,
-    lookup_for,
-    resolve_client_id,
-    verdict,
-    with_client_id,
-)
 from binance_spot_mcp.guard.enforce import Guard
 from binance_spot_mcp.guard.safety import SAFETY_STATUS, describe_channel, safety_status
 from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.policy import requires_approval
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import failure, json_result, narrowing_hint, success
+from binance_spot_mcp.server.sending import OrderSender
 from binance_spot_mcp.server.tool_list import SERVER_TOOL_NAMES, offered_tools
 from binance_spot_mcp.streams.tools import NAMES as STREAM_TOOL_NAMES
 from binance_spot_mcp.streams.tools import StreamTools
@@ -92,7 +81,6 @@ logger = logging.getLogger(__name__)
 
 SERVER_NAME = "binance-spot-mcp"
 INVALID_PARAMS = -32602
-PRICE_LOOKUP_TIMEOUT_S = 3.0
 INSTRUCTIONS = (
     "Binance Spot REST API as tools. Public market-data tools need no key; give them 'environment' "
     "or 'account' so prices come from the environment you trade in. All tools use the account named in "
@@ -107,19 +95,6 @@ INSTRUCTIONS = (
     f"resource {skill_resources.GUIDE_URI} or prompt {skill_resources.GUIDE_PROMPT}."
 )
 READ_ONLY_NOTE = " This server is read-only: it cannot place, cancel or change anything."
-
-
-_SUMMARY_KEYS = ("symbol", "orderId", "orderListId", "clientOrderId", "listClientOrderId", "status",
-                 "listOrderStatus", "executedQty", "cummulativeQuoteQty", "cancelResult", "newOrderResult")
-
-
-def outcome_summary(data: Any) -> dict[str, Any]:
-    """The identifying fields of an order reply, for the journal."""
-    if isinstance(data, list):
-        return {"items": len(data)}
-    if not isinstance(data, dict):
-        return {}
-    return {k: data[k] for k in _SUMMARY_KEYS if k in data and not isinstance(data[k], dict | list)}
 
 
 def needs_approval(endpoint: Endpoint, account: Account | None) -> bool:
@@ -148,6 +123,8 @@ class Runtime:
     journal: Journal = field(init=False)
     filter_cache: ExchangeInfoCache = field(init=False, repr=False)
     guard: Guard = field(init=False, repr=False)
+    facts: MarketFacts = field(init=False, repr=False)
+    sender: OrderSender = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.accounts = AccountStore(self.settings, self.redactor)
@@ -164,6 +141,8 @@ class Runtime:
         self.filter_cache = ExchangeInfoCache()
         self.gate = ApprovalGate(redactor=self.redactor, require_elicitation=self.settings.require_elicitation)
         self.guard = Guard(self.settings, self.accounts, self.journal, self.client, self.catalog, self.filter_cache, self.redactor)
+        self.facts = MarketFacts(self.client, self.catalog, self.filter_cache)
+        self.sender = OrderSender(self.settings, self.catalog, self.client, self.journal, self.guard, self.stream_tools)
 
     async def aclose(self) -> None:
         self.gate.close()
@@ -213,9 +192,9 @@ class Runtime:
                 base_url = source.base_url
             id_choice = None
             if account is not None:
-                prepared, id_choice = await self._existing_client_id(endpoint, prepared, account)
+                prepared, id_choice = await self.sender.existing_client_id(endpoint, prepared, account)
             if account is not None and endpoint.tool in ORDER_TOOLS and self.settings.local_filter_checks:
-                await self._check_filters(endpoint, prepared.as_dict(), account)
+                await self.facts.check_filters(endpoint, prepared.as_dict(), account.base_url)
             early = await self.guard.before_approval(endpoint, account, prepared.params)  # policy check before approval
             if early is not None:
                 return early  # a dry run: the preview, the value and the verdict; nothing sent
@@ -235,7 +214,7 @@ class Runtime:
                         f"Account '{account.name}' changed in the accounts file while the approval was pending."
                     )
             if endpoint.changes_state and account is not None:
-                data = await self._send_journaled(endpoint, prepared, account, approval)
+                data = await self.sender.send(endpoint, prepared, account, approval)
             else:
                 data = (await self.client.call(endpoint, prepared.params, base_url=base_url, account=account)).data
             return success(
@@ -259,8 +238,8 @@ class Runtime:
 
         async def render() -> str:
             values = prepared.as_dict()
-            last = await self._last_price(account, values)
-            quote = await self._quote_asset(account, values.get("symbol"))
+            last = await self.facts.last_price(account.base_url, values)
+            quote = await self.facts.quote_asset(account.base_url, values.get("symbol"))
             title = f"{endpoint.description.rstrip('.')} ({endpoint.tool}: {endpoint.method} {endpoint.path})"
             return preview(title, account, prepared.params, last_price=last, quote_asset=quote)
 
@@ -333,121 +312,6 @@ class Runtime:
             token=plan.confirmation_token,
         )
 
-    async def _send_journaled(
-        self, endpoint: Endpoint, prepared: PreparedCall, account: Account, approval: Grant | None
-    ) -> Any:
-        """Send a state-changing request: client order id set, intent on disk first, outcome after.
-
-        When the reply of an order-placing request is lost (timeout, dropped connection, 5xx,
-        -1006/-1007) the request is never sent again: the order is looked up by its client id.
-        """
-        params, client_id = with_client_id(endpoint, prepared.params)
-        async with self.guard.at_send(endpoint, account, params) as policy_note:  # policy check at send time
-            entry = await self.journal.intent(
-                tool=endpoint.tool,
-                account=account.name,
-                environment=account.environment,
-                method=endpoint.method,
-                path=endpoint.path,
-                params=dict(params),
-                approval=approval.journal_fields() if approval is not None else None,
-                policy=policy_note,
-            )
-        try:
-            reply = await self.client.call(endpoint, params, base_url=account.base_url, account=account)
-        except ExchangeError as exc:
-            if client_id and (exc.status >= 500 or exc.code in UNKNOWN_OUTCOME_CODES):
-                return await self._resolve_outcome(endpoint, params, account, client_id, entry, f"{exc.msg} (HTTP {exc.status})")
-            await self.journal.outcome(entry, ok=False, status=exc.status, summary={"code": exc.code, "msg": exc.msg})
-            raise
-        except TransportError as exc:
-            if client_id and exc.sent:
-                return await self._resolve_outcome(endpoint, params, account, client_id, entry, exc.message)
-            summary = {"error": exc.message, "may_have_executed": exc.sent}
-            await self.journal.outcome(entry, ok=False, status=None, summary=summary)
-            raise
-        except BinanceSpotError as exc:  # refused before sending (rate limit, ban, policy)
-            await self.journal.outcome(entry, ok=False, status=None, summary={"not_sent": exc.kind, "error": exc.message})
-            raise
-        await self.journal.outcome(entry, ok=True, status=reply.status, summary=outcome_summary(reply.data))
-        return reply.data
-
-    async def _resolve_outcome(
-        self,
-        endpoint: Endpoint,
-        params: tuple[tuple[str, str], ...],
-        account: Account,
-        client_id: str,
-        entry: str,
-        cause: str,
-    ) -> Any:
-        """Find out, by client id, whether an order whose reply was lost exists. Never re-sends it."""
-        lookup = lookup_for(endpoint, params, client_id)
-        lookup_endpoint = self.catalog.get(lookup.tool)
-        assert lookup_endpoint is not None
-        not_found = 0
-        delays = self.settings.outcome_lookup_delays_s
-        for delay in delays:
-            await anyio.sleep(delay)
-            seen = self.stream_tools.order_seen(account, lookup.tool, lookup.arguments)
-            if seen is not None:  # the account's user data stream already reported it: no look-up needed
-                outcome = verdict(seen)
-                self.journal.record_outcome(entry, ok=True, status=None, summary={"recovered": outcome, **outcome_summary(seen)})
-                return {
-                    "outcome": outcome,
-                    "note": f"The reply was lost ({cause}); the request was NOT sent again. The account's order "
-                    f"events (user data stream) reported it by its client id {client_id}.",
-                    "result": seen,
-                }
-            try:
-                found = await self.client.call(lookup_endpoint, lookup.arguments, base_url=account.base_url, account=account)
-            except ExchangeError as exc:
-                if exc.code in NOT_FOUND_CODES:
-                    not_found += 1  # Binance says: no such order (yet)
-                continue
-            except BinanceSpotError:
-                continue  # transport trouble or a local rate limit: ask again later
-            outcome = verdict(found.data)
-            await self.journal.outcome(entry, ok=True, status=None, summary={"recovered": outcome, **outcome_summary(found.data)})
-            return {
-                "outcome": outcome,
-                "note": f"The reply was lost ({cause}); the request was NOT sent again. It was found by its client id {client_id}.",
-                "result": found.data,
-            }
-        waited = sum(delays)
-        if not_found == len(delays):
-            await self.journal.outcome(entry, ok=False, status=None, summary={"recovered": "not placed", "cause": cause})
-            raise OutcomeError(
-                f"Outcome: not placed. The reply was lost ({cause}); Binance had no order with client id "
-                f"{client_id} in {len(delays)} look-ups over {waited:.1f} s. It was not sent again.",
-                hint=f"It is safe to place it again. To double-check first: {lookup.describe()}",
-            )
-        await self.journal.outcome(entry, ok=False, status=None, summary={"recovered": "unknown", "cause": cause})
-        raise OutcomeError(
-            f"Outcome: UNKNOWN. The reply was lost ({cause}) and Binance could not be asked reliably "
-            f"within {waited:.1f} s. It was not sent again.",
-            hint=f"Do not repeat the order; check with {lookup.describe()}",
-        )
-
-    async def _existing_client_id(
-        self, endpoint: Endpoint, prepared: PreparedCall, account: Account
-    ) -> tuple[PreparedCall, IdChoice | None]:
-        """Find the order a client id names, with or without the ``agent-`` prefix (orders.py)."""
-
-        async def exists(lookup: Lookup) -> bool | None:
-            lookup_endpoint = self.catalog.get(lookup.tool)
-            assert lookup_endpoint is not None
-            try:
-                await self.client.call(lookup_endpoint, lookup.arguments, base_url=account.base_url, account=account)
-            except ExchangeError as exc:
-                return False if exc.code in NOT_FOUND_CODES else None
-            except BinanceSpotError:
-                return None
-            return True
-
-        params, choice = await resolve_client_id(endpoint, prepared.params, exists)
-        return (replace(prepared, params=params), choice) if choice else (prepared, None)
-
     async def _safety_status(self, asker: Asker) -> CallToolResult:
         current = self.accounts.current()
 
@@ -460,35 +324,6 @@ class Runtime:
             channel=channel, problems=current.problems,
         )
         return json_result(payload, error=False, redactor=self.redactor)
-
-    async def _public_read(self, tool: str, args: list[tuple[str, str]], account: Account) -> Any:
-        endpoint = self.catalog.get(tool)
-        assert endpoint is not None
-        return (await self.client.call(endpoint, args, base_url=account.base_url, account=None)).data
-
-    async def _check_filters(self, endpoint: Endpoint, params: dict[str, str], account: Account) -> None:
-        """Refuse locally an order the symbol's filters would reject (raises ``FilterRejected``).
-
-        Filters come from exchangeInfo, cached per base URL and symbol; when they cannot be
-        fetched the order is not held up: Binance still checks it."""
-        symbol = params.get("symbol")
-        if not symbol:
-            return
-
-        async def fetch() -> Any:
-            return await self._public_read("get_exchange_info", [("symbol", symbol)], account)
-
-        info = await self.filter_cache.get(account.base_url, symbol, fetch)
-        if info is None:
-            return
-        avg_price = None
-        if needs_avg_price(endpoint.tool, params, info):
-            try:
-                reply = await self._public_read("get_avg_price", [("symbol", symbol)], account)
-                avg_price = Decimal(str(reply["price"]))
-            except (BinanceSpotError, KeyError, TypeError, ArithmeticError):
-                avg_price = None  # unknown: the checks that need it are skipped
-        check_order(endpoint.tool, params, info, avg_price=avg_price)
 
     # -- account choice -------------------------------------------------------------------
 
@@ -524,34 +359,6 @@ class Runtime:
                 hint="Ask the user which account to use and call again with 'account'.",
             )
         return self.accounts.resolve(picked)
-
-    # -- CONFIRM ----------------------------------------------------------------------------
-
-    async def _last_price(self, account: Account, params: dict[str, str]) -> str | None:
-        """The symbol's last price for the preview's notional, when the order itself has none."""
-        if "symbol" not in params or params.get("price") or params.get("quoteOrderQty"):
-            return None
-        with anyio.move_on_after(PRICE_LOOKUP_TIMEOUT_S):
-            try:
-                data = await self._public_read("get_ticker_price", [("symbol", params["symbol"])], account)
-            except BinanceSpotError:
-                return None
-            return str(data["price"]) if isinstance(data, dict) and data.get("price") else None
-        return None
-
-    async def _quote_asset(self, account: Account, symbol: str | None) -> str | None:
-        """The symbol's quote asset (from the cached exchangeInfo), for the preview's notional."""
-        if not symbol:
-            return None
-
-        async def fetch() -> Any:
-            return await self._public_read("get_exchange_info", [("symbol", symbol)], account)
-
-        info = None
-        with anyio.move_on_after(PRICE_LOOKUP_TIMEOUT_S):
-            info = await self.filter_cache.get(account.base_url, symbol, fetch)
-        asset = info.get("quoteAsset") if info is not None else None
-        return asset if isinstance(asset, str) else None
 
 
 def build_server(runtime: Runtime) -> Server:

@@ -32,7 +32,7 @@ from starlette.applications import Starlette
 
 from binance_spot_mcp.config import HTTP_TOKEN_ENV, is_loopback_host
 from binance_spot_mcp.errors import ConfigError
-from binance_spot_mcp.server.runtime import Runtime, build_server
+from binance_spot_mcp.server import Runtime, build_server
 
 logger = logging.getLogger(__name__)
 

@@ -188,7 +188,7 @@ async def serve_stdio(runtime: Any) -> None:
     """Run the MCP server for ``runtime`` over stdin/stdout until stdin closes and all is answered."""
     from mcp.server.stdio import stdio_server
 
-    from binance_spot_mcp.server.runtime import build_server
+    from binance_spot_mcp.server import build_server
     from binance_spot_mcp.transport.stdio_pipes import PipeMessageStream, pipes_for_stdio
 
     server = build_server(runtime)

@@ -30,8 +30,8 @@ from mcp.types import (
 
 from binance_spot_mcp.approval.card import APPROVAL_META_KEY, APPROVE_TOOL
 from binance_spot_mcp.catalog.endpoints import Endpoint, ParamType, RuleKind, load_catalog
-from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.catalog.order_types import order_type_problems
+from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.server import Runtime, build_server
 from tests.e2e_support import loopback_environ
 

@@ -19,7 +19,7 @@ from binance_spot_mcp.errors import AccountsFileError
 from tests.e2e_support import random_token
 
 KEY, SECRET = random_token(), random_token()
-BLOCK = [f"### new", f"- API Key: {KEY}", f"- Secret: {SECRET}", "- Environment: testnet"]
+BLOCK = ["### new", f"- API Key: {KEY}", f"- Secret: {SECRET}", "- Environment: testnet"]
 
 
 def _entry(name: str = "new", **overrides: object) -> AccountEntry:

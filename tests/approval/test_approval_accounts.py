@@ -9,7 +9,7 @@ import stat
 import pytest
 
 from binance_spot_mcp.accounts.store import AccountStore
-from binance_spot_mcp.cli.main import journal_line
+from binance_spot_mcp.cli.listings import journal_line
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.redact import Redactor
 from tests.approval_support import Human, host, runtime_for, sends

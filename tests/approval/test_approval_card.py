@@ -9,10 +9,9 @@ from mcp.shared.exceptions import MCPError
 
 from binance_spot_mcp.accounts.store import AccountStore
 from binance_spot_mcp.approval.card import APPROVE_TOOL, CARD_URI
-from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.approval.confirm import preview
-from binance_spot_mcp.redact import escape_text
-from binance_spot_mcp.redact import Redactor
+from binance_spot_mcp.config import load_settings
+from binance_spot_mcp.redact import Redactor, escape_text
 from tests.approval_support import host, runtime_for, sends
 from tests.e2e_support import ERAS
 

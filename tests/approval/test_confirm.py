@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import anyio
 import pytest
 from mcp.shared.exceptions import MCPError
 from mcp.types import ElicitRequestFormParams, ElicitResult, ErrorData, InputRequiredResult
@@ -178,8 +177,8 @@ async def test_digest_check_refuses_a_state_for_another_request(world, variant):
     """Below the SDK's seal: a genuine state for one request never approves another."""
     from mcp.types import CallToolRequestParams, ClientCapabilities, ElicitationCapability
 
-    from binance_spot_mcp.approval.gate import Asker
     from binance_spot_mcp.approval.confirm import PendingState
+    from binance_spot_mcp.approval.gate import Asker
     from binance_spot_mcp.catalog.schema import prepare_arguments
 
     _with_second_mainnet_account(world)

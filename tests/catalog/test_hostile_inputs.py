@@ -9,9 +9,9 @@ import pytest
 
 import binance_spot_mcp.catalog.schema as schema
 from binance_spot_mcp.catalog.endpoints import load_catalog
+from binance_spot_mcp.catalog.schema import MAX_DECIMAL_DIGITS, plain_digits, prepare_arguments
 from binance_spot_mcp.config import base_url_problem, load_settings
 from binance_spot_mcp.errors import ConfigError, ToolInputError
-from binance_spot_mcp.catalog.schema import MAX_DECIMAL_DIGITS, plain_digits, prepare_arguments
 from tests.e2e_support import memory_client, result_json
 
 CATALOG = load_catalog()

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from binance_spot_mcp.catalog.endpoints import load_catalog
-from binance_spot_mcp.errors import ToolInputError
 from binance_spot_mcp.catalog.order_types import order_type_problems
 from binance_spot_mcp.catalog.schema import prepare_arguments
+from binance_spot_mcp.errors import ToolInputError
 from tests.e2e_support import ERAS, memory_client, result_json
 
 CATALOG = load_catalog()

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from binance_spot_mcp.catalog.endpoints import parse_skill
-from binance_spot_mcp.errors import ToolInputError
 from binance_spot_mcp.catalog.schema import plain_decimal, prepare_arguments, tool_schema
+from binance_spot_mcp.errors import ToolInputError
 from tests.mini_skill import MINI_SKILL
 
 CATALOG = parse_skill(MINI_SKILL)

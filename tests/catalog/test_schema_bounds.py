@@ -12,8 +12,8 @@ from decimal import Decimal
 import pytest
 
 from binance_spot_mcp.catalog.endpoints import Constraints, Param, ParamType, parse_skill
-from binance_spot_mcp.errors import ToolInputError
 from binance_spot_mcp.catalog.schema import optional_string, prepare_arguments, to_wire, tool_schema
+from binance_spot_mcp.errors import ToolInputError
 from tests.mini_skill import MINI_SKILL
 
 CATALOG = parse_skill(MINI_SKILL)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from binance_spot_mcp.catalog.endpoints import load_catalog
-from binance_spot_mcp.errors import ToolInputError
 from binance_spot_mcp.catalog.schema import prepare_arguments, shown
+from binance_spot_mcp.errors import ToolInputError
 
 CATALOG = load_catalog()
 ORDER = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "1", "price": "100"}

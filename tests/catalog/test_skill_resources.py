@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from binance_spot_mcp.exchange import filters, limits  # noqa: F401  (their error classes join the hierarchy)
 from binance_spot_mcp.catalog.endpoints import parse_skill, skill_text
-from binance_spot_mcp.errors import BinanceSpotError, CatalogError, ConfigError
 from binance_spot_mcp.catalog.skill_resources import GUIDE_PROMPT, GUIDE_URI, SKILL_URI, split_skill
+from binance_spot_mcp.errors import BinanceSpotError, CatalogError, ConfigError
+from binance_spot_mcp.exchange import filters, limits  # noqa: F401  (their error classes join the hierarchy)
 from tests.e2e_support import ERAS, memory_client, stdio_client_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,11 +15,11 @@ from mcp.shared.exceptions import MCPError
 
 from binance_spot_mcp.accounts.tools import NAMES as ACCOUNT_TOOL_NAMES
 from binance_spot_mcp.catalog.endpoints import load_catalog
+from binance_spot_mcp.catalog.toolsets import Selection, list_size, size_markdown
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.errors import ConfigError
-from binance_spot_mcp.streams.tools import NAMES as STREAM_TOOL_NAMES
 from binance_spot_mcp.server.tool_list import build_tools, offered_tools, tool_list_sizes
-from binance_spot_mcp.catalog.toolsets import Selection, list_size, size_markdown
+from binance_spot_mcp.streams.tools import NAMES as STREAM_TOOL_NAMES
 from tests.e2e_support import ERAS, memory_client, result_json, stdio_client_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from binance_spot_mcp.catalog.endpoints import load_catalog, parse_skill
 from binance_spot_mcp.errors import CatalogError
-
 from tests.mini_skill import MINI_SKILL
 
 

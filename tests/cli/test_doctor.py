@@ -13,7 +13,6 @@ import pytest
 from binance_spot_mcp.cli.main import main
 from tests.e2e_support import console_script, loopback_environ, random_token
 
-
 pytestmark = pytest.mark.usefixtures("cli_isolation")
 
 
@@ -254,9 +253,9 @@ def test_console_script_exit_code_and_no_secrets(loopback, capsys):
 async def test_a_host_that_never_answers_times_out(loopback):
     from dataclasses import replace
 
-    from binance_spot_mcp.config import load_settings
     from binance_spot_mcp.cli.doctor import diagnose
     from binance_spot_mcp.cli.doctor_report import render_text
+    from binance_spot_mcp.config import load_settings
     from binance_spot_mcp.redact import Redactor
 
     with socket.socket() as silent:  # accepts connections (backlog), never replies

@@ -8,11 +8,11 @@ import pytest
 
 from binance_spot_mcp.accounts.reading import Account
 from binance_spot_mcp.catalog.endpoints import parse_skill
-from binance_spot_mcp.exchange.client import encode_params, prepare_request, user_agent
 from binance_spot_mcp.errors import PolicyError
+from binance_spot_mcp.exchange.client import encode_params, prepare_request, user_agent
 from binance_spot_mcp.exchange.signing import HmacSigner
-from tests.mini_skill import MINI_SKILL
 from tests.exchange.test_signing import DOC_SECRET, DOC_SIGNATURE, DOC_SIGNATURE_UNICODE
+from tests.mini_skill import MINI_SKILL
 
 CATALOG = parse_skill(MINI_SKILL)
 DOC_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"

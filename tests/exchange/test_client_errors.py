@@ -17,8 +17,8 @@ import pytest
 
 from binance_spot_mcp.accounts.reading import Account
 from binance_spot_mcp.catalog.endpoints import load_catalog, parse_skill
-from binance_spot_mcp.exchange.client import BinanceClient, Reply
 from binance_spot_mcp.errors import BINANCE_HINTS, HTTP_HINTS, TOOL_HINTS, ExchangeError, TransportError
+from binance_spot_mcp.exchange.client import BinanceClient, Reply
 from binance_spot_mcp.exchange.signing import HmacSigner
 from tests.e2e_support import random_token
 from tests.mini_skill import MINI_SKILL

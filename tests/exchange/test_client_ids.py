@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.e2e_support import ERAS, memory_client, result_json
 from tests.e2e.test_e2e import _order_terms, _qty_for, _round_to
+from tests.e2e_support import ERAS, memory_client, result_json
 
 pytestmark = pytest.mark.anyio
 

@@ -27,9 +27,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from binance_spot_mcp.accounts.reading import Account
 from binance_spot_mcp.catalog.endpoints import load_catalog, parse_skill
-from binance_spot_mcp.exchange.client import BinanceClient, encode_params, prepare_request
 from binance_spot_mcp.config import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_HTTP_TIMEOUT_S
 from binance_spot_mcp.errors import ExchangeError, TransportError
+from binance_spot_mcp.exchange.client import BinanceClient, encode_params, prepare_request
 from binance_spot_mcp.exchange.limits import RateLimited
 from binance_spot_mcp.exchange.signing import Ed25519Signer, HmacSigner
 from tests.e2e_support import random_token

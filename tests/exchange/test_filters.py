@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 import pytest
 from anyio import wait_all_tasks_blocked
+
 from binance_spot_mcp.errors import ToolInputError
 from binance_spot_mcp.exchange.filter_cache import DEFAULT_FILTER_TTL_S, ExchangeInfoCache
 from binance_spot_mcp.exchange.filters import FilterRejected, check_order, find_violations, needs_avg_price

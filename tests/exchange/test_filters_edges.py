@@ -8,10 +8,20 @@ import logging
 from decimal import Decimal
 
 import pytest
+
 from binance_spot_mcp.exchange.filters import find_violations, needs_avg_price, symbol_entry
 from binance_spot_mcp.exchange.order_legs import order_legs
-
-from tests.exchange.test_filters import BY_SIDE, limit, lot_size, market, notional, passes, price_filter, rejected, symbol
+from tests.exchange.test_filters import (
+    BY_SIDE,
+    limit,
+    lot_size,
+    market,
+    notional,
+    passes,
+    price_filter,
+    rejected,
+    symbol,
+)
 
 D = Decimal
 PERCENT = {"filterType": "PERCENT_PRICE", "multiplierUp": "1.3", "multiplierDown": "0.7", "avgPriceMins": 5}

@@ -19,10 +19,10 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from binance_spot_mcp.exchange.filters import FilterRejected, check_order, find_violations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from binance_spot_mcp.exchange.filters import FilterRejected, check_order, find_violations
 from tests.fake_binance import running_fake
 
 API_KEY = "filterPropertyKey"

@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
+
 from binance_spot_mcp.errors import BinanceSpotError
 from binance_spot_mcp.exchange.limits import (
     DEFAULT_RATE_LIMITS,

@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-from binance_spot_mcp.exchange.limits import IpBanned, RateLimited, RateLimiter, host_key
 
+from binance_spot_mcp.exchange.limits import IpBanned, RateLimited, RateLimiter, host_key
 from tests.exchange.test_limits import BASE, MINUTE_100, limiter_at
 
 pytestmark = pytest.mark.anyio

@@ -15,15 +15,15 @@ import httpx
 import pytest
 
 from binance_spot_mcp.accounts.reading import Account
-from binance_spot_mcp.exchange.client import BinanceClient, midpoint_offset_ms
+from binance_spot_mcp.catalog.endpoints import parse_skill
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.errors import ExchangeError, TransportError
+from binance_spot_mcp.exchange.client import BinanceClient, midpoint_offset_ms
+from binance_spot_mcp.exchange.signing import HmacSigner
 from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.server import Runtime
-from binance_spot_mcp.exchange.signing import HmacSigner
-from tests.e2e_support import random_token, result_json
+from tests.e2e_support import random_token
 from tests.mini_skill import MINI_SKILL
-from binance_spot_mcp.catalog.endpoints import parse_skill
 
 pytestmark = pytest.mark.anyio
 

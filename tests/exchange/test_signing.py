@@ -7,7 +7,7 @@ import os
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa, ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from binance_spot_mcp.exchange.signing import (
     ED25519,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.fake_binance import RunningFake
 from tests.fake.test_fake_exchange import Key, err, public, register, signed
+from tests.fake_binance import RunningFake
 
 HOUR_MS = 3_600_000
 
@@ -108,8 +108,8 @@ def test_order_list_legs_come_back_in_the_documented_order(fake_exchange: Runnin
 
 def test_the_tool_refuses_the_same_my_trades_combinations_locally() -> None:
     from binance_spot_mcp.catalog.endpoints import load_catalog
-    from binance_spot_mcp.errors import ToolInputError
     from binance_spot_mcp.catalog.schema import prepare_arguments
+    from binance_spot_mcp.errors import ToolInputError
 
     endpoint = load_catalog().get("get_my_trades")
     for ok in ({}, {"orderId": 1}, {"startTime": 1, "endTime": 2}, {"orderId": 1, "fromId": 1}):

@@ -13,8 +13,8 @@ from typing import Any, Iterator
 import ccxt  # in the dev extras
 import pytest
 
-from tests.fake_binance import RunningFake
 from tests.fake.test_fake_exchange import register
+from tests.fake_binance import RunningFake
 
 
 @pytest.fixture

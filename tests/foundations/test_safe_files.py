@@ -19,10 +19,10 @@ from binance_spot_mcp.accounts.store import AccountStore
 from binance_spot_mcp.accounts.writing import read_credentials_file
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.errors import AccountsFileError, JournalError
+from binance_spot_mcp.exchange.signing import KeyLoadError, signer_from_key_file
 from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.safe_files import UnsafeFile, read_file, read_file_async
-from binance_spot_mcp.exchange.signing import KeyLoadError, signer_from_key_file
 from tests.e2e_support import make_keys, random_token
 
 KEY, SECRET = random_token(), random_token()
@@ -350,7 +350,7 @@ def test_a_directory_owned_by_root_is_trusted_one_owned_by_another_user_is_not(t
     monkeypatch.setattr(os, "stat", lambda p, *a, **k: Foreign(real_stat(p, *a, **k)))
     with pytest.raises(UnsafeFile, match="belongs to another user") as caught:
         safe_files.check_directory(tmp_path, "TOOLS.md")
-    assert caught.value.reason == safe_files.DIRECTORY and f"(holding TOOLS.md)" in caught.value.message
+    assert caught.value.reason == safe_files.DIRECTORY and "(holding TOOLS.md)" in caught.value.message
 
 
 def test_directory_refusals_say_why_and_how_to_fix(tmp_path):

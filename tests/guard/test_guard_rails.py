@@ -375,7 +375,7 @@ def test_bad_server_wide_values_stop_the_server_before_it_serves(tmp_path: Path,
 
 
 def test_journal_lines_show_what_the_guard_rails_found():
-    from binance_spot_mcp.cli.main import journal_line
+    from binance_spot_mcp.cli.listings import journal_line
 
     line = journal_line({"ts": "t", "id": "i", "phase": "intent", "tool": "place_order", "account": "main",
                          "environment": "mainnet", "method": "POST", "path": "/api/v3/order", "params": {"symbol": "BTCUSDT"},

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from binance_spot_mcp.catalog.endpoints import load_catalog, parse_skill
-from binance_spot_mcp.cli.main import catalog_json
+from binance_spot_mcp.cli.listings import catalog_json
 from binance_spot_mcp.server.tool_list import build_tools
 from tests.e2e_support import console_script
 

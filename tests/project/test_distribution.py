@@ -23,9 +23,9 @@ from mcp.client.stdio import stdio_client
 from binance_spot_mcp import __version__, config
 from binance_spot_mcp.accounts.tools import TOOLS as ACCOUNT_TOOLS
 from binance_spot_mcp.catalog.endpoints import load_catalog
+from binance_spot_mcp.catalog.toolsets import Selection
 from binance_spot_mcp.config import ENVIRONMENTS, parse_toolsets
 from binance_spot_mcp.server.tool_list import build_tools, offered_tools
-from binance_spot_mcp.catalog.toolsets import Selection
 from tests.e2e_support import ERAS, console_script, result_json, stdio_client_for
 
 ROOT = Path(__file__).resolve().parents[2]

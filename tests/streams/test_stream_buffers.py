@@ -10,9 +10,9 @@ import pytest
 
 from binance_spot_mcp.config import (
     OFFICIAL_STREAM_URLS,
-    Settings,
     OFFICIAL_WS_API_URLS,
     WS_API_PATH,
+    Settings,
     load_settings,
     ws_url_problem,
 )

@@ -28,6 +28,8 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from binance_spot_mcp.cli.main import main
 from binance_spot_mcp.config import HTTP_TOKEN_ENV, load_settings
+from binance_spot_mcp.errors import ConfigError
+from binance_spot_mcp.server import Runtime
 from binance_spot_mcp.transport.http import (
     HttpOptions,
     StaticTokenVerifier,
@@ -38,8 +40,6 @@ from binance_spot_mcp.transport.http import (
     transport_security,
     uvicorn_server,
 )
-from binance_spot_mcp.errors import ConfigError
-from binance_spot_mcp.server import Runtime
 from tests.e2e_support import ERAS, World, console_script, loopback_environ, result_json, transcript
 
 STARTUP_TIMEOUT_S = 15.0

@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 import pytest
-
 from mcp.shared.message import SessionMessage
 from mcp_types import JSONRPCResponse
 

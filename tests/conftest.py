@@ -1,14 +1,61 @@
-"""Shared pytest fixtures: the anyio backend and a running fake Binance exchange."""
+"""Shared pytest fixtures: each test's own state (home, state and config directories, umask, no
+inherited BINANCE_* settings), the anyio backend and a running fake Binance exchange.
+
+Tests run in parallel (pytest-xdist), so nothing a test writes may be shared: every test gets a
+home, an XDG state directory (the default journal and halt file live there) and an XDG config
+directory of its own. A tripwire fails any test after which the real state or config directory
+of the user running the suite has changed."""
 
 from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from tests.fake_binance import RunningFake, running_fake
+
+APP_DIR = "binance-spot-mcp"
+
+
+def _xdg_dir(variable: str, fallback: str) -> Path:
+    """Where this user's real XDG directory is, read before any test changes the environment."""
+    value = os.environ.get(variable, "").strip()
+    if value and Path(value).is_absolute():
+        return Path(value)
+    return Path(os.environ.get("HOME") or Path.home()) / fallback
+
+
+REAL_STATE_DIRS = (_xdg_dir("XDG_STATE_HOME", ".local/state") / APP_DIR, _xdg_dir("XDG_CONFIG_HOME", ".config") / APP_DIR)
+
+
+def _snapshot(directory: Path) -> tuple[tuple[str, int, int], ...] | None:
+    if not directory.exists():
+        return None
+    return tuple(sorted(
+        (str(p.relative_to(directory)), p.stat().st_size, p.stat().st_mtime_ns) for p in directory.rglob("*") if p.is_file()
+    ))
+
+
+@pytest.fixture(autouse=True)
+def own_state(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A home and XDG state/config directories of this test's own, and none of the caller's
+    BINANCE_* variables: the default journal and halt file land in a directory nobody else uses.
+    Fails the test when the real state or config directory changed while it ran."""
+    home = tmp_path_factory.mktemp("home")
+    for name in list(os.environ):
+        if name.startswith("BINANCE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    before = [_snapshot(d) for d in REAL_STATE_DIRS]
+    yield home
+    changed = [str(d) for d, seen in zip(REAL_STATE_DIRS, before) if _snapshot(d) != seen]
+    if changed:
+        pytest.fail(f"this test (or one running beside it) wrote to the real state: {', '.join(changed)}")
 
 
 @pytest.fixture(autouse=True)

@@ -1,1 +1,15 @@
-"""catalog wing (docstring to write)."""
+"""The catalog wing: the tools as SKILL.md describes them.
+
+Owns: parsing SKILL.md's tables into endpoints (``endpoints``, ``skill_tables``, ``model``,
+``weight_rules``), argument schemas and their checks (``schema``, ``order_types``), toolsets and
+what each costs in context (``toolsets``), and the skill offered to an agent as MCP resources and
+a prompt (``skill_resources``). Nothing here performs I/O beyond reading the bundled SKILL.md.
+
+May use: the foundations only (errors; ``mcp.types`` for tool and resource shapes). The composed
+tool list (endpoint tools plus the server's own) is the server wiring's ``tool_list``, since it
+needs the other wings' tool definitions.
+
+Offers: ``endpoints.load_catalog`` / ``Catalog`` / ``Endpoint``, ``schema.prepare_arguments`` /
+``PreparedCall`` / ``tool_schema``, ``toolsets.Selection``, ``skill_resources.GUIDE_URI`` and the
+resource handlers.
+"""

@@ -1,1 +1,13 @@
-"""guard wing (docstring to write)."""
+"""The guard wing: the operator's guard rails on every state-changing request (invariant 7).
+
+Owns: enforcement of the rules (``enforce``: symbol lists, per-order and 24-hour value caps, dry
+run, checked before approval and again at send time under the account's lock), the kill switch
+(``killswitch``: ``--trading off`` or the halt file), and ``get_safety_status`` (``safety``). The
+rules themselves are data in the top-level ``policy`` module, read by config and accounts.
+
+May use: the accounts and exchange wings (an order's value comes from the exchange's prices),
+the catalog and the foundations (the journal holds the 24-hour totals). Never approval or streams.
+
+Offers: ``enforce.Guard`` / ``recorded_spent``, ``killswitch.state`` / ``halt`` / ``resume``,
+``safety.safety_status`` / ``SAFETY_TOOL`` / ``describe_channel``.
+"""

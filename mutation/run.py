@@ -1,7 +1,7 @@
 """Mutation testing of the safety modules with mutmut: one command, not part of CI (it is slow).
 
     .venv/bin/python mutation/run.py                 # every module in SAFETY_MODULES
-    .venv/bin/python mutation/run.py redact schema   # only these
+    .venv/bin/python mutation/run.py redact catalog.schema   # only these (dotted, below binance_spot_mcp)
     .venv/bin/python mutation/run.py --jobs 2 redact
 
 mutmut mutates files under ``src/``; this package lives in ``server/``. So the script builds a
@@ -29,28 +29,33 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".mutation"
 RESULTS = ROOT / "mutation" / "results"  # one <module>.json each
 COPIED = ["tests", "bench", "SKILL.md", "README.md", "TOOLS.md.example", "references", "BENCHMARKS.md"]
-# Module -> the test files that exercise it (fast, in-process ones; the stdio/e2e suites are left out).
+# Module (dotted, below binance_spot_mcp) -> the test files that exercise it (fast, in-process ones; the
+# stdio/e2e suites are left out).
 SAFETY_MODULES: dict[str, list[str]] = {
     "redact": ["tests/foundations/test_redact.py", "tests/foundations/test_redaction_rules.py", "tests/foundations/test_redaction_fast_path.py", "tests/foundations/test_results.py",
                "tests/accounts/test_accounts_rules.py"],
     "safe_files": ["tests/foundations/test_safe_files.py", "tests/accounts/test_accounts_file.py", "tests/foundations/test_journal.py"],
-    "signing": ["tests/exchange/test_signing.py", "tests/exchange/test_client.py", "tests/foundations/test_safe_files.py"],
-    "orders": ["tests/exchange/test_orders.py", "tests/exchange/test_replies.py"],
-    "schema": ["tests/catalog/test_schema.py", "tests/catalog/test_schema_bounds.py", "tests/catalog/test_hostile_inputs.py",
+    "exchange.signing": ["tests/exchange/test_signing.py", "tests/exchange/test_client.py", "tests/foundations/test_safe_files.py"],
+    "exchange.orders": ["tests/exchange/test_orders.py", "tests/exchange/test_replies.py"],
+    "catalog.schema": ["tests/catalog/test_schema.py", "tests/catalog/test_schema_bounds.py", "tests/catalog/test_hostile_inputs.py",
                "tests/catalog/test_schema_messages.py",
                "tests/catalog/test_order_types.py::test_every_problem_of_a_call_is_reported_at_once_types_before_rules",
                "tests/project/test_cli_and_packaging.py::test_tool_list_matches_the_committed_snapshot"],
     "config": ["tests/foundations/test_config_rules.py", "tests/foundations/test_config.py", "tests/catalog/test_hostile_inputs.py",
                "tests/exchange/test_client.py", "tests/exchange/test_replies.py"],
-    "client": ["tests/exchange/test_client.py", "tests/exchange/test_replies.py", "tests/exchange/test_limits_rules.py",
+    "exchange.client": ["tests/exchange/test_client.py", "tests/exchange/test_replies.py", "tests/exchange/test_limits_rules.py",
                "tests/exchange/test_client_errors.py", "tests/exchange/test_client_requests.py"],
-    "accounts": ["tests/accounts/test_accounts.py", "tests/accounts/test_accounts_rules.py", "tests/foundations/test_safe_files.py",
-                 "tests/accounts/test_accounts_reading.py", "tests/accounts/test_accounts_file_edits.py"],
-    "accounts_file": ["tests/accounts/test_accounts_file.py", "tests/foundations/test_safe_files.py", "tests/accounts/test_accounts_file_edits.py"],
-    "limits": ["tests/exchange/test_limits.py", "tests/exchange/test_limits_rules.py", "tests/exchange/test_limits_edges.py"],
-    "filters": ["tests/exchange/test_filters.py", "tests/exchange/test_filters_rules.py", "tests/exchange/test_filters_edges.py"],
-    "confirm": ["tests/approval/test_confirm_unit.py"],  # test_confirm.py is an end-to-end matrix (40 s a run)
-    "approvals": ["tests/approval/test_approvals_unit.py"],  # test_approvals.py is the slow end-to-end matrix
+    "accounts.reading": ["tests/accounts/test_accounts.py", "tests/accounts/test_accounts_rules.py", "tests/foundations/test_safe_files.py",
+                         "tests/accounts/test_accounts_reading.py", "tests/accounts/test_accounts_file_edits.py"],
+    "accounts.store": ["tests/accounts/test_accounts.py", "tests/accounts/test_accounts_rules.py",
+                       "tests/accounts/test_accounts_reading.py"],
+    "accounts.writing": ["tests/accounts/test_accounts_file.py", "tests/foundations/test_safe_files.py", "tests/accounts/test_accounts_file_edits.py"],
+    "exchange.limits": ["tests/exchange/test_limits.py", "tests/exchange/test_limits_rules.py", "tests/exchange/test_limits_edges.py"],
+    "exchange.filters": ["tests/exchange/test_filters.py", "tests/exchange/test_filters_rules.py", "tests/exchange/test_filters_edges.py"],
+    "exchange.order_legs": ["tests/exchange/test_filters.py", "tests/exchange/test_filters_rules.py", "tests/exchange/test_filters_edges.py",
+                            "tests/exchange/test_pricing.py"],
+    "approval.confirm": ["tests/approval/test_confirm_unit.py"],  # test_confirm.py is an end-to-end matrix (40 s a run)
+    "approval.book": ["tests/approval/test_approvals_unit.py"],  # test_approvals.py is the slow end-to-end matrix
 }
 # Tests that spawn subprocesses or bind sockets for minutes are not worth running per mutant.
 DESELECT = ["-p", "no:cacheprovider", "-x", "-q",
@@ -75,7 +80,7 @@ def _scratch(module: str) -> Path:
     (where / "pyproject.toml").write_text(
         "[tool.mutmut]\n"
         'source_paths = ["src/binance_spot_mcp"]\n'
-        f'only_mutate = ["src/binance_spot_mcp/{module}.py"]\n'
+        f'only_mutate = ["src/binance_spot_mcp/{module.replace(".", "/")}.py"]\n'
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
         f"pytest_add_cli_args = {json.dumps(DESELECT)}\n"
         f"also_copy = {json.dumps(also)}\n"

@@ -33,7 +33,9 @@ COPIED = ["tests", "bench", "SKILL.md", "README.md", "TOOLS.md.example", "refere
 # stdio/e2e suites are left out).
 SAFETY_MODULES: dict[str, list[str]] = {
     "redact": ["tests/foundations/test_redact.py", "tests/foundations/test_redaction_rules.py", "tests/foundations/test_redaction_fast_path.py", "tests/foundations/test_results.py",
-               "tests/accounts/test_accounts_rules.py"],
+               "tests/accounts/test_accounts_rules.py",
+               # escape_text (moved here from confirm)
+               "tests/approval/test_confirm_unit.py", "tests/approval/test_approval_card.py"],
     "safe_files": ["tests/foundations/test_safe_files.py", "tests/accounts/test_accounts_file.py", "tests/foundations/test_journal.py"],
     "exchange.signing": ["tests/exchange/test_signing.py", "tests/exchange/test_client.py", "tests/foundations/test_safe_files.py"],
     "exchange.orders": ["tests/exchange/test_orders.py", "tests/exchange/test_replies.py"],

@@ -1,15 +1,18 @@
 """Shared pytest fixtures: each test's own state (home, state and config directories, umask, no
 inherited BINANCE_* settings), the anyio backend and a running fake Binance exchange.
 
-Tests run in parallel (pytest-xdist), so nothing a test writes may be shared: every test gets a
-home, an XDG state directory (the default journal and halt file live there) and an XDG config
-directory of its own. A tripwire fails any test after which the real state or config directory
-of the user running the suite has changed."""
+Tests run in parallel (pytest-xdist), so nothing a test writes may be shared: each pytest process
+(every xdist worker) gets a home, an XDG state directory (the default journal and halt file live
+there) and an XDG config directory of its own from the start, so session fixtures and collection
+use them too; and each test gets another set of its own. A tripwire fails any test after which
+the real state or config directory of the user running the suite has changed."""
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -18,17 +21,52 @@ import pytest
 from tests.fake_binance import RunningFake, running_fake
 
 APP_DIR = "binance-spot-mcp"
+# The real directories, found once by the first pytest process and handed to its xdist workers
+# (which start with the private home pytest_configure set, not the user's).
+REAL_DIRS_ENV = "TESTS_REAL_STATE_DIRS"
 
 
 def _xdg_dir(variable: str, fallback: str) -> Path:
-    """Where this user's real XDG directory is, read before any test changes the environment."""
+    """Where this user's real XDG directory is, by the rules config.py follows."""
     value = os.environ.get(variable, "").strip()
-    if value and Path(value).is_absolute():
-        return Path(value)
+    if value and Path(value).expanduser().is_absolute():
+        return Path(value).expanduser()
     return Path(os.environ.get("HOME") or Path.home()) / fallback
 
 
-REAL_STATE_DIRS = (_xdg_dir("XDG_STATE_HOME", ".local/state") / APP_DIR, _xdg_dir("XDG_CONFIG_HOME", ".config") / APP_DIR)
+def _real_state_dirs() -> tuple[Path, ...]:
+    known = os.environ.get(REAL_DIRS_ENV)
+    if known:
+        return tuple(Path(p) for p in known.split(os.pathsep))
+    found = (_xdg_dir("XDG_STATE_HOME", ".local/state") / APP_DIR, _xdg_dir("XDG_CONFIG_HOME", ".config") / APP_DIR)
+    os.environ[REAL_DIRS_ENV] = os.pathsep.join(str(p) for p in found)
+    return found
+
+
+REAL_STATE_DIRS = _real_state_dirs()
+_PROCESS_HOME = pytest.StashKey[Path]()
+
+
+def _point_home_at(home: Path, env: pytest.MonkeyPatch | None = None) -> None:
+    for name, value in (("HOME", home), ("XDG_STATE_HOME", home / ".local" / "state"), ("XDG_CONFIG_HOME", home / ".config")):
+        if env is None:
+            os.environ[name] = str(value)
+        else:
+            env.setenv(name, str(value))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """This process's own home, before collection and before any session fixture runs."""
+    home = Path(tempfile.mkdtemp(prefix="binance-spot-mcp-tests-home-"))
+    config.stash[_PROCESS_HOME] = home
+    _point_home_at(home)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = config.stash.get(_PROCESS_HOME, None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
+
 
 
 def _snapshot(directory: Path) -> tuple[tuple[str, int, int], ...] | None:
@@ -48,9 +86,7 @@ def own_state(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
     for name in list(os.environ):
         if name.startswith("BINANCE_"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    _point_home_at(home, monkeypatch)
     before = [_snapshot(d) for d in REAL_STATE_DIRS]
     yield home
     changed = [str(d) for d, seen in zip(REAL_STATE_DIRS, before) if _snapshot(d) != seen]

@@ -1,6 +1,6 @@
 """Allow ``python -m binance_spot_mcp``."""
 
-from binance_spot_mcp.cli.main import main
+from binance_spot_mcp.cli.commands import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

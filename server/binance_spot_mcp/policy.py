@@ -16,7 +16,7 @@ TOOLS.md lines (each optional)::
     - Dry Run: true                      answer with the preview and the verdict; send nothing
     - Confirm: always                    ask the human on testnet/demo too (default: mainnet)
 
-This module does no I/O: valuing orders is ``pricing``'s job, enforcing is ``guard``'s.
+This module does no I/O: valuing orders is ``exchange.pricing``'s job, enforcing is ``guard.enforce``'s.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 CONFIRM_MAINNET, CONFIRM_ALWAYS = "mainnet", "always"
 CONFIRM_CHOICES = (CONFIRM_MAINNET, CONFIRM_ALWAYS)
-# TOOLS.md labels (lower case) -> Rules attribute; accounts.py accepts these lines too.
+# TOOLS.md labels (lower case) -> Rules attribute; accounts/reading.py accepts these lines too.
 POLICY_FIELDS: Mapping[str, str] = {
     "max order value": "max_order_value",
     "max daily value": "max_daily_value",

@@ -1,1 +1,1 @@
-"""Tests of accounts."""
+"""Tests of the accounts wing: reading and writing TOOLS.md, key files, the account tools."""

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from binance_spot_mcp.accounts.store import AccountStore
-from binance_spot_mcp.cli.main import main
+from binance_spot_mcp.cli.commands import main
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.errors import AccountError
 from binance_spot_mcp.redact import Redactor

@@ -145,7 +145,7 @@ def test_a_bad_port_in_tools_md_breaks_only_that_account(tmp_path):
 
 
 def test_the_cli_reports_a_bad_port_without_a_traceback(tmp_path, capsys, cli_isolation):
-    from binance_spot_mcp.cli.main import main
+    from binance_spot_mcp.cli.commands import main
 
     code = main(["--tools-file", str(tmp_path / "TOOLS.md"), "accounts", "add", "x", "--environment", "testnet",
                  "--base-url", "https://api.binance.com:abc"])

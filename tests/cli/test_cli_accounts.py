@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from binance_spot_mcp.cli.main import _parser, main
+from binance_spot_mcp.cli.commands import _parser, main
 from binance_spot_mcp.journal import Journal
 from tests.e2e_support import console_script
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from binance_spot_mcp.cli.main import main
+from binance_spot_mcp.cli.commands import main
 from tests.e2e_support import console_script
 
 BOUND_S = 60.0

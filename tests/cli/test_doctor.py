@@ -10,7 +10,7 @@ import subprocess
 import anyio
 import pytest
 
-from binance_spot_mcp.cli.main import main
+from binance_spot_mcp.cli.commands import main
 from tests.e2e_support import console_script, loopback_environ, random_token
 
 pytestmark = pytest.mark.usefixtures("cli_isolation")

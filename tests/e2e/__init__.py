@@ -1,1 +1,1 @@
-"""Tests of e2e."""
+"""Whole-server tests: a real MCP client drives the real server against the fake exchange."""

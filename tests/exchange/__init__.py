@@ -1,1 +1,1 @@
-"""Tests of exchange."""
+"""Tests of the exchange wing: the REST client, signing, rate limits, filters, pricing, orders and lost replies."""

@@ -1,1 +1,1 @@
-"""Tests of foundations."""
+"""Tests of the top-level modules the wings stand on: config, journal, redaction, results, safe files."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from binance_spot_mcp.accounts.store import AccountStore
-from binance_spot_mcp.cli.main import main
+from binance_spot_mcp.cli.commands import main
 from binance_spot_mcp.config import destination_environment, environment_conflict, load_settings
 from binance_spot_mcp.errors import ConfigError
 from binance_spot_mcp.redact import Redactor

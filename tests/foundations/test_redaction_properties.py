@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from binance_spot_mcp.accounts.reading import parse_accounts
 from binance_spot_mcp.accounts.store import AccountStore
 from binance_spot_mcp.catalog.endpoints import load_catalog
-from binance_spot_mcp.cli.main import configure_logging
+from binance_spot_mcp.cli.commands import configure_logging
 from binance_spot_mcp.config import OFFICIAL_BASE_URLS, load_settings
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.server import Runtime

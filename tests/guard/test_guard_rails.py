@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 import pytest
 
-from binance_spot_mcp.cli.main import main
+from binance_spot_mcp.cli.commands import main
 from tests.e2e_support import ERAS, World, memory_client, result_json, stdio_client_for
 
 pytestmark = pytest.mark.anyio

@@ -15,7 +15,7 @@ import pytest
 from binance_spot_mcp import config
 from binance_spot_mcp.accounts.reading import _FIELDS
 from binance_spot_mcp.accounts.store import AccountStore
-from binance_spot_mcp.cli.main import _parser
+from binance_spot_mcp.cli.commands import _parser
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.redact import Redactor
 

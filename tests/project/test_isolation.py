@@ -9,7 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from binance_spot_mcp.config import default_config_dir, default_journal_file, load_settings
+from tests.conftest import _PROCESS_HOME as PROCESS_HOME
 from tests.conftest import REAL_STATE_DIRS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,10 +37,26 @@ def test_the_default_journal_halt_file_and_config_dir_are_the_tests_own(own_stat
     assert not any(name.startswith("BINANCE_") for name in os.environ)
 
 
-def test_two_tests_never_share_a_state_directory(own_state: Path, tmp_path_factory):
-    # the fixture made this home for this test alone: nothing else has written into it
+@pytest.mark.parametrize("turn", range(3))
+def test_two_tests_never_share_a_state_directory(own_state: Path, turn: int):
+    # each turn leaves a journal where the default one goes; a directory shared with an earlier
+    # test (of this worker, or of this process when run serially) would still hold it
+    journal = default_journal_file()
+    assert journal.is_relative_to(own_state) and not journal.exists()
     assert list(own_state.iterdir()) == []
-    assert own_state.parent == tmp_path_factory.getbasetemp()
+    journal.parent.mkdir(parents=True)
+    journal.write_text(f"turn {turn}\n")
+
+
+@pytest.fixture(scope="session")
+def home_at_session_start() -> str:
+    return os.environ["HOME"]
+
+
+def test_session_fixtures_already_see_the_processes_own_home(home_at_session_start: str, pytestconfig):
+    process_home = pytestconfig.stash[PROCESS_HOME]
+    assert Path(home_at_session_start) == process_home
+    assert not any(real.is_relative_to(process_home) for real in REAL_STATE_DIRS)
 
 
 def test_a_test_that_writes_to_the_real_state_directory_fails(tmp_path: Path):

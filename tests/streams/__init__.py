@@ -1,1 +1,1 @@
-"""Tests of streams."""
+"""Tests of the streams wing: buffers, the reconnecting WebSocket, market and user streams end to end."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import deque
 from typing import Any
 
 import anyio
@@ -87,21 +88,41 @@ async def test_odd_pings_and_pongs_do_not_disturb_the_connection(fake_exchange: 
         await socket.aclose()
 
 
+class _RecordingDeque(deque):
+    """The socket's record of its own send times, kept whole for the test to read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.appended: list[float] = []
+
+    def append(self, value: float) -> None:
+        self.appended.append(value)
+        super().append(value)
+
+
 async def test_outgoing_messages_are_paced_below_the_limit(fake_exchange: RunningFake) -> None:
     # the fake counts only JSON messages, so it allows what is left of Binance's limit once a ping
-    # and a pong are sent in the same second: a client pacing JSON faster is closed and fails here
+    # and a pong are sent in the same second: a client pacing JSON faster is closed and fails here.
+    # The fake counts over 0.8 s rather than 1 s, so that a message delivered up to 0.2 s late (the
+    # fake shares this process and the CPU with parallel tests) is not mistaken for a burst; a
+    # client sending four a second, in a burst or evenly (0, 0.25, 0.5, 0.75 s), is still caught.
     fake_exchange.streams.max_messages_per_s = BINANCE_MESSAGES_PER_S - ROOM_FOR_PING_AND_PONG
-    # counted over 0.8 s rather than 1 s: a message delivered up to 0.2 s late (the fake shares this
-    # process and the CPU with parallel tests) is not mistaken for a burst, while a client pacing
-    # four a second, in a burst or evenly (0, 0.25, 0.5, 0.75 s), still puts four in one window
     fake_exchange.streams.message_window_s = 0.8
     socket = _socket(fake_exchange)
+    sent = _RecordingDeque()
+    socket._sent = sent  # the socket's own clock decides its pacing: read it there, exactly
     socket.start()
     try:
         assert await socket.wait_ready(BOUND_S)
         replies = [await socket.request({"method": "LIST_SUBSCRIPTIONS"}) for _ in range(9)]
         assert all(r["result"] == ["btcusdt@trade"] for r in replies)
         assert fake_exchange.streams.limit_violations == 0 and socket.connects == 1
+        # and by the socket's own clock, no full second ever holds more than 3 (a rate of 3.5 or
+        # 3.75 a second, which the fake's narrower window would let through, fails here)
+        allowed = BINANCE_MESSAGES_PER_S - ROOM_FOR_PING_AND_PONG
+        times = sent.appended
+        assert len(times) == 10  # the SUBSCRIBE, then the nine requests
+        assert all(later - earlier >= 1.0 - 1e-3 for earlier, later in zip(times, times[allowed:]))
     finally:
         await socket.aclose()
 

@@ -1,1 +1,1 @@
-"""Tests of transport."""
+"""Tests of the transports: stdio (pipes, draining) and streamable HTTP."""

@@ -26,7 +26,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ElicitRequestFormParams, ElicitResult
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from binance_spot_mcp.cli.main import main
+from binance_spot_mcp.cli.commands import main
 from binance_spot_mcp.config import HTTP_TOKEN_ENV, load_settings
 from binance_spot_mcp.errors import ConfigError
 from binance_spot_mcp.server import Runtime

@@ -6,8 +6,9 @@ key files a model may name (``key_paths``), and the account tools list/show/add
 (``tools``). Secrets are registered with the redactor the moment they are read.
 
 May use: the exchange wing (to load signing keys), the catalog wing (argument schemas) and the
-foundations. Never approval, guard or streams: ``add_account``'s approval is decided by the
-server wiring, which asks the approval wing.
+foundations; ``reading`` and ``store`` know nothing of MCP (an import-linter contract). Never
+approval, guard or streams: ``add_account``'s approval is decided by the server wiring, which
+asks the approval wing.
 
 Offers: ``reading.Account`` / ``AccountSet`` / ``DEFAULT_ACCOUNT``, ``store.AccountStore`` /
 ``market_data_source``, ``writing.add_account`` / ``remove_account`` / ``AccountEntry``,

@@ -7,7 +7,7 @@
   carries (sealed by the SDK's ``RequestStateBoundary``) between a question and its answer.
 * ``ConfirmationTokens`` back the chat path: the model relays CONFIRM typed by the human together
   with a token bound to one request digest. That path exists only where the operator opted in;
-  ``approval_gate`` decides which channel a call gets.
+  ``gate`` decides which channel a call gets.
 
 Only the exact text CONFIRM (surrounding spaces aside) approves. Anything else sends nothing.
 """

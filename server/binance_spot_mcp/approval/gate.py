@@ -6,9 +6,9 @@ per call from what the host declared, in this order:
 
 1. ``form``: a form elicitation shown by the host (handshake era: pushed mid-call and awaited;
    modern era: an ``InputRequiredResult`` whose sealed ``request_state`` names the request);
-2. ``url``: a URL elicitation pointing at a one-time loopback page (``approval_page``) where the
+2. ``url``: a URL elicitation pointing at a one-time loopback page (``page``) where the
    human reads the preview and types CONFIRM; the call then completes;
-3. ``app``: the MCP Apps confirmation card (``approval_card``); the card's app-only tool approves
+3. ``app``: the MCP Apps confirmation card (``card``); the card's app-only tool approves
    and the request is sent from there;
 4. ``chat``: CONFIRM typed in the chat and relayed by the model with a single-use token -- only
    where the operator opted in (``--allow-chat-confirm`` or ``Chat Confirm: true`` on the

@@ -5,7 +5,7 @@ Owns: parsing SKILL.md's tables into endpoints (``endpoints``, ``skill_tables``,
 what each costs in context (``toolsets``), and the skill offered to an agent as MCP resources and
 a prompt (``skill_resources``). Nothing here performs I/O beyond reading the bundled SKILL.md.
 
-May use: the foundations only (errors; ``mcp.types`` for tool and resource shapes). The composed
+May use: the foundations only (and ``mcp``: tool and resource types, the resource handlers' context). The composed
 tool list (endpoint tools plus the server's own) is the server wiring's ``tool_list``, since it
 needs the other wings' tool definitions.
 

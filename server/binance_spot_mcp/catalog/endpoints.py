@@ -18,7 +18,7 @@ separated by ``;``, the first whose condition holds gives the weight, e.g.
 
 This module holds the endpoint, toolset and catalog records and the loader that checks each
 table's cells; the markdown itself is read by ``skill_tables``, and the parameter types are in
-``catalog_model``. Any malformed row fails loading with a ``CatalogError`` naming the line and
+``model``. Any malformed row fails loading with a ``CatalogError`` naming the line and
 the problem.
 """
 

@@ -1,9 +1,8 @@
 """The catalog's plain value types: security types, parameter types and constraints, parameters,
 and the "at least / at most / exactly one of" rules over them.
 
-Both ``catalog`` (the endpoints, toolsets and the SKILL.md loader) and ``weight_rules``, which
-``catalog`` uses, need them; here they sit below both, with no import cycle. ``catalog`` still
-offers them under its own name.
+Both ``endpoints`` (the SKILL.md loader) and ``weight_rules``, which ``endpoints`` uses, need
+them; here they sit below both, with no import cycle.
 """
 
 from __future__ import annotations

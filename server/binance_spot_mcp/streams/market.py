@@ -11,7 +11,7 @@ When Binance refuses a ``SUBSCRIBE``:
 * for a new subscription, ``add`` raises ``ExchangeError`` with Binance's code and message; the
   subscription's streams are forgotten (and the connection closed when nothing else uses it);
 * after a reconnect, the connection counts as failed and is replaced after a growing delay (see
-  ``ws_connection``), with every stream kept. Each of those streams was accepted by Binance
+  ``connection``), with every stream kept. Each of those streams was accepted by Binance
   before, so the refusal is taken as passing; while it lasts, ``socket.last_error`` says why,
   and closing the subscriptions that use the stream at fault ends it.
 

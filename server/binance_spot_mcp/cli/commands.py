@@ -1,7 +1,7 @@
 """Command line: ``binance-spot-mcp [serve]`` runs the MCP server over stdio (``serve --http``:
-streamable HTTP, see ``http_transport``);
+streamable HTTP, see ``transport.http``);
 ``binance-spot-mcp tools [--json]`` prints the endpoint catalog;
-``binance-spot-mcp accounts list|show|add|remove`` manages TOOLS.md (``cli_accounts``: keys
+``binance-spot-mcp accounts list|show|add|remove`` manages TOOLS.md (``cli.accounts``: keys
 are typed without echo and only ever printed masked); ``binance-spot-mcp journal [-n N] [--json]`` shows the
 audit journal of state-changing requests; ``binance-spot-mcp doctor [ACCOUNT] [--json]
 [--offline]`` checks the set-up (TOOLS.md, key files, reachability, clock, keys) and says how to fix it;

@@ -30,7 +30,6 @@ from urllib.parse import urlsplit
 
 from binance_spot_mcp.accounts.reading import Account
 from binance_spot_mcp.config import MAINNET
-from binance_spot_mcp.policy import requires_approval
 from binance_spot_mcp.redact import escape_text
 
 CONFIRM_WORD = "CONFIRM"

@@ -76,7 +76,6 @@ class Reply:
     data: Any
 
 
-
 class Credentials(Protocol):
     """What signing a request takes from an account: its API key and its signer. The accounts
     wing's ``Account`` has both; this wing never imports it (accounts sit above the exchange)."""

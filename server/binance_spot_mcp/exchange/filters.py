@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 
 DECIMAL_PRECISION = 100  # wire decimals have at most 20 + 20 digits; products and quotients fit
 
-
 # How many times a suggestion that breaks another filter is replaced by that filter's suggestion.
 MAX_SUGGESTION_ROUNDS = 4
 _PRICED_TYPES = frozenset({"LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"})
@@ -92,6 +91,7 @@ class FilterRejected(ToolInputError):
         return out
 
 
+# ---------------------------------------------------------------------------------- decimals
 def _fmt(value: Decimal) -> str:
     """Plain decimal text without trailing zeros or exponent: ``0.012``, ``100``."""
     text = format(value.normalize(), "f")

@@ -35,6 +35,14 @@ class MarketFacts:
         assert endpoint is not None
         return (await self.client.call(endpoint, args, base_url=base_url, account=None)).data
 
+    async def symbol_info(self, base_url: str, symbol: str) -> Any:
+        """The symbol's exchangeInfo reply, from the cache or fetched once (None when unavailable)."""
+
+        async def fetch() -> Any:
+            return await self.public_read("get_exchange_info", [("symbol", symbol)], base_url)
+
+        return await self.filter_cache.get(base_url, symbol, fetch)
+
     async def check_filters(self, endpoint: Endpoint, params: dict[str, str], base_url: str) -> None:
         """Refuse locally an order the symbol's filters would reject (raises ``FilterRejected``).
 
@@ -43,11 +51,7 @@ class MarketFacts:
         symbol = params.get("symbol")
         if not symbol:
             return
-
-        async def fetch() -> Any:
-            return await self.public_read("get_exchange_info", [("symbol", symbol)], base_url)
-
-        info = await self.filter_cache.get(base_url, symbol, fetch)
+        info = await self.symbol_info(base_url, symbol)
         if info is None:
             return
         avg_price = None
@@ -75,12 +79,8 @@ class MarketFacts:
         """The symbol's quote asset (from the cached exchangeInfo), for the preview's notional."""
         if not symbol:
             return None
-
-        async def fetch() -> Any:
-            return await self.public_read("get_exchange_info", [("symbol", symbol)], base_url)
-
         info = None
         with anyio.move_on_after(PRICE_LOOKUP_TIMEOUT_S):
-            info = await self.filter_cache.get(base_url, symbol, fetch)
+            info = await self.symbol_info(base_url, symbol)
         asset = info.get("quoteAsset") if info is not None else None
         return asset if isinstance(asset, str) else None

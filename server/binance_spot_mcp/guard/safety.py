@@ -14,7 +14,7 @@ from mcp.types import Tool, ToolAnnotations
 
 from binance_spot_mcp.accounts.reading import Account
 from binance_spot_mcp.catalog.toolsets import Selection
-from binance_spot_mcp.config import MAINNET, Settings
+from binance_spot_mcp.config import Settings
 from binance_spot_mcp.guard import killswitch
 from binance_spot_mcp.policy import requires_approval
 

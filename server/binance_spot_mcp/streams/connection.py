@@ -20,7 +20,13 @@
 * outgoing JSON messages are paced to ``MAX_MESSAGES_PER_S`` (see there for why it is 3).
 
 Messages with an ``id`` that answers a pending ``request`` complete it; every other message goes
-to ``on_message``. Everything runs on the asyncio loop that called ``start``.
+to ``on_message``. A frame that cannot be used (not JSON, nested too deep, an ``id`` that is not a
+number, a handler that fails on it) is logged by its size and the error's type only, counted in
+``skipped``, and skipped: no frame ends the connection loop, which only ``aclose`` stops. Frames
+over ``MAX_MESSAGE_BYTES`` are refused by the ``websockets`` library (the connection is closed
+and replaced). The signature and key of a signed ``request`` are masked in every frame that
+echoes them (``scrub``), before anything reads it. Everything runs on the asyncio loop that
+called ``start``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from binance_spot_mcp.errors import ExchangeError, TransportError
+from binance_spot_mcp.redact import MASK, mask_api_key
 
 if TYPE_CHECKING:  # websockets is imported on first use, so servers that never stream start faster
     from websockets.asyncio.client import ClientConnection
@@ -58,7 +65,10 @@ PING_TIMEOUT_S = 20.0
 OPEN_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 2.0
 REQUEST_TIMEOUT_S = 10.0
-MAX_MESSAGE_BYTES = 4 * 2**20
+# The largest frame accepted; Binance's frames on the streams we offer are a few kB (a depth20
+# snapshot, an executionReport), so 1 MiB is far above them and bounds what one frame costs parsed.
+MAX_MESSAGE_BYTES = 2**20
+REMEMBERED_SECRETS = 32  # forms of the latest signatures and keys masked in incoming frames
 SERVER_SHUTDOWN = "serverShutdown"
 
 Handler = Callable[[Any], None]
@@ -84,6 +94,34 @@ def describe_failure(exc: BaseException) -> str:
     if isinstance(exc, ExchangeError):
         return f"{type(exc).__name__} (code {exc.code}): {exc.msg[:200]}"
     return type(exc).__name__
+
+
+def scrub(value: Any, forms: dict[str, str]) -> Any:
+    """``value`` (parsed JSON) with every occurrence of a key of ``forms`` in its strings replaced."""
+    if isinstance(value, str):
+        for form, replacement in forms.items():
+            if form in value:
+                value = value.replace(form, replacement)
+        return value
+    if isinstance(value, dict):
+        return {scrub(k, forms): scrub(v, forms) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(item, forms) for item in value]
+    return value
+
+
+def secret_forms(params: dict[str, Any]) -> dict[str, str]:
+    """What a signed WebSocket API request's echo may show of its signature and key, and the mask
+    of each: the values as sent and percent-encoded (as in a query string)."""
+    from urllib.parse import quote
+
+    forms: dict[str, str] = {}
+    key, signature = params.get("apiKey"), params.get("signature")
+    if isinstance(signature, str) and len(signature) >= 8:
+        forms.update({signature: MASK, quote(signature, safe=""): MASK})
+    if isinstance(key, str) and len(key) >= 8:
+        forms.update({key: mask_api_key(key), quote(key, safe=""): mask_api_key(key)})
+    return forms
 
 
 def is_server_shutdown(message: Any) -> bool:
@@ -134,6 +172,8 @@ class ReconnectingSocket:
         self._progress = asyncio.Event()  # replaced after each connect attempt, good or bad
         self.connects = 0
         self.drops = 0
+        self.skipped = 0  # frames that could not be used
+        self._signatures: dict[str, str] = {}  # forms of recent signatures and keys -> their mask
         self.last_error = ""
 
     # -- life cycle -------------------------------------------------------------------------
@@ -208,6 +248,9 @@ class ReconnectingSocket:
     async def request(self, message: dict[str, Any], timeout_s: float = REQUEST_TIMEOUT_S) -> Any:
         """Send a message with a fresh ``id`` and return the reply carrying that id."""
         request_id = next(self._ids)
+        params = message.get("params")
+        if isinstance(params, dict) and "signature" in params:
+            self._remember(secret_forms(params))
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         try:
@@ -222,6 +265,13 @@ class ReconnectingSocket:
             self._pending.pop(request_id, None)
             if future.done() and not future.cancelled():
                 future.exception()  # failed while ``send`` raised: seen, so asyncio does not report it
+
+    def _remember(self, forms: dict[str, str]) -> None:
+        for form, replacement in forms.items():
+            self._signatures.pop(form, None)
+            self._signatures[form] = replacement
+        while len(self._signatures) > REMEMBERED_SECRETS:
+            del self._signatures[next(iter(self._signatures))]
 
     # -- the connection loop ------------------------------------------------------------------
 
@@ -258,6 +308,11 @@ class ReconnectingSocket:
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ConnectionClosed, NotConnected) as exc:
                 self.last_error = f"{type(exc).__name__}"
                 logger.info("WebSocket %s: %s", self.url, self.last_error)
+                if not self.ready.is_set():
+                    self._failed_attempts += 1
+            except Exception as exc:  # noqa: BLE001 - nothing a server sends may end the loop
+                self.last_error = f"{type(exc).__name__}"
+                logger.warning("WebSocket %s: the connection failed: %s", self.url, self.last_error)
                 if not self.ready.is_set():
                     self._failed_attempts += 1
             finally:
@@ -320,23 +375,34 @@ class ReconnectingSocket:
     async def _read(self, ws: ClientConnection) -> None:
         async for raw in ws:
             try:
-                message = json.loads(raw, parse_float=str)
-            except ValueError:
-                continue
-            request_id = message.get("id") if isinstance(message, dict) else None
-            if request_id is not None and request_id in self._pending:
-                future = self._pending[request_id]
-                if not future.done():
-                    future.set_result(message)
-                continue
-            if is_server_shutdown(message):
-                logger.info("WebSocket %s: serverShutdown, reconnecting", self.url)
-                self._renew.set()
-                continue
-            try:
-                self._on_message(message)
-            except Exception:  # noqa: BLE001 - one bad message must not end the connection
-                logger.exception("WebSocket %s: a message could not be handled", self.url)
+                self._handle(raw)
+            except Exception as exc:  # noqa: BLE001 - one frame we cannot use must not end the connection
+                self.skipped += 1
+                logger.warning("WebSocket %s: skipped a frame of %d characters: %s", self.url, len(raw),
+                               type(exc).__name__)
+
+    def _handle(self, raw: str | bytes) -> None:
+        """Parse one frame and route it: a reply to a pending request, ``serverShutdown``, or
+        ``on_message``. Raises for a frame that cannot be used (the caller skips it)."""
+        text = raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "replace")
+        message = json.loads(text, parse_float=str)  # RecursionError for JSON nested too deep
+        if self._signatures and any(form in text for form in self._signatures):
+            message = scrub(message, self._signatures)
+        request_id = message.get("id") if isinstance(message, dict) else None
+        if isinstance(request_id, int) and not isinstance(request_id, bool) and request_id in self._pending:
+            future = self._pending[request_id]
+            if not future.done():
+                future.set_result(message)
+            return
+        if is_server_shutdown(message):
+            logger.info("WebSocket %s: serverShutdown, reconnecting", self.url)
+            self._renew.set()
+            return
+        try:
+            self._on_message(message)
+        except Exception as exc:  # noqa: BLE001 - one bad message must not end the connection
+            self.skipped += 1
+            logger.warning("WebSocket %s: a message could not be handled: %s", self.url, type(exc).__name__)
 
     async def _respect_connect_limit(self) -> None:
         now = self._clock()

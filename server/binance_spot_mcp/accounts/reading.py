@@ -20,12 +20,17 @@ A Binance base URL must belong to the account's environment (api*.binance.com is
 the label says); a loopback base URL keeps the label.
 
 A problem in one account (or one line) is recorded with its line number and leaves the other
-accounts usable. Keys and secrets are registered with the ``Redactor`` as soon as they are read.
+accounts usable. An unknown field in an account's block (``- Allowed Symbol: ...``) may be a
+misspelt rule, so it is kept on the account (``field_problems``, with the field it most resembles)
+and the guard refuses that account's state-changing requests until it is fixed; reads still work.
+An account name is ``NAME_RULE``; a heading that is not one (a key pasted onto it) makes the block
+unusable under a stand-in name, and no message repeats it. Keys and secrets are registered with the ``Redactor`` as soon as they are read.
 Reading the file, and re-reading it when it changes, is ``store``'s job.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from collections.abc import Mapping
@@ -46,7 +51,7 @@ from binance_spot_mcp.redact import Redactor, looks_like_key_material, mask_api_
 
 SECTION_TITLE = "binance accounts"
 DEFAULT_ACCOUNT = "main"
-ACCOUNT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+ACCOUNT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # \Z: no trailing newline
 API_KEY_RE = re.compile(r"^[\x21-\x7e]{8,256}$")
 MAX_TOOLS_FILE_BYTES = 1024 * 1024
 _FIELD_RE = re.compile(r"^\s*[-*]\s+([A-Za-z][A-Za-z ]*?)\s*:\s*(.*?)\s*$")
@@ -64,6 +69,23 @@ _FIELDS = {
     **POLICY_FIELDS,  # Max Order Value, Max Daily Value, Allowed/Denied Symbols, Dry Run, Confirm
 }
 _YES, _NO = frozenset({"true", "yes"}), frozenset({"false", "no"})
+_SPELLED = {"api key": "API Key", "base url": "Base URL"}  # how a field is written (else title case)
+NAME_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+
+def field_label(label: str) -> str:
+    """A known field as the documentation spells it (``allowed symbols`` -> ``Allowed Symbols``)."""
+    return _SPELLED.get(label, label.title())
+
+
+def unknown_field_problem(where: str, number: int, label: str) -> str:
+    """What an unknown field line is: named, with the known field it most resembles, if any."""
+    close = difflib.get_close_matches(label.lower(), list(_FIELDS), n=1, cutoff=0.75)
+    if close:
+        guess = f"did you mean '{field_label(close[0])}'?"
+    else:
+        guess = "known fields: " + ", ".join(sorted(field_label(k) for k in _FIELDS))
+    return f"{where} line {number}: unknown field '{label}' ({guess})"
 
 
 def fingerprint(*parts: bytes | str) -> str:
@@ -94,6 +116,9 @@ class Account:
     chat_confirm: bool = False  # this account opted in to CONFIRM typed in the chat
     rules: Rules = Rules()  # the account's own guard-rail lines in TOOLS.md
     policy: Policy = Policy()  # the rules in force: these and the server's, the stricter winning
+    # Lines of the account's block the reader did not understand (a misspelt 'Allowed Symbol'):
+    # a rule may be missing, so the guard refuses every state-changing request while any is here.
+    field_problems: tuple[str, ...] = ()
 
     @property
     def signing(self) -> str:
@@ -161,6 +186,13 @@ class _Draft:
     line: int
     fields: dict[str, tuple[str, int]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # unknown fields: the account refuses changes
+    bad_name: bool = False  # the heading is not a valid name: it is never repeated (it may hold a secret)
+
+
+def _invalid_name(number: int) -> str:
+    """The stand-in name of an account whose heading is not a valid name (it cannot be a valid one)."""
+    return f"(invalid name on line {number})"
 
 
 def _clean_value(value: str) -> str:
@@ -224,7 +256,12 @@ def _drafts(text: str, where: str, problems: list[str], redactor: Redactor) -> l
         heading = account_heading(line)
         if heading is not None:
             _register(redactor, None, heading)
-            current = _Draft(heading, number)
+            for word in heading.replace(":", " ").split():
+                _register(redactor, None, word.strip("`'\""))
+            if ACCOUNT_NAME_RE.match(heading):
+                current = _Draft(heading, number)
+            else:
+                current = _Draft(_invalid_name(number), number, bad_name=True)
             drafts.append(current)
             continue
         match = _FIELD_RE.match(line)
@@ -242,8 +279,9 @@ def _drafts(text: str, where: str, problems: list[str], redactor: Redactor) -> l
         label, value = match.group(1).lower(), _clean_value(match.group(2))
         key = _FIELDS.get(label)
         if key is None:
-            known = ", ".join(sorted({k.title() for k in _FIELDS}))
-            problems.append(f"{where} line {number}: unknown field '{match.group(1)}' ignored (known: {known})")
+            problem = unknown_field_problem(where, number, match.group(1))
+            current.unknown.append(problem)
+            problems.append(f"{problem}; account '{current.name}' refuses every change until the line is fixed")
             continue
         if key in current.fields:
             current.problems.append(f"{where} line {number}: '{match.group(1)}' given twice for '{current.name}'")
@@ -284,9 +322,10 @@ def _build(
 ) -> Account:
     """The account, or ValueError naming every problem found in its block (joined by '; ')."""
     problems = list(draft.problems)
-    if not ACCOUNT_NAME_RE.match(draft.name):
+    if draft.bad_name:
         problems.append(
-            f"{where} line {draft.line}: account name '{draft.name}' may use letters, digits, '.', '_' and '-' only"
+            f"{where} line {draft.line}: an account name is {NAME_RULE}; this heading is not one "
+            "(not repeated here, in case a key was pasted into it)"
         )
     api_key_field = draft.fields.get("api_key")
     api_key = api_key_field[0] if api_key_field else ""
@@ -368,6 +407,7 @@ def _build(
         chat_confirm=chat_confirm,
         rules=rules,
         policy=effective_policy(Rules(), rules),
+        field_problems=tuple(draft.unknown),
     )
 
 

@@ -217,10 +217,20 @@ def _check_accounts_file(report: Report, settings: Settings, current: AccountSet
     check_file_mode(report, section, "permissions", path, allow_readable=settings.insecure_permissions)
 
     broken_problems = {b.problem for b in current.broken.values()}
+    field_problems = tuple(p for a in current.accounts.values() for p in a.field_problems)
     for problem in current.problems:
         if problem in broken_problems or problem == current.mode_problem:  # the mode is checked above
             continue
+        if problem.startswith(field_problems):  # a FAIL of its account, below
+            continue
         report.add(section, "parse", WARN, problem, f"fix or remove that line in {path}")
+    for name, usable in current.accounts.items():
+        if usable.field_problems and (only is None or name == only):
+            report.add(
+                section, f"account {name}", FAIL,
+                "every change is refused until this is fixed: " + "; ".join(usable.field_problems),
+                f"correct the field's name in {path} (the fields are listed in TOOLS.md.example), or remove the line",
+            )
     for name, account in current.broken.items():
         if only is not None and name != only:
             continue

@@ -184,6 +184,13 @@ class Guard:
     # ------------------------------------------------------------------ the checks
 
     async def _evaluate(self, endpoint: Endpoint, account: Account, params: Sequence[tuple[str, str]]) -> Verdict:
+        if account.field_problems:  # a misspelt line may be a rule that is missing: refuse every change
+            raise PolicyRefused(
+                "unknown field",
+                f"account '{account.name}' has a line in TOOLS.md the server does not understand, so none of its "
+                f"changes is sent: {'; '.join(account.field_problems)}.",
+                hint="Tell the user which line to fix or remove (reads still work); only the operator edits TOOLS.md.",
+            )
         values = dict(params)
         switch = killswitch.state(self._settings)
         cancel = killswitch.is_cancel(endpoint)
@@ -384,6 +391,8 @@ class Guard:
                 "approval": approval(account),
                 "policy": account.policy.describe(),
             }
+            if account.field_problems:  # changes refused until the line is fixed (see _evaluate)
+                row["problems"] = [f"every change is refused: {p}" for p in account.field_problems]
             if account.policy.daily_caps:
                 row["today"] = await self._today(account, account.policy)
             rows.append(row)

@@ -175,6 +175,10 @@ class AccountSet:
     broken: dict[str, BrokenAccount] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     mode_problem: str | None = None  # also in ``problems``: TOOLS.md was refused for its owner or mode
+    # TOOLS.md exists (or was named) but was not read: why, and how to fix it. Every account tool
+    # says so rather than "no account named ..." (``AccountStore.resolve``, ``list_accounts``).
+    file_problem: str | None = None
+    file_fix: str | None = None
 
     def names(self) -> list[str]:
         return list(self.accounts)

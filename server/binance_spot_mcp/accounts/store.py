@@ -104,6 +104,8 @@ class AccountStore:
                 if exc.hint:
                     problem += f" (fix: {exc.hint})"
                 result.problems.append(problem)
+                if exc.reason != MISSING:  # a missing file is no refusal: list_accounts notes it
+                    result.file_problem, result.file_fix = exc.message, exc.hint or None
                 if exc.reason in (READABLE, WRITABLE, NOT_OWNED, DIRECTORY):
                     result.mode_problem = problem
         else:
@@ -111,6 +113,8 @@ class AccountStore:
                 text = data.decode("utf-8")
             except UnicodeDecodeError:
                 result.problems.append(f"accounts file {self.path} is not UTF-8 text; not read")
+                result.file_problem = f"accounts file {self.path} is not UTF-8 text; refused"
+                result.file_fix = "save it as UTF-8 (a plain-text editor can convert it)"
             else:
                 result = parse_accounts(
                     text,
@@ -154,10 +158,12 @@ class AccountStore:
                     f"account '{name}' cannot be used: {current.broken[name].problem}",
                     hint=f"Fix the account in {self.path} (it is re-read automatically).",
                 )
+            self._check_file_read(current)
             raise AccountError(
                 f"no account named '{name}'. {self._names_text(current)}",
                 hint="Call again with one of the listed account names.",
             )
+        self._check_file_read(current)  # else 'main' or the only account could be another one
         if DEFAULT_ACCOUNT in current.accounts:
             return current.accounts[DEFAULT_ACCOUNT]
         if DEFAULT_ACCOUNT in current.broken:
@@ -179,6 +185,17 @@ class AccountStore:
             f"several accounts and none is named 'main'. {self._names_text(current)}",
             hint="Ask the user which account to use, then call again with 'account'.",
             choices=tuple(current.accounts),
+        )
+
+    def _check_file_read(self, current: AccountSet) -> None:
+        """A TOOLS.md that was refused is named with the reason and the fix, never taken for
+        "no such account" (its accounts exist; they cannot be read until the file is fixed)."""
+        if current.file_problem is None:
+            return
+        fix = f"The user can fix it: {current.file_fix}. " if current.file_fix else ""
+        raise AccountError(
+            f"the accounts in {self.path} cannot be used: {current.file_problem}",
+            hint=f"{fix}The file is re-read automatically; no restart is needed.",
         )
 
     @staticmethod

@@ -138,6 +138,12 @@ class AccountTools:
             )
         if current.broken:
             payload["unusable"] = [{"name": b.name, "problem": b.problem} for b in current.broken.values()]
+        if current.file_problem is not None:  # its accounts exist but cannot be read: say why, not "none"
+            payload["accounts_file_refused"] = {
+                "problem": current.file_problem,
+                "fix": current.file_fix or "see the problem",
+                "note": "No account from this file is listed until the user fixes it; it is re-read automatically.",
+            }
         return _ok(payload, self._redactor)
 
     def _show(self, name: str | None) -> CallToolResult:

@@ -44,13 +44,14 @@ def _account(name: str = "live", environment: str = "mainnet", base_url: str = "
 # --- CONFIRM ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["CONFIRM", " CONFIRM ", "\tCONFIRM\n"])
-def test_confirm_surrounding_spaces_aside_approves(text):
+@pytest.mark.parametrize("text", ["CONFIRM", " CONFIRM ", "  CONFIRM"])
+def test_confirm_surrounding_ascii_spaces_aside_approves(text):
     assert is_confirm_text(text)
 
 
 @pytest.mark.parametrize("text", ["confirm", "Confirm", "CONFIRMED", "do NOT CONFIRM", "C ONFIRM", "", None,
-                                  b"CONFIRM", ["CONFIRM"], True])
+                                  b"CONFIRM", ["CONFIRM"], True, "\tCONFIRM\n", "\u00a0CONFIRM", "CONFIRM\u3000",
+                                  "\u200bCONFIRM"])
 def test_anything_else_does_not(text):
     assert not is_confirm_text(text)
 

@@ -9,7 +9,7 @@
   with a token bound to one request digest. That path exists only where the operator opted in;
   ``gate`` decides which channel a call gets.
 
-Only the exact text CONFIRM (surrounding spaces aside) approves. Anything else sends nothing.
+Only the exact text CONFIRM (ASCII spaces around it aside) approves. Anything else sends nothing.
 """
 
 from __future__ import annotations
@@ -67,7 +67,10 @@ _PREVIEW_FIELDS = (
 
 
 def is_confirm_text(value: Any) -> bool:
-    return isinstance(value, str) and value.strip() == CONFIRM_WORD
+    """The one test of "the human typed CONFIRM", shared by every channel (chat, form, page, card):
+    the word exactly, with ASCII spaces (U+0020) around it ignored and nothing else -- no other
+    kind of space, no tab or line break, no invisible character, no look-alike letter."""
+    return isinstance(value, str) and value.strip(" ") == CONFIRM_WORD
 
 
 def estimated_notional(params: Mapping[str, str], last_price: str | None) -> Decimal | None:

@@ -49,7 +49,7 @@ from binance_spot_mcp.approval.card import (
     card_contents,
     with_card,
 )
-from binance_spot_mcp.approval.confirm import ACCOUNT_INPUT_KEY, STATE_TTL_S, PendingState, preview
+from binance_spot_mcp.approval.confirm import ACCOUNT_INPUT_KEY, STATE_TTL_S, PendingState, is_confirm_text, preview
 from binance_spot_mcp.approval.gate import ApprovalGate, ApprovalRequest, Asker, question
 from binance_spot_mcp.catalog import skill_resources
 from binance_spot_mcp.catalog.endpoints import Catalog, Endpoint, load_catalog
@@ -268,7 +268,7 @@ class Runtime:
         if not isinstance(approval_id, str) or not isinstance(secret, str) or decision not in ("approve", "decline"):
             return failure(ToolInputError("approval_id, secret and decision (approve|decline) are required"), redactor=self.redactor)
         approve = decision == "approve"
-        if approve and not (isinstance(typed, str) and typed.strip() == "CONFIRM"):
+        if approve and not is_confirm_text(typed):
             approve = False  # wrong text: the request is declined, once and for all
         pending = self.gate.decide_from_card(approval_id, secret, approve=approve, session=asker.session)
         if pending is None:

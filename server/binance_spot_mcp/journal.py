@@ -7,7 +7,7 @@ must be looked up (invariant 4), never blindly repeated::
 
     {"ts": "2025-01-02T03:04:05.678Z", "id": "…", "phase": "intent", "tool": "place_order",
      "account": "main", "environment": "testnet", "method": "POST", "path": "/api/v3/order",
-     "params": {"symbol": "BTCUSDT", ...}, "approved_via": "form", "approval_id": "…"}
+     "params": {"symbol": "BTCUSDT", ...}, "approved_via": "form", "approval_id": "…", "key": "…"}
     {"ts": "...", "id": "…", "phase": "outcome", "ok": true, "status": 200, "summary": {...}}
     {"ts": "...", "id": "…", "phase": "account_change", "action": "replace", "account": "main", ...}
 
@@ -158,15 +158,19 @@ class Journal:
         params: Mapping[str, str],
         approval: Mapping[str, str] | None = None,
         policy: Mapping[str, Any] | None = None,
+        key: str | None = None,
     ) -> str:
         """Write (and fsync) the intent line; returns its entry id. Raises ``JournalError``.
 
         ``approval`` says how a human approved it (``approved_via`` form|url|app|chat and the
         ``approval_id``); None where no approval was needed (testnet, demo). ``policy`` is what
-        the guard rails found (the order's value, a dry run, a refusal)."""
-        extra = {"policy": dict(policy)} if policy else {}
+        the guard rails found (the order's value, a dry run, a refusal). ``key`` is the one-way
+        identity of the API key that signs it (``guard.daily.key_identity``): daily totals are
+        counted per key, never by the entry's name."""
         entry_id = secrets.token_hex(8)
-        extra = {"policy": dict(policy)} if policy else {}
+        extra: dict[str, Any] = {"policy": dict(policy)} if policy else {}
+        if key:
+            extra["key"] = key
         self._append(
             {
                 "ts": _now(),

@@ -22,7 +22,7 @@ This module does no I/O: valuing orders is ``exchange.pricing``'s job, enforcing
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -182,6 +182,7 @@ class Policy:
     denied: tuple[str, ...] = ()
     dry_run: bool = False
     confirm_always: bool = False
+    dry_run_by: tuple[str, ...] = ()  # who turned dry run on: "server", "account", "account 'x' (same API key)"
 
     @property
     def has_caps(self) -> bool:
@@ -215,20 +216,33 @@ class Policy:
         return {k: v for k, v in out.items() if v is not None}
 
 
-def effective_policy(server: Rules, account: Rules) -> Policy:
-    """Combine two sources; the stricter always wins (see the module docstring)."""
+def effective_policy(server: Rules, account: Rules, shared: Sequence[tuple[str, Rules]] = ()) -> Policy:
+    """Combine the sources; the stricter always wins (see the module docstring).
+
+    ``shared`` are the rules of the other TOOLS.md entries that use the same API key, by entry
+    name: the rules follow the Binance account, so a second entry for one key cannot shed them."""
+    sources = [("server", server), ("account", account), *((f"account '{n}' (same API key)", r) for n, r in shared)]
 
     def caps(attribute: str) -> tuple[Cap, ...]:
-        found = [(getattr(server, attribute), "server"), (getattr(account, attribute), "account")]
-        return tuple(Cap(amount, who) for amount, who in found if amount is not None)
+        found: list[Cap] = []
+        for who, rules in sources:
+            amount = getattr(rules, attribute)
+            if amount is not None and (who in ("server", "account") or all(c.amount != amount for c in found)):
+                found.append(Cap(amount, who))
+        return tuple(found)
 
+    allowed: list[tuple[str, ...]] = []
+    for _, rules in sources:
+        if rules.allowed_symbols is not None and rules.allowed_symbols not in allowed:
+            allowed.append(rules.allowed_symbols)
     return Policy(
         order_caps=caps("max_order_value"),
         daily_caps=caps("max_daily_value"),
-        allowed=tuple(a for a in (server.allowed_symbols, account.allowed_symbols) if a is not None),
-        denied=tuple(dict.fromkeys(server.denied_symbols + account.denied_symbols)),
-        dry_run=bool(server.dry_run) or bool(account.dry_run),
-        confirm_always=CONFIRM_ALWAYS in (server.confirm, account.confirm),
+        allowed=tuple(allowed),
+        denied=tuple(dict.fromkeys(p for _, rules in sources for p in rules.denied_symbols)),
+        dry_run=any(bool(rules.dry_run) for _, rules in sources),
+        confirm_always=any(rules.confirm == CONFIRM_ALWAYS for _, rules in sources),
+        dry_run_by=tuple(who for who, rules in sources if rules.dry_run),
     )
 
 

@@ -420,8 +420,15 @@ async def test_the_send_time_check_waits_for_another_process_holding_the_account
 
     from binance_spot_mcp.journal import Journal
 
+    from binance_spot_mcp.accounts.store import AccountStore
+    from binance_spot_mcp.config import load_settings
+    from binance_spot_mcp.guard.enforce import lock_path as account_lock_path
+    from binance_spot_mcp.redact import Redactor
+
     with_account(world, "daily", "Max Daily Value: 150 USDT")
-    lock_path = world.tools_file.parent / ".policy-daily.lock"
+    settings = load_settings(tools_file=str(world.tools_file), environ={})
+    daily = AccountStore(settings, Redactor()).current().accounts["daily"]
+    lock_path = account_lock_path(Journal(world.tools_file.parent / "journal.jsonl"), daily)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:

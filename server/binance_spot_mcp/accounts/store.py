@@ -31,7 +31,7 @@ from binance_spot_mcp.config import (
 )
 from binance_spot_mcp.errors import AccountError
 from binance_spot_mcp.exchange.signing import HmacSigner
-from binance_spot_mcp.policy import effective_policy
+from binance_spot_mcp.policy import Rules, effective_policy
 from binance_spot_mcp.redact import Redactor, mask_secret
 from binance_spot_mcp.safe_files import (
     DIRECTORY,
@@ -140,7 +140,7 @@ class AccountStore:
             )
         server_rules = self._settings.policy_rules
         result.accounts = {
-            name: replace(account, policy=effective_policy(server_rules, account.rules))
+            name: replace(account, policy=effective_policy(server_rules, account.rules, _sharing(account, result.accounts)))
             for name, account in result.accounts.items()
         }
         for problem in result.problems:
@@ -204,6 +204,17 @@ class AccountStore:
             return "No usable account is configured."
         listed = ", ".join(f"{a.name} ({a.environment})" for a in current.accounts.values())
         return f"Accounts: {listed}."
+
+
+def _sharing(account: Account, accounts: Mapping[str, Account]) -> list[tuple[str, Rules]]:
+    """The rules of the other entries that use ``account``'s API key: the rules follow the
+    Binance account (the key), not the entry's name, so every entry for one key gets them all."""
+    return [(o.name, o.rules) for o in accounts.values() if o.api_key == account.api_key and o.name != account.name]
+
+
+def same_key_entries(account: Account, accounts: Mapping[str, Account]) -> tuple[str, ...]:
+    """The names of every entry (``account``'s included) that uses ``account``'s API key."""
+    return tuple(sorted(o.name for o in accounts.values() if o.api_key == account.api_key) or (account.name,))
 
 
 @dataclass(frozen=True)

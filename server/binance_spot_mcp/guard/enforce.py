@@ -27,7 +27,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -37,26 +37,32 @@ import anyio
 from mcp.types import CallToolResult
 
 from binance_spot_mcp.accounts.reading import Account
-from binance_spot_mcp.accounts.store import AccountStore
+from binance_spot_mcp.accounts.store import AccountStore, same_key_entries
 from binance_spot_mcp.catalog.endpoints import Catalog, Endpoint
 from binance_spot_mcp.config import MAINNET, Settings
 from binance_spot_mcp.errors import BinanceSpotError, PolicyRefused, Unpriceable
 from binance_spot_mcp.exchange.client import BinanceClient
 from binance_spot_mcp.exchange.filter_cache import ExchangeInfoCache
 from binance_spot_mcp.exchange.filters import symbol_entry
-from binance_spot_mcp.exchange.orders import client_id_param
 from binance_spot_mcp.exchange.pricing import AMEND_TOOL, Market, PairBook, order_value
 from binance_spot_mcp.guard import killswitch
-from binance_spot_mcp.journal import INTENT, OUTCOME, Journal, RecentEntries
+from binance_spot_mcp.guard.daily import (
+    DAY,
+    Owner,
+    adds_to_daily_total,
+    counted_intents,
+    key_identity,
+    recorded_spent,  # noqa: F401  (offered here too: doctor imports it from enforce)
+    recorded_values,
+)
+from binance_spot_mcp.journal import Journal, RecentEntries
 from binance_spot_mcp.policy import Policy, plain, requires_approval
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import json_result
 
 logger = logging.getLogger(__name__)
 
-DAY = timedelta(hours=24)
 LOCK_FILE_PREFIX = ".policy-"
-RESUME_HINT = "Cancels still work. Only the operator can turn trading back on (binance-spot-mcp resume)."
 CAP_HINT = "Tell the user which limit stopped it; only the operator can change the limits (TOOLS.md or server flags)."
 SYMBOL_HINT = "Trade only the allowed symbols; only the operator can change the lists."
 
@@ -72,45 +78,6 @@ class Verdict:
     def note(self) -> dict[str, Any]:
         """What the journal's intent line records: the value, so later totals need no prices."""
         return {"value": {asset: plain(v) for asset, v in self.value.items()}} if self.value else {}
-
-
-def adds_to_daily_total(endpoint: Endpoint) -> bool:
-    """Order-placing requests (they carry a new client order id); not amends or cancels."""
-    return client_id_param(endpoint) is not None
-
-
-def _counts(intent: Mapping[str, Any], outcome: Mapping[str, Any] | None) -> bool:
-    """Did this journaled request (maybe) place an order? Unknown and in-flight ones count."""
-    policy = intent.get("policy") or {}
-    if policy.get("dry_run") or policy.get("refused"):
-        return False
-    if outcome is None or outcome.get("ok"):
-        return True
-    summary = outcome.get("summary") or {}
-    status = outcome.get("status")
-    if "not_sent" in summary or summary.get("may_have_executed") is False or summary.get("recovered") == "not placed":
-        return False
-    return not (isinstance(status, int) and 400 <= status < 500)  # Binance rejected it
-
-
-def recorded_spent(journal: Journal, catalog: Catalog, account: str, asset: str) -> tuple[Decimal, int]:
-    """Offline: the 24-hour total of ``account`` in ``asset`` from values recorded in the journal,
-    and how many counted orders had no value recorded in that asset (``doctor``)."""
-    entries = journal.since(datetime.now(UTC) - DAY)
-    outcomes = {e.get("id"): e for e in entries if e.get("phase") == OUTCOME}
-    total, unvalued = Decimal(0), 0
-    for intent in entries:
-        endpoint = catalog.get(str(intent.get("tool")))
-        if intent.get("phase") != INTENT or intent.get("account") != account or endpoint is None:
-            continue
-        if not adds_to_daily_total(endpoint) or not _counts(intent, outcomes.get(intent.get("id"))):
-            continue
-        value = ((intent.get("policy") or {}).get("value") or {}).get(asset)
-        if value is None:
-            unvalued += 1
-        else:
-            total += Decimal(value)
-    return total, unvalued
 
 
 class Guard:
@@ -135,7 +102,7 @@ class Guard:
         self._redactor = redactor
         self._pairs = PairBook()
         self._locks: dict[str, anyio.Lock] = {}
-        self._recent: dict[str, RecentEntries] = {}  # per account: only what was appended is read again
+        self._recent = RecentEntries(journal)  # only what was appended is read again
 
     # ------------------------------------------------------------------ the two calls
 
@@ -162,11 +129,12 @@ class Guard:
 
         The account's rules are read afresh: the operator may have tightened them while a human
         was looking at the approval question."""
-        async with self._account_lock(account.name):
+        async with self._account_lock(account):
             try:
                 account = self._current(account)
                 if account.policy.dry_run:
-                    raise PolicyRefused("dry run", "this account is in dry run, so the request was not sent.")
+                    raise PolicyRefused("dry run", "this account is in dry run, so the request was not sent.",
+                                        hint=dry_run_hint(account.policy))
                 verdict = await self._evaluate(endpoint, account, params)
             except PolicyRefused as exc:
                 self._journal_refusal(endpoint, account, params, exc, stage="at send")
@@ -195,7 +163,7 @@ class Guard:
         switch = killswitch.state(self._settings)
         cancel = killswitch.is_cancel(endpoint)
         if not switch.trading and not cancel:
-            raise PolicyRefused("kill switch", f"trading is off ({switch.reason}).", hint=RESUME_HINT)
+            raise PolicyRefused("kill switch", f"trading is off ({switch.reason}).", hint=switch.hint)
         policy = account.policy
         if cancel:
             return Verdict()
@@ -250,19 +218,16 @@ class Guard:
                 )
         return verdict
 
+    def _owner(self, account: Account) -> Owner:
+        """The Binance account ``account`` trades for: its key's identity and the entries sharing it."""
+        return Owner.of(account, same_key_entries(account, self._accounts.current().accounts))
+
     async def _spent(self, account: Account, assets: set[str], market: Market) -> dict[str, Decimal]:
-        """The value of orders this account placed in the last 24 hours, per asset (journal)."""
-        recent = self._recent.setdefault(account.name, RecentEntries(self._journal))
-        entries = recent.since(datetime.now(UTC) - DAY)
-        outcomes = {e.get("id"): e for e in entries if e.get("phase") == OUTCOME}
+        """The value of orders placed with this account's key in the last 24 hours, per asset (journal)."""
+        entries = self._recent.since(datetime.now(UTC) - DAY)
         totals = {asset: Decimal(0) for asset in assets}
-        for intent in entries:
-            if intent.get("phase") != INTENT or intent.get("account") != account.name:
-                continue
-            endpoint = self._catalog.get(str(intent.get("tool")))
-            if endpoint is None or not adds_to_daily_total(endpoint) or not _counts(intent, outcomes.get(intent.get("id"))):
-                continue
-            recorded = {k: Decimal(v) for k, v in ((intent.get("policy") or {}).get("value") or {}).items()}
+        for intent in counted_intents(entries, self._catalog, self._owner(account)):
+            recorded = recorded_values(intent)
             for asset in assets:
                 totals[asset] += await self._entry_value(intent, recorded, asset, market)
         return totals
@@ -312,10 +277,12 @@ class Guard:
         return found if isinstance(found, Mapping) else None
 
     @asynccontextmanager
-    async def _account_lock(self, name: str) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(name, anyio.Lock())
+    async def _account_lock(self, account: Account) -> AsyncIterator[None]:
+        """One lock per Binance account (key identity): entries sharing a key share it."""
+        identity = key_identity(account)
+        lock = self._locks.setdefault(identity, anyio.Lock())
         async with lock:
-            path = self._lock_path(name)
+            path = lock_path(self._journal, account)
             try:
                 path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
                 fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
@@ -329,9 +296,6 @@ class Guard:
                 yield
             finally:
                 os.close(fd)  # releases the flock
-
-    def _lock_path(self, name: str) -> Path:
-        return self._journal.path.parent / f"{LOCK_FILE_PREFIX}{name}.lock"
 
     def _journal_refusal(
         self, endpoint: Endpoint, account: Account, params: Sequence[tuple[str, str]], exc: PolicyRefused, *, stage: str
@@ -347,6 +311,7 @@ class Guard:
             tool=endpoint.tool,
             account=account.name,
             environment=account.environment,
+            key=key_identity(account),
             method=endpoint.method,
             path=endpoint.path,
             params=dict(params),
@@ -373,7 +338,7 @@ class Guard:
             if verdict.spent:
                 payload["spent_24h"] = {asset: _fmt(v) for asset, v in verdict.spent.items()}
         payload["policy"] = account.policy.describe()
-        payload["note"] = "This account is in dry run: nothing was sent to Binance. The operator turns it off in TOOLS.md."
+        payload["note"] = f"This account is in dry run: nothing was sent to Binance. {dry_run_hint(account.policy)}"
         entry = self._record_intent(endpoint, account, params, {"dry_run": True, "verdict": payload["verdict"]})
         self._journal.record_outcome(entry, ok=True, status=None, summary={"dry_run": True, "sent": False})
         return json_result(payload, error=False, redactor=self._redactor)
@@ -411,6 +376,25 @@ class Guard:
             }
             for cap in policy.daily_caps
         }
+
+
+def lock_path(journal: Journal, account: Account) -> Path:
+    """The file whose ``flock`` serialises check-and-record for one Binance account."""
+    return journal.path.parent / f"{LOCK_FILE_PREFIX}{key_identity(account)}.lock"
+
+
+def dry_run_hint(policy: Policy) -> str:
+    """Who turned dry run on, and so who can turn it off."""
+    where = []
+    for who in policy.dry_run_by:
+        if who == "server":
+            where.append("the server was started in dry run (--dry-run or BINANCE_SPOT_MCP_DRY_RUN): only the "
+                         "operator can restart it without")
+        elif who == "account":
+            where.append("this account has 'Dry Run: true' in TOOLS.md: only the operator can change it")
+        else:
+            where.append(f"{who} has 'Dry Run: true' in TOOLS.md and its rules bind every entry for that key")
+    return ("Dry run: " + "; ".join(where) + ".") if where else "Only the operator can turn dry run off."
 
 
 def _asks(account: Account) -> bool:

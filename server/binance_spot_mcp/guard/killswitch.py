@@ -24,6 +24,7 @@ from binance_spot_mcp.errors import ConfigError
 
 HALT_FILE_MODE = 0o600
 MAX_REASON_CHARS = 200
+HALT_FILE_HINT = "Cancels still work. Only the operator can turn trading back on (binance-spot-mcp resume)."
 
 
 def halt_path(settings: Settings) -> Path:
@@ -39,6 +40,7 @@ def is_cancel(endpoint: Endpoint) -> bool:
 class SwitchState:
     trading: bool
     reason: str = ""
+    hint: str = ""  # how the operator turns trading back on: names the switch that turned it off
 
     def describe(self) -> dict[str, object]:
         return {"trading": "on" if self.trading else "off", **({"reason": self.reason} if self.reason else {})}
@@ -47,14 +49,19 @@ class SwitchState:
 def state(settings: Settings) -> SwitchState:
     """Whether trading is on now, and if not, why."""
     if settings.trading_off:
-        return SwitchState(False, f"the server was started with {settings.trading_off}")
+        return SwitchState(
+            False,
+            f"the server was started with {settings.trading_off}",
+            f"Cancels still work. Only the operator can turn trading back on, by restarting the server without "
+            f"{settings.trading_off} ('resume' only removes a halt file).",
+        )
     path = halt_path(settings)
     try:
         text = path.read_text(encoding="utf-8", errors="replace")[:1000]
     except FileNotFoundError:
         return SwitchState(True)
     except OSError:
-        return SwitchState(False, f"the halt file {path} exists (unreadable)")
+        return SwitchState(False, f"the halt file {path} exists (unreadable)", HALT_FILE_HINT)
     detail = ""
     try:
         note = json.loads(text)
@@ -62,7 +69,7 @@ def state(settings: Settings) -> SwitchState:
             detail = f": {str(note['reason'])[:MAX_REASON_CHARS]}"
     except ValueError:
         pass
-    return SwitchState(False, f"the halt file {path} exists{detail}")
+    return SwitchState(False, f"the halt file {path} exists{detail}", HALT_FILE_HINT)
 
 
 def halt(settings: Settings, reason: str = "") -> Path:

@@ -30,6 +30,7 @@ from binance_spot_mcp.exchange.orders import (
     verdict,
     with_client_id,
 )
+from binance_spot_mcp.guard.daily import key_identity
 from binance_spot_mcp.guard.enforce import Guard
 from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.streams.tools import StreamTools
@@ -45,6 +46,20 @@ def outcome_summary(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         return {}
     return {k: data[k] for k in _SUMMARY_KEYS if k in data and not isinstance(data[k], dict | list)}
+
+
+def error_summary(exc: ExchangeError) -> dict[str, Any]:
+    """An error's code and message, and what it says was placed all the same: a cancel-replace
+    answered 409 carries its new order (``newOrderResult``), which the daily total must count."""
+    summary: dict[str, Any] = {"code": exc.code, "msg": exc.msg}
+    data = exc.data if isinstance(exc.data, dict) else {}
+    for key in ("cancelResult", "newOrderResult"):
+        if isinstance(data.get(key), str):
+            summary[key] = data[key]
+    new_order = data.get("newOrderResponse")
+    if isinstance(new_order, dict):
+        summary["newOrder"] = outcome_summary(new_order)
+    return summary
 
 
 class OrderSender:
@@ -85,13 +100,14 @@ class OrderSender:
                 params=dict(params),
                 approval=approval.journal_fields() if approval is not None else None,
                 policy=policy_note,
+                key=key_identity(account),
             )
         try:
             reply = await self.client.call(endpoint, params, base_url=account.base_url, account=account)
         except ExchangeError as exc:
             if client_id and (exc.status >= 500 or exc.code in UNKNOWN_OUTCOME_CODES):
                 return await self._resolve_outcome(endpoint, params, account, client_id, entry, f"{exc.msg} (HTTP {exc.status})")
-            await self.journal.outcome(entry, ok=False, status=exc.status, summary={"code": exc.code, "msg": exc.msg})
+            await self.journal.outcome(entry, ok=False, status=exc.status, summary=error_summary(exc))
             raise
         except TransportError as exc:
             if client_id and exc.sent:

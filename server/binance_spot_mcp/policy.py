@@ -22,6 +22,8 @@ This module does no I/O: valuing orders is ``exchange.pricing``'s job, enforcing
 from __future__ import annotations
 
 import re
+import string
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -39,8 +41,16 @@ POLICY_FIELDS: Mapping[str, str] = {
     "confirm": "confirm",
 }
 MAX_SYMBOL_PATTERNS = 200
-_AMOUNT_RE = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*([A-Za-z][A-Za-z0-9]{1,19})\s*$")
-_PATTERN_RE = re.compile(r"^[A-Z0-9*]{1,40}$")
+# Symbol and asset names (CHANGELOG 2025-12-02: UTF-8 since then, e.g. testnet's 这是测试币456):
+# ASCII A-Z 0-9 _ . - as before, plus non-ASCII letters, digits and combining marks; never a
+# control, format (bidi, zero-width), private-use, space or separator character. At most 20
+# characters, Binance's legal range before and after the change (no new limit was announced).
+SYMBOL_MAX_CHARS = 20
+_SYMBOL_ASCII = frozenset(string.ascii_uppercase + string.digits + "_.-")
+_ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+_AMOUNT_RE = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)(\s*)(\S{1,20})\s*$")
+MAX_PATTERN_CHARS = 40
 _TRUE, _FALSE = frozenset({"true", "yes", "on", "1"}), frozenset({"false", "no", "off", "0"})
 
 
@@ -60,10 +70,44 @@ def plain(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
 
+def is_symbol_char(ch: str) -> bool:
+    """One character Binance takes in a symbol or asset name (see SYMBOL_MAX_CHARS)."""
+    if ch.isascii():
+        return ch in _SYMBOL_ASCII
+    return unicodedata.category(ch)[0] in "LNM"
+
+
+def is_symbol(value: object) -> bool:
+    """A symbol as Binance takes it: 1-20 symbol characters, not starting with a combining mark.
+    ASCII letters must be upper case (lower-case spellings are not symbols)."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= SYMBOL_MAX_CHARS
+        and unicodedata.category(value[0])[0] != "M"
+        and all(is_symbol_char(ch) for ch in value)
+    )
+
+
+def ascii_upper(text: str) -> str:
+    """Upper-case the ASCII letters only: ``btc这是`` -> ``BTC这是`` (``ß`` stays ``ß``, not ``SS``)."""
+    return text.translate(_ASCII_UPPER)
+
+
+def ascii_lower(text: str) -> str:
+    """Lower-case the ASCII letters only (a stream name's symbol: ``这是测试币456`` stays as it is)."""
+    return text.translate(_ASCII_LOWER)
+
+
+def _is_asset(name: str) -> bool:
+    return is_symbol(name) and not any(ch in "_.-" for ch in name)
+
+
 def parse_amount(text: str) -> Amount:
-    """``"100 USDT"`` -> Amount(100, "USDT"). Raises ValueError with a readable reason."""
+    """``"100 USDT"`` -> Amount(100, "USDT"); Unicode assets too (``"100 456"``, ``"5 这是测试币"``).
+    An asset that starts with a digit needs a space before it. Raises ValueError with a reason."""
     match = _AMOUNT_RE.match(text or "")
-    if not match:
+    asset = ascii_upper(match.group(3)) if match else ""
+    if not match or not _is_asset(asset) or (asset[0].isdigit() and not match.group(2)):
         raise ValueError(f"'{text[:40]}' is not an amount such as '100 USDT'")
     try:
         value = Decimal(match.group(1).replace("_", "").replace(",", ""))
@@ -71,20 +115,29 @@ def parse_amount(text: str) -> Amount:
         raise ValueError(f"'{text[:40]}' is not an amount such as '100 USDT'") from None
     if not value.is_finite() or value <= 0:
         raise ValueError(f"'{text[:40]}': the amount must be greater than zero")
-    return Amount(value, match.group(2).upper())
+    return Amount(value, asset)
 
 
 def parse_symbols(text: str) -> tuple[str, ...]:
-    """``"BTCUSDT, eth*"`` -> ("BTCUSDT", "ETH*"). Letters, digits and ``*`` only."""
-    patterns = tuple(dict.fromkeys(p.strip().upper() for p in (text or "").split(",") if p.strip()))
+    """``"BTCUSDT, eth*, 这是*"`` -> ("BTCUSDT", "ETH*", "这是*"). Letters and digits (Unicode ones
+    too, as in symbols) and ``*`` only; ASCII letters are upper-cased, nothing else is changed."""
+    patterns = tuple(dict.fromkeys(ascii_upper(p.strip()) for p in (text or "").split(",") if p.strip()))
     if not patterns:
         raise ValueError("give at least one symbol or pattern, e.g. 'BTCUSDT, ETH*'")
     if len(patterns) > MAX_SYMBOL_PATTERNS:
         raise ValueError(f"at most {MAX_SYMBOL_PATTERNS} symbols or patterns")
     for pattern in patterns:
-        if not _PATTERN_RE.match(pattern):
-            raise ValueError(f"'{pattern[:40]}' is not a symbol or pattern (letters, digits and * only)")
+        if not _is_pattern(pattern):
+            shown = pattern[:40] if pattern.isprintable() else ascii(pattern[:40])
+            raise ValueError(f"'{shown}' is not a symbol or pattern (letters, digits and * only)")
     return patterns
+
+
+def _is_pattern(pattern: str) -> bool:
+    """``*`` anywhere, otherwise what a symbol may hold except ``_ . -``; 1-40 characters."""
+    return 0 < len(pattern) <= MAX_PATTERN_CHARS and all(
+        ch == "*" or (is_symbol_char(ch) and ch not in "_.-") for ch in pattern
+    )
 
 
 def parse_flag(text: str) -> bool:
@@ -116,7 +169,7 @@ _PARSERS = {
 def matches(symbol: str, pattern: str) -> bool:
     """``*`` matches any run of characters (possibly none); everything else literally."""
     regex = "".join(".*" if c == "*" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, symbol.upper()) is not None
+    return re.fullmatch(regex, ascii_upper(symbol)) is not None
 
 
 @dataclass(frozen=True)
@@ -194,7 +247,7 @@ class Policy:
 
     def symbol_problem(self, symbol: str) -> str | None:
         """Why ``symbol`` may not be traded, or None when it may."""
-        symbol = symbol.upper()
+        symbol = ascii_upper(symbol)
         for pattern in self.denied:
             if matches(symbol, pattern):
                 return f"{symbol} matches the denied symbol pattern '{pattern}'"

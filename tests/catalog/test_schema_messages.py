@@ -57,7 +57,9 @@ def _error(tool: str, args: dict) -> ToolInputError:
         ("get_klines", {"symbol": "BTCUSDT", "interval": "1m", "timeZone": 8}, "timeZone", "'timeZone' must be a non-empty string"),
         ("get_klines", {"symbol": "BTCUSDT", "interval": "1m", "timeZone": "x" * 1025}, "timeZone",
          "'timeZone' is at most 1024 characters; got 1025"),
-        ("get_ticker_price", {"symbols": ["BTCUSDT", "x" * 1025]}, "symbols", "'symbols' must list Binance symbols: 1-20 of A-Z, 0-9, '-', '_', '.' each"),
+        ("get_ticker_price", {"symbols": ["BTCUSDT", "x" * 1025]}, "symbols",
+         "'symbols' must list Binance symbols, each 1-20 of A-Z, 0-9, - _ . or non-ASCII letters and digits; "
+         "no spaces or invisible characters"),
     ],
 )
 def test_each_refusal_reads(tool, args, parameter, message):

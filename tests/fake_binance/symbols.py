@@ -114,7 +114,7 @@ def fmt(value: Decimal, places: int = 8) -> str:
 
 
 def default_symbols() -> dict[str, SymbolSpec]:
-    """BTCUSDT, ETHUSDT, BNBUSDT and ETHBTC with real-like precision."""
+    """BTCUSDT, ETHUSDT, BNBUSDT, ETHBTC, SOLUSDT and testnet's 这是测试币456 with real-like precision."""
     specs = [
         SymbolSpec("BTCUSDT", "BTC", "USDT", D("60000.00"), D("0.01"), D("0.00001"), D("0.00001"),
                    D("9000"), D("5"), D("9000000"), D("100"), seed_qty=D("0.5")),
@@ -132,6 +132,9 @@ def default_symbols() -> dict[str, SymbolSpec]:
                    max_price=D("50000"), market_min_qty=D("0.2"), market_step=D("0.2"), iceberg_parts=10,
                    bid_up=D("1.2"), bid_down=D("0.2"), ask_up=D("5"), ask_down=D("0.8"), avg_price_mins=1,
                    apply_min_to_market=False, apply_max_to_market=True),
+        # The Unicode symbol listed on SPOT testnet since 2025-12-18 (CHANGELOG): base 这是测试币, quote 456.
+        SymbolSpec("这是测试币456", "这是测试币", "456", D("2.0000"), D("0.0001"), D("0.01"), D("0.01"),
+                   D("900000"), D("1"), D("9000000"), D("10000"), seed_qty=D("100")),
     ]
     return {s.symbol: s for s in specs}
 

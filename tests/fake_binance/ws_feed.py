@@ -31,7 +31,7 @@ KLINE_MS = {"1s": 1_000, "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_
             "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000, "8h": 28_800_000,
             "12h": 43_200_000, "1d": 86_400_000, "3d": 259_200_000, "1w": 604_800_000, "1M": 2_592_000_000}
 STREAM_RE = re.compile(
-    r"^(?P<symbol>[a-z0-9]{2,20})@(?P<kind>trade|aggTrade|miniTicker|ticker|bookTicker|avgPrice|"
+    r"^(?P<symbol>[a-z0-9\u0080-\U0010ffff]{2,20})@(?P<kind>trade|aggTrade|miniTicker|ticker|bookTicker|avgPrice|"
     r"kline_(?P<interval>1s|1m|3m|5m|15m|30m|1h|2h|4h|6h|8h|12h|1d|3d|1w|1M)|depth(?P<levels>5|10|20)(?:@100ms)?)$"
 )
 PERIODIC_KINDS = ("miniTicker", "ticker", "avgPrice", "kline", "depth")

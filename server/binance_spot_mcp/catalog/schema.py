@@ -24,6 +24,7 @@ from binance_spot_mcp.catalog.endpoints import Endpoint
 from binance_spot_mcp.catalog.model import Param, ParamType, RuleKind
 from binance_spot_mcp.catalog.order_types import order_type_problems
 from binance_spot_mcp.errors import ToolInputError
+from binance_spot_mcp.policy import SYMBOL_MAX_CHARS, is_symbol
 
 ACCOUNT_ARG = "account"
 ENVIRONMENT_ARG = "environment"
@@ -42,10 +43,11 @@ MAX_DECIMAL_CHARS = 64  # longer text is refused before it is parsed
 MAX_STRING_CHARS = 1024  # any string argument without its own maxLength
 MAX_LONG = 2**63 - 1  # Binance's integers are signed 64-bit (LONG)
 # Binance's own character rules (its -1100 "legal range" messages), checked before anything else.
-SYMBOL_RE = re.compile(r"^[A-Z0-9_.-]{1,20}$")
 CLIENT_ID_RE = re.compile(r"^[.A-Za-z0-9:/_-]{1,36}$")
 ACCOUNT_NAME_MAX = 64
 _SYMBOL_PARAMS = frozenset({"symbol"})
+# Binance takes UTF-8 symbols since 2025-12-02 (CHANGELOG); the characters: policy.is_symbol_char.
+SYMBOL_RULE = f"1-{SYMBOL_MAX_CHARS} of A-Z, 0-9, - _ . or non-ASCII letters and digits; no spaces or invisible characters"
 
 
 @dataclass(frozen=True)
@@ -239,15 +241,15 @@ def check_identifiers(arguments: Mapping[str, Any]) -> None:
     with a call (a 50 MB symbol or a lone surrogate never reaches formatting or an error text)."""
     for name, value in arguments.items():
         if name in _SYMBOL_PARAMS and value is not None:
-            if not isinstance(value, str) or not SYMBOL_RE.match(value):
+            if not is_symbol(value):
                 raise ToolInputError(
-                    f"'{name}' must be a Binance symbol: 1-20 of A-Z, 0-9, '-', '_', '.' (such as BTCUSDT)",
+                    f"'{name}' must be a Binance symbol (BTCUSDT, 这是测试币456): {SYMBOL_RULE}",
                     parameter=name,
                 )
         elif name == "symbols" and isinstance(value, list):
-            if not all(isinstance(v, str) and SYMBOL_RE.match(v) for v in value[:1000]):
+            if not all(is_symbol(v) for v in value[:1000]):
                 raise ToolInputError(
-                    f"'{name}' must list Binance symbols: 1-20 of A-Z, 0-9, '-', '_', '.' each", parameter=name
+                    f"'{name}' must list Binance symbols, each {SYMBOL_RULE}", parameter=name
                 )
         elif is_client_id_param(name) and value is not None:
             if not isinstance(value, str) or not CLIENT_ID_RE.match(value):

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from binance_spot_mcp.errors import ToolInputError
+from binance_spot_mcp.policy import ascii_lower, ascii_upper, is_symbol
 from binance_spot_mcp.results import dumps
 
 DEFAULT_BUFFER_EVENTS = 200
@@ -31,7 +32,7 @@ MAX_READ_LIMIT = 500
 
 KLINE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M")
 _MARKET_RE = re.compile(
-    r"^(?P<symbol>[a-z0-9]{2,20})@(?P<kind>trade|aggTrade|miniTicker|ticker|bookTicker|avgPrice|"
+    r"^(?P<symbol>[^@]{1,20})@(?P<kind>trade|aggTrade|miniTicker|ticker|bookTicker|avgPrice|"
     r"kline_(?:" + "|".join(KLINE_INTERVALS) + r")|depth(?:5|10|20)(?:@100ms)?)$"
 )
 EVENT_KINDS = frozenset({"trade", "aggTrade"})
@@ -40,11 +41,13 @@ MARKET_HELP = "trade, aggTrade, kline_<interval>, miniTicker, ticker, bookTicker
 
 
 def market_stream_name(raw: str) -> str:
-    """Binance's spelling of a market stream name (symbol lowercased), or ToolInputError."""
+    """Binance's spelling of a market stream name (symbol's ASCII letters lowercased; a Unicode
+    symbol such as 这是测试币456 is kept as it is), or ToolInputError. The symbol must be one the
+    REST tools take (``policy.is_symbol``): no spaces, controls or invisible characters."""
     text = raw.strip()
     symbol, at, rest = text.partition("@")
-    name = f"{symbol.lower()}{at}{rest}"
-    if not _MARKET_RE.match(name):
+    name = f"{ascii_lower(symbol)}{at}{rest}"
+    if not _MARKET_RE.match(name) or not is_symbol(ascii_upper(symbol)):
         raise ToolInputError(
             f"'{text[:60]}' is not a market stream name",
             parameter="streams",

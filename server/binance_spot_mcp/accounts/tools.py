@@ -224,6 +224,15 @@ class AccountTools:
                 hint="Choose another name, or call again with replace: true (the user must approve a replacement).",
                 parameter="name",
             )
+        twin = next((a.name for a in current.accounts.values() if a.api_key == api_key and a.name != name), None)
+        if twin is not None:
+            raise ToolInputError(
+                f"this API key is already configured as account '{twin}'; nothing was changed. A second entry "
+                "for the same Binance account is refused here (its rules would follow the key anyway)",
+                hint=f"Use account '{twin}'. If the user wants a second entry for the key, the operator adds it "
+                f"with the CLI: {CLI_HINT}.",
+                parameter="credentials_file" if credentials else "api_key",
+            )
         if key_file:
             signer_kind = "private key file"
             material = fingerprint(signer_kind, _key_file_bytes(key_file, self._store.path.parent))

@@ -80,7 +80,7 @@ async def test_a_typo_refuses_changes_but_not_reads_and_shows_in_safety_status(w
         other = await client.call_tool("place_order", {**SMALL_BUY, "account": "capped"})  # 54 USDT of BTCUSDT
         cancel = await client.call_tool("cancel_order", {"symbol": "BTCUSDT", "orderId": 1, "account": "capped"})
         read = await client.call_tool("get_open_orders", {"symbol": "BTCUSDT", "account": "capped"})
-        fine = await client.call_tool("place_order", {**SMALL_BUY, "account": "main"})
+        fine = await client.call_tool("place_order", {**SMALL_BUY, "account": "rsa"})  # another key
         status = result_json(await client.call_tool("get_safety_status", {}))
     for result in (big, other, cancel):
         assert result.is_error, result
@@ -89,12 +89,12 @@ async def test_a_typo_refuses_changes_but_not_reads_and_shows_in_safety_status(w
         assert "did you mean 'Max Order Value'?" in body["message"]
         assert "did you mean 'Allowed Symbols'?" in body["message"]
     assert not read.is_error, result_json(read)
-    assert not fine.is_error  # another account is not affected
-    assert len(writes(world)) == 1  # only main's order reached the exchange
+    assert not fine.is_error  # an account with another key is not affected
+    assert len(writes(world)) == 1  # only rsa's order reached the exchange
     row = next(a for a in status["accounts"] if a["account"] == "capped")
     text = json.dumps(row["problems"])
     assert "did you mean 'Max Order Value'?" in text and "did you mean 'Allowed Symbols'?" in text
-    assert "problems" not in next(a for a in status["accounts"] if a["account"] == "main")
+    assert "problems" not in next(a for a in status["accounts"] if a["account"] == "rsa")
 
 
 @pytest.mark.anyio
@@ -116,3 +116,17 @@ def test_doctor_fails_on_a_typo_naming_the_field_it_resembles(world, capsys, mon
     assert code == 1, out
     fail = [line for line in out.splitlines() if line.strip().startswith("FAIL") and "capped" in line]
     assert fail and "did you mean 'Allowed Symbols'?" in fail[0], out
+
+
+@pytest.mark.anyio
+async def test_a_typo_refuses_the_changes_of_every_entry_sharing_the_key(world):
+    """Rules follow the Binance account (the API key): a second entry for the same key cannot be
+    used to get around a misspelt, so possibly missing, rule."""
+    with_account(world, "capped", "Max Order Valu: 100 USDT")
+    with_account(world, "twin")  # the same key as 'capped' (and 'main')
+    async with memory_client(world.tools_file, "auto", world.base_url) as client:
+        results = [await client.call_tool("place_order", {**SMALL_BUY, "account": name}) for name in ("twin", "main")]
+    for result in results:
+        assert result.is_error and result_json(result)["rule"] == "unknown field", result_json(result)
+        assert "did you mean 'Max Order Value'?" in result_json(result)["message"]
+    assert not writes(world)

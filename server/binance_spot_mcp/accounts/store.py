@@ -140,7 +140,8 @@ class AccountStore:
             )
         server_rules = self._settings.policy_rules
         result.accounts = {
-            name: replace(account, policy=effective_policy(server_rules, account.rules, _sharing(account, result.accounts)))
+            name: replace(account, policy=effective_policy(server_rules, account.rules, _sharing(account, result.accounts)),
+                          field_problems=_shared_field_problems(account, result.accounts))
             for name, account in result.accounts.items()
         }
         for problem in result.problems:
@@ -210,6 +211,13 @@ def _sharing(account: Account, accounts: Mapping[str, Account]) -> list[tuple[st
     """The rules of the other entries that use ``account``'s API key: the rules follow the
     Binance account (the key), not the entry's name, so every entry for one key gets them all."""
     return [(o.name, o.rules) for o in accounts.values() if o.api_key == account.api_key and o.name != account.name]
+
+
+def _shared_field_problems(account: Account, accounts: Mapping[str, Account]) -> tuple[str, ...]:
+    """The unknown-field problems of every entry using ``account``'s API key (its own first): a
+    misspelt line may be a missing rule, and the rules follow the key, so all those entries refuse."""
+    same_key = [account, *(o for o in accounts.values() if o.api_key == account.api_key and o.name != account.name)]
+    return tuple(p for entry in same_key for p in entry.field_problems)
 
 
 def same_key_entries(account: Account, accounts: Mapping[str, Account]) -> tuple[str, ...]:

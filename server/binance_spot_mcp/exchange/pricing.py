@@ -18,7 +18,8 @@ An order's value is first found in its symbol's quote asset, always erring high:
 Then it is converted into the cap's asset: directly when a pair of the two assets trades (at
 the price that makes the value higher), else through one bridge asset (``BRIDGE_ASSETS``:
 quote -> bridge -> cap, each step a direct pair). A value that cannot be found this way, or
-prices that cannot be read, raise ``Unpriceable``: the order is refused, never guessed.
+prices that cannot be read, or a quote that is not a finite positive number (0, negative, NaN,
+Infinity), raise ``Unpriceable``: the order is refused where a cap applies, never guessed.
 """
 
 from __future__ import annotations
@@ -58,33 +59,39 @@ def _dec(value: Any) -> Decimal | None:
 
 @dataclass(frozen=True)
 class Quote:
-    """Best bid, best ask and last price of a symbol (any may be unknown)."""
+    """Best bid, best ask and last price of a symbol. None: the exchange's figure was missing or
+    not a finite positive number (0, negative, NaN, Infinity). Such a quote is never dropped in
+    favour of the others: a price that uses it raises ``Unpriceable`` (a bad bid or last price
+    dropped would let a SELL be valued at its own low limit price)."""
 
     bid: Decimal | None
     ask: Decimal | None
     last: Decimal | None
+    symbol: str = ""
 
-    def _known(self, *values: Decimal | None) -> list[Decimal]:
-        return [v for v in values if v is not None]
+    def _all(self, **named: Decimal | None) -> list[Decimal]:
+        bad = [name.replace("_", " ") for name, v in named.items() if v is None]
+        if bad:
+            raise Unpriceable(
+                f"the exchange's {' and '.join(bad)} of {self.symbol or 'this symbol'} is missing or not a positive "
+                "number, so the order cannot be valued"
+            )
+        return [v for v in named.values() if v is not None]
 
     def high(self, *extra: Decimal | None) -> Decimal:
-        known = self._known(self.bid, self.ask, self.last, *extra)
-        if not known:
-            raise Unpriceable("the exchange gave no price for this symbol")
-        return max(known)
+        return max(self._all(best_bid=self.bid, best_ask=self.ask, last_price=self.last) + _given(extra))
 
     def sell_high(self, *extra: Decimal | None) -> Decimal:
         """The most a SELL could fetch per unit right now (or at its own higher price)."""
-        known = self._known(self.bid, self.last, *extra)
-        if not known:
-            raise Unpriceable("the exchange gave no bid or last price for this symbol")
-        return max(known)
+        return max(self._all(best_bid=self.bid, last_price=self.last) + _given(extra))
 
     def low(self) -> Decimal:
-        known = self._known(self.bid, self.last)
-        if not known:
-            raise Unpriceable("the exchange gave no bid or last price for this symbol")
-        return min(known)
+        return min(self._all(best_bid=self.bid, last_price=self.last))
+
+
+def _given(values: Sequence[Decimal | None]) -> list[Decimal]:
+    """The order's own prices that it names (a missing limit or stop price is no price)."""
+    return [v for v in values if v is not None]
 
 
 class PairBook:
@@ -134,7 +141,7 @@ class Market:
             raise Unpriceable(f"prices of {symbol} could not be read ({exc.message})") from None
         book = book if isinstance(book, Mapping) else {}
         last = last if isinstance(last, Mapping) else {}
-        return Quote(_dec(book.get("bidPrice")), _dec(book.get("askPrice")), _dec(last.get("price")))
+        return Quote(_dec(book.get("bidPrice")), _dec(book.get("askPrice")), _dec(last.get("price")), symbol)
 
     async def maybe_quote(self, symbol: str) -> Quote | None:
         """The symbol's quote, or None when no such symbol trades on this host."""
@@ -160,7 +167,9 @@ class Market:
         left, cost = quantity, Decimal(0)
         for level in (book or {}).get("asks") or []:
             price, size = _dec(level[0]), _dec(level[1])
-            if price is None or size is None:
+            if price is None:  # a level at 0, NaN or Infinity would make the buy look cheap
+                raise Unpriceable(f"the order book of {symbol} has an ask that is not a positive price")
+            if size is None:
                 continue
             take = min(left, size)
             cost += take * price

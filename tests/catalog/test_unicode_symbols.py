@@ -40,6 +40,7 @@ REFUSED = {
     "ampersand": "BTC&side=SELL",
     "quote": 'BTC"USDT',
     "emoji": "BTC\U0001f680",
+    "leading-combining-mark": "\u0301BTCUSDT",
 }
 
 

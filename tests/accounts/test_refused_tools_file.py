@@ -87,13 +87,18 @@ def test_a_symlinked_tools_file_is_explained_too(tmp_path):
     assert "refused" in text and "symbolic link" in text and "no account named" not in text, text
 
 
-def test_environment_accounts_work_by_name_beside_a_refused_file(tmp_path):
+def test_a_refused_file_does_not_let_an_environment_account_stand_in(tmp_path):
+    """The file's 'main' would shadow the environment's: while it cannot be read, no name
+    (nor the default) resolves to another account; each answer says why and how to fix it."""
     path = _file(tmp_path, 0o644)
-    environ = {"BINANCE_TESTNET_API_KEY": random_token(), "BINANCE_TESTNET_SECRET_KEY": random_token()}
+    environ = {"BINANCE_SPOT_MCP_API_KEY": random_token(), "BINANCE_SPOT_MCP_SECRET_KEY": random_token()}
     store = AccountStore(load_settings(tools_file=str(path), environ=environ), Redactor())
-    only = next(iter(store.current().accounts))
-    assert store.resolve(only).environment == "testnet"  # named, the environment's account works
-    for name in ("capped", None):  # the file's account, or a default the file might have decided
+    assert "main" in store.current().accounts  # the environment's 'main' is there ...
+    for name in ("main", "capped", None):  # ... but is not used in place of the file's
         with pytest.raises(AccountError) as info:
             store.resolve(name)
         _assert_explains(f"{info.value.message} {info.value.hint}", path, "chmod 600")
+    os.chmod(path, 0o600)  # fixed: re-read without a restart, the file's accounts win again
+    assert store.resolve("capped").api_key == KEY
+    assert store.resolve("main").api_key == environ["BINANCE_SPOT_MCP_API_KEY"]  # the file has no 'main'
+    assert store.resolve(None).name == "main"

@@ -151,6 +151,9 @@ class AccountStore:
     def resolve(self, name: str | None) -> Account:
         """The account to use: the one named, else ``main``, else the only one."""
         current = self.current()
+        # A refused TOOLS.md decides what every name means (its 'main' would shadow the
+        # environment's), so nothing resolves until it is fixed; the error says why and how.
+        self._check_file_read(current)
         if name is not None:
             if name in current.accounts:
                 return current.accounts[name]
@@ -159,12 +162,10 @@ class AccountStore:
                     f"account '{name}' cannot be used: {current.broken[name].problem}",
                     hint=f"Fix the account in {self.path} (it is re-read automatically).",
                 )
-            self._check_file_read(current)
             raise AccountError(
                 f"no account named '{name}'. {self._names_text(current)}",
                 hint="Call again with one of the listed account names.",
             )
-        self._check_file_read(current)  # else 'main' or the only account could be another one
         if DEFAULT_ACCOUNT in current.accounts:
             return current.accounts[DEFAULT_ACCOUNT]
         if DEFAULT_ACCOUNT in current.broken:

@@ -1,16 +1,20 @@
 """The live-data state of a running server: subscriptions, their connections, idle expiry.
 
 ``StreamHub`` owns one ``MarketStreams`` per stream URL and one ``UserStreams`` per WebSocket API
-URL, opened on first use. Subscriptions get short ids (``s1``, ``s2``, ...). A subscription that
-nobody has read for ``Settings.stream_idle_s`` is closed, and a connection with nothing left on it
-is closed too; the sweep runs before every stream tool call and in a background task.
+URL, opened on first use. A subscription belongs to the MCP session that opened it (``owner``,
+the approval book's session key; "" where a transport has no session): every look-up, list and
+close is by (owner, id), so another session can neither see nor touch it, nor learn of it from an
+error. Ids are random (``s_`` and 16 URL-safe characters), not a sequence to walk. All buffers
+share one ``ByteBudget``. A subscription that nobody has read for ``Settings.stream_idle_s`` is
+closed, and a connection with nothing left on it is closed too; the sweep runs before every
+stream tool call and in a background task.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
+import secrets
 import time
 from typing import Any
 
@@ -18,7 +22,7 @@ from binance_spot_mcp.accounts.reading import Account
 from binance_spot_mcp.config import Settings
 from binance_spot_mcp.errors import PolicyError, ToolInputError
 from binance_spot_mcp.exchange.client import BinanceClient
-from binance_spot_mcp.streams.buffers import Subscription
+from binance_spot_mcp.streams.buffers import ByteBudget, Subscription
 from binance_spot_mcp.streams.connection import ReconnectingSocket
 from binance_spot_mcp.streams.market import MarketStreams
 from binance_spot_mcp.streams.user import OrderWatch, UserStreams
@@ -26,6 +30,7 @@ from binance_spot_mcp.streams.user import OrderWatch, UserStreams
 logger = logging.getLogger(__name__)
 
 MAX_SUBSCRIPTIONS = 200
+ID_BYTES = 12  # 16 URL-safe characters
 MAX_STREAMS_PER_SUBSCRIPTION = 50
 MAX_SWEEP_INTERVAL_S = 30.0
 REMEMBERED_CLOSED = 500  # closed subscription ids whose reason a later read is told
@@ -39,8 +44,8 @@ class StreamHub:
         self._market: dict[str, MarketStreams] = {}
         self._user: dict[str, UserStreams] = {}
         self._subscriptions: dict[str, Subscription] = {}
-        self._closed: dict[str, str] = {}  # id -> why it was closed, oldest first, bounded
-        self._ids = itertools.count(1)
+        self._closed: dict[str, tuple[str, str]] = {}  # id -> (owner, why it was closed), oldest first, bounded
+        self.budget = ByteBudget()
         self._sweeper: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
@@ -50,24 +55,44 @@ class StreamHub:
 
     # -- subscriptions --------------------------------------------------------------------------
 
-    async def subscribe_market(self, environment: str, streams: tuple[str, ...], capacity: int) -> Subscription:
+    def _new_id(self) -> str:
+        while True:
+            candidate = f"s_{secrets.token_urlsafe(ID_BYTES)}"
+            if candidate not in self._subscriptions and candidate not in self._closed:
+                return candidate
+
+    async def subscribe_market(
+        self, environment: str, streams: tuple[str, ...], capacity: int, owner: str = ""
+    ) -> Subscription:
         self._check_room(streams)
         url = self._settings.stream_urls[environment]
-        subscription = Subscription(f"s{next(self._ids)}", streams, environment, capacity=capacity)
+        subscription = Subscription(self._new_id(), streams, environment, capacity=capacity, budget=self.budget,
+                                    owner=owner)
         async with self._lock:
             market = self._market.get(url)
             if market is None:
                 market = self._market[url] = MarketStreams(url, **self._socket_options)
-            await market.add(subscription)
+            try:
+                await market.add(subscription)
+            except BaseException:
+                subscription.close("not opened")  # its bytes go back to the budget
+                raise
         self._register(subscription)
         return subscription
 
-    async def subscribe_account(self, account: Account, events: tuple[str, ...], capacity: int) -> Subscription:
+    async def subscribe_account(
+        self, account: Account, events: tuple[str, ...], capacity: int, owner: str = ""
+    ) -> Subscription:
         self._check_room(events)
-        subscription = Subscription(f"s{next(self._ids)}", events, account.environment, account.name, capacity)
+        subscription = Subscription(self._new_id(), events, account.environment, account.name, capacity,
+                                    budget=self.budget, owner=owner)
         user = self._user_streams(account)
         self._ensure_sweeper()  # a set-up that outlives this call is swept like any other
-        await user.listen(account, subscription)
+        try:
+            await user.listen(account, subscription)
+        except BaseException:
+            subscription.close("not opened")  # its bytes go back to the budget
+            raise
         self._register(subscription)
         return subscription
 
@@ -90,26 +115,27 @@ class StreamHub:
         if self._sweeper is None or self._sweeper.done():
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever(), name="stream idle sweep")
 
-    def get(self, subscription_id: str) -> Subscription:
+    def get(self, subscription_id: str, owner: str = "") -> Subscription:
+        """The subscription ``owner`` opened with this id; another session's is unknown here."""
         subscription = self._subscriptions.get(subscription_id.strip())
-        if subscription is not None:
+        if subscription is not None and subscription.owner == owner:
             return subscription
-        reason = self._closed.get(subscription_id.strip())
-        if reason is not None:
-            raise ToolInputError(f"subscription '{subscription_id.strip()}' is closed: {reason}",
+        closed = self._closed.get(subscription_id.strip())
+        if closed is not None and closed[0] == owner:
+            raise ToolInputError(f"subscription '{subscription_id.strip()}' is closed: {closed[1]}",
                                  parameter="subscription", hint="subscribe_stream again to go on watching.")
-        open_ids = ", ".join(self._subscriptions) or "none"
+        open_ids = ", ".join(s.id for s in self._subscriptions.values() if s.owner == owner) or "none"
         raise ToolInputError(
             f"no open subscription '{subscription_id[:40]}' (open: {open_ids})",
             parameter="subscription",
             hint="Use an id that subscribe_stream or list_streams gave; subscribe_stream to open one.",
         )
 
-    async def unsubscribe(self, subscription_id: str, reason: str = "unsubscribed") -> Subscription:
-        subscription = self.get(subscription_id)
+    async def unsubscribe(self, subscription_id: str, reason: str = "unsubscribed", owner: str = "") -> Subscription:
+        subscription = self.get(subscription_id, owner)
         del self._subscriptions[subscription.id]
         subscription.close(reason)
-        self._closed[subscription.id] = reason
+        self._closed[subscription.id] = (subscription.owner, reason)
         if len(self._closed) > REMEMBERED_CLOSED:
             del self._closed[next(iter(self._closed))]
         if subscription.account is None:
@@ -123,19 +149,25 @@ class StreamHub:
                 user.unlisten(subscription.account, subscription)
         return subscription
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, owner: str = "") -> dict[str, Any]:
+        """``owner``'s subscriptions, and the connections that serve them (nothing of other sessions)."""
         now = time.monotonic()
+        mine = [s for s in self._subscriptions.values() if s.owner == owner]
         out: dict[str, Any] = {
-            "subscriptions": [s.describe(now) for s in self._subscriptions.values()],
+            "subscriptions": [s.describe(now) for s in mine],
             "idle_expiry_seconds": self.idle_s,
         }
+        market_urls = {self._settings.stream_urls[s.environment] for s in mine if s.account is None}
+        accounts = {s.account for s in mine if s.account is not None}
         connections = []
         for url, market in self._market.items():
-            if market.socket.running:
-                connections.append({"market": url, "streams": len(market.stream_names), **_state(market.socket)})
+            if market.socket.running and url in market_urls:
+                streams = {name for s in mine if s.account is None for name in s.streams}
+                connections.append({"market": url, "streams": len(streams), **_state(market.socket)})
         for url, user in self._user.items():
-            if user.socket.running:
-                connections.append({"user_data": url, "accounts": user.accounts(), **_state(user.socket)})
+            names = [name for name in user.accounts() if name in accounts]
+            if user.socket.running and names:
+                connections.append({"user_data": url, "accounts": names, **_state(user.socket)})
         out["connections"] = connections
         return out
 
@@ -184,7 +216,11 @@ class StreamHub:
         expired = [s.id for s in self._subscriptions.values() if not s.readers and now - s.last_used >= self.idle_s]
         for subscription_id in expired:
             logger.info("stream subscription %s expired after %.0f s idle", subscription_id, self.idle_s)
-            await self.unsubscribe(subscription_id, reason=f"expired after {self.idle_s:g} s without a read")
+            subscription = self._subscriptions.get(subscription_id)
+            if subscription is None:
+                continue
+            await self.unsubscribe(subscription_id, reason=f"expired after {self.idle_s:g} s without a read",
+                                   owner=subscription.owner)
         for user in list(self._user.values()):
             await user.expire(self.idle_s)
         return expired

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from binance_spot_mcp.errors import ExchangeError, PolicyError
+from binance_spot_mcp.results import dumps
 from binance_spot_mcp.streams.buffers import Subscription
 from binance_spot_mcp.streams.connection import ReconnectingSocket
 
@@ -165,5 +166,9 @@ class MarketStreams:
     def _on_message(self, message: Any) -> None:
         if not isinstance(message, dict) or "stream" not in message:
             return
-        for subscription in self._subscriptions.get(message["stream"], ()):
-            subscription.push(message["stream"], message.get("data"))
+        routed = self._subscriptions.get(message["stream"]) if isinstance(message["stream"], str) else None
+        if routed:
+            data = message.get("data")
+            size = len(dumps(data))  # once, for every subscription it goes to
+            for subscription in routed:
+                subscription.push(message["stream"], data, size)

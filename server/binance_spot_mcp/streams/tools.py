@@ -6,7 +6,10 @@
 * ``wait_for_order``     one call that returns when an order fills (or ends, or changes): from the
                          user data stream when it is ready within half the wait (at most
                          ``STREAM_SETUP_S``), else by polling ``get_order`` through the rate
-                         limiter. The answer names its source.
+                         limiter. The answer names its source. An event never settles the
+                         answer alone: before one is reported as reached (or as the order's end),
+                         ``get_order`` is asked, and its answer is the one reported
+                         (``confirmed_by``); when REST disagrees, the wait goes on.
 
 Waits are bounded so a call always returns before a host's request timeout; an unfinished wait
 says so and the assistant simply calls again. ``wait_for_order`` answers at most
@@ -173,6 +176,11 @@ def reached(order: Mapping[str, Any], baseline: Mapping[str, Any], until: str) -
     return (status, _qty(order)) != (baseline.get("status"), _qty(baseline))
 
 
+def _settles(order: Mapping[str, Any], baseline: Mapping[str, Any], until: str) -> bool:
+    """The wait is over: ``until`` is reached, or the order has ended."""
+    return reached(order, baseline, until) or order.get("status") in TERMINAL_STATUSES
+
+
 def _older(event_order: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
     """An event that describes an earlier state than the one already known (it crossed the REST reply)."""
     if _qty(event_order) < _qty(current):
@@ -220,8 +228,10 @@ class StreamTools:
     async def aclose(self) -> None:
         await self.hub.aclose()
 
-    async def call(self, name: str, arguments: Mapping[str, Any] | None) -> CallToolResult:
-        args = dict(arguments or {})
+    async def call(self, name: str, arguments: Mapping[str, Any] | None, *, session: str | None = None) -> CallToolResult:
+        """Run one stream tool for the MCP ``session`` (None where the transport has none): its
+        subscriptions are its own, invisible to every other session."""
+        args, owner = dict(arguments or {}), session or ""
         try:
             allowed = set(next(t for t in TOOLS if t.name == name).input_schema["properties"])
             unknown = sorted(set(args) - allowed)
@@ -230,14 +240,14 @@ class StreamTools:
             if name != WAIT_FOR_ORDER:  # its time is bounded; the background sweep covers it
                 await self.hub.sweep()
             if name == SUBSCRIBE_STREAM:
-                data: Any = await self._subscribe(args)
+                data: Any = await self._subscribe(args, owner)
             elif name == READ_STREAM:
-                data = await self._read(args)
+                data = await self._read(args, owner)
             elif name == UNSUBSCRIBE_STREAM:
-                subscription = await self.hub.unsubscribe(self._subscription_arg(args))
+                subscription = await self.hub.unsubscribe(self._subscription_arg(args), owner=owner)
                 data = {"unsubscribed": subscription.id, "streams": list(subscription.streams)}
             elif name == LIST_STREAMS:
-                data = self.hub.describe()
+                data = self.hub.describe(owner)
             else:
                 data = await self._wait_for_order(args)
             return success(data, redactor=self._redactor, max_chars=self._settings.max_result_chars,
@@ -257,7 +267,7 @@ class StreamTools:
             raise ToolInputError("missing required parameter: subscription", parameter="subscription")
         return value
 
-    async def _subscribe(self, args: Mapping[str, Any]) -> dict[str, Any]:
+    async def _subscribe(self, args: Mapping[str, Any], owner: str) -> dict[str, Any]:
         account_name, environment = optional_string(args, "account"), optional_string(args, "environment")
         if account_name and environment:
             raise ToolInputError("give either 'account' or 'environment', not both", parameter="environment")
@@ -273,11 +283,11 @@ class StreamTools:
         if account_name is not None and all(n in USER_EVENTS for n in names):
             account = self._accounts.resolve(account_name)
             events = user_event_names(names) if names else USER_EVENTS
-            subscription = await self.hub.subscribe_account(account, events, capacity)
+            subscription = await self.hub.subscribe_account(account, events, capacity, owner)
         else:
             streams = tuple(dict.fromkeys(market_stream_name(n) for n in names))
             source = market_data_source(self._accounts, account=account_name, environment=environment)
-            subscription = await self.hub.subscribe_market(source.environment, streams, capacity)
+            subscription = await self.hub.subscribe_market(source.environment, streams, capacity, owner)
         return {
             "subscription": subscription.id,
             "scope": subscription.scope,
@@ -287,8 +297,8 @@ class StreamTools:
             "next_step": f"read_stream subscription={subscription.id} cursor={subscription.seq} wait_seconds=...",
         }
 
-    async def _read(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        subscription = self.hub.get(self._subscription_arg(args))
+    async def _read(self, args: Mapping[str, Any], owner: str) -> dict[str, Any]:
+        subscription = self.hub.get(self._subscription_arg(args), owner)
         cursor = args.get("cursor")
         if cursor is not None and (isinstance(cursor, bool) or not isinstance(cursor, int) or cursor < 0):
             raise ToolInputError("'cursor' must be a whole number (next_cursor of the last read)", parameter="cursor")
@@ -370,6 +380,8 @@ class StreamTools:
         out: dict[str, Any] = {"reached": done, "until": until, "order": order, "source": source,
                                "waited_seconds": round(time.monotonic() - started, 2)}
         status = order.get("status")
+        if source == "user_data_stream" and (done or status in TERMINAL_STATUSES):
+            out["confirmed_by"] = "get_order"  # the event was checked before it was believed
         if not done and status in TERMINAL_STATUSES:
             out["note"] = f"The order ended as {status}; it will not reach {until}."
         elif not done:
@@ -409,8 +421,20 @@ class StreamTools:
                     update, source = await self._look_up(account, symbol, order_id, client_id, deadline), "rest_polling"
             if update is None:  # the look-up did not answer in time
                 return current, source, False
-            current = {**current, **update}
-            if reached(current, baseline, until) or current.get("status") in TERMINAL_STATUSES:
+            candidate = {**current, **update}
+            if source == "user_data_stream" and _settles(candidate, baseline, until):
+                # the stream can be wrong or forged: REST has the last word on where the order stands
+                confirmed = await self._look_up(account, symbol, order_id, client_id, deadline)
+                if confirmed is None:
+                    return current, "get_order", False
+                if not _settles({**current, **confirmed}, baseline, until):
+                    logger.warning("wait_for_order: an event said %s, get_order says %s; waiting on",
+                                   str(candidate.get("status"))[:20], str(confirmed.get("status"))[:20])
+                    current = {**current, **confirmed}
+                    continue
+                candidate = {**current, **confirmed}
+            current = candidate
+            if _settles(current, baseline, until):
                 return current, source, reached(current, baseline, until)
         if on_stream:
             final = await self._look_up(account, symbol, order_id, client_id, deadline)

@@ -34,6 +34,7 @@ from typing import Any
 from binance_spot_mcp.accounts.reading import Account
 from binance_spot_mcp.config import WS_API_PATH, ws_url_problem
 from binance_spot_mcp.errors import ExchangeError, PolicyError, TransportError, hint_for
+from binance_spot_mcp.results import dumps
 from binance_spot_mcp.streams.buffers import Subscription
 from binance_spot_mcp.streams.connection import ReconnectingSocket
 
@@ -90,9 +91,11 @@ class _AccountFeed:
     def deliver(self, kind: Any, event: dict[str, Any]) -> None:
         if kind == "executionReport":
             self.remember(event)
+        size = None
         for subscription in self.listeners:
             if kind in subscription.streams:
-                subscription.push(kind, event)
+                size = len(dumps(event)) if size is None else size  # once, for every listener
+                subscription.push(kind, event, size)
         for watch in self.watches:
             if watch.matches(event):
                 watch.events.put_nowait(event)

@@ -508,6 +508,17 @@ class FakeStreams:
 
         self._call_and_wait(go)
 
+    def forge_user_event(self, api_key: str, event: dict[str, Any]) -> None:
+        """Fault: send ``event`` on every user data subscription of ``api_key`` as if it were real
+        (a stream that is wrong or forged); returns once it is queued."""
+
+        def go() -> None:
+            for conn in self._targets(API):
+                for sub_id in [i for i, key in conn.api_keys.items() if key == api_key]:
+                    self._enqueue(conn, {"subscriptionId": sub_id, "event": event})
+
+        self._call_and_wait(go)
+
 
 def _text(value: Any) -> str:
     if isinstance(value, bool):

@@ -176,7 +176,7 @@ class Runtime:
         if endpoint is None and name == SAFETY_STATUS:
             return await self._safety_status(asker or Asker(None, None))
         if endpoint is None and name in STREAM_TOOL_NAMES:
-            return await self.stream_tools.call(name, arguments)
+            return await self.stream_tools.call(name, arguments, session=asker.session)  # each session's own
         if endpoint is None:
             raise MCPError(code=INVALID_PARAMS, message=self.redactor.redact(f"Unknown tool: {name[:80]}"))
         try:

@@ -10,6 +10,12 @@ State streams (tickers, book ticker, depth, klines, average price) keep only the
 snapshot; event streams (trades, account events) keep a bounded ring buffer. Every update gets the
 next sequence number of its subscription; a cursor is the last number the reader has seen, so
 ``read`` returns exactly what is newer, and says how many events the ring dropped unread.
+
+Buffers are bounded by bytes as well as by count: a subscription keeps at most ``max_bytes`` of
+JSON (``MAX_BUFFER_BYTES``: events and snapshots together), and all subscriptions of a server share
+one ``ByteBudget`` (``MAX_TOTAL_BYTES``): when it is full, the oldest events of the subscription
+holding the most are dropped first. An update larger than a buffer (or than the room its snapshots
+leave) is not kept. ``read`` reports each kind of drop once, with the limits that caused it.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from binance_spot_mcp.results import dumps
 DEFAULT_BUFFER_EVENTS = 200
 MAX_BUFFER_EVENTS = 1000
 DEFAULT_READ_LIMIT = 50
+MAX_BUFFER_BYTES = 2**20  # JSON characters one subscription keeps (events and snapshots)
+MAX_TOTAL_BYTES = 32 * 2**20  # JSON characters all subscriptions of a server keep together
 MAX_READ_LIMIT = 500
 
 KLINE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M")
@@ -78,6 +86,19 @@ def user_event_names(raw: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+class ByteBudget:
+    """The bytes all subscriptions of a server hold together, and who holds them."""
+
+    def __init__(self, limit: int = MAX_TOTAL_BYTES) -> None:
+        self.limit = limit
+        self.used = 0
+        self.holders: set[Subscription] = set()
+
+    @property
+    def over(self) -> bool:
+        return self.used > self.limit
+
+
 @dataclass(eq=False)
 class Subscription:
     """One subscription: what the reader asked for and what arrived since."""
@@ -87,6 +108,9 @@ class Subscription:
     environment: str
     account: str | None = None
     capacity: int = DEFAULT_BUFFER_EVENTS
+    max_bytes: int = MAX_BUFFER_BYTES
+    budget: ByteBudget | None = None
+    owner: str = ""  # the MCP session that opened it: only that session sees it
     created: float = field(default_factory=time.monotonic)
     last_used: float = field(default_factory=time.monotonic)
     seq: int = 0
@@ -94,6 +118,8 @@ class Subscription:
     states: dict[str, tuple[int, Any]] = field(default_factory=dict)
     dropped_unread: int = 0
     dropped_total: int = 0
+    too_large_unread: int = 0  # updates not kept at all: larger than the buffer or the room left
+    bytes: int = 0  # JSON characters held (ring and snapshots)
     gaps_unread: int = 0  # reconnects since the last read: events may be missing
     down: bool = False  # the connection is lost and not yet back
     last_cursor: int = 0
@@ -103,25 +129,78 @@ class Subscription:
     _wake: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def __post_init__(self) -> None:
-        self.ring = deque(maxlen=self.capacity)
+        self.ring = deque()
+        self._sizes: deque[int] = deque()  # the JSON size of each ring entry, in step with ``ring``
+        self._state_sizes: dict[str, int] = {}
+        if self.budget is not None:
+            self.budget.holders.add(self)
 
     @property
     def scope(self) -> str:
         return f"account {self.account}" if self.account else f"{self.environment} market"
 
-    def push(self, stream: str, data: Any) -> None:
+    def push(self, stream: str, data: Any, size: int | None = None) -> None:
+        """Keep one update; ``size`` is its JSON length (computed when not given)."""
+        if self.closed_reason is not None:
+            return
+        size = len(dumps(data)) if size is None else size
+        if size > self.max_bytes:
+            self.too_large_unread += 1
+            return
+        if is_state_stream(stream):
+            old = self.states.get(stream)
+            old_size = self._state_sizes.get(stream, 0)
+            self._count(size - old_size)
+            self.states[stream], self._state_sizes[stream] = (self.seq + 1, data), size
+            self._make_room()
+            if self._over():  # the events are gone and the snapshots alone do not fit: drop this one
+                self._count(old_size - size)
+                if old is None:
+                    del self.states[stream], self._state_sizes[stream]
+                else:
+                    self.states[stream], self._state_sizes[stream] = old, old_size
+                self.too_large_unread += 1
+                return
+        else:
+            self.ring.append((self.seq + 1, stream, data))
+            self._sizes.append(size)
+            self._count(size)
+            self._make_room()
+            if not self.ring or self.ring[-1][0] != self.seq + 1:  # no room even for this one
+                return
         self.seq += 1
         self.received += 1
-        if is_state_stream(stream):
-            self.states[stream] = (self.seq, data)
-        else:
-            if len(self.ring) == self.capacity:
-                evicted = self.ring[0][0]
-                self.dropped_total += 1
-                if evicted > self.last_cursor:
-                    self.dropped_unread += 1
-            self.ring.append((self.seq, stream, data))
         self._signal()
+
+    def _count(self, delta: int) -> None:
+        self.bytes += delta
+        if self.budget is not None:
+            self.budget.used += delta
+
+    def _over(self) -> bool:
+        return self.bytes > self.max_bytes or (self.budget is not None and self.budget.over)
+
+    def _make_room(self) -> None:
+        """Drop the oldest events until this buffer is within its count and bytes, and all buffers
+        within the shared budget (taking from the one that holds the most)."""
+        while self.ring and (len(self.ring) > self.capacity or self.bytes > self.max_bytes):
+            self._evict()
+        budget = self.budget
+        while budget is not None and budget.over:
+            victim = max((s for s in budget.holders if s.ring), key=lambda s: s.bytes, default=None)
+            if victim is None:
+                break
+            victim._evict()
+
+    def _evict(self) -> None:
+        seq = self.ring.popleft()[0]
+        self._count(-self._sizes.popleft())
+        if seq > self.seq:  # the update being pushed: it was never counted as received
+            self.too_large_unread += 1
+            return
+        self.dropped_total += 1
+        if seq > self.last_cursor:
+            self.dropped_unread += 1
 
     def lost(self) -> None:
         """The connection is lost; reads say so until ``gap`` reports it back. A waiting long
@@ -140,6 +219,13 @@ class Subscription:
 
     def close(self, reason: str) -> None:
         self.closed_reason = reason
+        self._count(-self.bytes)
+        self.ring.clear()
+        self._sizes.clear()
+        self.states.clear()
+        self._state_sizes.clear()
+        if self.budget is not None:
+            self.budget.holders.discard(self)
         self._signal()
 
     def _signal(self) -> None:
@@ -218,6 +304,11 @@ class Subscription:
         if self.dropped_unread and after >= self.last_cursor:
             out["dropped"] = self.dropped_unread
             self.dropped_unread = 0
+        if self.too_large_unread:
+            out["dropped_too_large"] = self.too_large_unread
+            self.too_large_unread = 0
+        if "dropped" in out or "dropped_too_large" in out:
+            out["dropped_reason"] = self._limits()
         if self.gaps_unread:
             out["reconnected"] = self.gaps_unread
             self.gaps_unread = 0
@@ -230,6 +321,11 @@ class Subscription:
         self.last_cursor = max(self.last_cursor, next_cursor)
         return out
 
+    def _limits(self) -> str:
+        total = f", {self.budget.limit} bytes for all subscriptions" if self.budget is not None else ""
+        return (f"this buffer keeps the newest {self.capacity} events and {self.max_bytes} bytes of JSON{total}; "
+                "an update larger than that is not kept. Read more often, or subscribe to fewer streams.")
+
     def describe(self, now: float) -> dict[str, Any]:
         out: dict[str, Any] = {
             "subscription": self.id,
@@ -237,6 +333,7 @@ class Subscription:
             "streams": list(self.streams),
             "latest_seq": self.seq,
             "buffered": len(self.ring),
+            "buffered_bytes": self.bytes,
             "idle_seconds": round(now - self.last_used, 1),
         }
         if self.dropped_total:

@@ -1,4 +1,12 @@
-"""Tool results: success and error payloads as compact JSON, redacted and size-capped.
+"""Tool results: success and error payloads as compact JSON, redacted, escaped and size-capped.
+
+Every result carries text from outside (exchange replies, stream frames, file text), so every
+result passes one redaction (``Redactor.redact_data`` and a last pass over the text) and then one
+escaping (``visible``: in every string and key, each character a reader cannot see or that
+changes how text is shown -- DEL, C1 controls, bidi controls, U+2028/2029, zero-width characters
+-- is written out by ``redact.escape_text``, the function approval previews use; JSON escapes
+the controls below U+0020 itself). A result with nothing to hide or escape is dumped once and
+checked with two scans of its text (the fast path).
 
 A reply longer than the cap (``Settings.max_result_chars``, about 80,000 characters by default)
 is cut so that an assistant's context can hold it: the longest top-level lists are shortened
@@ -15,7 +23,7 @@ from typing import Any
 from mcp.types import CallToolResult, TextContent
 
 from binance_spot_mcp.errors import BinanceSpotError
-from binance_spot_mcp.redact import Redactor
+from binance_spot_mcp.redact import Redactor, escape_text
 
 # Room kept for the truncation notice itself.
 NOTICE_RESERVE_CHARS = 600
@@ -27,6 +35,24 @@ BULK_SHARE = 0.1
 
 def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _visible_text(text: str) -> str:
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch < " " else escape_text(ch) for ch in text)
+
+
+def visible(value: Any) -> Any:
+    """``value`` (parsed JSON) with every string and key escaped for display (see the module
+    docstring); tuples become lists, other values are kept."""
+    if isinstance(value, str):
+        return _visible_text(value)
+    if isinstance(value, dict):
+        return {(_visible_text(k) if isinstance(k, str) else k): visible(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [visible(item) for item in value]
+    return value
 
 
 def narrowing_hint(parameters: Sequence[str]) -> str:
@@ -103,19 +129,28 @@ def _result(text: str, *, error: bool, redactor: Redactor) -> CallToolResult:
 
 
 def json_result(payload: Any, *, error: bool, redactor: Redactor) -> CallToolResult:
-    """A small payload of our own (no size cap needed)."""
+    """A small payload of our own (no size cap needed), which may quote text from outside."""
     text = dumps(payload)
-    if not redactor.json_is_clean(text):
-        text = dumps(redactor.redact_data(payload))
+    clean, printable = redactor.json_is_clean(text), text.isprintable()
+    if not (clean and printable):
+        payload = payload if clean else redactor.redact_data(payload)
+        text = dumps(payload if printable else visible(payload))  # redacted first, then escaped
     return _result(text, error=error, redactor=redactor)
 
 
 def success(data: Any, *, redactor: Redactor, max_chars: int, hint: str = "Narrow the query.") -> CallToolResult:
     text = dumps(data)
-    if len(text) <= max_chars and redactor.json_is_clean(text):
-        return _result(text, error=False, redactor=redactor)  # nothing to cut, nothing to hide
-    # cut first (redaction only ever shortens text), then redact the data that is kept, then dump
+    # with ensure_ascii off, the JSON text shows every string's characters as they are, except the
+    # controls below U+0020 that it escapes: so it is printable exactly when nothing needs escaping
+    printable = text.isprintable()
+    if len(text) <= max_chars and printable and redactor.json_is_clean(text):
+        return _result(text, error=False, redactor=redactor)  # nothing to cut, hide or escape
+    # cut first (redaction only ever shortens text), then redact the data that is kept, then escape
     kept = redactor.redact_data(cap_data(data, max_chars, hint=hint))
+    if not printable:
+        kept = visible(kept)
+        if len(dumps(kept)) > max_chars:  # escaping lengthened it: cut again (strings stay as they are)
+            kept = cap_data(kept, max_chars, hint=hint)
     return _result(dumps(kept), error=False, redactor=redactor)
 
 

@@ -102,3 +102,16 @@ def test_a_refused_file_does_not_let_an_environment_account_stand_in(tmp_path):
     assert store.resolve("capped").api_key == KEY
     assert store.resolve("main").api_key == environ["BINANCE_SPOT_MCP_API_KEY"]  # the file has no 'main'
     assert store.resolve(None).name == "main"
+
+
+@pytest.mark.parametrize("command", [["accounts", "list"], ["accounts", "show", "capped"]], ids=["list", "show"])
+def test_the_cli_says_why_too(tmp_path, capsys, cli_isolation, command):
+    from binance_spot_mcp.cli.commands import main
+
+    path = _file(tmp_path, 0o644)
+    code = main(["--tools-file", str(path), *command])
+    captured = capsys.readouterr()
+    assert code != 0
+    text = captured.out + captured.err
+    _assert_explains(text, path, f"chmod 600 {path}")
+    assert "no accounts configured" not in text

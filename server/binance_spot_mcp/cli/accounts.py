@@ -9,6 +9,7 @@ import getpass
 import sys
 from pathlib import Path
 
+from binance_spot_mcp.accounts.reading import AccountSet
 from binance_spot_mcp.accounts.store import AccountStore
 from binance_spot_mcp.accounts.writing import (
     AccountEntry,
@@ -44,8 +45,18 @@ def _prompt_hidden(label: str) -> str:
     return value
 
 
-def _accounts_list(settings: Settings, redactor: Redactor) -> int:
+def _readable(settings: Settings, redactor: Redactor) -> AccountSet:
+    """The accounts, or a CommandError saying why TOOLS.md was refused and how to fix it (a
+    refused file is not "no accounts": its accounts exist but cannot be read)."""
     current = AccountStore(settings, redactor).current()
+    if current.file_problem is not None:
+        fix = f" (fix: {current.file_fix})" if current.file_fix else ""
+        raise CommandError(f"{current.file_problem}; no account from it can be listed or used{fix}")
+    return current
+
+
+def _accounts_list(settings: Settings, redactor: Redactor) -> int:
+    current = _readable(settings, redactor)
     if not current.accounts and not current.broken:
         _out(redactor, f"no accounts configured ({settings.tools_file})")
         return 0
@@ -59,7 +70,7 @@ def _accounts_list(settings: Settings, redactor: Redactor) -> int:
 
 
 def _accounts_show(settings: Settings, redactor: Redactor, name: str) -> int:
-    current = AccountStore(settings, redactor).current()
+    current = _readable(settings, redactor)
     if name in current.broken:
         raise CommandError(f"account '{name}' cannot be used: {current.broken[name].problem}")
     account = current.accounts.get(name)

@@ -130,3 +130,19 @@ async def test_a_typo_refuses_the_changes_of_every_entry_sharing_the_key(world):
         assert result.is_error and result_json(result)["rule"] == "unknown field", result_json(result)
         assert "did you mean 'Max Order Value'?" in result_json(result)["message"]
     assert not writes(world)
+
+
+def test_replacing_an_account_keeps_its_unknown_lines_so_it_still_refuses(tmp_path):
+    """A replacement (add_account with replace, accounts add --replace) keeps the operator's rule
+    lines; a misspelt one may be a rule, so it is kept too and the new entry refuses as the old did."""
+    from binance_spot_mcp.accounts.writing import AccountEntry, with_account as write_account
+
+    body = "## Binance Accounts\n### a\n- API Key: K\n- Secret: S\n- Environment: testnet\n"
+    text = body + "- Max Order Valu: 100 USDT\n- Dry Run: true\n- Colour: blue\n"
+    new = write_account(text, AccountEntry("a", "testnet", KEY, secret=SECRET), replace=True)
+    assert "- Max Order Valu: 100 USDT\n" in new and "- Dry Run: true\n" in new and "- Colour: blue\n" in new
+    assert "- API Key: K\n" not in new and f"- API Key: {KEY}\n" in new
+    path = tmp_path / "TOOLS.md"
+    path.write_text(new)
+    account = AccountStore(load_settings(tools_file=str(path), environ={}), Redactor()).resolve("a")
+    assert any("did you mean 'Max Order Value'?" in p for p in account.field_problems)

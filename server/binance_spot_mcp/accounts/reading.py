@@ -68,6 +68,7 @@ _FIELDS = {
     "description": "description",
     **POLICY_FIELDS,  # Max Order Value, Max Daily Value, Allowed/Denied Symbols, Dry Run, Confirm
 }
+KNOWN_FIELDS = frozenset(_FIELDS)  # lower case
 _YES, _NO = frozenset({"true", "yes"}), frozenset({"false", "no"})
 _SPELLED = {"api key": "API Key", "base url": "Base URL"}  # how a field is written (else title case)
 NAME_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"

@@ -31,6 +31,7 @@ from pathlib import Path
 from binance_spot_mcp.accounts.reading import (
     ACCOUNT_NAME_RE,
     API_KEY_RE,
+    KNOWN_FIELDS,
     MAX_TOOLS_FILE_BYTES,
     account_heading,
     clean_value,
@@ -196,8 +197,10 @@ def _find_section(lines: list[str]) -> _Section | None:
 
 
 def _is_policy_line(line: str) -> bool:
+    """A guard-rail line, or a field the reader does not know (perhaps a misspelt rule, which
+    makes the account refuse changes): a replacement keeps both."""
     match = re.match(r"^\s*[-*]\s+([A-Za-z][A-Za-z ]*?)\s*:", line)
-    return bool(match) and match.group(1).lower() in POLICY_FIELDS
+    return bool(match) and (match.group(1).lower() in POLICY_FIELDS or match.group(1).lower() not in KNOWN_FIELDS)
 
 
 def _newline_for(lines: list[str], near: int | None) -> str:
@@ -239,7 +242,8 @@ def with_account(text: str, entry: AccountEntry, *, replace: bool = False) -> st
             )
         _, first, stop = existing[0]
         # The operator's guard rails (Max Order Value, Dry Run, ...) survive a replace: a new key
-        # must not be a way to drop the limits (for example by add_account with replace=true).
+        # must not be a way to drop the limits (for example by add_account with replace=true);
+        # so do unknown fields, which may be misspelt rules and keep the account refusing.
         kept = [_content(line) + newline for line in lines[first + 1 : stop] if _is_policy_line(_content(line))]
         block = block[:1] + [line for line in block[1:] if not _is_policy_line(_content(line))] + kept
         last_old = lines[stop - 1]

@@ -7,7 +7,7 @@ The server calls the guard twice per state-changing request:
   gets its answer here -- the request, its value and the verdict -- and nothing is sent.
 * ``at_send``: immediately before signing, under a per-account lock held until the intent line
   is in the journal: the kill switch, the symbol lists, the order cap and the rolling 24-hour
-  total read from the audit journal. Because the total comes from the journal, it survives
+  total read from the audit journal. The account's rules are read again from TOOLS.md first. Because the total comes from the journal, it survives
   restarts and counts every server process writing the same journal; the lock (a thread-free
   ``anyio.Lock`` inside one process plus an ``flock`` across processes) makes check-and-record
   atomic, so two processes cannot both spend the last of a budget.
@@ -15,8 +15,10 @@ The server calls the guard twice per state-changing request:
 Checks, in order: kill switch (cancels pass), symbol lists (cancels pass), then -- only when the
 account has a cap -- the order's value (``pricing``) against each order cap, and for orders that
 add to the day (every order-placing request; amends only shrink an order already counted) the
-24-hour total plus this order against each daily cap. An order placed counts whether or not it
-fills; one Binance rejected, one never sent, and one a lookup found "not placed" do not count.
+24-hour total plus this order against each daily cap. The total and the lock belong to the
+Binance account (environment and API key, ``daily.key_identity``), so entries sharing a key share
+both. An order counts unless it is known not placed (``daily.counts``): whether or not it fills,
+when its outcome stayed unknown, and when Binance placed it but answered with an error.
 """
 
 from __future__ import annotations

@@ -145,8 +145,11 @@ async def test_chat_confirm_only_where_the_operator_opted_in(world, monkeypatch,
                 assert result_json(replay)["error"] == "not_confirmed" and sends(world) == before + 1
     finally:
         await runtime.aclose()
-    entries = [e for e in runtime.journal.latest(100) if e.get("phase") == "intent"]
-    assert len(entries) == 13 and all(e["approved_via"] == "chat" for e in entries)
+    entries = [e for e in runtime.journal.latest(200) if e.get("phase") == "intent"]
+    sent = [e for e in entries if e["approved_via"] != "not approved"]
+    assert len(sent) == 13 and all(e["approved_via"] == "chat" for e in sent)
+    # the wrong text, the other arguments and the replay: journaled as refused, each of the 13 tools
+    assert len(entries) - len(sent) == 3 * 13
 
 
 @pytest.mark.parametrize("mode", ERAS)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.approval_support import Human, host, runtime_for, sends
-from tests.e2e_support import ERAS, result_json
+from tests.e2e_support import result_json
 
 pytestmark = pytest.mark.anyio
 

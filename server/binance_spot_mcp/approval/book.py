@@ -31,6 +31,7 @@ from typing import Any
 import anyio
 
 APPROVAL_TTL_S = 300.0
+WRONG_TEXT_NOTE = "the text typed was not CONFIRM"  # a decline on the page that was meant as an approval
 MAX_OPEN_APPROVALS = 64
 
 
@@ -258,6 +259,12 @@ class ApprovalBook:
 
     def now(self) -> float:
         return self._clock()
+
+    def note(self, approval_id: str) -> str | None:
+        """Why a decided approval was decided so (``WRONG_TEXT_NOTE`` for a mistyped CONFIRM)."""
+        with self._lock:
+            pending = self._items.get(approval_id)
+            return None if pending is None else pending.note
 
     def status(self, approval_id: str) -> Status | None:
         with self._lock:

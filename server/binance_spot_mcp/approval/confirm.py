@@ -141,6 +141,12 @@ class NonceBook:
             self._open[nonce] = now + ttl_s
         return nonce
 
+    def expired(self, nonce: str) -> bool:
+        """True when ``nonce`` was issued here and its time ran out (it was never spent)."""
+        with self._lock:
+            expiry = self._open.get(nonce)
+            return expiry is not None and expiry <= self._clock()
+
     def spend(self, nonce: str) -> bool:
         """True once for a live nonce; False if unknown, already spent or expired."""
         with self._lock:

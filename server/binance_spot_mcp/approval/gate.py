@@ -16,6 +16,11 @@ per call from what the host declared, in this order:
 
 With none of these the change is refused and nothing is sent. Every channel binds the approval to
 one request digest (``approvals.request_digest``) and is single-use with a 5-minute expiry.
+
+Every refusal -- declined, cancelled, timed out, wrong text, no channel, a stale or invalid
+approval -- is reported to the request's ``on_refused`` (the server journals it as an intent and
+an outcome with ``not_sent``, so it never counts toward a daily total). ``Refused`` carries the
+reason code (``REASONS``).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from mcp.types import (
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from binance_spot_mcp.approval.book import (
+    WRONG_TEXT_NOTE,
     ApprovalBook,
     Channel,
     Grant,
@@ -70,6 +76,31 @@ from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import dumps, json_result
 
 logger = logging.getLogger(__name__)
+
+# why nothing was sent, as the journal records it (outcome summary ``not_sent``)
+DECLINED = "approval_declined"
+CANCELLED = "approval_cancelled"
+TIMED_OUT = "approval_timed_out"
+WRONG_TEXT = "approval_wrong_text"
+NO_CHANNEL = "no_approval_channel"
+INVALID = "approval_invalid"  # stale, already used, for another request, or a bad token
+FAILED = "approval_failed"  # the question could not be asked (prompt failed, page down, too many open)
+REASONS = (DECLINED, CANCELLED, TIMED_OUT, WRONG_TEXT, NO_CHANNEL, INVALID, FAILED)
+
+RefusalRecorder = Callable[[str, str], Awaitable[None]]  # (reason, channel) -> journaled
+
+
+class Refused(NotConfirmed):
+    """No human approval: ``reason`` is one of ``REASONS``."""
+
+    def __init__(self, reason: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
+
+
+def _answered(action: str) -> str:
+    return CANCELLED if action == "cancel" else DECLINED
+
 
 NO_CHANNEL_HINT = (
     "Use an MCP host that shows approval prompts (form or URL elicitation) or MCP Apps cards, or place the "
@@ -154,6 +185,7 @@ class ApprovalRequest:
     preview: Callable[[], Awaitable[str]]
     confirm: str | None = None  # the model's relayed CONFIRM (chat path only)
     token: str | None = None  # the chat path's confirmation_token
+    on_refused: RefusalRecorder | None = None  # journals a refusal (reason, channel)
 
 
 class ApprovalGate:
@@ -167,6 +199,7 @@ class ApprovalGate:
         self.book = ApprovalBook()
         self.page = ApprovalPage(self.book)
         self.elicitation_timeout_s = ELICITATION_TIMEOUT_S
+        self._card_refusals: dict[str, RefusalRecorder] = {}  # open cards: who journals their refusal
 
     def __repr__(self) -> str:
         return f"ApprovalGate(require_elicitation={self.require_elicitation})"
@@ -189,15 +222,28 @@ class ApprovalGate:
         self, request: ApprovalRequest, asker: Asker, *, grant: Grant | None = None
     ) -> Grant | CallToolResult | InputRequiredResult:
         """A ``Grant`` when a human approved exactly this request; else what to return instead.
-        Raises ``NotConfirmed`` when the answer is no (or no human can be asked)."""
+        Raises ``Refused`` when the answer is no (or no human can be asked), after reporting it to
+        ``request.on_refused``."""
+        await self.journal_expired_cards()
+        channel = Channel.APP if grant is not None else self.channel_for(asker, request.chat_allowed)
+        try:
+            return await self._approve(request, asker, channel, grant)
+        except NotConfirmed as exc:
+            reason = exc.reason if isinstance(exc, Refused) else INVALID
+            await _report(request.on_refused, reason, channel.value if channel is not None else "none")
+            raise
+
+    async def _approve(
+        self, request: ApprovalRequest, asker: Asker, channel: Channel | None, grant: Grant | None
+    ) -> Grant | CallToolResult | InputRequiredResult:
         if grant is not None:  # re-entry from the MCP Apps card, after its approve_request
             if self.book.redeem(grant.approval_id, request.digest, asker.session) is None:
-                raise NotConfirmed(
+                raise Refused(
+                    INVALID,
                     "The approval does not match this request any more (arguments, account, key or session "
-                    "changed), or it was already used or has expired."
+                    "changed), or it was already used or has expired.",
                 )
             return grant
-        channel = self.channel_for(asker, request.chat_allowed)
         if channel is Channel.FORM:
             return await self._form(request, asker)
         if channel is Channel.URL:
@@ -207,12 +253,14 @@ class ApprovalGate:
         if channel is Channel.CHAT:
             return await self._chat(request)
         if self.require_elicitation:
-            raise NotConfirmed(
+            raise Refused(
+                NO_CHANNEL,
                 "This server is set to require an approval prompt (--require-elicitation), and this host "
                 "cannot show one.",
                 hint=NO_CHANNEL_HINT,
             )
-        raise NotConfirmed(
+        raise Refused(
+            NO_CHANNEL,
             "This change needs a human's approval, and this host offers no channel the model cannot drive "
             "(form or URL elicitation, or an MCP Apps card).",
             hint=NO_CHANNEL_HINT,
@@ -234,23 +282,24 @@ class ApprovalGate:
             try:
                 answer = await asker.push(await request.preview(), CONFIRM_SCHEMA, self.elicitation_timeout_s)
             except Exception as exc:  # noqa: BLE001 - any failure to ask means: not approved
-                raise NotConfirmed(f"The approval prompt failed ({type(exc).__name__}).") from None
+                raise Refused(FAILED, f"The approval prompt failed ({type(exc).__name__}).") from None
             if answer is None:
-                raise NotConfirmed("No answer to the approval prompt within 5 minutes.")
+                raise Refused(TIMED_OUT, "No answer to the approval prompt within 5 minutes.")
             approval_id = secrets.token_hex(8)
         if answer is None:
-            raise NotConfirmed("No answer to the approval question came back.")
+            raise Refused(CANCELLED, "No answer to the approval question came back.")
         if answer.action != "accept":
-            raise NotConfirmed(f"The human did not approve (they chose {answer.action}).")
+            raise Refused(_answered(answer.action), f"The human did not approve (they chose {answer.action}).")
         if not is_confirm_text((answer.content or {}).get(CONFIRM_INPUT_KEY)):
-            raise NotConfirmed("The text typed was not CONFIRM.")
+            raise Refused(WRONG_TEXT, "The text typed was not CONFIRM.")
         return Grant(Channel.FORM, approval_id)
 
     def _check_state(self, state: PendingState, request: ApprovalRequest) -> None:
         if state.digest != request.digest or state.account != request.account:
-            raise NotConfirmed("The approval was given for a different request (account, key or arguments changed).")
+            raise Refused(INVALID, "The approval was given for a different request (account, key or arguments changed).")
+        expired = self.nonces.expired(state.nonce)
         if not self.nonces.spend(state.nonce):
-            raise NotConfirmed("That approval was already used or has expired (5 minutes).")
+            raise Refused(TIMED_OUT if expired else INVALID, "That approval was already used or has expired (5 minutes).")
 
     # -- url ------------------------------------------------------------------------------------
 
@@ -262,12 +311,12 @@ class ApprovalGate:
                 preview=await request.preview(), session=asker.session,
             )
         except TooManyPending as exc:
-            raise NotConfirmed(f"Too many approvals are waiting ({exc}).", hint="Let the human answer those first.") from None
+            raise Refused(FAILED, f"Too many approvals are waiting ({exc}).", hint="Let the human answer those first.") from None
         try:
             url = await anyio.to_thread.run_sync(self.page.url_for, pending)
         except OSError as exc:
             self.book.cancel(pending.approval_id, "the page could not be served")
-            raise NotConfirmed(f"The approval page could not be started ({type(exc).__name__}).") from None
+            raise Refused(FAILED, f"The approval page could not be started ({type(exc).__name__}).") from None
         return pending, url
 
     async def _url(self, request: ApprovalRequest, asker: Asker) -> Grant | InputRequiredResult:
@@ -300,17 +349,21 @@ class ApprovalGate:
                             message, url, approval_id, related_request_id=asker.ctx.request_id
                         )
                 except Exception as exc:  # noqa: BLE001 - any failure to ask means: not approved
-                    raise NotConfirmed(f"The approval prompt failed ({type(exc).__name__}).") from None
+                    raise Refused(FAILED, f"The approval prompt failed ({type(exc).__name__}).") from None
             if answer is None or answer.action != "accept":
                 chose = answer.action if answer is not None else "no answer in time"
-                raise NotConfirmed(f"The approval page was not opened ({chose}).")
+                reason = _answered(answer.action) if answer is not None else TIMED_OUT
+                raise Refused(reason, f"The approval page was not opened ({chose}).")
             status = await self.book.wait_decided(approval_id, self.elicitation_timeout_s)
             if status is Status.PENDING:
-                raise NotConfirmed("No decision was made on the approval page within 5 minutes.")
+                raise Refused(TIMED_OUT, "No decision was made on the approval page within 5 minutes.")
             if status is not Status.APPROVED:
-                raise NotConfirmed("The request was not approved on the approval page (declined, wrong text or expired).")
+                raise Refused(
+                    self._page_reason(approval_id, status),
+                    "The request was not approved on the approval page (declined, wrong text or expired).",
+                )
             if self.book.redeem(approval_id, request.digest, asker.session) is None:
-                raise NotConfirmed("That approval does not match this request, or was already used.")
+                raise Refused(INVALID, "That approval does not match this request, or was already used.")
             redeemed = True
         finally:
             if not redeemed:
@@ -322,6 +375,11 @@ class ApprovalGate:
                 logger.debug("could not send elicitation/complete", exc_info=True)
         return Grant(Channel.URL, approval_id)
 
+    def _page_reason(self, approval_id: str, status: Status | None) -> str:
+        if status is Status.DECLINED:
+            return WRONG_TEXT if self.book.note(approval_id) == WRONG_TEXT_NOTE else DECLINED
+        return TIMED_OUT if status in (None, Status.EXPIRED) else INVALID
+
     # -- MCP Apps card --------------------------------------------------------------------------
 
     async def _card(self, request: ApprovalRequest, asker: Asker) -> CallToolResult:
@@ -332,7 +390,7 @@ class ApprovalGate:
                 preview=text, session=asker.session,
             )
         except TooManyPending as exc:
-            raise NotConfirmed(f"Too many approvals are waiting ({exc}).", hint="Let the human answer those first.") from None
+            raise Refused(FAILED, f"Too many approvals are waiting ({exc}).", hint="Let the human answer those first.") from None
         payload = {
             "status": "approval_pending",
             "sent": False,
@@ -344,6 +402,8 @@ class ApprovalGate:
                 "in the card. Tell them so and wait; do not call this tool again for the same request."
             ),
         }
+        if request.on_refused is not None:
+            self._card_refusals[pending.approval_id] = request.on_refused
         return CallToolResult(
             content=[TextContent(type="text", text=self.redactor.redact(dumps(payload)))],
             structured_content={k: payload[k] for k in ("status", "approval_id", "preview", "expires_in_seconds")},
@@ -351,28 +411,44 @@ class ApprovalGate:
             _meta=card_meta(pending.approval_id, pending.secret),
         )
 
-    def decide_from_card(self, approval_id: str, secret: str, *, approve: bool, session: str | None) -> Any:
-        """The card's decision; the pending approval (to re-run) when approved, None otherwise."""
+    async def decide_from_card(
+        self, approval_id: str, secret: str, *, approve: bool, session: str | None, reason: str = DECLINED
+    ) -> Any:
+        """The card's decision; the pending approval (to re-run) when approved, None otherwise. A
+        refusal (``reason``: declined or wrong text) is journaled through the card's request."""
+        await self.journal_expired_cards()
         pending = self.book.lookup(approval_id, secret, Channel.APP)
         if pending is None or pending.session != session:
             return None
         status = self.book.decide(approval_id, secret, channel=Channel.APP, approve=approve)
-        return pending if status is Status.APPROVED else None
+        recorder = self._card_refusals.pop(approval_id, None) if status is not None else None
+        if status is Status.APPROVED:
+            return pending
+        await _report(recorder, reason if not approve else INVALID, Channel.APP.value)
+        return None
+
+    async def journal_expired_cards(self) -> None:
+        """Journal the cards nobody answered within their 5 minutes (found whenever the gate runs)."""
+        for approval_id in list(self._card_refusals):
+            if self.book.status(approval_id) in (None, Status.EXPIRED):
+                await _report(self._card_refusals.pop(approval_id, None), TIMED_OUT, Channel.APP.value)
 
     # -- chat (operator opt-in) -----------------------------------------------------------------
 
     async def _chat(self, request: ApprovalRequest) -> Grant | CallToolResult:
         if request.token is not None:
             if not is_confirm_text(request.confirm):
-                raise NotConfirmed("'confirm' must be CONFIRM, exactly as the human typed it.")
+                raise Refused(WRONG_TEXT, "'confirm' must be CONFIRM, exactly as the human typed it.")
             check = self.tokens.check(request.token, request.digest)
             if check is TokenCheck.RESTARTED:
-                raise NotConfirmed(
+                raise Refused(
+                    INVALID,
                     "That confirmation token was issued before the server restarted, so it no longer works.",
                     hint="Call the tool again without confirm/confirmation_token to get a fresh preview.",
                 )
             if check is not TokenCheck.OK:
-                raise NotConfirmed(
+                raise Refused(
+                    INVALID,
                     "The confirmation token is invalid, already used, expired (2 minutes) or was issued for another "
                     "request (arguments, account, key or session).",
                     hint="Call the tool again without confirm/confirmation_token to get a fresh preview.",
@@ -396,3 +472,13 @@ class ApprovalGate:
             ),
         }
         return json_result(payload, error=False, redactor=self.redactor)
+
+
+async def _report(recorder: RefusalRecorder | None, reason: str, channel: str) -> None:
+    """Journal a refusal; a journal that cannot be written is logged, never hides the refusal."""
+    if recorder is None:
+        return
+    try:
+        await recorder(reason, channel)
+    except Exception:  # the refusal stands whatever the journal does
+        logger.warning("could not journal an approval refusal (%s)", reason, exc_info=True)

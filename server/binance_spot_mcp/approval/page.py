@@ -27,7 +27,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from binance_spot_mcp.approval.book import ApprovalBook, Channel, PendingApproval, Status
+from binance_spot_mcp.approval.book import (
+    WRONG_TEXT_NOTE,
+    ApprovalBook,
+    Channel,
+    PendingApproval,
+    Status,
+)
 from binance_spot_mcp.approval.confirm import is_confirm_text
 
 logger = logging.getLogger(__name__)
@@ -192,7 +198,7 @@ class ApprovalPage:
         if self._book.lookup(approval_id, secret, Channel.URL) is None:
             return _gone()
         approve = fields.get("decision") == "approve" and is_confirm_text(fields.get("confirm"))
-        note = "" if approve or fields.get("decision") != "approve" else "the text typed was not CONFIRM"
+        note = "" if approve or fields.get("decision") != "approve" else WRONG_TEXT_NOTE
         status = self._book.decide(approval_id, secret, channel=Channel.URL, approve=approve, csrf=csrf, note=note)
         if status is None:
             return _page("Refused", "<p>This form is stale or was tampered with. Nothing was approved.</p>", 403)

@@ -49,8 +49,23 @@ from binance_spot_mcp.approval.card import (
     card_contents,
     with_card,
 )
-from binance_spot_mcp.approval.confirm import ACCOUNT_INPUT_KEY, STATE_TTL_S, PendingState, is_confirm_text, preview
-from binance_spot_mcp.approval.gate import ApprovalGate, ApprovalRequest, Asker, question
+from binance_spot_mcp.approval.confirm import (
+    ACCOUNT_INPUT_KEY,
+    STATE_TTL_S,
+    PendingState,
+    is_confirm_text,
+    preview,
+)
+from binance_spot_mcp.approval.gate import (
+    DECLINED,
+    INVALID,
+    WRONG_TEXT,
+    ApprovalGate,
+    ApprovalRequest,
+    Asker,
+    RefusalRecorder,
+    question,
+)
 from binance_spot_mcp.catalog import skill_resources
 from binance_spot_mcp.catalog.endpoints import Catalog, Endpoint, load_catalog
 from binance_spot_mcp.catalog.schema import PreparedCall, prepare_arguments
@@ -210,6 +225,8 @@ class Runtime:
                 # account as it was shown, so a changed entry (key, destination) voids it.
                 account = self.accounts.resolve(account.name)
                 if self._approval_request(endpoint, account, prepared, asker, arguments or {}).digest != request.digest:
+                    assert request.on_refused is not None
+                    await request.on_refused(INVALID, approval.via.value)
                     raise NotConfirmed(
                         f"Account '{account.name}' changed in the accounts file while the approval was pending."
                     )
@@ -252,7 +269,25 @@ class Runtime:
             preview=render,
             confirm=prepared.confirm,
             token=prepared.confirmation_token,
+            on_refused=self._refusal_journal(
+                tool=endpoint.tool, account=account.name, environment=account.environment,
+                method=endpoint.method, path=endpoint.path, params=dict(prepared.params),
+            ),
         )
+
+    def _refusal_journal(self, **intent: Any) -> RefusalRecorder:
+        """Journals a change the human did not approve: an intent marked refused and an outcome
+        ``not_sent`` (either one keeps it out of every daily total)."""
+
+        async def record(reason: str, channel: str) -> None:
+            entry = await self.journal.intent(
+                **intent,
+                approval={"approved_via": "not approved"},
+                policy={"refused": "human_approval", "reason": reason, "channel": channel},
+            )
+            await self.journal.outcome(entry, ok=False, status=None, summary={"not_sent": reason, "channel": channel})
+
+        return record
 
     def chat_path_open(self) -> bool:
         """True when CONFIRM relayed through the chat can approve something here (operator opt-in)."""
@@ -270,7 +305,10 @@ class Runtime:
         approve = decision == "approve"
         if approve and not is_confirm_text(typed):
             approve = False  # wrong text: the request is declined, once and for all
-        pending = self.gate.decide_from_card(approval_id, secret, approve=approve, session=asker.session)
+        reason = WRONG_TEXT if decision == "approve" and not approve else DECLINED
+        pending = await self.gate.decide_from_card(
+            approval_id, secret, approve=approve, session=asker.session, reason=reason
+        )
         if pending is None:
             reason = "declined" if decision == "decline" else "not approved (unknown, spent, expired, foreign or wrong text)"
             return failure(NotConfirmed(f"The request was {reason}."), redactor=self.redactor)
@@ -310,6 +348,10 @@ class Runtime:
             preview=render,
             confirm=plan.confirm,
             token=plan.confirmation_token,
+            on_refused=self._refusal_journal(
+                tool=ADD_ACCOUNT, account=plan.entry.name, environment=plan.entry.environment,
+                method="MCP", path="TOOLS.md", params={},
+            ),
         )
 
     async def _safety_status(self, asker: Asker) -> CallToolResult:

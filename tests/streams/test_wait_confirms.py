@@ -2,7 +2,8 @@
 
 * an executionReport that says FILLED is checked with ``get_order`` before it is reported; a
   forged one (REST says NEW) is not reported as filled (finding 12);
-* ``until=FILLED`` is not reached by a partial fill (an unpinned rule).
+* ``until=FILLED`` is not reached by a partial fill (an unpinned rule);
+* an event whose fields are lists or objects does not break the wait.
 """
 
 from __future__ import annotations
@@ -93,3 +94,16 @@ async def test_until_filled_is_not_reached_by_a_partial_fill(world: World) -> No
         assert answer["reached"] is False and answer["until"] == "FILLED"
         assert answer["order"]["status"] == "PARTIALLY_FILLED" and answer["order"]["executedQty"] == "0.00100000"
         assert "hint" in answer and "note" not in answer
+
+
+async def test_an_event_with_odd_field_types_does_not_break_the_wait(world: World) -> None:
+    async with memory_client(world.tools_file, "legacy", base_url=world.base_url, extra_env=_env(world)) as client:
+        placed = await _resting_buy(client, QTY)
+
+        async def forge() -> None:
+            world.fake.streams.forge_user_event(world.keys.hmac_api_key, {
+                "e": "executionReport", "s": "BTCUSDT", "i": placed["orderId"], "X": ["FILLED"], "z": {"a": 1},
+                "C": ["x"], "c": placed["clientOrderId"]})
+
+        answer = await _waiting(world, client, placed["orderId"], forge)
+        assert answer["reached"] is False and answer["order"]["status"] == "NEW", answer

@@ -153,11 +153,17 @@ def compact_order(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def order_from_event(event: Mapping[str, Any]) -> dict[str, Any]:
-    """The same fields from an ``executionReport`` (its original client id when it is a cancel)."""
-    out = {name: event[key] for key, name in _EVENT_FIELDS.items() if key in event}
-    if event.get("C"):
+    """The same fields from an ``executionReport`` (its original client id when it is a cancel).
+    Only plain values are taken: a field that is a list or an object (a broken or hostile event)
+    is left out rather than trip a comparison later."""
+    out = {name: event[key] for key, name in _EVENT_FIELDS.items() if key in event and _plain(event[key])}
+    if event.get("C") and _plain(event["C"]):
         out["clientOrderId"] = event["C"]
     return out
+
+
+def _plain(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float)
 
 
 def _qty(order: Mapping[str, Any]) -> Decimal:

@@ -11,9 +11,9 @@ from typing import Any
 
 import anyio
 import pytest
-
 from binance_spot_mcp.errors import Unpriceable
 from binance_spot_mcp.exchange.pricing import Market, PairBook, order_value
+
 from tests.e2e_support import memory_client
 from tests.exchange.test_pricing import ASSETS, QUOTES
 from tests.guard.test_guard_rails import GTC, refused, with_account, writes
@@ -57,7 +57,7 @@ def test_a_quote_that_is_not_finite_and_positive_makes_the_order_unpriceable(fie
 
 
 def test_good_quotes_still_value_the_order():
-    assert anyio.run(lambda: order_value("place_order", dict(CHEAP_SELL), _market("none", None))) == Decimal("60")
+    assert anyio.run(lambda: order_value("place_order", dict(CHEAP_SELL), _market("none", None))) == Decimal(60)
 
 
 @pytest.mark.anyio

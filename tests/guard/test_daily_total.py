@@ -14,10 +14,18 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-
 from binance_spot_mcp.guard.daily import counts
+
 from tests.e2e_support import memory_client, result_json
-from tests.guard.test_guard_rails import OVER_CAP, SMALL_BUY, journal, refused, set_rules, with_account, writes
+from tests.guard.test_guard_rails import (
+    OVER_CAP,
+    SMALL_BUY,
+    journal,
+    refused,
+    set_rules,
+    with_account,
+    writes,
+)
 
 pytestmark = pytest.mark.anyio
 

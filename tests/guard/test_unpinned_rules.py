@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp.types import ElicitResult
-
 from binance_spot_mcp.accounts.reading import Account
 from binance_spot_mcp.catalog.endpoints import load_catalog
 from binance_spot_mcp.config import HALT_FILE_ENV, HALT_FILE_NAME, load_settings
@@ -25,8 +23,19 @@ from binance_spot_mcp.exchange.signing import HmacSigner
 from binance_spot_mcp.guard import killswitch
 from binance_spot_mcp.policy import Rules, effective_policy, parse_rules, parse_symbols
 from binance_spot_mcp.server.runtime import needs_approval
+from mcp.types import ElicitResult
+
 from tests.e2e_support import memory_client, result_json
-from tests.guard.test_guard_rails import GTC, OVER_CAP, SMALL_BUY, journal, refused, set_rules, with_account, writes
+from tests.guard.test_guard_rails import (
+    GTC,
+    OVER_CAP,
+    SMALL_BUY,
+    journal,
+    refused,
+    set_rules,
+    with_account,
+    writes,
+)
 
 anyio_mark = pytest.mark.anyio
 

@@ -224,8 +224,10 @@ class AccountTools:
                 hint="Choose another name, or call again with replace: true (the user must approve a replacement).",
                 parameter="name",
             )
+        # A new entry for a configured key would be a second door to one Binance account; a
+        # replacement (which a human approves) may keep or bring a key.
         twin = next((a.name for a in current.accounts.values() if a.api_key == api_key and a.name != name), None)
-        if twin is not None:
+        if twin is not None and existing is None:
             raise ToolInputError(
                 f"this API key is already configured as account '{twin}'; nothing was changed. A second entry "
                 "for the same Binance account is refused here (its rules would follow the key anyway)",

@@ -78,3 +78,18 @@ async def test_a_snapshot_replaces_its_bytes() -> None:
     for n in range(50):
         sub.push("btcusdt@bookTicker", {"b": str(n), "pad": "y" * 1_000})
     assert sub.bytes == _held(sub) == budget.used < 2_000
+
+
+async def test_when_the_budget_is_full_the_biggest_buffer_gives_way_first() -> None:
+    """A subscription that filled its share earlier does not keep a newcomer from the budget: the
+    oldest events of whichever holds the most go first, so both end up with about half."""
+    budget = ByteBudget(30_000)
+    early = Subscription("s1", (STREAM,), "testnet", capacity=1000, max_bytes=30_000, budget=budget)
+    late = Subscription("s2", (STREAM,), "testnet", capacity=1000, max_bytes=30_000, budget=budget)
+    for n in range(25):
+        early.push(STREAM, _event(n, 1_000))
+    for n in range(100):
+        late.push(STREAM, _event(n, 1_000))
+    assert budget.used <= 30_000
+    assert abs(early.bytes - late.bytes) <= 2_100, (early.bytes, late.bytes)
+    assert early.dropped_total > 0 and late.ring[-1][2]["t"] == 99

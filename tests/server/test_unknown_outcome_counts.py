@@ -6,10 +6,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from mcp import Client
-
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.server import Runtime, build_server
+from mcp import Client
+
 from tests.e2e_support import loopback_environ, result_json
 from tests.guard.test_guard_rails import SMALL_BUY, refused, with_account
 

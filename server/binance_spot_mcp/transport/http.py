@@ -16,6 +16,7 @@ log line can carry it; the CLI shows a generated token once, and an operator's t
 
 from __future__ import annotations
 
+import hmac
 import logging
 import secrets
 import socket
@@ -108,7 +109,8 @@ class StaticTokenVerifier:
         self._expected = token.encode()
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        if not secrets.compare_digest(token.encode(), self._expected):
+        # the whole token, in constant time: a prefix, an extension or an empty token is refused
+        if not hmac.compare_digest(token.encode(), self._expected):
             return None
         # The request context never needs the token itself, so it does not carry it.
         return AccessToken(token="static-bearer", client_id=HTTP_CLIENT_ID, scopes=[])

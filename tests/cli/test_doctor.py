@@ -340,3 +340,35 @@ def test_guard_rails_a_mainnet_account_without_caps_and_the_kill_switch_warn(loo
     assert any(line.startswith("INFO main") and "approval: none" in line for line in rails)
     assert main(["--tools-file", str(loopback.tools_file), "resume"]) == 0
     assert "Trading resumed" in capsys.readouterr().out
+
+
+def test_the_budget_follows_the_api_key_not_the_entry_name(loopback, capsys):
+    """Two entries for one key share one daily total: an order placed through 'twin' is in
+    'main''s budget too, and one placed by another key with the same entry name is not."""
+    from binance_spot_mcp.accounts.store import AccountStore
+    from binance_spot_mcp.config import load_settings
+    from binance_spot_mcp.guard.daily import key_identity
+    from binance_spot_mcp.journal import Journal
+    from binance_spot_mcp.redact import Redactor
+
+    keys = loopback.keys
+    _append_account(loopback, "twin", f"- API Key: {keys.hmac_api_key}\n- Secret: {keys.hmac_secret}\n"
+                    f"- Environment: testnet\n- Base URL: {loopback.base_url}\n")
+    with loopback.tools_file.open("a") as handle:
+        handle.write("- Max Daily Value: 500 USDT\n")
+    settings = load_settings(tools_file=str(loopback.tools_file), environ=dict(os.environ))
+    accounts = AccountStore(settings, Redactor()).current().accounts
+    journal = Journal(settings.journal_file)
+
+    def placed(account, value: str) -> None:
+        entry = journal.record_intent(tool="place_order", account=account.name, environment=account.environment,
+                                      method="POST", path="/api/v3/order", params={"symbol": "BTCUSDT"},
+                                      policy={"value": {"USDT": value}}, key=key_identity(account))
+        journal.record_outcome(entry, ok=True, status=200, summary={"status": "NEW"})
+
+    placed(accounts["twin"], "120")
+    placed(accounts["rsa"], "7")  # another key: never in this total
+    code, out, _ = _doctor(loopback, capsys, "--offline")
+    budget = {line.split()[1]: line for line in _lines(out, "guard rails") if " budget " in line}
+    assert "120 of 500 USDT placed in the last 24 hours; 380 left" in budget["main"]
+    assert "120 of 500 USDT placed in the last 24 hours; 380 left" in budget["twin"]

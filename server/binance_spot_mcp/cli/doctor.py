@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from binance_spot_mcp.accounts.reading import Account, AccountSet, is_section_heading
-from binance_spot_mcp.accounts.store import AccountStore
+from binance_spot_mcp.accounts.store import AccountStore, same_key_entries
 from binance_spot_mcp.catalog.endpoints import Catalog, load_catalog
 from binance_spot_mcp.catalog.toolsets import CHARS_PER_TOKEN, Selection, list_size
 from binance_spot_mcp.cli.doctor_network import network_checks
@@ -43,7 +43,7 @@ from binance_spot_mcp.errors import (
     UnknownAccount,
 )
 from binance_spot_mcp.guard import killswitch
-from binance_spot_mcp.guard.enforce import recorded_spent
+from binance_spot_mcp.guard.daily import Owner, recorded_spent
 from binance_spot_mcp.guard.safety import describe_channel
 from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.policy import plain
@@ -292,6 +292,7 @@ def check_guard_rails(report: Report, settings: Settings, catalog: Catalog, acco
         report.add("guard rails", "kill switch", WARN, f"trading OFF: {switch.reason}; only cancels are sent",
                    "binance-spot-mcp resume (or start without --trading off)")
     journal = Journal(settings.journal_file)
+    by_name = {a.name: a for a in accounts}
     for account in accounts:
         section, policy, name = "guard rails", account.policy, account.name
         rules = policy.describe()
@@ -305,7 +306,8 @@ def check_guard_rails(report: Report, settings: Settings, catalog: Catalog, acco
             report.add(section, name, INFO, detail)
         for cap in policy.daily_caps:
             try:
-                spent, unvalued = recorded_spent(journal, catalog, account.name, cap.amount.asset)
+                owner = Owner.of(account, same_key_entries(account, by_name))  # the total follows the key
+                spent, unvalued = recorded_spent(journal, catalog, owner, cap.amount.asset)
             except BinanceSpotError as exc:
                 report.add(section, f"{name} budget", WARN, exc.message)
                 continue

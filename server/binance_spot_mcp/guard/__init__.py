@@ -10,6 +10,6 @@ rules themselves are data in the top-level ``policy`` module, read by config and
 May use: the accounts and exchange wings (an order's value comes from the exchange's prices),
 the catalog and the foundations (the journal holds the 24-hour totals). Never approval or streams.
 
-Offers: ``enforce.Guard`` / ``recorded_spent`` (also ``daily.recorded_spent``, ``daily.key_identity``), ``killswitch.state`` / ``halt`` / ``resume``,
+Offers: ``enforce.Guard``, ``daily.recorded_spent`` / ``Owner`` / ``key_identity``, ``killswitch.state`` / ``halt`` / ``resume``,
 ``safety.safety_status`` / ``SAFETY_TOOL`` / ``describe_channel``.
 """

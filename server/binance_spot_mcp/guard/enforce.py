@@ -54,7 +54,6 @@ from binance_spot_mcp.guard.daily import (
     adds_to_daily_total,
     counted_intents,
     key_identity,
-    recorded_spent,  # noqa: F401  (offered here too: doctor imports it from enforce)
     recorded_values,
 )
 from binance_spot_mcp.journal import Journal, RecentEntries

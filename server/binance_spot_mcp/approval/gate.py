@@ -433,6 +433,13 @@ class ApprovalGate:
             if self.book.status(approval_id) in (None, Status.EXPIRED):
                 await _report(self._card_refusals.pop(approval_id, None), TIMED_OUT, Channel.APP.value)
 
+    async def journal_open_cards(self) -> None:
+        """At shutdown: cards still waiting can no longer be answered; journaled as cancelled."""
+        await self.journal_expired_cards()
+        for approval_id in list(self._card_refusals):
+            self.book.cancel(approval_id, "the server stopped")
+            await _report(self._card_refusals.pop(approval_id, None), CANCELLED, Channel.APP.value)
+
     # -- chat (operator opt-in) -----------------------------------------------------------------
 
     async def _chat(self, request: ApprovalRequest) -> Grant | CallToolResult:

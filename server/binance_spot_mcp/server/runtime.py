@@ -160,6 +160,7 @@ class Runtime:
         self.sender = OrderSender(self.settings, self.catalog, self.client, self.journal, self.guard, self.stream_tools)
 
     async def aclose(self) -> None:
+        await self.gate.journal_open_cards()  # an Apps card left unanswered is a refusal too
         self.gate.close()
         await self.stream_tools.aclose()
         await self.client.aclose()

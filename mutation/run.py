@@ -58,6 +58,8 @@ SAFETY_MODULES: dict[str, list[str]] = {
                             "tests/exchange/test_pricing.py"],
     "approval.confirm": ["tests/approval/test_confirm_unit.py"],  # test_confirm.py is an end-to-end matrix (40 s a run)
     "approval.book": ["tests/approval/test_approvals_unit.py"],  # test_approvals.py is the slow end-to-end matrix
+    # Added for the third review (issue 22): the safety modules added since the last run.
+    "guard.killswitch": ["tests/guard/test_unpinned_rules.py", "tests/guard/test_policy.py"],
 }
 # Tests that spawn subprocesses or bind sockets for minutes are not worth running per mutant.
 DESELECT = ["-p", "no:cacheprovider", "-x", "-q",

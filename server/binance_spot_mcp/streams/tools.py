@@ -35,6 +35,7 @@ from binance_spot_mcp.catalog.schema import optional_string
 from binance_spot_mcp.config import ENVIRONMENTS, Settings
 from binance_spot_mcp.errors import BinanceSpotError, ToolInputError, TransportError
 from binance_spot_mcp.exchange.client import BinanceClient
+from binance_spot_mcp.policy import ascii_upper, is_symbol
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import failure, success
 from binance_spot_mcp.streams.buffers import (
@@ -348,9 +349,12 @@ class StreamTools:
 
     async def _wait_for_order(self, args: Mapping[str, Any]) -> dict[str, Any]:
         account = self._accounts.resolve(optional_string(args, "account"))
-        symbol = (optional_string(args, "symbol") or "").upper()
+        symbol = ascii_upper(optional_string(args, "symbol") or "")  # as everywhere: only ASCII letters change case
         if not symbol:
             raise ToolInputError("missing required parameter: symbol", parameter="symbol")
+        if not is_symbol(symbol):
+            raise ToolInputError("'symbol' is not a Binance symbol (1-20 letters, digits, '-', '_' or '.'; no spaces, "
+                                 "control or invisible characters)", parameter="symbol")
         order_id = args.get("orderId")
         if order_id is not None and (isinstance(order_id, bool) or not isinstance(order_id, int)):
             raise ToolInputError("'orderId' must be a whole number", parameter="orderId")

@@ -44,6 +44,7 @@ from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.safe_files import UnsafeFile, check_descriptor, open_private
 
 INTENT, OUTCOME, ACCOUNT_CHANGE = "intent", "outcome", "account_change"
+NOT_APPROVED = "not approved"  # approved_via of a change the human declined, let expire or could not be asked
 FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700
 DEFAULT_LATEST = 20

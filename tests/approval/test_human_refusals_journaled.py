@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from binance_spot_mcp.approval.gate import REASONS
 
+from binance_spot_mcp.approval.gate import REASONS
+from binance_spot_mcp.cli.listings import journal_line
+from binance_spot_mcp.guard.daily import counts  # "did this journaled request (maybe) place an order?"
 from tests.approval_support import (
     CATALOG,
     Human,
@@ -23,11 +25,6 @@ from tests.approval_support import (
     sends,
 )
 from tests.e2e_support import result_json
-
-try:  # the daily total's own test of "did this journaled request (maybe) place an order?"
-    from binance_spot_mcp.guard.daily import counts
-except ImportError:  # pragma: no cover - before the guard's daily total had a module of its own
-    from binance_spot_mcp.guard.enforce import _counts as counts
 
 pytestmark = pytest.mark.anyio
 
@@ -111,6 +108,9 @@ async def test_a_refusal_by_the_human_is_journaled_and_never_counted(world, monk
     assert not counts(intent, outcomes[0]) and not counts(intent, None)
     journal_text = runtime.journal.path.read_text()
     assert not [s for s in world.keys.sensitive() if s in journal_text]
+    # ``binance-spot-mcp journal`` says so in words, never "approved via not approved"
+    line = journal_line(intent)
+    assert "NOT approved by the human (not sent)" in line and "approved via" not in line
 
 
 async def test_an_approved_change_is_journaled_as_approved_not_as_refused(world, monkeypatch):

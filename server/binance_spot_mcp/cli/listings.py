@@ -12,7 +12,7 @@ from typing import Any
 from binance_spot_mcp.catalog.endpoints import Catalog, Endpoint
 from binance_spot_mcp.catalog.schema import plain_decimal
 from binance_spot_mcp.catalog.toolsets import size_markdown
-from binance_spot_mcp.journal import ACCOUNT_CHANGE, INTENT
+from binance_spot_mcp.journal import ACCOUNT_CHANGE, INTENT, NOT_APPROVED
 from binance_spot_mcp.redact import escape_text
 
 
@@ -118,7 +118,8 @@ def _journal_line(entry: Mapping[str, Any]) -> str:
     head = f"{entry.get('ts', '?')}  {entry.get('id', '?')}  {entry.get('phase', '?'):<7}"
     approved = entry.get("approved_via")
     approval = f"  approved via {approved}" + (f" ({entry.get('approval_id')})" if entry.get("approval_id") else "")
-    approval = approval if approved and approved != "not required" else ""
+    approval = approval if approved and approved not in ("not required", NOT_APPROVED) else ""
+    approval = "  NOT approved by the human (not sent)" if approved == NOT_APPROVED else approval
     if entry.get("phase") == INTENT:
         params = entry.get("params")
         text = (

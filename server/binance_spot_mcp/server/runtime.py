@@ -83,7 +83,7 @@ from binance_spot_mcp.exchange.market_facts import MarketFacts
 from binance_spot_mcp.exchange.order_legs import ORDER_TOOLS
 from binance_spot_mcp.guard.enforce import Guard
 from binance_spot_mcp.guard.safety import SAFETY_STATUS, describe_channel, safety_status
-from binance_spot_mcp.journal import Journal
+from binance_spot_mcp.journal import NOT_APPROVED, Journal
 from binance_spot_mcp.policy import requires_approval
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import failure, json_result, narrowing_hint, success
@@ -283,7 +283,7 @@ class Runtime:
         async def record(reason: str, channel: str) -> None:
             entry = await self.journal.intent(
                 **intent,
-                approval={"approved_via": "not approved"},
+                approval={"approved_via": NOT_APPROVED},
                 policy={"refused": "human_approval", "reason": reason, "channel": channel},
             )
             await self.journal.outcome(entry, ok=False, status=None, summary={"not_sent": reason, "channel": channel})

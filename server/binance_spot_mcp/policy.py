@@ -49,7 +49,8 @@ SYMBOL_MAX_CHARS = 20
 _SYMBOL_ASCII = frozenset(string.ascii_uppercase + string.digits + "_.-")
 _ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
-_AMOUNT_RE = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)(\s*)(\S{1,20})\s*$")
+# A comma only separates thousands (groups of three digits): '0,5 BTC' is refused, never 5 BTC.
+_AMOUNT_RE = re.compile(r"^\s*((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9][0-9_]*)(?:\.[0-9]+)?)(\s*)(\S{1,20})\s*$")
 MAX_PATTERN_CHARS = 40
 _TRUE, _FALSE = frozenset({"true", "yes", "on", "1"}), frozenset({"false", "no", "off", "0"})
 
@@ -172,6 +173,12 @@ def matches(symbol: str, pattern: str) -> bool:
     return re.fullmatch(regex, ascii_upper(symbol)) is not None
 
 
+def _spellings(text: str) -> set[str]:
+    """``text`` as written and in NFKC (full-width letters, composed accents), ASCII upper-cased:
+    a deny list holds against another spelling of the symbol it names."""
+    return {text, ascii_upper(unicodedata.normalize("NFKC", text))}
+
+
 @dataclass(frozen=True)
 class Rules:
     """What one source says. None / empty: that source says nothing about it."""
@@ -248,8 +255,8 @@ class Policy:
     def symbol_problem(self, symbol: str) -> str | None:
         """Why ``symbol`` may not be traded, or None when it may."""
         symbol = ascii_upper(symbol)
-        for pattern in self.denied:
-            if matches(symbol, pattern):
+        for pattern in self.denied:  # denied in any spelling; allowed only as written
+            if any(matches(s, p) for s in _spellings(symbol) for p in _spellings(pattern)):
                 return f"{symbol} matches the denied symbol pattern '{pattern}'"
         for patterns in self.allowed:
             if not any(matches(symbol, p) for p in patterns):

@@ -77,6 +77,12 @@ def encodings(value: str) -> set[str]:
     for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
         text = encoded.decode("ascii")
         forms.update({text, text.rstrip("=")})
+    # inside longer base64 (an echoed "key:secret", say) the value starts at any byte offset: the
+    # whole 3-byte groups from its first, second or third byte on are spelled the same anywhere
+    for start in (0, 1, 2):
+        core = raw[start:][: (len(raw) - start) // 3 * 3]
+        if len(core) >= 2 * MIN_SECRET_LENGTH:
+            forms.update({base64.b64encode(core).decode("ascii"), base64.urlsafe_b64encode(core).decode("ascii")})
     return {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
 
 
@@ -257,7 +263,23 @@ def _normalised(text: str, *, json_text: bool = False) -> str:
             squeezed = text
     if json_text and "\\" in squeezed:
         squeezed = _JSON_ESCAPES.sub(r"\1", squeezed)
-    return unquote(squeezed, errors="replace") if "%" in squeezed else squeezed
+    if "&#" in squeezed or "\\u" in squeezed:  # HTML character references, \u0041 escapes
+        squeezed = _CHAR_REFERENCE.sub(_referenced, squeezed)
+    for _ in range(3):  # percent-encoded once, twice (%254B) or three times
+        if "%" not in squeezed:
+            break
+        squeezed = unquote(squeezed, errors="replace")
+    return squeezed
+
+
+# An HTML numeric character reference or a JSON/Python \uXXXX escape: what a reader decodes.
+_CHAR_REFERENCE = re.compile(r"&#[xX]([0-9a-fA-F]{1,6});?|&#([0-9]{1,7});?|\\u([0-9a-fA-F]{4})")
+
+
+def _referenced(match: re.Match[str]) -> str:
+    hex_ref, decimal, escape = match.groups()
+    code = int(hex_ref or escape, 16) if (hex_ref or escape) else int(decimal)
+    return chr(code) if 0 < code < 0x110000 else ""
 
 
 def _disguised_hit(lowered: str, hidden: tuple[str, ...], *, json_text: bool = False) -> bool:
@@ -266,8 +288,8 @@ def _disguised_hit(lowered: str, hidden: tuple[str, ...], *, json_text: bool = F
     if not hidden:
         return False
     normal = _normalised(lowered, json_text=json_text)
-    if "%" in lowered:
-        normal = normal.lower()  # %4B decodes to K
+    if "%" in lowered or "&#" in lowered or "\\u" in lowered:
+        normal = normal.lower()  # %4B, &#75; and \u004b decode to K
     return any(form in normal for form in hidden)
 
 

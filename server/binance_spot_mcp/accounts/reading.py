@@ -166,6 +166,9 @@ class Account:
 class BrokenAccount:
     name: str
     problem: str
+    # its API Key line, if any: its rules could not be read, so entries sharing the key refuse
+    # changes and add_account over MCP refuses the key (``store``, ``tools``)
+    api_key: str = field(default="", repr=False)
 
 
 @dataclass
@@ -250,6 +253,7 @@ def _drafts(text: str, where: str, problems: list[str], redactor: Redactor) -> l
     if start is None:
         return []
     drafts: list[_Draft] = []
+    orphans: list[str] = []  # field lines before the first heading: every account refuses changes
     current: _Draft | None = None
     for i in range(start, len(lines)):
         number, line = i + 1, lines[i]
@@ -277,6 +281,9 @@ def _drafts(text: str, where: str, problems: list[str], redactor: Redactor) -> l
                 _register(redactor, None, word.strip("`'\""))
         if current is None:
             problems.append(f"{where} line {number}: text before the first '### name' heading is ignored")
+            if match and _looks_like_a_field(match.group(1)):  # a rule meant for every account, perhaps
+                orphans.append(f"{where} line {number}: field '{match.group(1)}' stands before the first "
+                               "'### name' heading, in no account's block (move it into the block it is for)")
             continue
         if not match:
             current.problems.append(f"{where} line {number}: not a '- Field: value' line")
@@ -292,7 +299,14 @@ def _drafts(text: str, where: str, problems: list[str], redactor: Redactor) -> l
             current.problems.append(f"{where} line {number}: '{match.group(1)}' given twice for '{current.name}'")
             continue
         current.fields[key] = (value, number)
+    for draft in drafts:
+        draft.unknown.extend(orphans)
     return drafts
+
+
+def _looks_like_a_field(label: str) -> bool:
+    """A known field, or one misspelt (``Max Order Valu``), not a prose bullet such as ``Note``."""
+    return label.lower() in _FIELDS or bool(difflib.get_close_matches(label.lower(), list(_FIELDS), n=1, cutoff=0.75))
 
 
 def _environment(draft: _Draft, where: str) -> str:
@@ -427,7 +441,15 @@ def parse_accounts(
 ) -> AccountSet:
     """Parse the accounts section of a TOOLS.md text."""
     result = AccountSet()
-    for draft in _drafts(text, where, result.problems, redactor):
+    drafts = _drafts(text, where, result.problems, redactor)
+    first: dict[str, _Draft] = {}
+    for draft in drafts:  # a second block of a name may hold its rules: the name refuses changes
+        if draft.name in first:
+            first[draft.name].unknown.append(
+                f"{where} line {draft.line}: account '{draft.name}' is defined again and that block is not read "
+                "(merge the two blocks)")
+        first.setdefault(draft.name, draft)
+    for draft in drafts:
         if draft.name in result.accounts or draft.name in result.broken:
             result.problems.append(
                 f"{where} line {draft.line}: account '{draft.name}' is defined again; the first one is used"
@@ -437,6 +459,6 @@ def parse_accounts(
             result.accounts[draft.name] = _build(draft, where, base_dir, base_urls, redactor, allow_readable)
         except ValueError as exc:
             problem = redactor.redact(str(exc))
-            result.broken[draft.name] = BrokenAccount(draft.name, problem)
+            result.broken[draft.name] = BrokenAccount(draft.name, problem, draft.fields.get("api_key", ("", 0))[0])
             result.problems.append(problem)
     return result

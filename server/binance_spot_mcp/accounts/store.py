@@ -22,6 +22,7 @@ from binance_spot_mcp.accounts.reading import (
     MAX_TOOLS_FILE_BYTES,
     Account,
     AccountSet,
+    BrokenAccount,
     fingerprint,
     parse_accounts,
 )
@@ -141,7 +142,7 @@ class AccountStore:
         server_rules = self._settings.policy_rules
         result.accounts = {
             name: replace(account, policy=effective_policy(server_rules, account.rules, _sharing(account, result.accounts)),
-                          field_problems=_shared_field_problems(account, result.accounts))
+                          field_problems=_shared_field_problems(account, result.accounts, result.broken))
             for name, account in result.accounts.items()
         }
         for problem in result.problems:
@@ -214,11 +215,18 @@ def _sharing(account: Account, accounts: Mapping[str, Account]) -> list[tuple[st
     return [(o.name, o.rules) for o in accounts.values() if o.api_key == account.api_key and o.name != account.name]
 
 
-def _shared_field_problems(account: Account, accounts: Mapping[str, Account]) -> tuple[str, ...]:
+def _shared_field_problems(
+    account: Account, accounts: Mapping[str, Account], broken: Mapping[str, BrokenAccount]
+) -> tuple[str, ...]:
     """The unknown-field problems of every entry using ``account``'s API key (its own first): a
-    misspelt line may be a missing rule, and the rules follow the key, so all those entries refuse."""
+    misspelt line may be a missing rule, and the rules follow the key, so all those entries refuse.
+    So do they while an entry for the key cannot be read at all: its rules are unknown."""
     same_key = [account, *(o for o in accounts.values() if o.api_key == account.api_key and o.name != account.name)]
-    return tuple(p for entry in same_key for p in entry.field_problems)
+    unreadable = tuple(
+        f"account '{b.name}' uses the same API key and cannot be read, so its rules are unknown (fix or remove it)"
+        for b in broken.values() if b.api_key and b.api_key == account.api_key
+    )
+    return tuple(p for entry in same_key for p in entry.field_problems) + unreadable
 
 
 def same_key_entries(account: Account, accounts: Mapping[str, Account]) -> tuple[str, ...]:

@@ -226,7 +226,9 @@ class AccountTools:
             )
         # A new entry for a configured key would be a second door to one Binance account; a
         # replacement (which a human approves) may keep or bring a key.
-        twin = next((a.name for a in current.accounts.values() if a.api_key == api_key and a.name != name), None)
+        # (an entry that cannot be read counts too: its rules are unknown, not absent)
+        entries = (*current.accounts.values(), *current.broken.values())
+        twin = next((a.name for a in entries if a.api_key and a.api_key == api_key and a.name != name), None)
         if twin is not None and existing is None:
             raise ToolInputError(
                 f"this API key is already configured as account '{twin}'; nothing was changed. A second entry "

@@ -332,3 +332,86 @@ def test_an_allow_list_is_not_widened_by_other_spellings():
     assert policy.symbol_problem("\uff22\uff34\uff23USDT") is not None
     assert unicodedata.normalize("NFKC", "\uff22\uff34\uff23USDT") == "BTCUSDT"
 
+
+
+# --- 5. hostile stream frames ----------------------------------------------------------------------
+
+
+def _json_escaped(text: str) -> str:
+    """``text`` as a JSON string body spelled entirely in \\u escapes (what json.loads decodes)."""
+    return "".join(f"\\u{ord(c):04x}" for c in text)
+
+
+def _escaping_api(*, refuse: bool, go: Any = None) -> tuple[Any, list[dict[str, Any]]]:
+    """A WebSocket API that echoes the request's signature and key spelled in JSON \\u escapes, so
+    the frame's text never shows them as sent: in its error when ``refuse``, else in an event."""
+    seen: list[dict[str, Any]] = []
+
+    async def handler(ws: Any) -> None:
+        async for raw in ws:
+            request = json.loads(raw)
+            params = request.get("params") or {}
+            seen.append(params)
+            echo = "Signature @S@ for @K@ is not valid"
+            if refuse:
+                frame = json.dumps({"id": request["id"], "status": 400, "error": {"code": -1022, "msg": echo}})
+            else:
+                await ws.send(json.dumps({"id": request["id"], "status": 200, "result": {"subscriptionId": 0}}))
+                await go.wait()
+                frame = json.dumps({"subscriptionId": 0, "event": {"e": "balanceUpdate", "a": "BTC", "d": echo,
+                                                                   "sig": "@S@"}})
+            frame = frame.replace("@S@", _json_escaped(params.get("signature", "")))
+            await ws.send(frame.replace("@K@", _json_escaped(params.get("apiKey", ""))))
+
+    return handler, seen
+
+
+async def test_a_signature_echoed_in_json_escapes_in_a_websocket_api_error_is_masked() -> None:
+    """HOLE: the frame's raw text was searched for the signature, so one spelled in \\u escapes
+    was decoded by json.loads and passed on whole."""
+    from binance_spot_mcp.streams.buffers import Subscription
+    from binance_spot_mcp.streams.user import UserStreams
+
+    from tests.streams.test_hostile_frames import BOUND_S, _account, _noop, scripted
+
+    handler, seen = _escaping_api(refuse=True)
+    async with scripted(handler) as url:
+        user = UserStreams(f"{url}/ws-api/v3", now_ms=lambda _: 1_700_000_000_000, resync_clock=_noop)
+        try:
+            with pytest.raises(ExchangeError) as raised:
+                await user.listen(_account(url), Subscription("s", ("balanceUpdate",), "testnet", "main"),
+                                  timeout_s=BOUND_S)
+        finally:
+            await user.aclose()
+    assert seen and raised.value.code == -1022
+    text = json.dumps(raised.value.to_dict()) + str(raised.value)
+    assert seen[0]["signature"] not in text and seen[0]["apiKey"] not in text, text
+
+
+async def test_a_signature_echoed_in_json_escapes_in_an_event_is_not_buffered() -> None:
+    import anyio
+    from binance_spot_mcp.streams.buffers import Subscription
+    from binance_spot_mcp.streams.user import UserStreams
+
+    from tests.streams.test_hostile_frames import (
+        BOUND_S,
+        _account,
+        _noop,
+        _until,
+        scripted,
+    )
+
+    go = anyio.Event()
+    handler, seen = _escaping_api(refuse=False, go=go)
+    async with scripted(handler) as url:
+        user = UserStreams(f"{url}/ws-api/v3", now_ms=lambda _: 1_700_000_000_000, resync_clock=_noop)
+        subscription = Subscription("s", ("balanceUpdate",), "testnet", "main")
+        try:
+            await user.listen(_account(url), subscription, timeout_s=BOUND_S)
+            go.set()
+            await _until(lambda: subscription.received >= 1)
+        finally:
+            await user.aclose()
+    read = json.dumps(await subscription.read(0, wait_s=0, limit=10), ensure_ascii=False)
+    assert "balanceUpdate" in read
+    assert seen[0]["signature"] not in read and seen[0]["apiKey"] not in read, read

@@ -386,7 +386,8 @@ class ReconnectingSocket:
         ``on_message``. Raises for a frame that cannot be used (the caller skips it)."""
         text = raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "replace")
         message = json.loads(text, parse_float=str)  # RecursionError for JSON nested too deep
-        if self._signatures and any(form in text for form in self._signatures):
+        # a backslash: the frame may spell a signature in JSON escapes (\u0031...) that json.loads decoded
+        if self._signatures and ("\\" in text or any(form in text for form in self._signatures)):
             message = scrub(message, self._signatures)
         request_id = message.get("id") if isinstance(message, dict) else None
         if isinstance(request_id, int) and not isinstance(request_id, bool) and request_id in self._pending:

@@ -1,0 +1,396 @@
+"""Guard rules pinned because a mutation run (issue 22) showed no test read them: the kill switch's
+halt file and its messages, what the rolling daily total counts and whose it is, and the safety
+status payload. Fast, in-process unit tests (each is in its module's ``mutation/run.py`` selection).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from binance_spot_mcp.accounts.reading import Account, fingerprint
+from binance_spot_mcp.catalog.endpoints import load_catalog
+from binance_spot_mcp.catalog.toolsets import Selection
+from binance_spot_mcp.config import HALT_FILE_NAME, load_settings
+from binance_spot_mcp.errors import ConfigError
+from binance_spot_mcp.exchange.signing import HmacSigner
+from binance_spot_mcp.guard import daily, killswitch, safety
+from binance_spot_mcp.journal import Journal
+from binance_spot_mcp.policy import Rules, effective_policy
+
+# -- the kill switch ------------------------------------------------------------------------------
+
+
+def _settings(tmp_path: Path, **env: str) -> Any:
+    return load_settings(tools_file=str(tmp_path / "TOOLS.md"),
+                         environ={"BINANCE_SPOT_MCP_JOURNAL": str(tmp_path / "j" / "journal.jsonl"), **env})
+
+
+def test_without_a_named_halt_file_the_switch_lives_next_to_the_journal(tmp_path):
+    settings = dataclasses.replace(_settings(tmp_path), halt_file=None)
+    assert killswitch.halt_path(settings) == tmp_path / "j" / HALT_FILE_NAME
+
+
+def test_halt_writes_a_private_note_that_state_reads_back(tmp_path):
+    settings = _settings(tmp_path)
+    old = os.umask(0)  # the modes below are the code's, not the test's umask
+    try:
+        path = killswitch.halt(settings, "flash crash")
+    finally:
+        os.umask(old)
+    assert path == killswitch.halt_path(settings) and path.parent == tmp_path / "j"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    text = path.read_text(encoding="utf-8")
+    assert text.endswith("}\n") and text.count("\n") == 1
+    note = json.loads(text)
+    assert note["reason"] == "flash crash"
+    halted_at = datetime.fromisoformat(note["halted_at"])
+    assert halted_at.tzinfo is not None and abs(datetime.now(UTC) - halted_at) < timedelta(minutes=1)
+    assert note["halted_at"].endswith("+00:00") and "." not in note["halted_at"]  # whole seconds, UTC
+    state = killswitch.state(settings)
+    assert state == killswitch.SwitchState(False, f"the halt file {path} exists: flash crash", killswitch.HALT_FILE_HINT)
+    assert state.describe() == {"trading": "off", "reason": f"the halt file {path} exists: flash crash"}
+
+
+def test_halt_again_replaces_the_note_and_caps_the_reason(tmp_path):
+    settings = _settings(tmp_path)
+    path = killswitch.halt(settings, "x" * 500)
+    assert json.loads(path.read_text(encoding="utf-8"))["reason"] == "x" * killswitch.MAX_REASON_CHARS
+    assert killswitch.state(settings).reason == f"the halt file {path} exists: {'x' * killswitch.MAX_REASON_CHARS}"
+    killswitch.halt(settings, "short")  # a shorter note replaces the longer one whole
+    assert json.loads(path.read_text(encoding="utf-8"))["reason"] == "short"
+    assert killswitch.state(settings).reason == f"the halt file {path} exists: short"
+
+
+HALT_IN_ASCII_LOCALE = """
+import json, sys
+from binance_spot_mcp.config import load_settings
+from binance_spot_mcp.guard import killswitch
+settings = load_settings(tools_file=sys.argv[1] + "/TOOLS.md",
+                         environ={"BINANCE_SPOT_MCP_JOURNAL": sys.argv[1] + "/j/journal.jsonl"})
+killswitch.halt(settings, "caf\\u00e9 \\u2615")
+print(json.dumps(killswitch.state(settings).reason))
+"""
+
+
+def test_the_halt_note_is_utf8_whatever_the_locale(tmp_path):
+    settings = _settings(tmp_path)
+    killswitch.halt(settings, "warm-up")  # the same calls in this process first
+    assert killswitch.resume(settings)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "PYTHON"))},
+           "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0", "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", HALT_IN_ASCII_LOCALE, str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    path = killswitch.halt_path(settings)
+    assert json.loads(done.stdout) == f"the halt file {path} exists: caf\u00e9 \u2615"
+    assert json.loads(path.read_bytes().decode("utf-8"))["reason"] == "caf\u00e9 \u2615"
+
+
+def test_a_long_reason_written_by_hand_is_cut_when_read(tmp_path):
+    settings = _settings(tmp_path)
+    path = killswitch.halt_path(settings)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"reason": "y" * 300}), encoding="utf-8")
+    assert killswitch.state(settings).reason == f"the halt file {path} exists: {'y' * killswitch.MAX_REASON_CHARS}"
+
+
+@pytest.mark.parametrize("content", [
+    pytest.param(b"", id="empty"),
+    pytest.param(b"[\"reason\"]", id="a-list"),
+    pytest.param(b"\"stop\"", id="a-string"),
+    pytest.param(b"{\"reason\": \"\"}", id="empty-reason"),
+    pytest.param(b"{\"halted_at\": \"x\"}", id="no-reason"),
+    pytest.param(b"not json", id="not-json"),
+    pytest.param(b"\xff\xfe{\"reason\": \"x\"}", id="not-utf8"),
+])
+def test_any_halt_file_halts_and_only_a_written_reason_is_shown(tmp_path, content):
+    settings = _settings(tmp_path)
+    path = killswitch.halt_path(settings)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    assert killswitch.state(settings) == killswitch.SwitchState(
+        False, f"the halt file {path} exists", killswitch.HALT_FILE_HINT)
+
+
+def test_a_reason_in_a_file_not_utf8_elsewhere_is_still_read(tmp_path):
+    settings = _settings(tmp_path)
+    path = killswitch.halt_path(settings)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"{\"reason\": \"caf\xc3\xa9 \xff\"}")  # UTF-8 text with one stray byte
+    assert killswitch.state(settings).reason == f"the halt file {path} exists: caf\u00e9 \ufffd"
+
+
+def test_only_the_first_thousand_characters_of_a_halt_file_are_read(tmp_path):
+    settings = _settings(tmp_path)
+    path = killswitch.halt_path(settings)
+    path.parent.mkdir(parents=True)
+    exact = json.dumps({"reason": "z" * 986})  # 1000 characters, the closing brace last
+    assert len(exact) == 1000
+    path.write_text(exact, encoding="utf-8")
+    assert killswitch.state(settings).reason.endswith(f"exists: {'z' * killswitch.MAX_REASON_CHARS}")
+    path.write_text(" " + exact, encoding="utf-8")  # the closing brace is character 1001: not read
+    assert killswitch.state(settings).reason == f"the halt file {path} exists"
+
+
+def test_a_directory_where_the_halt_file_should_be_halts(tmp_path):
+    settings = _settings(tmp_path)
+    path = killswitch.halt_path(settings)
+    path.mkdir(parents=True)
+    assert killswitch.state(settings) == killswitch.SwitchState(
+        False, f"the halt file {path} exists (unreadable)", killswitch.HALT_FILE_HINT)
+
+
+def test_trading_off_by_the_server_names_the_switch_and_the_restart(tmp_path):
+    state = killswitch.state(_settings(tmp_path, BINANCE_SPOT_MCP_TRADING="off"))
+    assert state.trading is False
+    assert state.reason == "the server was started with BINANCE_SPOT_MCP_TRADING=off"
+    assert state.hint == ("Cancels still work. Only the operator can turn trading back on, by restarting the server "
+                          "without BINANCE_SPOT_MCP_TRADING=off ('resume' only removes a halt file).")
+    assert state.describe() == {"trading": "off", "reason": state.reason}
+
+
+def test_trading_on_describes_itself_without_a_reason(tmp_path):
+    state = killswitch.state(_settings(tmp_path))
+    assert state == killswitch.SwitchState(True) and state.describe() == {"trading": "on"}
+
+
+def test_resume_removes_the_halt_file_and_says_whether_there_was_one(tmp_path):
+    settings = _settings(tmp_path)
+    assert killswitch.resume(settings) is False
+    path = killswitch.halt(settings)
+    assert killswitch.resume(settings) is True and not path.exists()
+    assert killswitch.state(settings).trading is True
+
+
+def test_resume_that_cannot_remove_the_file_says_so(tmp_path):
+    settings = _settings(tmp_path)
+    path = killswitch.halt_path(settings)
+    (path / "inside").mkdir(parents=True)  # a directory cannot be unlinked
+    with pytest.raises(ConfigError) as caught:
+        killswitch.resume(settings)
+    assert str(caught.value) in (f"cannot remove the halt file {path}: {os.strerror(errno.EISDIR)}",
+                                 f"cannot remove the halt file {path}: {os.strerror(errno.EPERM)}")
+
+
+def test_an_os_error_without_a_text_is_named_by_its_kind(tmp_path, monkeypatch):
+    settings = _settings(tmp_path)
+    path = killswitch.halt(settings)
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError()  # no errno, no strerror
+
+    monkeypatch.setattr(Path, "unlink", fail)
+    with pytest.raises(ConfigError, match=f"^cannot remove the halt file {re.escape(str(path))}: PermissionError$"):
+        killswitch.resume(settings)
+    monkeypatch.setattr(os, "open", fail)
+    with pytest.raises(ConfigError, match=f"^cannot create the halt file {re.escape(str(path))}: PermissionError$"):
+        killswitch.halt(settings)
+
+
+def test_halt_that_cannot_create_the_file_says_so(tmp_path):
+    settings = _settings(tmp_path)
+    (tmp_path / "j").write_text("a file where the directory should be")
+    with pytest.raises(ConfigError) as caught:
+        killswitch.halt(settings, "stop")
+    message = str(caught.value)
+    assert message.startswith(f"cannot create the halt file {killswitch.halt_path(settings)}: ")
+    assert message.removeprefix(f"cannot create the halt file {killswitch.halt_path(settings)}: ") in (
+        "File exists", "Not a directory")
+
+
+def test_halt_creates_missing_parent_directories(tmp_path):
+    settings = _settings(tmp_path, BINANCE_SPOT_MCP_HALT_FILE=str(tmp_path / "a" / "b" / "STOP"))
+    assert killswitch.halt(settings) == tmp_path / "a" / "b" / "STOP"
+    assert json.loads((tmp_path / "a" / "b" / "STOP").read_text(encoding="utf-8"))["reason"] == ""
+
+
+# -- the rolling daily total: what counts, and whose --------------------------------------------
+
+
+def _account(name: str = "a", environment: str = "testnet", key: str = "k" * 64) -> Account:
+    return Account(name=name, environment=environment, api_key=key, signer=HmacSigner("s" * 64))
+
+
+def test_the_key_identity_is_a_digest_of_environment_and_key():
+    main, same = _account("main"), _account("other")
+    assert daily.key_identity(main) == daily.key_identity(same)  # the entry's name plays no part
+    assert daily.key_identity(main) != daily.key_identity(_account("main", environment="mainnet"))
+    assert daily.key_identity(main) != daily.key_identity(_account("main", key="j" * 64))
+    assert daily.key_identity(main) == fingerprint("daily total", "testnet", "k" * 64)
+    assert "k" * 16 not in daily.key_identity(main)
+
+
+def test_only_order_placing_tools_add_to_the_daily_total():
+    catalog = load_catalog()
+    adds = {name for name in ("place_order", "cancel_replace_order", "place_order_list_oco", "cancel_order",
+                              "cancel_open_orders", "amend_order_keep_priority", "get_order")
+            if daily.adds_to_daily_total(catalog.get(name))}
+    assert adds == {"place_order", "cancel_replace_order", "place_order_list_oco"}
+
+
+@pytest.mark.parametrize(("intent_policy", "outcome", "counted"), [
+    pytest.param({"dry_run": True}, None, False, id="dry-run"),
+    pytest.param({"refused": "max order value"}, None, False, id="refused"),
+    pytest.param({"dry_run": False, "refused": ""}, None, True, id="falsy-flags-in-flight"),
+    pytest.param({}, {"ok": True, "status": 200, "summary": {}}, True, id="ok"),
+    pytest.param({}, {"ok": False, "status": None, "summary": {"not_sent": "journal"}}, False, id="not-sent"),
+    pytest.param({}, {"ok": False, "status": None, "summary": {"may_have_executed": False}}, False, id="not-executed"),
+    pytest.param({}, {"ok": False, "status": None, "summary": {"may_have_executed": None}}, True, id="executed-unknown"),
+    pytest.param({}, {"ok": False, "status": 500, "summary": {"may_have_executed": True}}, True, id="500-may-have"),
+    pytest.param({}, {"ok": False, "status": None}, True, id="no-summary"),
+    pytest.param({}, {"ok": False, "status": 399, "summary": {}}, True, id="399-counts"),
+    pytest.param({}, {"ok": False, "status": 400, "summary": {}}, False, id="400-rejected"),
+    pytest.param({}, {"ok": False, "status": 499, "summary": {}}, False, id="499-rejected"),
+    pytest.param({}, {"ok": False, "status": 500, "summary": {}}, True, id="500-counts"),
+    pytest.param({}, {"ok": False, "status": "400", "summary": {}}, True, id="status-not-a-number"),
+    pytest.param({}, {"ok": False, "status": 409, "summary": {}}, True, id="409-unread"),
+    pytest.param({}, {"ok": False, "status": 409, "summary": {"newOrderResult": "NOT_ATTEMPTED"}}, False,
+                 id="409-not-attempted"),
+    pytest.param({}, {"ok": False, "status": 400, "summary": {"newOrderResult": "SUCCESS"}}, True, id="400-placed"),
+    pytest.param({}, {"ok": False, "status": 400, "summary": {"newOrderResult": "FAILURE"}}, False, id="400-failure"),
+])
+def test_what_the_daily_total_counts(intent_policy, outcome, counted):
+    intent = {"phase": "intent", **({"policy": intent_policy} if intent_policy else {})}
+    assert daily.counts(intent, outcome) is counted
+
+
+def test_an_owner_made_of_an_account_uses_its_key_and_environment():
+    account = _account("main")
+    owner = daily.Owner.of(account, ())
+    assert owner == daily.Owner(daily.key_identity(account), "testnet", ("main",))
+    assert daily.Owner.of(account, ["main", "alias"]).names == ("main", "alias")
+
+
+@pytest.mark.parametrize(("intent", "owned"), [
+    pytest.param({"key": "K", "account": "other", "environment": "mainnet"}, True, id="same-key-any-name"),
+    pytest.param({"key": "J", "account": "main", "environment": "testnet"}, False, id="other-key-same-name"),
+    pytest.param({"key": None, "account": "main", "environment": "testnet"}, False, id="key-null"),
+    pytest.param({"account": "main", "environment": "testnet"}, True, id="old-line-same-name"),
+    pytest.param({"account": "alias", "environment": "testnet"}, True, id="old-line-sharing-name"),
+    pytest.param({"account": "main", "environment": "mainnet"}, False, id="old-line-other-environment"),
+    pytest.param({"account": "else", "environment": "testnet"}, False, id="old-line-other-name"),
+])
+def test_whose_line_it_is(intent, owned):
+    assert daily.Owner("K", "testnet", ("main", "alias")).owns(intent) is owned
+
+
+def test_an_owner_by_name_only_ignores_keys_and_environments():
+    owner = daily.Owner(None, None, ("main",))
+    assert owner.owns({"key": "K", "account": "main", "environment": "mainnet"})
+    assert not owner.owns({"key": "K", "account": "other", "environment": "testnet"})
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _line(entry: str, *, ago: timedelta = timedelta(minutes=1), phase: str = "intent", tool: str = "place_order",
+          account: str = "main", **extra: Any) -> dict[str, Any]:
+    return {"ts": _stamp(datetime.now(UTC) - ago), "id": entry, "phase": phase, "tool": tool, "account": account,
+            "environment": "testnet", **extra}
+
+
+def _journal(tmp_path: Path, lines: list[dict[str, Any]]) -> Journal:
+    path = tmp_path / "journal.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return Journal(path)
+
+
+def test_recorded_spent_sums_counted_orders_of_the_last_24_hours(tmp_path):
+    value = {"policy": {"value": {"USDT": "10.5", "BTC": "0.0002"}}}
+    journal = _journal(tmp_path, [
+        _line("a", **value),
+        _line("b", policy={"value": {"USDT": "4"}}),
+        _line("old", ago=timedelta(hours=24, minutes=10), **value),  # outside the window
+        _line("other", account="other", **value),  # another entry
+        _line("cancel", tool="cancel_order", **value),  # never adds
+        _line("unknown-tool", tool="no_such_tool", **value),
+        _line("rejected", **value),
+        {"ts": _stamp(datetime.now(UTC)), "id": "rejected", "phase": "outcome", "ok": False, "status": 400,
+         "summary": {"code": -1013}},
+        _line("novalue"),  # counted, no value recorded
+        _line("a", phase="outcome", ok=True, status=200, summary={}, **value),  # an outcome is not an intent
+    ])
+    catalog = load_catalog()
+    assert daily.recorded_spent(journal, catalog, "main", "USDT") == (Decimal("14.5"), 1)
+    assert daily.recorded_spent(journal, catalog, "main", "BTC") == (Decimal("0.0002"), 2)
+    assert daily.recorded_spent(journal, catalog, "main", "ETH") == (Decimal(0), 3)
+    assert daily.recorded_spent(journal, catalog, daily.Owner(None, None, ("other",)), "USDT") == (Decimal("10.5"), 0)
+    assert daily.recorded_spent(journal, catalog, "nobody", "USDT") == (Decimal(0), 0)
+
+
+def test_recorded_values_are_decimals_by_asset():
+    assert daily.recorded_values({"policy": {"value": {"USDT": "1.10", "BTC": 2}}}) == {
+        "USDT": Decimal("1.10"), "BTC": Decimal(2)}
+    assert daily.recorded_values({"policy": {"value": None}}) == {}
+    assert daily.recorded_values({"policy": None}) == {}
+    assert daily.recorded_values({}) == {}
+
+
+# -- get_safety_status ------------------------------------------------------------------------------
+
+
+def test_a_testnet_change_is_not_asked_whatever_the_channel():
+    for channel in ("form", "url", "app", "chat", None):
+        assert safety.describe_channel(_account(), channel) == safety.NOT_ASKED
+
+
+@pytest.mark.parametrize("channel", ["form", "url", "app", "chat"])
+def test_a_mainnet_change_names_the_channel_this_host_gets(channel):
+    assert safety.describe_channel(_account(environment="mainnet"), channel) == safety.CHANNEL_WORDS[channel]
+
+
+def test_confirm_always_names_the_channel_on_testnet_too():
+    always = dataclasses.replace(_account(), policy=effective_policy(Rules(), Rules(confirm="always")))
+    assert safety.describe_channel(always, "form") == safety.CHANNEL_WORDS["form"]
+    assert safety.describe_channel(always, None) == safety.REFUSED
+
+
+def test_no_usable_channel_means_changes_are_refused():
+    mainnet = _account(environment="mainnet")
+    assert safety.describe_channel(mainnet, None) == safety.REFUSED
+    assert safety.describe_channel(mainnet, "carrier pigeon") == safety.REFUSED
+    assert safety.describe_channel(mainnet, "None") == safety.REFUSED
+
+
+def test_channel_words_say_how_the_human_approves():
+    assert "form" in safety.CHANNEL_WORDS["form"] and "URL" in safety.CHANNEL_WORDS["url"]
+    assert "MCP Apps" in safety.CHANNEL_WORDS["app"] and "opt-in" in safety.CHANNEL_WORDS["chat"]
+    assert all("CONFIRM" in words for words in safety.CHANNEL_WORDS.values())
+
+
+async def _rows(accounts: Any, channel: Any) -> list[dict[str, Any]]:
+    return [{"account": a.name, "approval": channel(a)} for a in accounts]
+
+
+@pytest.mark.anyio
+async def test_the_safety_status_payload(tmp_path):
+    settings = _settings(tmp_path)
+    selection = Selection(("market", "trade"), read_only=True)
+    accounts = [_account("t"), _account("m", environment="mainnet")]
+    payload = await safety.safety_status(settings, selection, accounts, _rows,
+                                         channel=lambda a: safety.describe_channel(a, "form"))
+    assert payload == {
+        "server": {"tools": "toolsets market, trade, read-only", "read_only": True, "trading": "on",
+                   "halt_file": str(tmp_path / "j" / HALT_FILE_NAME), "journal": str(tmp_path / "j" / "journal.jsonl")},
+        "accounts": [{"account": "t", "approval": safety.NOT_ASKED},
+                     {"account": "m", "approval": safety.CHANNEL_WORDS["form"]}],
+    }
+    killswitch.halt(settings, "stop")
+    halted = await safety.safety_status(settings, Selection(), [], _rows, channel=str, problems=("line 3: bad",))
+    assert halted["server"]["trading"] == "off" and halted["server"]["reason"].endswith("exists: stop")
+    assert halted["server"]["read_only"] is False and halted["server"]["tools"] == "all toolsets"
+    assert halted["account_problems"] == ["line 3: bad"] and halted["accounts"] == []

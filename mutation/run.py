@@ -59,7 +59,28 @@ SAFETY_MODULES: dict[str, list[str]] = {
     "approval.confirm": ["tests/approval/test_confirm_unit.py"],  # test_confirm.py is an end-to-end matrix (40 s a run)
     "approval.book": ["tests/approval/test_approvals_unit.py"],  # test_approvals.py is the slow end-to-end matrix
     # Added for the third review (issue 22): the safety modules added since the last run.
-    "guard.killswitch": ["tests/guard/test_unpinned_rules.py", "tests/guard/test_policy.py"],
+    "guard.killswitch": ["tests/guard/test_mutation_pins.py", "tests/guard/test_unpinned_rules.py", "tests/guard/test_policy.py",
+                         "tests/cli/test_doctor.py::test_guard_rails_a_mainnet_account_without_caps_and_the_kill_switch_warn"],
+    "guard.daily": ["tests/guard/test_mutation_pins.py", "tests/guard/test_daily_total.py", "tests/guard/test_rules_follow_key.py",
+                    "tests/server/test_unknown_outcome_counts.py",
+                    "tests/cli/test_doctor.py::test_the_budget_follows_the_api_key_not_the_entry_name"],
+    "guard.safety": ["tests/guard/test_mutation_pins.py", "tests/guard/test_daily_total.py", "tests/accounts/test_account_field_typos.py",
+                     "tests/guard/test_rules_follow_key.py"],
+    "policy": ["tests/guard/test_policy.py", "tests/guard/test_policy_unicode.py", "tests/guard/test_mutation_pins.py",
+               "tests/guard/test_unpinned_rules.py", "tests/accounts/test_account_field_typos.py",
+               "tests/foundations/test_config_rules.py"],
+    "guard.enforce": ["tests/guard/test_mutation_pins.py", "tests/guard/test_guard_rails.py", "tests/guard/test_unpinned_rules.py",
+                      "tests/guard/test_daily_total.py", "tests/guard/test_rules_follow_key.py", "tests/guard/test_bad_quotes.py",
+                      "tests/server/test_unknown_outcome_counts.py"],
+    "exchange.pricing": ["tests/exchange/test_pricing.py", "tests/guard/test_bad_quotes.py", "tests/exchange/test_pricing_edges.py"],
+    "transport.http": ["tests/transport/test_http.py", "tests/transport/test_http_auth.py"],
+    "approval.card": ["tests/approval/test_approval_card.py", "tests/approval/test_approval_rules.py",
+                      "tests/approval/test_confirm_every_channel.py"],
+    "approval.page": ["tests/approval/test_approval_page.py", "tests/approval/test_approval_rules.py",
+                      "tests/approval/test_confirm_every_channel.py", "tests/approval/test_confirm_unit.py"],
+    # the end-to-end user-stream files (test_user_stream.py, test_wait_confirms.py) take 15 s a run: left out
+    "streams.user": ["tests/streams/test_user_stream_unit.py", "tests/streams/test_hostile_frames.py",
+                     "tests/streams/test_stream_rules.py"],
 }
 # Tests that spawn subprocesses or bind sockets for minutes are not worth running per mutant.
 DESELECT = ["-p", "no:cacheprovider", "-x", "-q",

@@ -415,3 +415,37 @@ async def test_a_signature_echoed_in_json_escapes_in_an_event_is_not_buffered() 
     read = json.dumps(await subscription.read(0, wait_s=0, limit=10), ensure_ascii=False)
     assert "balanceUpdate" in read
     assert seen[0]["signature"] not in read and seen[0]["apiKey"] not in read, read
+
+
+async def test_a_byte_order_mark_does_not_hide_the_accounts_and_their_rules(world):
+    """HOLE: a TOOLS.md saved with a byte order mark (Windows editors) before '## Binance Accounts'
+    had no accounts section at all, silently; an environment-variable account for the same key
+    then traded without the file's cap."""
+    world.tools_file.write_text(
+        f"\ufeff## Binance Accounts\n\n### capped\n- API Key: {world.keys.hmac_api_key}\n"
+        f"- Secret: {world.keys.hmac_secret}\n- Environment: testnet\n- Base URL: {world.base_url}\n"
+        "- Max Order Value: 100 USDT\n")
+    env = {"BINANCE_TESTNET_API_KEY": world.keys.hmac_api_key, "BINANCE_TESTNET_SECRET_KEY": world.keys.hmac_secret}
+    async with memory_client(world.tools_file, "legacy", world.base_url, extra_env=env) as client:
+        names = [a["name"] for a in result_json(await client.call_tool("list_accounts", {}))["accounts"]]
+        assert "capped" in names, names
+        name = next(n for n in names if n.startswith("env-"))
+        result = await client.call_tool("place_order", {**BIG_BUY, "account": name})
+    _refused_unsent(world, result, "100 USDT")
+
+
+def test_an_account_added_to_a_file_with_a_byte_order_mark_lands_in_its_section(tmp_path):
+    from binance_spot_mcp.accounts.writing import AccountEntry, add_account
+
+    path = tmp_path / "TOOLS.md"
+    path.write_text("\ufeff## Binance Accounts\n\n### main\n" + _block())
+    path.chmod(0o600)
+    add_account(path, AccountEntry(name="second", environment="demo", api_key="ZyXwVuTsRqPoNmLk9876543210", secret="t" * 40),
+                replace=False, backup=False)
+    text = path.read_text()
+    assert text.startswith("\ufeff## Binance Accounts") and text.count("## Binance Accounts") == 1
+    assert set(_parse_file(tmp_path, text).accounts) == {"main", "second"}
+
+
+def _parse_file(tmp_path: Path, text: str) -> Any:
+    return parse_accounts(text, where="TOOLS.md", base_dir=tmp_path, base_urls=OFFICIAL_BASE_URLS, redactor=Redactor())

@@ -216,7 +216,9 @@ def clean_value(value: str) -> str:
 
 
 def is_section_heading(line: str) -> bool:
-    """True for the ``## Binance Accounts`` heading line (any case; no line ending)."""
+    """True for the ``## Binance Accounts`` heading line (any case; no line ending; after a byte
+    order mark too, as an editor may save the first line)."""
+    line = line.removeprefix("\ufeff")
     return bool(re.match(r"^##\s+", line)) and line.lstrip("#").strip().lower() == SECTION_TITLE
 
 

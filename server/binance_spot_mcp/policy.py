@@ -131,7 +131,16 @@ def parse_symbols(text: str) -> tuple[str, ...]:
         if not _is_pattern(pattern):
             shown = pattern[:40] if pattern.isprintable() else ascii(pattern[:40])
             raise ValueError(f"'{shown}' is not a symbol or pattern (letters, digits and * only)")
+        if _mixes_look_alike_scripts(pattern):
+            raise ValueError(f"{ascii(pattern[:40])} mixes Latin letters with Cyrillic or Greek ones that look "
+                             "alike, so it would match no symbol Binance lists; type it again in one script")
     return patterns
+
+
+def _mixes_look_alike_scripts(pattern: str) -> bool:
+    """Latin letters beside Cyrillic or Greek ones (``ВТСUSDT`` pasted with a Cyrillic В, Т, С)."""
+    scripts = {unicodedata.name(ch, "").split(" ")[0] for ch in pattern if ch.isalpha()}
+    return "LATIN" in scripts and bool(scripts & {"CYRILLIC", "GREEK"})
 
 
 def _is_pattern(pattern: str) -> bool:

@@ -449,3 +449,17 @@ def test_an_account_added_to_a_file_with_a_byte_order_mark_lands_in_its_section(
 
 def _parse_file(tmp_path: Path, text: str) -> Any:
     return parse_accounts(text, where="TOOLS.md", base_dir=tmp_path, base_urls=OFFICIAL_BASE_URLS, redactor=Redactor())
+
+
+@pytest.mark.parametrize("listed", ["\u0412\u0422\u0421USDT", "BTC\u0423SDT*", "*D\u039fWN*"],
+                         ids=["cyrillic-BTC", "cyrillic-U", "greek-O"])
+def test_a_symbol_list_entry_with_look_alike_letters_is_refused_not_silently_void(listed):
+    """HOLE: 'Denied Symbols: ВТСUSDT' (Cyrillic В, Т, С pasted from somewhere) denied nothing
+    Binance lists, silently; such an entry is now refused, so the operator sees it."""
+    with pytest.raises(ValueError, match="look"):
+        parse_symbols(listed)
+
+
+def test_symbol_lists_still_take_unicode_symbols():
+    assert parse_symbols("\u8fd9\u662f\u6d4b\u8bd5\u5e01456, \u5e01USDT, \u0411\u0422\u0421*") == (
+        "\u8fd9\u662f\u6d4b\u8bd5\u5e01456", "\u5e01USDT", "\u0411\u0422\u0421*")

@@ -132,7 +132,7 @@ def parse_symbols(text: str) -> tuple[str, ...]:
             shown = pattern[:40] if pattern.isprintable() else ascii(pattern[:40])
             raise ValueError(f"'{shown}' is not a symbol or pattern (letters, digits and * only)")
         if _mixes_look_alike_scripts(pattern):
-            raise ValueError(f"{ascii(pattern[:40])} mixes Latin letters with Cyrillic or Greek ones that look "
+            raise ValueError(f"{pattern[:40]!a} mixes Latin letters with Cyrillic or Greek ones that look "
                              "alike, so it would match no symbol Binance lists; type it again in one script")
     return patterns
 

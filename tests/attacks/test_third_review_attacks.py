@@ -463,3 +463,16 @@ def test_a_symbol_list_entry_with_look_alike_letters_is_refused_not_silently_voi
 def test_symbol_lists_still_take_unicode_symbols():
     assert parse_symbols("\u8fd9\u662f\u6d4b\u8bd5\u5e01456, \u5e01USDT, \u0411\u0422\u0421*") == (
         "\u8fd9\u662f\u6d4b\u8bd5\u5e01456", "\u5e01USDT", "\u0411\u0422\u0421*")
+
+
+@pytest.mark.parametrize("spelling", [" {k}", "{k} ", "{k}\n", "\t{k}", "{k}\u200b", "\u00a0{k}"],
+                         ids=["lead-space", "trail-space", "newline", "tab", "zero-width", "nbsp"])
+async def test_add_account_takes_no_other_spelling_of_a_configured_key(world, spelling):
+    """A key with spaces or invisible characters around it is refused outright (it is not a key),
+    so it can never become a second entry for the configured key once TOOLS.md trims it."""
+    before = _text(world)
+    key = spelling.format(k=world.keys.hmac_api_key)
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+        result = await client.call_tool("add_account", {"name": "clone", "environment": "testnet",
+                                                        "api_key": key, "secret": world.keys.hmac_secret})
+    assert result.is_error and _text(world) == before, result

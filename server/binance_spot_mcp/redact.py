@@ -264,7 +264,7 @@ def _normalised(text: str, *, json_text: bool = False) -> str:
     if json_text and "\\" in squeezed:
         squeezed = _JSON_ESCAPES.sub(r"\1", squeezed)
     if "&#" in squeezed or "\\u" in squeezed:  # HTML character references, \u0041 escapes
-        squeezed = _CHAR_REFERENCE.sub(_referenced, squeezed)
+        squeezed = _SEPARATORS.sub("", _CHAR_REFERENCE.sub(_referenced, squeezed))  # \u200b decodes to a hider
     for _ in range(3):  # percent-encoded once, twice (%254B) or three times
         if "%" not in squeezed:
             break

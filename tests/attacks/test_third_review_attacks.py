@@ -476,3 +476,13 @@ async def test_add_account_takes_no_other_spelling_of_a_configured_key(world, sp
         result = await client.call_tool("add_account", {"name": "clone", "environment": "testnet",
                                                         "api_key": key, "secret": world.keys.hmac_secret})
     assert result.is_error and _text(world) == before, result
+
+
+@pytest.mark.parametrize("hider", ["\\u200b", "&#8203;", "\\u00a0", "&#x2060;"])
+def test_a_secret_split_by_escaped_invisible_characters_is_not_echoed(hider):
+    """A key split by invisible characters spelled as escapes or references (as an escaping
+    proxy, or our own escaping, would write them) is found too."""
+    echoed = hider.join(KEY[i:i + 4] for i in range(0, len(KEY), 4))
+    out = _redactor().redact(f"echo: {echoed}")
+    decoded = html.unescape(re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), out))
+    assert KEY not in re.sub(r"[\u200b\u00a0\u2060]", "", decoded), out

@@ -25,14 +25,18 @@ from typing import Any
 
 import anyio
 import pytest
-
 from binance_spot_mcp.accounts.reading import Account
 from binance_spot_mcp.errors import ExchangeError, TransportError, hint_for
 from binance_spot_mcp.exchange.signing import HmacSigner
 from binance_spot_mcp.results import dumps
 from binance_spot_mcp.streams import user as user_module
 from binance_spot_mcp.streams.buffers import Subscription
-from binance_spot_mcp.streams.user import RECENT_ORDERS, OrderWatch, UserStreams, _AccountFeed
+from binance_spot_mcp.streams.user import (
+    RECENT_ORDERS,
+    OrderWatch,
+    UserStreams,
+    _AccountFeed,
+)
 
 pytestmark = pytest.mark.anyio
 URL = "ws://127.0.0.1:9/ws-api/v3"
@@ -451,7 +455,7 @@ async def test_while_its_set_up_runs_a_listener_already_counts_as_in_use() -> No
 
 
 async def test_events_go_to_the_listeners_and_watches_of_the_subscription_they_came_on() -> None:
-    user, socket = _user()
+    user, _ = _user()
     main, other = _account("main", key="A" * 64), _account("other", key="B" * 64)
     main_sub, other_sub = _sub(name="m"), _sub(name="o")
     watch = OrderWatch("BTCUSDT", 7, None)

@@ -74,29 +74,28 @@ def test_halt_again_replaces_the_note_and_caps_the_reason(tmp_path):
     assert killswitch.state(settings).reason == f"the halt file {path} exists: short"
 
 
-HALT_IN_ASCII_LOCALE = """
+STATE_IN_ASCII_LOCALE = """
 import json, sys
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.guard import killswitch
 settings = load_settings(tools_file=sys.argv[1] + "/TOOLS.md",
                          environ={"BINANCE_SPOT_MCP_JOURNAL": sys.argv[1] + "/j/journal.jsonl"})
-killswitch.halt(settings, "caf\\u00e9 \\u2615")
 print(json.dumps(killswitch.state(settings).reason))
 """
 
 
-def test_the_halt_note_is_utf8_whatever_the_locale(tmp_path):
+def test_a_halt_file_written_by_hand_is_read_as_utf8_whatever_the_locale(tmp_path):
     settings = _settings(tmp_path)
-    killswitch.halt(settings, "warm-up")  # the same calls in this process first
-    assert killswitch.resume(settings)
+    path = killswitch.halt_path(settings)
+    path.parent.mkdir(parents=True)
+    path.write_bytes('{"reason": "caf\u00e9 \u2615"}'.encode())  # raw UTF-8, as an editor writes it
+    assert killswitch.state(settings).reason == f"the halt file {path} exists: caf\u00e9 \u2615"  # here, and
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "PYTHON"))},
            "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0", "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run([sys.executable, "-c", HALT_IN_ASCII_LOCALE, str(tmp_path)], env=env,
+    done = subprocess.run([sys.executable, "-c", STATE_IN_ASCII_LOCALE, str(tmp_path)], env=env,
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
-    path = killswitch.halt_path(settings)
-    assert json.loads(done.stdout) == f"the halt file {path} exists: caf\u00e9 \u2615"
-    assert json.loads(path.read_bytes().decode("utf-8"))["reason"] == "caf\u00e9 \u2615"
+    assert json.loads(done.stdout) == f"the halt file {path} exists: caf\u00e9 \u2615"  # in an ASCII locale
 
 
 def test_a_long_reason_written_by_hand_is_cut_when_read(tmp_path):

@@ -486,3 +486,33 @@ def test_a_secret_split_by_escaped_invisible_characters_is_not_echoed(hider):
     out = _redactor().redact(f"echo: {echoed}")
     decoded = html.unescape(re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), out))
     assert KEY not in re.sub(r"[\u200b\u00a0\u2060]", "", decoded), out
+
+
+@pytest.mark.parametrize("heading", ["## Binance Accounts:", "### Binance Accounts", "# Binance Accounts",
+                                     "## Binance Acounts", "##Binance Accounts"])
+async def test_a_misspelt_section_heading_does_not_leave_an_environment_account_unruled(world, heading):
+    """HOLE: with the heading misspelt the file had no accounts, silently, and an environment-variable
+    account for the same key traded without the file's cap. Now the file is refused, saying why."""
+    world.tools_file.write_text(
+        f"{heading}\n\n### capped\n- API Key: {world.keys.hmac_api_key}\n- Secret: {world.keys.hmac_secret}\n"
+        f"- Environment: testnet\n- Base URL: {world.base_url}\n- Max Order Value: 100 USDT\n")
+    env = {"BINANCE_TESTNET_API_KEY": world.keys.hmac_api_key, "BINANCE_TESTNET_SECRET_KEY": world.keys.hmac_secret}
+    async with memory_client(world.tools_file, "legacy", world.base_url, extra_env=env) as client:
+        listed = result_json(await client.call_tool("list_accounts", {}))
+        result = await client.call_tool("place_order", {**BIG_BUY, "account": "env-testnet"})
+    assert "Binance Accounts" in listed["accounts_file_refused"]["problem"], listed
+    _refused_unsent(world, result, "Binance Accounts")
+
+
+async def test_add_account_cannot_undo_the_refusal_of_a_misspelt_section_heading(world, tmp_path):
+    """add_account appends a real section when it finds none; the misspelt one (whose accounts
+    hold the rules) must keep the file refused, or the environment account trades unruled again."""
+    world.tools_file.write_text(
+        f"## Binance Accounts:\n\n### capped\n- API Key: {world.keys.hmac_api_key}\n- Secret: {world.keys.hmac_secret}\n"
+        f"- Environment: testnet\n- Base URL: {world.base_url}\n- Max Order Value: 100 USDT\n")
+    env = {"BINANCE_TESTNET_API_KEY": world.keys.hmac_api_key, "BINANCE_TESTNET_SECRET_KEY": world.keys.hmac_secret}
+    creds = _creds(tmp_path, "Fr" + random_token(62), "Fs" + random_token(62))
+    async with memory_client(world.tools_file, "legacy", world.base_url, extra_env=env) as client:
+        await client.call_tool("add_account", {"name": "fresh", "environment": "testnet", "credentials_file": str(creds)})
+        result = await client.call_tool("place_order", {**BIG_BUY, "account": "env-testnet"})
+    _refused_unsent(world, result, "Binance Accounts")

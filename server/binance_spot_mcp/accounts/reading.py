@@ -306,6 +306,21 @@ def _drafts(text: str, where: str, problems: list[str], redactor: Redactor) -> l
     return drafts
 
 
+def _near_miss_heading(text: str) -> int | None:
+    """The line number of a heading that looks meant as the section's (``## Binance Accounts:``,
+    ``### Binance Accounts``, ``## Binance Acounts``) but is not it, else None. Beside a real
+    section only a ``#``/``##`` heading counts (a ``###`` one there is an account heading or notes)."""
+    lines = text.splitlines()
+    has_section = any(is_section_heading(line) for line in lines)
+    for number, line in enumerate(lines, start=1):
+        title = line.removeprefix("\ufeff")
+        if title.startswith("#") and not is_section_heading(line) and not (has_section and title.startswith("###")):
+            title = title.lstrip("#").strip().rstrip(":").strip().lower()
+            if difflib.SequenceMatcher(None, title, SECTION_TITLE).ratio() >= 0.9:
+                return number
+    return None
+
+
 def _looks_like_a_field(label: str) -> bool:
     """A known field, or one misspelt (``Max Order Valu``), not a prose bullet such as ``Note``."""
     return label.lower() in _FIELDS or bool(difflib.get_close_matches(label.lower(), list(_FIELDS), n=1, cutoff=0.75))
@@ -444,6 +459,15 @@ def parse_accounts(
     """Parse the accounts section of a TOOLS.md text."""
     result = AccountSet()
     drafts = _drafts(text, where, result.problems, redactor)
+    near = _near_miss_heading(text)
+    # its accounts' rules would be lost while another entry for a key trades (one from the
+    # environment, or one add_account wrote into a real section added after it)
+    if near is not None:
+        result.file_problem = (f"{where} line {near}: the heading is not exactly '## Binance Accounts', so none "
+                               "of the file's accounts is read")
+        result.file_fix = "write the heading as '## Binance Accounts' (two '#', a space, no colon)"
+        result.problems.append(result.file_problem)
+        return result
     first: dict[str, _Draft] = {}
     for draft in drafts:  # a second block of a name may hold its rules: the name refuses changes
         if draft.name in first:

@@ -129,8 +129,8 @@ def parse_symbols(text: str) -> tuple[str, ...]:
         raise ValueError(f"at most {MAX_SYMBOL_PATTERNS} symbols or patterns")
     for pattern in patterns:
         if not _is_pattern(pattern):
-            shown = pattern[:40] if pattern.isprintable() else ascii(pattern[:40])
-            raise ValueError(f"'{shown}' is not a symbol or pattern (letters, digits and * only)")
+            shown = f"'{pattern[:40]}'" if pattern.isprintable() else ascii(pattern[:40])  # ascii() adds the quotes
+            raise ValueError(f"{shown} is not a symbol or pattern (letters, digits and * only)")
         if _mixes_look_alike_scripts(pattern):
             raise ValueError(f"{pattern[:40]!a} mixes Latin letters with Cyrillic or Greek ones that look "
                              "alike, so it would match no symbol Binance lists; type it again in one script")

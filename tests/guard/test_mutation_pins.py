@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from binance_spot_mcp import policy
 from binance_spot_mcp.accounts.reading import Account, fingerprint
 from binance_spot_mcp.catalog.endpoints import load_catalog
 from binance_spot_mcp.catalog.toolsets import Selection
@@ -393,3 +394,114 @@ async def test_the_safety_status_payload(tmp_path):
     assert halted["server"]["trading"] == "off" and halted["server"]["reason"].endswith("exists: stop")
     assert halted["server"]["read_only"] is False and halted["server"]["tools"] == "all toolsets"
     assert halted["account_problems"] == ["line 3: bad"] and halted["accounts"] == []
+
+
+# -- policy: symbols, amounts, lists, flags and the rules in force -----------------------------------
+
+
+@pytest.mark.parametrize(("value", "ok"), [
+    pytest.param("T", True, id="one-char"),  # Binance lists one-letter assets (T)
+    pytest.param("A" * 20, True, id="twenty-chars"),
+    pytest.param("A" * 21, False, id="twenty-one-chars"),
+    pytest.param("", False, id="empty"),
+    pytest.param("\u0301ABC", False, id="leading-combining-mark"),
+    pytest.param("A\u0301BC", True, id="inner-combining-mark"),
+    pytest.param("XRPUSDT", True, id="x-letters"),
+    pytest.param(7, False, id="not-text"),
+])
+def test_what_a_symbol_is(value, ok):
+    assert policy.is_symbol(value) is ok
+
+
+def test_ascii_lower_changes_only_ascii_letters():
+    assert policy.ascii_lower("BTC\u8fd9\u662fUSDT\u00c9") == "btc\u8fd9\u662fusdt\u00c9"
+
+
+@pytest.mark.parametrize(("text", "amount"), [
+    pytest.param("5 T", policy.Amount(Decimal(5), "T"), id="one-letter-asset"),
+    pytest.param("5 XRP", policy.Amount(Decimal(5), "XRP"), id="x-asset"),
+    pytest.param("1_000 USDT", policy.Amount(Decimal(1000), "USDT"), id="underscores"),
+    pytest.param("1,000.5 usdt", policy.Amount(Decimal("1000.5"), "USDT"), id="thousands-comma"),
+])
+def test_more_amounts(text, amount):
+    assert policy.parse_amount(text) == amount
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    pytest.param("9" * 60 + " B_TC", "'" + "9" * 40 + "' is not an amount such as '100 USDT'", id="bad-asset-cut-at-40"),
+    pytest.param("0" * 50 + " USDT", "'" + "0" * 40 + "': the amount must be greater than zero", id="zero-cut-at-40"),
+    pytest.param("0 USDT", "'0 USDT': the amount must be greater than zero", id="zero"),
+    pytest.param("", "'' is not an amount such as '100 USDT'", id="empty"),
+])
+def test_amount_messages(text, message):
+    with pytest.raises(ValueError) as caught:
+        policy.parse_amount(text)
+    assert str(caught.value) == message
+
+
+def test_symbol_lists_take_short_long_and_x_patterns():
+    assert policy.parse_symbols("a, *, XRP*, " + "B" * 40) == ("A", "*", "XRP*", "B" * 40)
+    assert len(policy.parse_symbols(", ".join(f"S{i}" for i in range(policy.MAX_SYMBOL_PATTERNS)))) == 200
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    pytest.param(" , ,", "give at least one symbol or pattern, e.g. 'BTCUSDT, ETH*'", id="none"),
+    pytest.param(", ".join(f"S{i}" for i in range(201)), "at most 200 symbols or patterns", id="201"),
+    pytest.param("B" * 41, "'" + "B" * 40 + "' is not a symbol or pattern (letters, digits and * only)", id="41-chars"),
+    pytest.param("B" * 45 + "\x07", "'" + "B" * 40 + "' is not a symbol or pattern (letters, digits and * only)",
+                 id="control-after-40"),
+    pytest.param("BTC\x07" + "B" * 45, repr("BTC\x07" + "B" * 36) + " is not a symbol or pattern (letters, digits and * only)",
+                 id="control-shown-escaped"),
+])
+def test_symbol_list_messages(text, message):
+    with pytest.raises(ValueError) as caught:
+        policy.parse_symbols(text)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(("parse", "message"), [
+    pytest.param(policy.parse_flag, "'" + "m" * 20 + "' must be true or false", id="flag"),
+    pytest.param(policy.parse_confirm, "'" + "m" * 20 + "' must be mainnet or always", id="confirm"),
+])
+def test_flag_and_confirm_messages_cut_at_20(parse, message):
+    with pytest.raises(ValueError) as caught:
+        parse("m" * 30)
+    assert str(caught.value) == message
+
+
+def test_the_allowed_list_message_names_every_pattern():
+    rules = policy.Rules(allowed_symbols=("BTC*", "ETHUSDT"))
+    assert policy.effective_policy(policy.Rules(), rules).symbol_problem("bnbusdt") == (
+        "BNBUSDT is not in the allowed symbols (BTC*, ETHUSDT)")
+
+
+def test_describe_lists_every_rule_in_force():
+    server = policy.Rules(max_order_value=policy.parse_amount("50 USDT"), denied_symbols=("*DOWN*", "*UP"),
+                          allowed_symbols=("BTC*", "ETH*"))
+    account = policy.Rules(max_daily_value=policy.parse_amount("0.02 BTC"), allowed_symbols=("*USDT",), dry_run=True,
+                           confirm="always")
+    assert policy.effective_policy(server, account).describe() == {
+        "max_order_value": ["50 USDT (server)"],
+        "max_daily_value": ["0.02 BTC (account)"],
+        "allowed_symbols": ["BTC*, ETH*", "*USDT"],
+        "denied_symbols": "*DOWN*, *UP",
+        "dry_run": True,
+        "confirm": "always",
+    }
+
+
+def test_describe_of_no_rules():
+    assert policy.Policy().describe() == {"allowed_symbols": "all", "dry_run": False, "confirm": "mainnet"}
+
+
+def test_rules_of_entries_sharing_the_key_add_their_caps_once():
+    usdt100, usdt50 = policy.parse_amount("100 USDT"), policy.parse_amount("50 USDT")
+    combined = policy.effective_policy(
+        policy.Rules(max_order_value=usdt100, max_daily_value=usdt100),
+        policy.Rules(max_order_value=usdt100),
+        [("b", policy.Rules(max_order_value=usdt100, max_daily_value=usdt50)),
+         ("c", policy.Rules(max_order_value=usdt50, max_daily_value=usdt50))],
+    )
+    assert combined.order_caps == (policy.Cap(usdt100, "server"), policy.Cap(usdt100, "account"),
+                                   policy.Cap(usdt50, "account 'c' (same API key)"))
+    assert combined.daily_caps == (policy.Cap(usdt100, "server"), policy.Cap(usdt50, "account 'b' (same API key)"))

@@ -5,6 +5,7 @@ Everything else receives a ``Settings`` object. Defaults are named constants her
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
@@ -318,6 +319,20 @@ class Settings:
     stream_idle_s: float = DEFAULT_STREAM_IDLE_S
 
 
+def _check_rule_variable_names(env: Mapping[str, str]) -> None:
+    """A misspelt guard-rail or kill-switch variable would leave its rule off without a word:
+    refuse to start, naming the variable it resembles (a known variable of any kind passes)."""
+    rule_variables = [*POLICY_ENV.values(), TRADING_ENV, HALT_FILE_ENV]
+    known = {value for name, value in globals().items() if name.endswith("_ENV") and isinstance(value, str)}
+    for name in env:
+        if name in known or name in rule_variables or not name.upper().startswith("BINANCE"):
+            continue
+        close = difflib.get_close_matches(name.upper(), rule_variables, n=1, cutoff=0.85)
+        if close:
+            raise ConfigError(f"the environment variable {name[:60]} is not one this server reads; did you mean "
+                              f"{close[0]}? (as it is, that rule is not applied)")
+
+
 def _resolved(env: Mapping[str, str]) -> dict[str, str]:
     """The environment without variables a host left as unresolved ``${user_config.*}`` placeholders."""
     return {name: value for name, value in env.items() if not _UNRESOLVED_PLACEHOLDER_RE.match(value.strip())}
@@ -423,6 +438,7 @@ def load_settings(
         rules = parse_server_rules(raw_rules, sources)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    _check_rule_variable_names(env)
     raw_trading = (trading if trading is not None else env.get(TRADING_ENV, "on")).strip().lower() or "on"
     if raw_trading not in TRADING_CHOICES:
         raise ConfigError(f"{'--trading' if trading is not None else TRADING_ENV} must be on or off")

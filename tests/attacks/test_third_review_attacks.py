@@ -516,3 +516,25 @@ async def test_add_account_cannot_undo_the_refusal_of_a_misspelt_section_heading
         await client.call_tool("add_account", {"name": "fresh", "environment": "testnet", "credentials_file": str(creds)})
         result = await client.call_tool("place_order", {**BIG_BUY, "account": "env-testnet"})
     _refused_unsent(world, result, "Binance Accounts")
+
+
+@pytest.mark.parametrize("name", ["BINANCE_SPOT_MCP_MAX_ORDER_VALU", "BINANCE_SPOT_MCP_MAX_DAILY_VALUES",
+                                  "binance_spot_mcp_max_order_value", "BINANCE_SPOT_MCP_DRYRUN",
+                                  "BINANCE_SPOT_MCP_DENY_SYMBOLS", "BINANCE_SPOT_MCP_TRADNG"])
+def test_a_misspelt_guard_rail_variable_stops_the_server_instead_of_leaving_the_rule_off(tmp_path, name):
+    """HOLE: a server-wide rule in a misspelt environment variable was silently not read."""
+    from binance_spot_mcp.config import load_settings
+    from binance_spot_mcp.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="did you mean"):
+        load_settings(tools_file=str(tmp_path / "TOOLS.md"), environ={name: "off" if "TRAD" in name else "100 USDT"})
+
+
+def test_the_real_guard_rail_variables_and_others_still_load(tmp_path):
+    from binance_spot_mcp.config import load_settings
+
+    environ = {"BINANCE_SPOT_MCP_MAX_ORDER_VALUE": "100 USDT", "BINANCE_SPOT_MCP_DRY_RUN": "true",
+               "BINANCE_SPOT_MCP_ALLOW_CHAT_CONFIRM": "0", "BINANCE_SPOT_MCP_TESTNET_BASE_URL": "http://127.0.0.1:1",
+               "BINANCE_SPOT_MCP_HALT_FILE": str(tmp_path / "HALT"), "BINANCE_SPOT_MCP_CONFIRM": "always"}
+    settings = load_settings(tools_file=str(tmp_path / "TOOLS.md"), environ=environ)
+    assert settings.policy_rules.dry_run is True and settings.policy_rules.confirm == "always"

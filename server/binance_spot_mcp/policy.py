@@ -183,9 +183,10 @@ def matches(symbol: str, pattern: str) -> bool:
 
 
 def _spellings(text: str) -> set[str]:
-    """``text`` as written and in NFKC (full-width letters, composed accents), ASCII upper-cased:
-    a deny list holds against another spelling of the symbol it names."""
-    return {text, ascii_upper(unicodedata.normalize("NFKC", text))}
+    """``text`` as written, in NFKC (full-width letters, composed accents) and without combining
+    marks, ASCII upper-cased: a deny list holds against another spelling of the symbol it names."""
+    bare = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    return {text, ascii_upper(unicodedata.normalize("NFKC", text)), ascii_upper(bare)}
 
 
 @dataclass(frozen=True)

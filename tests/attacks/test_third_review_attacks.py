@@ -319,7 +319,9 @@ def test_a_look_alike_confirm_is_not_confirm(text):
     ("BTCUSDT", "\uff22\uff34\uff23\uff35\uff33\uff24\uff34"),
     ("CAF\u00c9*", "CAFE\u0301USDT"),  # the denied name composed, the symbol decomposed
     ("CAFE\u0301*", "CAF\u00c9USDT"),  # and the other way round
-], ids=["fullwidth-prefix", "fullwidth-whole", "nfd-symbol", "nfd-pattern"])
+    ("BTCUSDT", "BTCUSDT\u0336"),  # a combining strike-through (a human reading a preview sees BTCUSDT)
+    ("BTC*", "B\u0301TCUSDT"),
+], ids=["fullwidth-prefix", "fullwidth-whole", "nfd-symbol", "nfd-pattern", "trailing-mark", "inner-mark"])
 def test_a_deny_list_holds_against_other_spellings_of_the_symbol(denied, symbol):
     """HOLE: a deny list compared code points only, so a full-width or decomposed spelling passed."""
     policy = effective_policy(Rules(), Rules(denied_symbols=parse_symbols(denied)))
@@ -538,3 +540,10 @@ def test_the_real_guard_rail_variables_and_others_still_load(tmp_path):
                "BINANCE_SPOT_MCP_HALT_FILE": str(tmp_path / "HALT"), "BINANCE_SPOT_MCP_CONFIRM": "always"}
     settings = load_settings(tools_file=str(tmp_path / "TOOLS.md"), environ=environ)
     assert settings.policy_rules.dry_run is True and settings.policy_rules.confirm == "always"
+
+
+@pytest.mark.parametrize("value", [["CONFIRM"], {"confirm": "CONFIRM"}, b"CONFIRM", None, True, 1],
+                         ids=["list", "object", "bytes", "null", "true", "number"])
+def test_confirm_in_another_type_is_not_confirm(value):
+    """A form, card or chat argument that is CONFIRM wrapped in a list, an object or bytes."""
+    assert not is_confirm_text(value)

@@ -547,3 +547,33 @@ def test_the_real_guard_rail_variables_and_others_still_load(tmp_path):
 def test_confirm_in_another_type_is_not_confirm(value):
     """A form, card or chat argument that is CONFIRM wrapped in a list, an object or bytes."""
     assert not is_confirm_text(value)
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+async def test_a_deeply_nested_event_does_not_make_a_subscription_unreadable(world):
+    """HOLE: an event nested just under what json.loads takes (940 levels) parsed fine on the
+    connection but broke every later read_stream of its subscription (RecursionError while the
+    result was serialised) until it left the buffer."""
+    import anyio
+
+    from tests.e2e_support import stream_environ
+
+    async with memory_client(world.tools_file, "legacy", world.base_url, extra_env=stream_environ(world.fake)) as client:
+        sid = result_json(await client.call_tool("subscribe_stream", {"account": "main"}))["subscription"]
+        world.fake.streams.forge_user_event(world.keys.hmac_api_key, {"e": "balanceUpdate", "a": "BTC", "d": _nested(940)})
+        world.fake.streams.forge_user_event(world.keys.hmac_api_key, {"e": "balanceUpdate", "a": "ETH", "d": "1.0"})
+        with anyio.fail_after(10):
+            events: list[Any] = []
+            cursor = 0
+            while not any(e["data"].get("a") == "ETH" for e in events):
+                result = await client.call_tool("read_stream", {"subscription": sid, "cursor": cursor, "wait_seconds": 2})
+                assert not result.is_error, result.content[0].text[:300]
+                read = result_json(result)
+                events += read["events"]
+                cursor = read["next_cursor"]

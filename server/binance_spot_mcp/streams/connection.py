@@ -68,6 +68,9 @@ REQUEST_TIMEOUT_S = 10.0
 # The largest frame accepted; Binance's frames on the streams we offer are a few kB (a depth20
 # snapshot, an executionReport), so 1 MiB is far above them and bounds what one frame costs parsed.
 MAX_MESSAGE_BYTES = 2**20
+# Binance's frames nest a few levels (a depth snapshot: 4); one nested hundreds deep would parse
+# here but break every later read of its buffer (RecursionError serialising it), so it is skipped.
+MAX_MESSAGE_DEPTH = 32
 REMEMBERED_SECRETS = 32  # forms of the latest signatures and keys masked in incoming frames
 SERVER_SHUTDOWN = "serverShutdown"
 
@@ -108,6 +111,17 @@ def scrub(value: Any, forms: dict[str, str]) -> Any:
     if isinstance(value, list):
         return [scrub(item, forms) for item in value]
     return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether parsed JSON ``value`` nests lists and objects more than ``limit`` levels (no recursion)."""
+    level: list[Any] = [value]
+    for _ in range(limit):
+        level = [child for item in level if isinstance(item, dict | list)
+                 for child in (item.values() if isinstance(item, dict) else item)]
+        if not level:
+            return False
+    return any(isinstance(item, dict | list) for item in level)
 
 
 def secret_forms(params: dict[str, Any]) -> dict[str, str]:
@@ -386,6 +400,8 @@ class ReconnectingSocket:
         ``on_message``. Raises for a frame that cannot be used (the caller skips it)."""
         text = raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "replace")
         message = json.loads(text, parse_float=str)  # RecursionError for JSON nested too deep
+        if _deeper_than(message, MAX_MESSAGE_DEPTH):
+            raise ValueError(f"a frame nested more than {MAX_MESSAGE_DEPTH} levels")
         # a backslash: the frame may spell a signature in JSON escapes (\u0031...) that json.loads decoded
         if self._signatures and ("\\" in text or any(form in text for form in self._signatures)):
             message = scrub(message, self._signatures)

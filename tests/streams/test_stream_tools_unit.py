@@ -16,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -31,9 +33,11 @@ from binance_spot_mcp.server import Runtime
 from binance_spot_mcp.streams.buffers import USER_EVENTS, Subscription
 from binance_spot_mcp.streams.tools import (
     READ_ENVELOPE_CHARS,
+    TOOLS,
     StreamTools,
     _int_arg,
     _next_event,
+    _object,
     _older,
     _plain,
     _qty,
@@ -45,10 +49,11 @@ from binance_spot_mcp.streams.tools import (
 )
 from binance_spot_mcp.streams.user import OrderWatch
 
-from tests.e2e_support import World, loopback_environ, random_token
+from tests.e2e_support import loopback_environ, random_token
 
 pytestmark = pytest.mark.anyio
 BOUND_S = 10.0
+BASE_URL = "http://127.0.0.1:9"
 
 
 class FakeHub:
@@ -78,6 +83,8 @@ class FakeHub:
         self.unwatched.append(watch)
 
     def user_ready(self, account: Account) -> bool:
+        if not isinstance(account, Account):
+            raise TypeError(f"user_ready asked for {account!r}")
         return self.ready
 
     def recent_order(self, account: Account, symbol: str, client_id: str) -> dict[str, Any] | None:
@@ -117,15 +124,18 @@ class FakeHub:
 
 
 class Orders:
-    """A scripted ``get_order``: answers from ``states`` in turn (the last one repeats);
-    ``hang`` makes it never answer."""
+    """A scripted ``get_order`` of ``account``'s order: answers from ``states`` in turn (the last
+    one repeats); ``hang`` makes it never answer. A look-up for another account or symbol fails."""
 
-    def __init__(self, *states: dict[str, Any]) -> None:
+    def __init__(self, *states: dict[str, Any], account: str = "main") -> None:
         self.states = list(states)
+        self.account = account
         self.calls: list[tuple[str, int | None, str | None]] = []
         self.hang = False
 
     async def __call__(self, account: Account, symbol: str, order_id: int | None, client_id: str | None) -> dict[str, Any]:
+        if account.name != self.account or symbol != "BTCUSDT":
+            raise AssertionError(f"get_order for {account.name} {symbol!r}")
         self.calls.append((symbol, order_id, client_id))
         if self.hang:
             await asyncio.Event().wait()
@@ -134,16 +144,26 @@ class Orders:
 
 
 NEW = {"status": "NEW", "executedQty": "0"}
+BY_ID, LATER = ("BTCUSDT", 7, None), ("BTCUSDT", 7, "web_1")  # the first look-up, and those that follow it
 PARTIAL = {"status": "PARTIALLY_FILLED", "executedQty": "0.5"}
 FILLED = {"status": "FILLED", "executedQty": "1"}
 CANCELED = {"status": "CANCELED", "executedQty": "0"}
 
 
+def _entry(name: str, environment: str) -> str:
+    return (f"### {name}\n- API Key: {random_token()}\n- Secret: {random_token()}\n- Environment: {environment}\n"
+            f"- Base URL: {BASE_URL}\n")
+
+
 @pytest.fixture
-def runtime(world: World) -> Iterator[Runtime]:
-    settings = load_settings(tools_file=str(world.tools_file),
-                             environ=loopback_environ(world.base_url, world.tools_file.parent))
-    yield Runtime(settings=settings)
+def runtime(tmp_path: Path) -> Iterator[Runtime]:
+    """HMAC accounts main and rsa (testnet) and ed (demo); nothing listens at their base URL:
+    every call that would reach it is replaced."""
+    tools_file = tmp_path / "TOOLS.md"
+    tools_file.write_text("## Binance Accounts\n\n" + "\n".join(
+        _entry(name, env) for name, env in (("main", "testnet"), ("rsa", "testnet"), ("ed", "demo"))))
+    os.chmod(tools_file, 0o600)
+    yield Runtime(settings=load_settings(tools_file=str(tools_file), environ=loopback_environ(BASE_URL, tmp_path)))
 
 
 @pytest.fixture
@@ -170,6 +190,16 @@ def _report(**fields: Any) -> dict[str, Any]:
 
 
 # -- the small functions -----------------------------------------------------------------------------
+
+def test_a_tool_schema_is_a_closed_object_naming_what_it_requires() -> None:
+    properties = {"subscription": {"type": "string"}}
+    assert _object(properties, ["subscription"]) == {"type": "object", "properties": properties,
+                                                     "additionalProperties": False, "required": ["subscription"]}
+    assert _object({}) == {"type": "object", "properties": {}, "additionalProperties": False}
+    assert _object({}, []) == {"type": "object", "properties": {}, "additionalProperties": False}
+    for tool in TOOLS:  # every stream tool refuses what it does not know, before the call reaches it
+        assert tool.input_schema["additionalProperties"] is False and tool.input_schema["type"] == "object"
+
 
 def test_compact_order_keeps_only_the_fields_that_say_where_an_order_stands() -> None:
     reply = {"symbol": "BTCUSDT", "orderId": 7, "clientOrderId": "c", "side": "BUY", "type": "LIMIT", "status": "NEW",
@@ -379,8 +409,9 @@ async def test_read_checks_its_cursor_and_limit_and_leaves_room_for_the_envelope
         error, body = await _call(tools, "read_stream", {"subscription": sub["subscription"], "cursor": bad}, "sess")
         assert error and body["message"] == "'cursor' must be a whole number (next_cursor of the last read)"
         assert body["parameter"] == "cursor"
-    error, body = await _call(tools, "read_stream", {"subscription": sub["subscription"], "limit": 501}, "sess")
-    assert error and body["parameter"] == "limit"
+    for bad in (0, 501):
+        error, body = await _call(tools, "read_stream", {"subscription": sub["subscription"], "limit": bad}, "sess")
+        assert error and body["message"] == "'limit' must be a whole number from 1 to 500" and body["parameter"] == "limit"
     seen: dict[str, Any] = {}
     subscription = hub.subscriptions[sub["subscription"]]
 
@@ -395,6 +426,8 @@ async def test_read_checks_its_cursor_and_limit_and_leaves_room_for_the_envelope
                     "budget_chars": runtime.settings.max_result_chars - READ_ENVELOPE_CHARS}
     await _call(tools, "read_stream", {"subscription": sub["subscription"], "cursor": 0, "wait_seconds": 2, "limit": 500}, "sess")
     assert (seen["cursor"], seen["wait_s"], seen["limit"]) == (0, 2.0, 500)
+    await _call(tools, "read_stream", {"subscription": sub["subscription"], "cursor": 4, "limit": 1}, "sess")
+    assert (seen["cursor"], seen["limit"]) == (4, 1)
     assert ("get", sub["subscription"], "sess") in hub.calls
 
 
@@ -434,8 +467,9 @@ async def test_get_order_asks_by_order_id_or_client_id_with_the_accounts_base_ur
     assert await tools._get_order(main, "BTCUSDT", None, "web_1") == {"symbol": "BTCUSDT", "orderId": 7, "status": "NEW"}
     assert sent == [("get_order", [("symbol", "BTCUSDT"), ("orderId", "7")], main.base_url, main),
                     ("get_order", [("symbol", "BTCUSDT"), ("origClientOrderId", "web_1")], main.base_url, main)]
-    reply.data = ["not", "an", "object"]
-    assert await tools._get_order(main, "BTCUSDT", 7, None) == {}
+    for data in (["not", "an", "object"], ["status"], "status: NEW", None):
+        reply.data = data
+        assert await tools._get_order(main, "BTCUSDT", 7, None) == {}
 
 
 # -- wait_for_order: arguments ---------------------------------------------------------------------------
@@ -460,7 +494,7 @@ async def test_wait_for_order_checks_its_arguments(tools: StreamTools, args: dic
 
 
 async def test_wait_for_order_reads_symbol_and_until_case_blind_and_uses_the_named_account(tools: StreamTools) -> None:
-    orders = Orders(FILLED)
+    orders = Orders(FILLED, account="rsa")
     tools._get_order = orders  # type: ignore[method-assign]
     error, body = await _call(tools, "wait_for_order", {"symbol": "btcusdt", "origClientOrderId": "web_1",
                                                         "until": "terminal", "account": "rsa", "wait_seconds": 1})
@@ -499,7 +533,7 @@ async def test_without_the_stream_get_order_is_polled_on_its_schedule(tools: Str
     tools.rest_poll_delays_s = (0.01, 0.02, 0.03)  # the last delay repeats
     error, body = await _call(tools, "wait_for_order", {"symbol": "BTCUSDT", "orderId": 7, "wait_seconds": 5})
     assert not error and body["reached"] is True and body["source"] == "rest_polling"
-    assert len(orders.calls) == 6 and "confirmed_by" not in body
+    assert orders.calls == [BY_ID] + [LATER] * 5 and "confirmed_by" not in body
     assert body["stream_unavailable"] == "the user data stream at x was not ready within 1.0 s"
     assert hub.unwatched == []  # nothing was being watched
 
@@ -557,7 +591,7 @@ async def test_an_event_is_reported_once_get_order_agrees(tools: StreamTools) ->
     orders = Orders(NEW, {**FILLED, "updateTime": 99})
     body = await _stream_wait(tools, orders, [_report(X="FILLED", z="1")], {"wait_seconds": 5})
     assert body["reached"] is True and body["source"] == "user_data_stream" and body["confirmed_by"] == "get_order"
-    assert body["order"]["updateTime"] == 99 and len(orders.calls) == 2  # REST's answer is the one reported
+    assert body["order"]["updateTime"] == 99 and orders.calls == [BY_ID, LATER]  # REST's answer is the one reported
 
 
 async def test_an_event_get_order_contradicts_is_not_believed(tools: StreamTools, caplog: Any) -> None:
@@ -565,7 +599,7 @@ async def test_an_event_get_order_contradicts_is_not_believed(tools: StreamTools
     orders = Orders(NEW, NEW, NEW)
     body = await _stream_wait(tools, orders, [_report(X="FILLED", z="1")], {"wait_seconds": 0.5})
     assert body["reached"] is False and body["order"]["status"] == "NEW" and body["source"] == "get_order"
-    assert len(orders.calls) == 3  # baseline, the check of the event, the last look at the deadline
+    assert orders.calls == [BY_ID, LATER, LATER]  # baseline, the check of the event, the last look at the deadline
     assert "wait_for_order: an event said FILLED, get_order says NEW; waiting on" in caplog.text
 
 
@@ -593,7 +627,7 @@ async def test_an_event_older_than_what_is_known_is_skipped(tools: StreamTools) 
 async def test_on_the_stream_nothing_is_polled_until_the_last_look(tools: StreamTools) -> None:
     orders = Orders(NEW, FILLED)
     body = await _stream_wait(tools, orders, [], {"wait_seconds": 0.3})
-    assert len(orders.calls) == 2  # the baseline and the look at the deadline, no polls in between
+    assert orders.calls == [BY_ID, LATER]  # the baseline and the look at the deadline, no polls in between
     assert body["reached"] is True and body["source"] == "get_order" and "confirmed_by" not in body
 
 
@@ -625,7 +659,7 @@ async def test_after_a_gap_in_the_events_the_order_is_looked_up(tools: StreamToo
     with anyio.fail_after(2.0):  # no event comes: the look-up after the gap ends it
         error, body = await _call(tools, "wait_for_order", {"symbol": "BTCUSDT", "orderId": 7, "wait_seconds": 30})
     assert not error and body["reached"] is True and body["source"] == "get_order"
-    assert len(orders.calls) == 2 and hub.watches[0].missed is False
+    assert orders.calls == [BY_ID, LATER] and hub.watches[0].missed is False
 
 
 async def test_a_gap_seen_while_the_stream_is_down_waits_for_it_to_flow(tools: StreamTools) -> None:
@@ -668,3 +702,29 @@ async def test_a_look_up_by_client_id_learns_the_order_id_for_the_watch(tools: S
 async def test_an_account_problem_is_a_tool_error(tools: StreamTools) -> None:
     error, body = await _call(tools, "wait_for_order", {"symbol": "BTCUSDT", "orderId": 7, "account": "nobody"})
     assert error and body["error"] == AccountError.kind
+
+
+async def test_a_wait_of_zero_seconds_answers_from_the_first_look_up(tools: StreamTools) -> None:
+    orders = Orders(NEW, FILLED)
+    tools._get_order = orders  # type: ignore[method-assign]
+    error, body = await _call(tools, "wait_for_order", {"symbol": "BTCUSDT", "orderId": 7, "wait_seconds": 0})
+    assert not error and body["reached"] is False and body["source"] == "get_order" and orders.calls == [BY_ID]
+    assert _hub(tools).calls == [("watch", "main", 0.0)]
+
+
+async def test_the_first_poll_comes_after_the_first_delay(tools: StreamTools) -> None:
+    _hub(tools).watch_error = TransportError("not ready", sent=True)
+    tools._get_order = Orders(NEW, FILLED)  # type: ignore[method-assign]
+    tools.rest_poll_delays_s = (0.01, 30.0)
+    with anyio.fail_after(3.0):  # the second delay would outlast this
+        error, body = await _call(tools, "wait_for_order", {"symbol": "BTCUSDT", "orderId": 7, "wait_seconds": 20})
+    assert not error and body["reached"] is True and body["source"] == "rest_polling"
+
+
+async def test_an_order_id_from_rest_that_is_no_whole_number_is_not_used_for_look_ups(tools: StreamTools) -> None:
+    _hub(tools).watch_error = TransportError("not ready", sent=True)
+    orders = Orders({**NEW, "orderId": "7"}, {**FILLED, "orderId": "7"})
+    tools._get_order = orders  # type: ignore[method-assign]
+    error, body = await _call(tools, "wait_for_order", {"symbol": "BTCUSDT", "origClientOrderId": "web_1", "wait_seconds": 5})
+    assert not error and body["reached"] is True
+    assert orders.calls == [("BTCUSDT", None, "web_1"), ("BTCUSDT", None, "web_1")]

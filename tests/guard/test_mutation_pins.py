@@ -30,6 +30,16 @@ from binance_spot_mcp.guard import daily, killswitch, safety
 from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.policy import Rules, effective_policy
 
+from tests.e2e_support import memory_client, result_json
+from tests.guard.test_guard_rails import (
+    SMALL_BUY,
+    journal,
+    refused,
+    set_rules,
+    with_account,
+    writes,
+)
+
 # -- the kill switch ------------------------------------------------------------------------------
 
 
@@ -459,6 +469,34 @@ def test_symbol_list_messages(text, message):
     assert str(caught.value) == message
 
 
+def test_a_bad_printable_unicode_pattern_is_shown_as_written():
+    with pytest.raises(ValueError) as caught:
+        policy.parse_symbols("\u8fd9\u662f-BTC")
+    assert str(caught.value) == "'\u8fd9\u662f-BTC' is not a symbol or pattern (letters, digits and * only)"
+
+
+def test_a_look_alike_pattern_is_refused_with_the_fix():
+    with pytest.raises(ValueError) as caught:
+        policy.parse_symbols("\u0412\u0422\u0421USDT")
+    assert str(caught.value) == (
+        "'\\u0412\\u0422\\u0421USDT' mixes Latin letters with Cyrillic or Greek ones that look alike, so it would "
+        "match no symbol Binance lists; type it again in one script")
+
+
+def test_letters_unicodedata_has_no_name_for_still_make_a_pattern():
+    assert policy.parse_symbols("\U00017000BTC*") == ("\U00017000BTC*",)  # a Tangut letter beside Latin ones
+
+
+def test_server_rules_skip_blank_values_and_name_their_source():
+    assert policy.parse_server_rules({"max_order_value": "  ", "dry_run": None}, {}) == policy.Rules()
+    with pytest.raises(ValueError) as caught:
+        policy.parse_server_rules({"dry_run": "maybe"}, {})
+    assert str(caught.value) == "dry_run: 'maybe' must be true or false"
+    with pytest.raises(ValueError) as caught:
+        policy.parse_server_rules({"dry_run": "maybe"}, {"dry_run": "--dry-run"})
+    assert str(caught.value) == "--dry-run: 'maybe' must be true or false"
+
+
 @pytest.mark.parametrize(("parse", "message"), [
     pytest.param(policy.parse_flag, "'" + "m" * 20 + "' must be true or false", id="flag"),
     pytest.param(policy.parse_confirm, "'" + "m" * 20 + "' must be mainnet or always", id="confirm"),
@@ -505,3 +543,85 @@ def test_rules_of_entries_sharing_the_key_add_their_caps_once():
     assert combined.order_caps == (policy.Cap(usdt100, "server"), policy.Cap(usdt100, "account"),
                                    policy.Cap(usdt50, "account 'c' (same API key)"))
     assert combined.daily_caps == (policy.Cap(usdt100, "server"), policy.Cap(usdt50, "account 'b' (same API key)"))
+
+
+# -- guard.enforce, end to end -----------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_an_amend_by_client_order_id_is_valued_from_that_order(world):
+    with_account(world, "capped", "Max Order Value: 100 USDT")
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+        placed = await client.call_tool("place_order", {**SMALL_BUY, "quantity": "0.0015", "newClientOrderId": "pin-amend-1",
+                                                        "account": "capped"})
+        assert not placed.is_error, placed
+        set_rules(world, "capped", "Max Order Value: 50 USDT")
+        amend = {"symbol": "BTCUSDT", "origClientOrderId": "pin-amend-1", "account": "capped"}
+        body = refused(await client.call_tool("amend_order_keep_priority", {**amend, "newQty": "0.001"}), "max order value")
+        assert body["value"] == "54"
+        ok = await client.call_tool("amend_order_keep_priority", {**amend, "newQty": "0.0005"})
+        assert not ok.is_error, ok
+    assert [r.path for r in writes(world)] == ["/api/v3/order", "/api/v3/order/amend/keepPriority"]
+
+
+@pytest.mark.anyio
+async def test_an_amend_of_an_order_that_cannot_be_read_is_refused_and_says_why(world):
+    with_account(world, "capped", "Max Order Value: 100 USDT")
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+        body = refused(await client.call_tool("amend_order_keep_priority", {
+            "symbol": "BTCUSDT", "orderId": 987654321, "newQty": "0.0005", "account": "capped"}), "valuation")
+    assert "the order to amend could not be read (" in body["message"]
+    assert writes(world) == []
+
+
+@pytest.mark.anyio
+async def test_a_dry_run_answers_the_whole_request_its_value_and_verdict_and_journals_it(world):
+    with_account(world, "rehearsal", "Dry Run: true", "Max Order Value: 100 USDT", "Max Daily Value: 500 USDT")
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+        ok = result_json(await client.call_tool("place_order", {**SMALL_BUY, "account": "rehearsal"}))
+        big = result_json(await client.call_tool("place_order", {**SMALL_BUY, "quantity": "0.01", "account": "rehearsal"}))
+    params = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.001", "price": "54000"}
+    described = {"max_order_value": ["100 USDT (account)"], "max_daily_value": ["500 USDT (account)"],
+                 "allowed_symbols": "all", "dry_run": True, "confirm": "mainnet"}
+    note = ("This account is in dry run: nothing was sent to Binance. Dry run: this account has 'Dry Run: true' in "
+            "TOOLS.md: only the operator can change it.")
+    assert ok == {
+        "dry_run": True, "sent": False, "account": "rehearsal", "environment": "testnet",
+        "request": {"tool": "place_order", "method": "POST", "path": "/api/v3/order", "params": params},
+        "verdict": "would pass the guard rails", "value": {"USDT": "54"}, "spent_24h": {"USDT": "0"},
+        "policy": described, "note": note,
+    }
+    refusal = ("would be refused by the max order value rule: this request is worth 540 USDT; the cap per order "
+               "(account) is 100 USDT (500 USDT of the daily cap remain).")
+    assert big == {
+        "dry_run": True, "sent": False, "account": "rehearsal", "environment": "testnet",
+        "request": {"tool": "place_order", "method": "POST", "path": "/api/v3/order", "params": {**params, "quantity": "0.01"}},
+        "verdict": refusal, "rule": "max order value", "policy": described, "note": note,
+    }
+    assert writes(world) == []
+    lines = journal(world)
+    key = fingerprint("daily total", "testnet", world.keys.hmac_api_key)
+    assert [(e["phase"], e.get("policy"), e.get("summary"), e.get("key"), e.get("account"), e.get("environment"),
+             e.get("method"), e.get("path")) for e in lines] == [
+        ("intent", {"dry_run": True, "verdict": "would pass the guard rails"}, None, key, "rehearsal", "testnet",
+         "POST", "/api/v3/order"),
+        ("outcome", None, {"dry_run": True, "sent": False}, None, None, None, None, None),
+        ("intent", {"dry_run": True, "verdict": refusal}, None, key, "rehearsal", "testnet", "POST", "/api/v3/order"),
+        ("outcome", None, {"dry_run": True, "sent": False}, None, None, None, None, None),
+    ]
+    assert [e["ok"] for e in lines if e["phase"] == "outcome"] == [True, True]
+    assert lines[0]["params"] == params and lines[0]["tool"] == "place_order"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("environment", "rules"), [
+    pytest.param("mainnet", (), id="mainnet"),
+    pytest.param("testnet", ("Confirm: always",), id="testnet-confirm-always"),
+])
+async def test_a_dry_run_says_when_a_human_would_still_be_asked(world, environment, rules):
+    with_account(world, "rehearsal", "Dry Run: true", *rules, environment=environment)
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+        body = result_json(await client.call_tool("place_order", {**SMALL_BUY, "account": "rehearsal"}))
+    assert body["verdict"] == "would pass the guard rails (then need human approval)"
+    assert "value" not in body and "spent_24h" not in body  # no cap: nothing was valued
+    assert writes(world) == []

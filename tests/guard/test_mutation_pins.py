@@ -26,7 +26,7 @@ from binance_spot_mcp.catalog.toolsets import Selection
 from binance_spot_mcp.config import HALT_FILE_NAME, load_settings
 from binance_spot_mcp.errors import ConfigError
 from binance_spot_mcp.exchange.signing import HmacSigner
-from binance_spot_mcp.guard import daily, killswitch, safety
+from binance_spot_mcp.guard import daily, enforce, killswitch, safety
 from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.policy import Rules, effective_policy
 
@@ -625,3 +625,55 @@ async def test_a_dry_run_says_when_a_human_would_still_be_asked(world, environme
     assert body["verdict"] == "would pass the guard rails (then need human approval)"
     assert "value" not in body and "spent_24h" not in body  # no cap: nothing was valued
     assert writes(world) == []
+
+
+def _journaled_order(world: Any, entry: str, value: dict[str, str] | None) -> None:
+    """An order of 'daily' journaled five minutes ago (SMALL_BUY: 54 USDT at its price), with or without a value."""
+    intent = {"ts": _stamp(datetime.now(UTC) - timedelta(minutes=5)), "id": entry, "phase": "intent", "tool": "place_order",
+              "account": "daily", "environment": "testnet", "method": "POST", "path": "/api/v3/order",
+              "params": {k: str(v) for k, v in SMALL_BUY.items()}, **({"policy": {"value": value}} if value else {})}
+    with (world.tools_file.parent / "journal.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(intent) + "\n")
+
+
+async def _status_row(world: Any, name: str) -> dict[str, Any]:
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+        status = result_json(await client.call_tool("get_safety_status", {}))
+    return next(row for row in status["accounts"] if row["account"] == name)
+
+
+@pytest.mark.anyio
+async def test_the_status_row_of_an_account_over_its_daily_cap(world):
+    with_account(world, "daily", "Max Daily Value: 100 USDT")
+    with_account(world, "typo", "Max Ordr Value: 5 USDT")  # the same API key: its problem is the account's too
+    _journaled_order(world, "a", {"USDT": "150"})
+    _journaled_order(world, "b", None)  # journaled before any cap: valued from its parameters (54 USDT)
+    line = world.tools_file.read_text().splitlines().index("- Max Ordr Value: 5 USDT") + 1
+    assert await _status_row(world, "daily") == {
+        "account": "daily", "environment": "testnet", "host": world.base_url.split("://")[1].rstrip("/"),
+        "approval": safety.NOT_ASKED,
+        "policy": {"max_daily_value": ["100 USDT (account)"], "allowed_symbols": "all", "dry_run": False,
+                   "confirm": "mainnet"},
+        "problems": [(f"every change is refused: TOOLS.md line {line}: unknown field 'Max Ordr Value' "
+                      "(did you mean 'Max Order Value'?)")],
+        "today": {"100 USDT": {"spent_24h": "204", "remaining": "0"}},
+    }
+
+
+@pytest.mark.anyio
+async def test_orders_valued_in_another_asset_count_at_todays_price_when_the_cap_asset_changes(world):
+    with_account(world, "daily", "Max Daily Value: 1 BTC")
+    _journaled_order(world, "a", {"USDT": "600"})  # valued when the cap was in USDT
+    _journaled_order(world, "b", None)
+    row = await _status_row(world, "daily")
+    # 654 USDT in BTC at the fake's price (best bid 59970): 0.010905452...
+    assert row["today"] == {"1 BTC": {"spent_24h": "0.01090545", "remaining": "0.98909455"}}
+
+
+def test_the_dry_run_hint_names_whoever_turned_it_on():
+    assert enforce.dry_run_hint(policy.Policy()) == "Only the operator can turn dry run off."
+    both = policy.Policy(dry_run=True, dry_run_by=("server", "account", "account 'b' (same API key)"))
+    assert enforce.dry_run_hint(both) == (
+        "Dry run: the server was started in dry run (--dry-run or BINANCE_SPOT_MCP_DRY_RUN): only the operator can "
+        "restart it without; this account has 'Dry Run: true' in TOOLS.md: only the operator can change it; "
+        "account 'b' (same API key) has 'Dry Run: true' in TOOLS.md and its rules bind every entry for that key.")

@@ -83,12 +83,23 @@ SAFETY_MODULES: dict[str, list[str]] = {
     "server.sending": ["tests/server/test_sending_journal.py", "tests/server/test_lost_replies.py",
                        "tests/server/test_unknown_outcome_counts.py", "tests/exchange/test_replies.py",
                        "tests/guard/test_daily_total.py"],
+    # in-memory end-to-end (mcp.Client); test_e2e.py, test_confirm_every_channel.py and test_approval_accounts.py
+    # (add_account) are left out for time: 30-60 s a run each
+    "server.runtime": ["tests/server/test_runtime_paths.py", "tests/server/test_sending_journal.py", "tests/e2e/test_messages.py",
+                       "tests/approval/test_approval_card.py", "tests/approval/test_approval_rules.py",
+                       "tests/guard/test_rules_follow_key.py"],
     # (a test id with a backslash cannot be selected by mutmut: pytest escapes it again in each in-process
     # session, the id is "not found" and every mutant it covers counts as killed; see test_confirm_every_channel)
     "approval.card": ["tests/approval/test_approval_card.py", "tests/approval/test_approval_rules.py",
                       "tests/approval/test_human_refusals_journaled.py"],
     "approval.page": ["tests/approval/test_approval_page.py", "tests/approval/test_approval_rules.py",
                       "tests/approval/test_approval_page_words.py"],
+    # the gate's own unit tests (fake host, stub page) plus the journaling matrix and a few end-to-end cases
+    "approval.gate": ["tests/approval/test_gate_unit.py", "tests/approval/test_gate_url_card.py",
+                      "tests/approval/test_human_refusals_journaled.py", "tests/approval/test_approval_rules.py",
+                      "tests/approval/test_approvals.py::test_card_approval_is_bound_to_key_session_and_single_use",
+                      "tests/approval/test_approvals.py::test_url_approval_state_cannot_be_replayed_or_moved_to_other_arguments",
+                      "tests/approval/test_confirm.py::test_modern_state_cannot_be_tampered_with_or_reused"],
     # the end-to-end user-stream files (test_user_stream.py, test_wait_confirms.py) take 15 s a run: left out
     "streams.user": ["tests/streams/test_user_stream_unit.py", "tests/streams/test_hostile_frames.py",
                      "tests/streams/test_stream_rules.py"],

@@ -24,7 +24,7 @@ from binance_spot_mcp.accounts.reading import Account, fingerprint
 from binance_spot_mcp.catalog.endpoints import load_catalog
 from binance_spot_mcp.catalog.toolsets import Selection
 from binance_spot_mcp.config import HALT_FILE_NAME, load_settings
-from binance_spot_mcp.errors import ConfigError
+from binance_spot_mcp.errors import ConfigError, PolicyRefused
 from binance_spot_mcp.exchange.signing import HmacSigner
 from binance_spot_mcp.guard import daily, enforce, killswitch, safety
 from binance_spot_mcp.journal import Journal
@@ -677,3 +677,24 @@ def test_the_dry_run_hint_names_whoever_turned_it_on():
         "Dry run: the server was started in dry run (--dry-run or BINANCE_SPOT_MCP_DRY_RUN): only the operator can "
         "restart it without; this account has 'Dry Run: true' in TOOLS.md: only the operator can change it; "
         "account 'b' (same API key) has 'Dry Run: true' in TOOLS.md and its rules bind every entry for that key.")
+
+
+@pytest.mark.anyio
+async def test_an_account_removed_before_send_is_refused_with_what_to_do(world):
+    with_account(world, "careful", "Confirm: always")
+    runtimes: list[Any] = []
+    async with memory_client(world.tools_file, "legacy", world.base_url, on_runtime=runtimes.append):
+        runtime = runtimes[0]
+        stale = runtime.accounts.resolve("careful")
+        text = world.tools_file.read_text()
+        world.tools_file.write_text(text[:text.index("### careful\n")])  # the operator removes the entry
+        with pytest.raises(PolicyRefused) as caught:
+            async with runtime.guard.at_send(runtime.catalog.get("place_order"), stale,
+                                             tuple((k, str(v)) for k, v in SMALL_BUY.items())):
+                pytest.fail("the send-time check let a removed account through")
+    assert caught.value.rule == "account"
+    assert caught.value.reason == "account 'careful' changed or was removed since this call began."
+    assert caught.value.hint == "Call the tool again."
+    assert writes(world) == []
+    refusal = [e for e in journal(world) if e["phase"] == "intent"]
+    assert [(e["policy"]["refused"], e["policy"]["stage"]) for e in refusal] == [("account", "at send")]

@@ -30,6 +30,7 @@ from binance_spot_mcp.accounts.reading import Account
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.errors import AccountError, ToolInputError, TransportError
 from binance_spot_mcp.server import Runtime
+from binance_spot_mcp.streams import tools as tools_module
 from binance_spot_mcp.streams.buffers import USER_EVENTS, Subscription
 from binance_spot_mcp.streams.tools import (
     READ_ENVELOPE_CHARS,
@@ -570,14 +571,15 @@ async def _stream_wait(tools: StreamTools, orders: Orders, events: list[dict[str
     """wait_for_order on the stream; ``events`` are put on the watch once it is registered."""
     tools._get_order = orders  # type: ignore[method-assign]
     hub = _hub(tools)
+    watching = len(hub.watches)
 
     async def feed() -> None:
-        while not hub.watches:
+        while len(hub.watches) == watching:
             await asyncio.sleep(0.001)
         while len(orders.calls) < 1:  # the baseline look-up first
             await asyncio.sleep(0.001)
         for event in events:
-            hub.watches[0].events.put_nowait(event)
+            hub.watches[-1].events.put_nowait(event)
 
     with anyio.fail_after(BOUND_S):
         task = asyncio.ensure_future(feed())
@@ -728,3 +730,127 @@ async def test_an_order_id_from_rest_that_is_no_whole_number_is_not_used_for_loo
     error, body = await _call(tools, "wait_for_order", {"symbol": "BTCUSDT", "origClientOrderId": "web_1", "wait_seconds": 5})
     assert not error and body["reached"] is True
     assert orders.calls == [("BTCUSDT", None, "web_1"), ("BTCUSDT", None, "web_1")]
+
+
+# -- pinned after the mutation run (issue 22) -------------------------------------------------------
+
+class Pauses:
+    """Replaces ``_next_event``: records each pause asked for and answers at once, from ``events``
+    in turn (None when they run out)."""
+
+    def __init__(self, *events: dict[str, Any] | None) -> None:
+        self.events = list(events)
+        self.asked: list[float] = []
+
+    async def __call__(self, watch: OrderWatch | None, timeout_s: float) -> dict[str, Any] | None:
+        self.asked.append(timeout_s)
+        await asyncio.sleep(0)
+        return self.events.pop(0) if self.events else None
+
+
+async def test_polls_follow_the_schedule_and_its_last_delay_repeats(tools: StreamTools, monkeypatch: pytest.MonkeyPatch) -> None:
+    pauses = Pauses()
+    monkeypatch.setattr(tools_module, "_next_event", pauses)
+    _hub(tools).watch_error = TransportError("not ready", sent=True)
+    orders = Orders(NEW, NEW, NEW, NEW, FILLED)
+    tools._get_order = orders  # type: ignore[method-assign]
+    tools.rest_poll_delays_s = (0.01, 0.1, 0.4)
+    error, body = await _call(tools, "wait_for_order", {"symbol": "BTCUSDT", "orderId": 7, "wait_seconds": 30})
+    assert not error and body["reached"] is True and len(orders.calls) == 5
+    assert pauses.asked == [0.01, 0.1, 0.4, 0.4]
+
+
+async def test_on_the_stream_the_wait_checks_the_connection_every_stream_check(
+        tools: StreamTools, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No event within a check: go on waiting on the stream (no poll, no early last look)."""
+    pauses = Pauses(None, None, _report(X="FILLED", z="1"))
+    monkeypatch.setattr(tools_module, "_next_event", pauses)
+    orders = Orders(NEW, FILLED)
+    tools._get_order = orders  # type: ignore[method-assign]
+    error, body = await _call(tools, "wait_for_order", {"symbol": "BTCUSDT", "orderId": 7, "wait_seconds": 30})
+    assert not error and body["reached"] is True and body["source"] == "user_data_stream"
+    assert pauses.asked == [tools_module.STREAM_CHECK_S] * 3 and orders.calls == [BY_ID, LATER]
+
+
+async def test_a_look_up_past_its_allowance_is_given_up_at_once(tools: StreamTools) -> None:
+    orders = Orders(NEW)
+    orders.hang = True
+    tools._get_order = orders  # type: ignore[method-assign]
+    tools.final_check_s = 0.0
+    with anyio.fail_after(0.6):  # the deadline and the allowance are both spent: no more time is given
+        error, body = await _call(tools, "wait_for_order", {"symbol": "BTCUSDT", "orderId": 7, "wait_seconds": 0})
+    assert error and body["error"] == "transport_error"
+
+
+async def test_a_poll_that_does_not_answer_ends_the_wait_unreached(tools: StreamTools) -> None:
+    _hub(tools).watch_error = TransportError("not ready", sent=True)
+    orders = Orders(NEW)
+    tools._get_order = orders  # type: ignore[method-assign]
+    tools.final_check_s = 0.05
+
+    async def hang_later() -> None:
+        while not orders.calls:
+            await asyncio.sleep(0.001)
+        orders.hang = True
+
+    task = asyncio.ensure_future(hang_later())
+    error, body = await _call(tools, "wait_for_order", {"symbol": "BTCUSDT", "orderId": 7, "wait_seconds": 0.2})
+    await task
+    assert not error and body["reached"] is False and body["order"]["status"] == "NEW"
+    assert body["source"] == "rest_polling" and len(orders.calls) == 2
+
+
+async def test_an_event_whose_check_does_not_answer_is_not_believed(tools: StreamTools) -> None:
+    orders = Orders(NEW)
+    tools.final_check_s = 0.05
+
+    async def hang_later() -> None:
+        while not orders.calls:
+            await asyncio.sleep(0.001)
+        orders.hang = True
+
+    task = asyncio.ensure_future(hang_later())
+    body = await _stream_wait(tools, orders, [_report(X="FILLED", z="1")], {"wait_seconds": 0.2})
+    await task
+    assert body["reached"] is False and body["order"]["status"] == "NEW" and body["source"] == "get_order"
+    assert "confirmed_by" not in body and len(orders.calls) == 2
+
+
+def _warnings(caplog: Any) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.name == "binance_spot_mcp.streams.tools" and r.levelno == logging.WARNING]
+
+
+async def test_an_event_rest_contradicts_is_logged_and_a_later_one_rest_confirms_is_reported(
+        tools: StreamTools, caplog: Any) -> None:
+    caplog.set_level(logging.WARNING, logger="binance_spot_mcp.streams.tools")
+    orders = Orders(NEW, PARTIAL, FILLED)
+    body = await _stream_wait(tools, orders, [_report(X="FILLED", z="1"), _report(X="FILLED", z="1")],
+                              {"wait_seconds": 5})
+    assert _warnings(caplog) == ["wait_for_order: an event said FILLED, get_order says PARTIALLY_FILLED; waiting on"]
+    assert body["reached"] is True and body["source"] == "user_data_stream" and body["confirmed_by"] == "get_order"
+    assert orders.calls == [BY_ID, LATER, LATER]
+
+
+async def test_the_contradiction_warning_shows_at_most_20_characters_of_each_status(
+        tools: StreamTools, caplog: Any) -> None:
+    caplog.set_level(logging.WARNING, logger="binance_spot_mcp.streams.tools")
+    orders = Orders(NEW, NEW)
+    await _stream_wait(tools, orders, [_report(X="S" * 30)], {"wait_seconds": 0.2, "until": "CHANGE"})
+    orders = Orders(NEW, {"status": "R" * 30})
+    await _stream_wait(tools, orders, [_report(X="FILLED")], {"wait_seconds": 0.2})
+    assert _warnings(caplog) == [f"wait_for_order: an event said {'S' * 20}, get_order says NEW; waiting on",
+                                 f"wait_for_order: an event said FILLED, get_order says {'R' * 20}; waiting on"]
+
+
+async def test_a_change_seen_by_the_last_look_on_the_stream_is_reached(tools: StreamTools) -> None:
+    orders = Orders(NEW, PARTIAL)
+    body = await _stream_wait(tools, orders, [], {"wait_seconds": 0.2, "until": "CHANGE"})
+    assert body["reached"] is True and body["source"] == "get_order" and body["order"]["status"] == "PARTIALLY_FILLED"
+
+
+async def test_an_older_event_is_skipped_and_the_wait_stays_on_the_stream(tools: StreamTools) -> None:
+    orders = Orders(PARTIAL, FILLED)
+    body = await _stream_wait(tools, orders, [_report(X="NEW", z="0"), _report(X="FILLED", z="1")],
+                              {"wait_seconds": 5, "until": "CHANGE"})
+    assert body["reached"] is True and body["source"] == "user_data_stream" and orders.calls == [BY_ID, LATER]

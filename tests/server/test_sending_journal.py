@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from binance_spot_mcp.guard.daily import key_identity
+from binance_spot_mcp.server import Runtime
 from mcp.types import ElicitResult
 
 from tests.e2e_support import memory_client, result_json
@@ -137,3 +138,33 @@ async def test_a_lost_reply_is_journaled_on_its_own_entry_with_its_cause(world):
     intent, outcome = _last_pair(world)
     assert intent["tool"] == "place_order" and outcome["ok"] is True
     assert outcome["summary"]["recovered"] == body["outcome"] and outcome["summary"]["orderId"] == body["result"]["orderId"]
+
+
+async def test_a_lost_reply_the_user_data_stream_already_reported_needs_no_look_up(world):
+    asked: list[tuple[str, dict[str, str]]] = []
+
+    def stream_saw_it(runtime: Runtime) -> None:
+        def order_seen(account: Any, tool: str, arguments: tuple[tuple[str, str], ...]) -> dict[str, Any] | None:
+            values = dict(arguments)
+            asked.append((tool, values))
+            if tool != "get_order" or account.name != "main":
+                return None
+            return {"symbol": values["symbol"], "orderId": 777, "clientOrderId": values["origClientOrderId"],
+                    "status": "PARTIALLY_FILLED", "fills": []}
+
+        runtime.stream_tools.order_seen = order_seen  # type: ignore[method-assign]
+
+    world.exchange.inject("error_after", path="/api/v3/order", method="POST")
+    async with memory_client(world.tools_file, "legacy", world.base_url, on_runtime=stream_saw_it) as client:
+        result = await client.call_tool("place_order", {**SMALL_BUY, "account": "main"})
+    body = result_json(result)
+    assert not result.is_error and body["outcome"] == "placed, PARTIALLY_FILLED", body
+    client_id = body["result"]["clientOrderId"]
+    assert client_id.startswith("agent-") and asked == [("get_order", {"symbol": "BTCUSDT", "origClientOrderId": client_id})]
+    assert "user data stream" in body["note"] and client_id in body["note"]
+    assert world.exchange.requests_to("/api/v3/order")[-1].method == "POST"  # no GET look-up
+    intent, outcome = _last_pair(world)
+    assert intent["params"]["newClientOrderId"] == client_id
+    assert outcome["ok"] is True and outcome["status"] is None
+    assert outcome["summary"] == {"recovered": "placed, PARTIALLY_FILLED", "symbol": "BTCUSDT", "orderId": 777,
+                                  "clientOrderId": client_id, "status": "PARTIALLY_FILLED"}

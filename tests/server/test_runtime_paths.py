@@ -1,0 +1,137 @@
+"""Runtime.call's own paths, through the real server in memory: tools the server does not offer,
+public reads, the boundary that turns a crash into a result, the card's decision arguments, the
+account question, resources (the mutation run of ``server.runtime`` asked for these)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from binance_spot_mcp.approval.gate import Asker
+from binance_spot_mcp.catalog.skill_resources import GUIDE_URI
+from binance_spot_mcp.server import Runtime
+from mcp.shared.exceptions import MCPError
+from mcp.types import ElicitRequestFormParams, ElicitResult
+
+from tests.e2e_support import ERAS, memory_client, result_json, write_world
+from tests.guard.test_guard_rails import writes
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_tool_this_server_does_not_offer_is_a_protocol_error(world):
+    async with memory_client(world.tools_file, "legacy", world.base_url,
+                             extra_env={"BINANCE_SPOT_MCP_READ_ONLY": "1"}) as client:
+        with pytest.raises(MCPError) as disabled:
+            await client.call_tool("place_order", {"symbol": "BTCUSDT"})
+        with pytest.raises(MCPError) as unknown:
+            await client.call_tool("no_such_tool", {})
+        price = await client.call_tool("get_ticker_price", {"symbol": "BTCUSDT"})
+        streams = await client.call_tool("list_streams", {})
+    assert str(disabled.value).startswith("Tool place_order is not enabled on this server (") and "read-only" in str(disabled.value)
+    assert str(unknown.value) == "Unknown tool: no_such_tool"
+    assert not price.is_error and result_json(price)["symbol"] == "BTCUSDT"  # public reads still pass
+    assert not streams.is_error
+    assert writes(world) == []
+
+
+async def test_public_data_comes_from_the_chosen_environment_without_a_key(world):
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+        before = len(world.exchange.requests)
+        price = await client.call_tool("get_ticker_price", {"symbol": "BTCUSDT", "environment": "testnet"})
+    assert not price.is_error and result_json(price)["symbol"] == "BTCUSDT"
+    (request,) = world.exchange.requests[before:]
+    assert request.path == "/api/v3/ticker/price"
+
+
+async def test_a_crash_inside_a_call_becomes_an_internal_error_result(world):
+    def crash(runtime: Runtime) -> None:
+        async def boom(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("unexpected")
+
+        runtime.facts.check_filters = boom  # type: ignore[method-assign]
+
+    async with memory_client(world.tools_file, "legacy", world.base_url, on_runtime=crash) as client:
+        result = await client.call_tool("place_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
+                                                        "quantity": "0.001", "account": "main"})
+    assert result.is_error
+    body = result_json(result)
+    assert body["message"] == "internal error: RuntimeError" and body["hint"] == "This is a bug; please report it."
+    assert writes(world) == []
+
+
+async def test_the_cards_decision_needs_its_arguments_and_says_what_happened(world):
+    runtimes: list[Runtime] = []
+    async with memory_client(world.tools_file, "legacy", world.base_url, on_runtime=runtimes.append):
+        runtime = runtimes[0]
+        asker = Asker(None, None)
+        missing = await runtime.approve_from_card({"approval_id": "a", "secret": "s"}, asker)
+        bad_decision = await runtime.approve_from_card({"approval_id": "a", "secret": "s", "decision": "maybe"}, asker)
+        not_text = await runtime.approve_from_card({"approval_id": 1, "secret": "s", "decision": "approve"}, asker)
+        declined = await runtime.approve_from_card({"approval_id": "a", "secret": "s", "decision": "decline"}, asker)
+        unknown = await runtime.approve_from_card(
+            {"approval_id": "a", "secret": "s", "decision": "approve", "confirm": "CONFIRM"}, asker)
+        nothing = await runtime.approve_from_card(None, asker)
+    needs = "approval_id, secret and decision (approve|decline) are required"
+    for result in (missing, bad_decision, not_text, nothing):
+        assert result.is_error and result_json(result)["message"] == needs
+    assert result_json(declined)["message"] == "The request was declined. Nothing was sent."
+    assert result_json(unknown)["message"] == (
+        "The request was not approved (unknown, spent, expired, foreign or wrong text). Nothing was sent."
+    )
+    assert writes(world) == []
+
+
+def _no_main(tmp_path, fake_exchange, keys):
+    world = write_world(tmp_path, fake_exchange, keys)
+    world.tools_file.write_text(world.tools_file.read_text().replace("### main", "### first"))
+    return world
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_an_ambiguous_account_is_asked_for_and_the_answer_used(tmp_path, fake_exchange, keys, mode):
+    world = _no_main(tmp_path, fake_exchange, keys)
+    questions: list[Any] = []
+
+    async def human(ctx: Any, params: Any) -> ElicitResult:
+        assert isinstance(params, ElicitRequestFormParams)
+        questions.append(params)
+        return ElicitResult(action="accept", content={"account": "rsa"})
+
+    async with memory_client(world.tools_file, mode, world.base_url, elicitation_callback=human) as client:
+        result = await client.call_tool("get_account", {})
+    assert not result.is_error, result
+    (question,) = questions
+    assert question.message == "Several Binance accounts are configured and none is called 'main'. Which one should be used?"
+    account_field = question.requested_schema["properties"]["account"]
+    assert account_field["enum"] == ["first", "rsa", "ed", "live"] and question.requested_schema["required"] == ["account"]
+    (request,) = world.exchange.requests_to("/api/v3/account")
+    assert request.headers.get("x-mbx-apikey") == keys.rsa_api_key
+
+
+@pytest.mark.parametrize("mode", ERAS)
+@pytest.mark.parametrize("answer", [
+    pytest.param(ElicitResult(action="decline"), id="declined"),
+    pytest.param(ElicitResult(action="accept", content={"account": "nobody"}), id="not-a-choice"),
+])
+async def test_no_account_chosen_means_nothing_is_sent(tmp_path, fake_exchange, keys, mode, answer):
+    world = _no_main(tmp_path, fake_exchange, keys)
+
+    async def human(ctx: Any, params: Any) -> ElicitResult:
+        return answer
+
+    async with memory_client(world.tools_file, mode, world.base_url, elicitation_callback=human) as client:
+        result = await client.call_tool("get_account", {})
+    body = result_json(result)
+    assert result.is_error and body["error"] == "account_error"
+    assert body["message"] == "no account was chosen, so nothing was sent"
+    assert body["hint"] == "Ask the user which account to use and call again with 'account'."
+    assert world.exchange.requests_to("/api/v3/account") == []
+
+
+async def test_the_guide_is_listed_and_read_as_a_resource(world):
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+        listed = {str(r.uri) for r in (await client.list_resources()).resources}
+        guide = await client.read_resource(GUIDE_URI)
+    assert GUIDE_URI in listed
+    assert "binance" in guide.contents[0].text.lower()

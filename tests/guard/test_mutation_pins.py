@@ -698,3 +698,9 @@ async def test_an_account_removed_before_send_is_refused_with_what_to_do(world):
     assert writes(world) == []
     refusal = [e for e in journal(world) if e["phase"] == "intent"]
     assert [(e["policy"]["refused"], e["policy"]["stage"]) for e in refusal] == [("account", "at send")]
+
+
+def test_values_are_shown_with_at_most_eight_decimals_whatever_their_size():
+    assert enforce._fmt(Decimal("0.123456789")) == "0.12345679"
+    assert enforce._fmt(Decimal("54.10")) == "54.1" and enforce._fmt(Decimal("1E+2")) == "100"
+    assert enforce._fmt(Decimal(10**25)) == "1" + "0" * 25  # no quantizing where nothing needs it (28 digits)

@@ -696,8 +696,14 @@ async def test_an_account_removed_before_send_is_refused_with_what_to_do(world):
     assert caught.value.reason == "account 'careful' changed or was removed since this call began."
     assert caught.value.hint == "Call the tool again."
     assert writes(world) == []
-    refusal = [e for e in journal(world) if e["phase"] == "intent"]
-    assert [(e["policy"]["refused"], e["policy"]["stage"]) for e in refusal] == [("account", "at send")]
+    lines = journal(world)
+    assert [(e["phase"], e["id"]) for e in lines] == [("intent", lines[0]["id"]), ("outcome", lines[0]["id"])]
+    intent, outcome = lines
+    assert (intent["policy"], intent["tool"], intent["account"], intent["key"]) == (
+        {"refused": "account", "stage": "at send"}, "place_order", "careful",
+        fingerprint("daily total", "testnet", world.keys.hmac_api_key))
+    assert (outcome["ok"], outcome["status"], outcome["summary"]) == (
+        False, None, {"not_sent": "policy_refused", "rule": "account"})
 
 
 def test_values_are_shown_with_at_most_eight_decimals_whatever_their_size():

@@ -710,3 +710,31 @@ def test_values_are_shown_with_at_most_eight_decimals_whatever_their_size():
     assert enforce._fmt(Decimal("0.123456789")) == "0.12345679"
     assert enforce._fmt(Decimal("54.10")) == "54.1" and enforce._fmt(Decimal("1E+2")) == "100"
     assert enforce._fmt(Decimal(10**25)) == "1" + "0" * 25  # no quantizing where nothing needs it (28 digits)
+
+
+@pytest.mark.anyio
+async def test_a_misspelt_rule_refuses_changes_before_approval_with_the_line_and_what_to_do(world):
+    with_account(world, "typo", "Max Ordr Value: 5 USDT")
+    line = world.tools_file.read_text().splitlines().index("- Max Ordr Value: 5 USDT") + 1
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+        body = refused(await client.call_tool("place_order", {**SMALL_BUY, "account": "typo"}), "unknown field")
+    assert body["message"] == (
+        "Refused by the operator's unknown field rule: account 'typo' has a line in TOOLS.md the server does not "
+        f"understand, so none of its changes is sent: TOOLS.md line {line}: unknown field 'Max Ordr Value' (did you mean "
+        "'Max Order Value'?). Nothing was sent.")
+    assert body["hint"] == ("Tell the user which line to fix or remove (reads still work); only the operator edits "
+                            "TOOLS.md.")
+    assert [e["policy"] for e in journal(world) if e["phase"] == "intent"] == [
+        {"refused": "unknown field", "stage": "before approval"}]
+
+
+@pytest.mark.anyio
+async def test_reads_pass_the_guard_whatever_its_switches_say(world):
+    with_account(world, "rehearsal", "Dry Run: true", "Allowed Symbols: ETHUSDT")
+    killswitch.halt(load_settings(tools_file=str(world.tools_file),
+                                  environ={"BINANCE_SPOT_MCP_JOURNAL": str(world.tools_file.parent / "journal.jsonl")}))
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+        read = await client.call_tool("get_open_orders", {"symbol": "BTCUSDT", "account": "rehearsal"})
+    assert not read.is_error and result_json(read) == []
+    assert not (world.tools_file.parent / "journal.jsonl").exists()  # neither refused nor answered as a dry run
+    assert (world.tools_file.parent / HALT_FILE_NAME).exists()

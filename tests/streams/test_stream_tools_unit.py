@@ -81,6 +81,8 @@ class FakeHub:
         self.watches.append(watch)
 
     def unwatch_order(self, account: Account, watch: OrderWatch) -> None:
+        if not isinstance(account, Account):
+            raise TypeError(f"unwatch_order asked for {account!r}")
         self.unwatched.append(watch)
 
     def user_ready(self, account: Account) -> bool:
@@ -133,6 +135,7 @@ class Orders:
         self.account = account
         self.calls: list[tuple[str, int | None, str | None]] = []
         self.hang = False
+        self.delay_s = 0.0
 
     async def __call__(self, account: Account, symbol: str, order_id: int | None, client_id: str | None) -> dict[str, Any]:
         if account.name != self.account or symbol != "BTCUSDT":
@@ -140,6 +143,7 @@ class Orders:
         self.calls.append((symbol, order_id, client_id))
         if self.hang:
             await asyncio.Event().wait()
+        await asyncio.sleep(self.delay_s)
         state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
         return {"symbol": symbol, "orderId": 7, "clientOrderId": "web_1", **state}
 
@@ -328,7 +332,7 @@ async def test_a_result_is_redacted_and_capped(tools: StreamTools, runtime: Runt
     text = json.dumps(body)
     assert not error and secret not in text and "***" in text
     assert len(text) <= runtime.settings.max_result_chars * 1.01
-    assert "Read more often, or pass a smaller limit." in text
+    assert body["_notice"]["hint"] == "Read more often, or pass a smaller limit."
 
 
 async def test_a_tool_error_is_logged_and_answered_and_a_crash_says_only_internal_error(
@@ -343,7 +347,7 @@ async def test_a_tool_error_is_logged_and_answered_and_a_crash_says_only_interna
     error, body = await _call(tools, "list_streams", {})
     assert error and body == {"error": "error", "message": "internal error: ValueError",
                               "hint": "This is a bug; please report it."}
-    assert "internal error in list_streams" in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == ["internal error in list_streams"]
     caplog.clear()
     error, body = await _call(tools, "read_stream", {"subscription": "nope"})
     assert error and body["message"] == "no open subscription 'nope'"
@@ -502,6 +506,8 @@ async def test_wait_for_order_reads_symbol_and_until_case_blind_and_uses_the_nam
     assert not error and body["until"] == "TERMINAL" and body["reached"] is True
     assert orders.calls == [("BTCUSDT", None, "web_1")]
     assert _hub(tools).calls == [("watch", "rsa", 0.5)]
+    watch = _hub(tools).watches[0]
+    assert (watch.symbol, watch.client_id) == ("BTCUSDT", "web_1")
 
 
 # -- wait_for_order: following the order -----------------------------------------------------------------
@@ -518,6 +524,8 @@ async def test_an_order_already_there_is_answered_from_the_first_look_up(tools: 
     hub = _hub(tools)
     assert hub.calls == [("watch", "main", 10.0)]  # half of the default 30 s, at most STREAM_SETUP_S
     assert hub.unwatched == hub.watches and len(hub.watches) == 1
+    watch = hub.watches[0]
+    assert (watch.symbol, watch.order_id, watch.client_id) == ("BTCUSDT", 7, None)
 
 
 async def test_the_stream_gets_half_a_short_wait(tools: StreamTools) -> None:
@@ -543,8 +551,10 @@ async def test_an_unfinished_wait_says_so_and_how_to_go_on(tools: StreamTools) -
     hub = _hub(tools)
     hub.watch_error = TransportError("not ready", sent=True)
     tools._get_order = Orders(NEW, PARTIAL)  # type: ignore[method-assign]
-    error, body = await _call(tools, "wait_for_order", {"symbol": "BTCUSDT", "orderId": 7, "wait_seconds": 0.2})
+    error, body = await _call(tools, "wait_for_order", {"symbol": "BTCUSDT", "orderId": 7, "wait_seconds": 0.205})
     assert not error and body["reached"] is False and body["order"]["status"] == "PARTIALLY_FILLED"
+    waited = body["waited_seconds"]
+    assert isinstance(waited, float) and 0.15 <= waited < BOUND_S and waited == round(waited, 2)
     assert body["hint"] == "Not yet. Call wait_for_order again to keep waiting, or tell the user where it stands."
     assert "note" not in body
 
@@ -684,9 +694,9 @@ async def test_a_baseline_look_up_that_does_not_answer_is_a_transport_error(tool
     orders = Orders(NEW)
     orders.hang = True
     tools._get_order = orders  # type: ignore[method-assign]
-    tools.final_check_s = 0.1
-    error, body = await _call(tools, "wait_for_order", {"symbol": "BTCUSDT", "orderId": 7, "wait_seconds": 0.2})
-    assert error and body["error"] == "transport_error" and body["message"] == "get_order did not answer within 0 s"
+    tools.final_check_s = 0.6
+    error, body = await _call(tools, "wait_for_order", {"symbol": "BTCUSDT", "orderId": 7, "wait_seconds": 0})
+    assert error and body["error"] == "transport_error" and body["message"] == "get_order did not answer within 1 s"
     assert body["hint"] == "The read failed in transit; it is safe to call it again."
     assert body["request_may_have_reached_binance"] is True
     assert _hub(tools).unwatched == _hub(tools).watches  # the watch is given back even then
@@ -854,3 +864,39 @@ async def test_an_older_event_is_skipped_and_the_wait_stays_on_the_stream(tools:
     body = await _stream_wait(tools, orders, [_report(X="NEW", z="0"), _report(X="FILLED", z="1")],
                               {"wait_seconds": 5, "until": "CHANGE"})
     assert body["reached"] is True and body["source"] == "user_data_stream" and orders.calls == [BY_ID, LATER]
+
+
+async def test_a_slow_look_up_within_its_allowance_is_waited_for(tools: StreamTools) -> None:
+    orders = Orders(FILLED)
+    orders.delay_s = 0.1
+    tools._get_order = orders  # type: ignore[method-assign]
+    tools.final_check_s = 5.0
+    error, body = await _call(tools, "wait_for_order", {"symbol": "BTCUSDT", "orderId": 7, "wait_seconds": 0})
+    assert not error and body["reached"] is True  # past wait_seconds, but within final_check_s
+
+
+def test_the_tools_build_their_hub_on_the_servers_settings_and_clock(runtime: Runtime) -> None:
+    tools = runtime.stream_tools  # as the server builds it
+    assert tools.hub.idle_s == runtime.settings.stream_idle_s
+    main = runtime.accounts.resolve("main")
+    assert abs(tools.hub._now_ms(main) - time.time() * 1000) < 60_000  # signs with the client's clock
+    assert tools.rest_poll_delays_s == (1.0, 2.0, 3.0, 5.0) and tools.final_check_s == 5.0
+
+
+async def test_an_event_that_comes_before_the_first_look_up_answers_is_not_lost(tools: StreamTools) -> None:
+    """The watch knows its order from the start: an event delivered as soon as it is registered
+    (the real feed delivers only what ``matches``) is followed, REST confirming it."""
+    hub, orders = _hub(tools), Orders(NEW, FILLED)
+    tools._get_order = orders  # type: ignore[method-assign]
+    original = hub.watch_order
+    early = _report(X="FILLED", z="1")
+
+    async def watch_and_deliver(account: Account, watch: OrderWatch, timeout_s: float) -> None:
+        await original(account, watch, timeout_s)
+        if watch.matches(early):
+            watch.events.put_nowait(early)
+
+    hub.watch_order = watch_and_deliver  # type: ignore[method-assign]
+    with anyio.fail_after(2.0):  # a lost event would leave the wait to its 30 s deadline
+        error, body = await _call(tools, "wait_for_order", {"symbol": "BTCUSDT", "orderId": 7, "wait_seconds": 30})
+    assert not error and body["reached"] is True and body["source"] == "user_data_stream"

@@ -738,3 +738,17 @@ async def test_reads_pass_the_guard_whatever_its_switches_say(world):
     assert not read.is_error and result_json(read) == []
     assert not (world.tools_file.parent / "journal.jsonl").exists()  # neither refused nor answered as a dry run
     assert (world.tools_file.parent / HALT_FILE_NAME).exists()
+
+
+@pytest.mark.anyio
+async def test_a_symbol_list_refusal_names_the_symbol_the_list_and_who_can_change_it(world):
+    with_account(world, "listed", "Allowed Symbols: BTCUSDT, BNB*")
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+        body = refused(await client.call_tool("place_order", {**SMALL_BUY, "symbol": "ETHUSDT", "quantity": "0.01",
+                                                              "price": "2700", "account": "listed"}), "symbol list")
+    assert body["message"] == ("Refused by the operator's symbol list rule: ETHUSDT is not in the allowed symbols "
+                               "(BTCUSDT, BNB*). Nothing was sent.")
+    assert body["hint"] == enforce.SYMBOL_HINT == "Trade only the allowed symbols; only the operator can change the lists."
+    assert body["symbol"] == "ETHUSDT"
+    assert [e["policy"] for e in journal(world) if e["phase"] == "intent"] == [
+        {"refused": "symbol list", "stage": "before approval", "symbol": "ETHUSDT"}]

@@ -7,13 +7,17 @@ error when it cannot start, serving again after a close).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
 import threading
 from html.parser import HTMLParser
 
+import anyio
 import httpx
 import pytest
 import uvicorn
+from binance_spot_mcp.approval import page as page_module
 from binance_spot_mcp.approval.book import (
     WRONG_TEXT_NOTE,
     ApprovalBook,
@@ -289,7 +293,8 @@ async def test_localhost_is_the_pages_other_name(page, host, origin):
 # --- the page server's own life ------------------------------------------------------------------
 
 
-async def test_the_secret_link_never_reaches_a_log_and_uvicorn_gets_no_handler_of_its_own(page, caplog, monkeypatch):
+async def test_the_secret_link_never_reaches_a_log_and_uvicorn_gets_no_handler_of_its_own(page, caplog, monkeypatch,
+                                                                                          request):
     """A log line with the link would let anyone who reads the log approve; uvicorn's own handlers
     would bypass the redacting filter on the root handler and write access lines to stdout (the
     stdio transport's channel)."""
@@ -297,6 +302,9 @@ async def test_the_secret_link_never_reaches_a_log_and_uvicorn_gets_no_handler_o
         logger = logging.getLogger(name)
         monkeypatch.setattr(logger, "handlers", [])
         monkeypatch.setattr(logger, "propagate", True)
+        monkeypatch.setattr(logger, "disabled", False)  # as in a fresh process, whatever ran before in this one
+        request.addfinalizer(lambda logger=logger, level=logger.level: logger.setLevel(level))
+        logger.setLevel(logging.NOTSET)
     caplog.set_level(logging.DEBUG)
     book, server = page
     pending = _pending(book)
@@ -369,3 +377,47 @@ def test_a_page_that_cannot_start_says_so_and_starts_on_a_later_link(page, monke
     pending = _pending(book)
     link = server.url_for(pending)
     assert httpx.get(link).status_code == 200
+
+
+def test_a_page_that_hangs_while_starting_is_given_up_on(page, monkeypatch):
+    """A page server that never comes up must not hold the tool call: after START_TIMEOUT_S the
+    approval fails (and the call says so) instead of waiting for ever."""
+    book, server = page
+    release = threading.Event()
+
+    async def never_ready(self, sockets=None):
+        while not release.is_set():
+            await asyncio.sleep(0.01)
+
+    monkeypatch.setattr(uvicorn.Server, "serve", never_ready)
+    monkeypatch.setattr(page_module, "START_TIMEOUT_S", 0.2)
+    try:
+        with pytest.raises(OSError, match="^the approval page could not be started$"):
+            server.url_for(_pending(book))
+    finally:
+        release.set()
+
+
+async def test_closing_never_waits_long_on_a_request_that_hangs(page, monkeypatch):
+    """A client that sends half a form and keeps the connection open must not hang the server's
+    shutdown: close() gives up after START_TIMEOUT_S."""
+    book, server = page
+    monkeypatch.setattr(page_module, "START_TIMEOUT_S", 0.3)
+    link = server.url_for(_pending(book))
+    path = link.split(str(server.port), 1)[1]
+    hanging = socket.create_connection(("127.0.0.1", server.port))
+    try:
+        hanging.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nOrigin: {server.origin}\r\n"
+            f"Content-Type: {FORM}\r\nContent-Length: 1000\r\n\r\ncsrf=".encode()
+        )
+        async with httpx.AsyncClient() as http:  # a full request served after it: the half one is in
+            assert (await http.get(f"{server.origin}/")).status_code == 404
+        closed = threading.Event()
+        closer = threading.Thread(target=lambda: (server.close(), closed.set()), daemon=True)
+        closer.start()
+        with anyio.fail_after(10):
+            while not closed.is_set():
+                await anyio.sleep(0.01)
+    finally:
+        hanging.close()

@@ -30,11 +30,13 @@ from binance_spot_mcp.approval.gate import (
     Asker,
 )
 from binance_spot_mcp.errors import NotConfirmed
+from binance_spot_mcp.redact import Redactor
 from mcp.types import (
     CallToolRequestParams,
     CallToolResult,
     ElicitResult,
     InputRequiredResult,
+    ListRootsResult,
 )
 
 from tests.approval.gate_fakes import (
@@ -103,6 +105,21 @@ def test_an_answer_must_be_an_elicitation_result():
     assert asker(params=CallToolRequestParams(name="x", arguments={})).answer("confirm") is None
 
 
+def test_a_session_that_declared_nothing_offers_nothing():
+    blank = Asker(Ctx(Session(None)), None)
+    assert (blank.can_form, blank.can_url, blank.can_apps) == (False, False, False)
+    assert gate()[0].channel_for(blank, False) is None
+
+
+def test_an_answer_of_another_kind_is_no_answer():
+    other = CallToolRequestParams(name="x", arguments={}, input_responses={"confirm": ListRootsResult(roots=[])})
+    assert asker(params=other).answer("confirm") is None
+
+
+def test_the_gate_waits_five_minutes_for_a_human():
+    assert ApprovalGate(redactor=Redactor(), require_elicitation=False).elicitation_timeout_s == 300
+
+
 def test_the_gate_names_its_setting_and_closes_its_page():
     the_gate, _ = gate(require_elicitation=True)
     assert repr(the_gate) == "ApprovalGate(require_elicitation=True)"
@@ -147,7 +164,10 @@ async def test_a_journal_that_fails_never_hides_the_refusal(caplog):
     caplog.set_level(logging.WARNING)
     exc = await refused(gate()[0], request(on_refused=broken), asker())
     assert exc.reason == NO_CHANNEL
-    assert "could not journal an approval refusal (no_approval_channel)" in caplog.text
+    [record] = [r for r in caplog.records if r.name == "binance_spot_mcp.approval.gate"]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == "could not journal an approval refusal (no_approval_channel)"
+    assert record.exc_info is not None and "disk full" in caplog.text
 
 
 # --- form ----------------------------------------------------------------------------------------
@@ -212,6 +232,15 @@ async def test_a_modern_form_answer_after_five_minutes_timed_out():
     exc = await refused(the_gate, request(journal), asker("form", modern=True, params=params(state, typed("CONFIRM"))))
     assert said(exc) == (TIMED_OUT, "That approval was already used or has expired (5 minutes).", None)
     assert journal.lines == [(TIMED_OUT, "form")]
+
+
+async def test_a_modern_form_answered_with_something_else_is_cancelled():
+    the_gate, _ = gate()
+    state = PendingState.decode((await modern_question(the_gate, request(), "form")).request_state)
+    other = CallToolRequestParams(name="x", arguments={}, request_state=state.encode(),
+                                  input_responses={"confirm": ListRootsResult(roots=[])})
+    exc = await refused(the_gate, request(), asker("form", modern=True, params=other))
+    assert said(exc) == (CANCELLED, "No answer to the approval question came back.", None)
 
 
 async def test_a_modern_form_state_without_an_answer_is_cancelled():

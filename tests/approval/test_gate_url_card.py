@@ -7,6 +7,7 @@ user reads, its hint and what is journaled (reason, channel) -- and the card's o
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import anyio
@@ -62,6 +63,7 @@ def _on_page(the_gate: ApprovalGate, *, approve: bool = True, note: str = "", ac
         secret = url.rsplit("/", 1)[1]
         pending = the_gate.book.lookup(approval_id, secret, Channel.URL)
         assert pending is not None and pending.preview == PREVIEW and message == URL_MESSAGE and related == 41
+        assert (pending.tool, pending.arguments, pending.digest) == ("cancel_open_orders", {"symbol": "BTCUSDT"}, DIGEST)
         if action == "accept":
             the_gate.book.decide(approval_id, secret, channel=Channel.URL, approve=approve, csrf=pending.csrf, note=note)
         if then is not None:
@@ -81,12 +83,16 @@ async def test_a_url_approval_grants_and_tells_the_host_the_page_is_done():
     assert the_gate.book.status(grant.approval_id) is None  # spent
 
 
-async def test_a_url_approval_stands_when_the_done_notice_fails():
+async def test_a_url_approval_stands_when_the_done_notice_fails(caplog):
     the_gate, _ = gate()
     ask = asker("url", answer=_on_page(the_gate))
     ask.ctx.session.complete_fails = True
+    caplog.set_level(logging.DEBUG, logger="binance_spot_mcp.approval.gate")
     with anyio.fail_after(10):
         assert isinstance(await the_gate.approve(request(), ask), Grant)
+    [record] = [r for r in caplog.records if r.name == "binance_spot_mcp.approval.gate"]
+    assert record.levelno == logging.DEBUG and record.getMessage() == "could not send elicitation/complete"
+    assert record.exc_info is not None and "gone" in caplog.text
 
 
 @pytest.mark.parametrize(("human", "expected"), [
@@ -247,7 +253,8 @@ async def test_a_card_approved_by_the_human_grants_once_for_its_session():
     _, approval_id, secret = await _card(the_gate, journal)
     assert await the_gate.decide_from_card(approval_id, secret, approve=True, session="http:other") is None
     pending = await the_gate.decide_from_card(approval_id, secret, approve=True, session="http:abc")
-    assert pending is not None and pending.approval_id == approval_id
+    assert pending is not None and pending.approval_id == approval_id  # the server re-runs the call from it:
+    assert (pending.tool, pending.arguments, pending.digest) == ("cancel_open_orders", {"symbol": "BTCUSDT"}, DIGEST)
     grant = Grant(Channel.APP, approval_id)
     assert await the_gate.approve(request(journal), asker("apps"), grant=grant) is grant
     exc = await refused(the_gate, request(journal), asker("apps"), grant=grant)
@@ -303,6 +310,57 @@ async def test_an_expired_card_is_journaled_when_the_gate_next_runs():
     clock.now += 301
     await refused(the_gate, request(Journal()), asker())
     assert other.lines == [(TIMED_OUT, "app")]
+
+
+async def test_a_grant_re_entering_from_a_host_that_also_has_forms_is_journaled_as_the_card():
+    the_gate, _ = gate()
+    journal = Journal()
+    exc = await refused(the_gate, request(journal), asker("form", "apps"), grant=Grant(Channel.APP, "0" * 16))
+    assert exc.reason == INVALID and journal.lines == [(INVALID, "app")]
+
+
+async def test_a_card_without_a_journal_can_still_be_decided():
+    the_gate, _ = gate()
+    for approve in (True, False):
+        result = await the_gate.approve(request(on_refused=None), asker("apps"))
+        creds = result.meta[APPROVAL_META_KEY]
+        decided = await the_gate.decide_from_card(creds["approval_id"], creds["secret"], approve=approve,
+                                                  session="http:abc")
+        assert (decided is not None) is approve
+
+
+async def test_expired_cards_are_journaled_once_even_when_journaling_interleaves():
+    """Another gate call (here: the first journal write itself) journals expired cards while this
+    one is still going through them: each card is still journaled once, and nothing fails."""
+    the_gate, clock = gate()
+    second = Journal()
+    first_lines: list[tuple[str, str]] = []
+
+    async def first(reason: str, channel: str) -> None:
+        first_lines.append((reason, channel))
+        await the_gate.journal_expired_cards()  # another call of the gate, while this write is pending
+
+    await the_gate.approve(request(on_refused=first), asker("apps"))
+    await _card(the_gate, second)
+    clock.now += 301
+    await the_gate.journal_expired_cards()
+    assert first_lines == [(TIMED_OUT, "app")] and second.lines == [(TIMED_OUT, "app")]
+
+
+async def test_a_card_declined_while_the_server_stops_is_journaled_once_as_declined():
+    the_gate, _ = gate()
+    second = Journal()
+    first_lines: list[tuple[str, str]] = []
+    _, second_id, second_secret = await _card(the_gate, second)
+
+    async def first(reason: str, channel: str) -> None:
+        first_lines.append((reason, channel))  # while this is written, the human declines the other card
+        await the_gate.decide_from_card(second_id, second_secret, approve=False, session="http:abc")
+
+    await the_gate.approve(request(on_refused=first), asker("apps"))
+    the_gate._card_refusals = dict(reversed(list(the_gate._card_refusals.items())))  # the first card first
+    await the_gate.journal_open_cards()
+    assert first_lines == [(CANCELLED, "app")] and second.lines == [(DECLINED, "app")]
 
 
 async def test_cards_open_at_shutdown_are_cancelled_and_journaled_as_cancelled():

@@ -5,6 +5,7 @@ these)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import socket
 from types import SimpleNamespace
@@ -129,7 +130,8 @@ async def test_a_5xx_to_a_request_without_a_client_id_is_reported_not_looked_up(
 
 async def test_a_lost_reply_is_journaled_on_its_own_entry_with_its_cause(world):
     """HTTP 500 exactly is a lost reply too; the recovered outcome closes the order's own intent."""
-    world.exchange.inject("error_after", path="/api/v3/order", method="POST", status=500)
+    world.exchange.inject("error_after", path="/api/v3/order", method="POST", status=500, code=-1000,
+                          msg="An unknown error occurred while processing the request.")
     async with memory_client(world.tools_file, "legacy", world.base_url) as client:
         result = await client.call_tool("place_order", {**SMALL_BUY, "account": "main"})
     body = result_json(result)
@@ -168,3 +170,95 @@ async def test_a_lost_reply_the_user_data_stream_already_reported_needs_no_look_
     assert outcome["ok"] is True and outcome["status"] is None
     assert outcome["summary"] == {"recovered": "placed, PARTIALLY_FILLED", "symbol": "BTCUSDT", "orderId": 777,
                                   "clientOrderId": client_id, "status": "PARTIALLY_FILLED"}
+
+
+def _fast_lookups(runtime: Runtime) -> None:
+    runtime.sender.settings = dataclasses.replace(runtime.settings, outcome_lookup_delays_s=(0.01, 0.02, 0.03))
+
+
+async def test_not_placed_and_unknown_outcomes_close_their_own_entry(world):
+    world.exchange.inject("error_before", path="/api/v3/order", method="POST", status=503)
+    async with memory_client(world.tools_file, "legacy", world.base_url, on_runtime=_fast_lookups) as client:
+        first = result_json(await client.call_tool("place_order", {**SMALL_BUY, "account": "main"}))
+        assert first["message"].startswith("Outcome: not placed"), first
+        intent, outcome = _last_pair(world)
+        assert intent["tool"] == "place_order" and outcome["ok"] is False and outcome["status"] is None
+        assert outcome["summary"]["recovered"] == "not placed" and "(HTTP 503)" in outcome["summary"]["cause"]
+        assert set(outcome["summary"]) == {"recovered", "cause"}
+
+        world.exchange.inject("error_after", path="/api/v3/order", method="POST")
+        world.exchange.inject("error_before", path="/api/v3/order", method="GET", status=503, times=50)
+        second = result_json(await client.call_tool("place_order", {**SMALL_BUY, "account": "main"}))
+        assert second["message"].startswith("Outcome: UNKNOWN"), second
+        _, outcome = _last_pair(world)
+        assert outcome["ok"] is False and outcome["status"] is None
+        assert outcome["summary"]["recovered"] == "unknown" and set(outcome["summary"]) == {"recovered", "cause"}
+
+
+def _fast_lookups_no_read_retries(runtime: Runtime) -> None:
+    _fast_lookups(runtime)
+    runtime.client.read_retry_delays_s = ()  # a dropped look-up is not retried inside the client
+
+
+async def test_a_look_up_lost_in_transit_is_asked_again(world):
+    world.exchange.inject("error_after", path="/api/v3/order", method="POST")
+    world.exchange.inject("drop_after", path="/api/v3/order", method="GET")
+    async with memory_client(world.tools_file, "legacy", world.base_url, on_runtime=_fast_lookups_no_read_retries) as client:
+        body = result_json(await client.call_tool("place_order", {**SMALL_BUY, "account": "main"}))
+    assert body.get("outcome", "").startswith("placed"), body
+    lookups = [r for r in world.exchange.requests_to("/api/v3/order") if r.method == "GET"]
+    assert len(lookups) == 2
+
+
+async def test_a_reply_dropped_in_transit_is_journaled_on_its_own_entry(world):
+    world.exchange.inject("drop_after", path="/api/v3/order", method="POST")
+    async with memory_client(world.tools_file, "legacy", world.base_url, on_runtime=_fast_lookups) as client:
+        body = result_json(await client.call_tool("place_order", {**SMALL_BUY, "account": "main"}))
+    assert body["outcome"].startswith("placed"), body
+    intent, outcome = _last_pair(world)
+    assert intent["tool"] == "place_order" and outcome["summary"]["recovered"] == body["outcome"]
+
+
+async def test_a_request_the_client_refuses_to_send_is_journaled_as_not_sent(world):
+    """A ban (418) makes the client refuse every request until it ends: nothing leaves, and the journal says so."""
+    world.exchange.inject("error_before", path="/api/v3/account", method="GET", status=418, retry_after=600)
+    async with memory_client(world.tools_file, "legacy", world.base_url,
+                             extra_env={"BINANCE_SPOT_MCP_LOCAL_FILTERS": "0"}) as client:
+        assert (await client.call_tool("get_account", {"account": "main"})).is_error
+        posts_before = len([r for r in world.exchange.requests if r.method == "POST"])
+        result = await client.call_tool("place_order", {**SMALL_BUY, "account": "main"})
+    body = result_json(result)
+    assert result.is_error and len([r for r in world.exchange.requests if r.method == "POST"]) == posts_before
+    intent, outcome = _last_pair(world)
+    assert intent["tool"] == "place_order" and outcome["ok"] is False and outcome["status"] is None
+    assert outcome["summary"] == {"not_sent": body["error"], "error": body["message"]}
+
+
+async def test_an_id_given_without_the_agent_prefix_finds_the_order_placed_with_it(world):
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+        placed = result_json(await client.call_tool("place_order", {**SMALL_BUY, "account": "main"}))
+        given = placed["clientOrderId"].removeprefix("agent-")
+        found = result_json(await client.call_tool("get_order", {"symbol": "BTCUSDT", "origClientOrderId": given,
+                                                                 "account": "main"}))
+        unknown = await client.call_tool("get_order", {"symbol": "BTCUSDT", "origClientOrderId": "nosuchorder1",
+                                                       "account": "main"})
+    assert found["result"]["orderId"] == placed["orderId"] and f"'{placed['clientOrderId']}' was used" in found["note"]
+    assert unknown.is_error and result_json(unknown)["code"] == -2013
+    asked = [r.params["origClientOrderId"] for r in world.exchange.requests_to("/api/v3/order") if r.method == "GET"]
+    # the id as given, then with the prefix, then the call; the unknown id is not changed
+    assert asked == [given, f"agent-{given}", f"agent-{given}", "nosuchorder1", "agent-nosuchorder1", "nosuchorder1"]
+
+
+async def test_an_id_is_kept_as_given_when_binance_cannot_say_whether_it_exists(world):
+    def no_read_retries(runtime: Runtime) -> None:
+        runtime.client.read_retry_delays_s = ()
+
+    async with memory_client(world.tools_file, "legacy", world.base_url, on_runtime=no_read_retries) as client:
+        placed = result_json(await client.call_tool("place_order", {**SMALL_BUY, "account": "main"}))
+        given = placed["clientOrderId"].removeprefix("agent-")
+        world.exchange.inject("error_before", path="/api/v3/order", method="GET", status=503)
+        result = await client.call_tool("get_order", {"symbol": "BTCUSDT", "origClientOrderId": given, "account": "main"})
+    # the look-up failed (503): not "no such order", so the prefixed id is not tried and the call uses the id as given
+    assert result.is_error and result_json(result)["code"] == -2013
+    gets = [r for r in world.exchange.requests_to("/api/v3/order") if r.method == "GET"]
+    assert len(gets) == 2 and gets[-1].params["origClientOrderId"] == given

@@ -752,3 +752,26 @@ async def test_a_symbol_list_refusal_names_the_symbol_the_list_and_who_can_chang
     assert body["symbol"] == "ETHUSDT"
     assert [e["policy"] for e in journal(world) if e["phase"] == "intent"] == [
         {"refused": "symbol list", "stage": "before approval", "symbol": "ETHUSDT"}]
+
+
+@pytest.mark.anyio
+async def test_an_order_cap_refusal_says_what_remains_of_every_daily_cap_and_only_then(world):
+    with_account(world, "capped", "Max Order Value: 100 USDT", "Max Daily Value: 1000 USDT")
+    with_account(world, "order-only", "Max Order Value: 100 USDT")
+    env = {"BINANCE_SPOT_MCP_MAX_DAILY_VALUE": "1 BTC"}
+    big = {**SMALL_BUY, "quantity": "0.01"}  # 540 USDT
+    async with memory_client(world.tools_file, "legacy", world.base_url, extra_env=env) as client:
+        both = refused(await client.call_tool("place_order", {**big, "account": "capped"}), "max order value")
+        placed = await client.call_tool("place_order", {**SMALL_BUY, "quantity": "0.0015", "account": "order-only"})
+        assert not placed.is_error, placed
+        set_rules(world, "order-only", "Max Order Value: 50 USDT")
+        amend = await client.call_tool("amend_order_keep_priority", {
+            "symbol": "BTCUSDT", "orderId": result_json(placed)["orderId"], "newQty": "0.001", "account": "order-only"})
+    assert both["message"] == (
+        "Refused by the operator's max order value rule: this request is worth 540 USDT; the cap per order (account) "
+        "is 100 USDT (1 BTC of the daily cap remain; 1000 USDT of the daily cap remain). Nothing was sent.")
+    assert both["remaining_today"] == {"BTC": "1", "USDT": "1000"}
+    body = refused(amend, "max order value")  # an amend adds nothing to the day: no daily figures, even with a daily cap
+    assert body["message"] == ("Refused by the operator's max order value rule: this request is worth 54 USDT; the cap "
+                               "per order (account) is 50 USDT. Nothing was sent.")
+    assert "remaining_today" not in body

@@ -10,14 +10,6 @@ from typing import Any
 
 import anyio
 import pytest
-from binance_spot_mcp.approval.confirm import PendingState
-from binance_spot_mcp.approval.gate import (
-    ApprovalGate,
-    ApprovalRequest,
-    Asker,
-    Refused,
-)
-from binance_spot_mcp.redact import Redactor
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 from mcp.types import (
     CallToolRequestParams,
@@ -28,6 +20,15 @@ from mcp.types import (
     InputRequiredResult,
     UrlElicitationCapability,
 )
+
+from binance_spot_mcp.approval.confirm import PendingState
+from binance_spot_mcp.approval.gate import (
+    ApprovalGate,
+    ApprovalRequest,
+    Asker,
+    Refused,
+)
+from binance_spot_mcp.redact import Redactor
 
 DIGEST = "d" * 64
 PREVIEW = "Cancel all open orders on BTCUSDT\nAccount: live (MAINNET)"

@@ -17,6 +17,7 @@ import anyio
 import httpx
 import pytest
 import uvicorn
+
 from binance_spot_mcp.approval import page as page_module
 from binance_spot_mcp.approval.book import (
     WRONG_TEXT_NOTE,
@@ -25,7 +26,6 @@ from binance_spot_mcp.approval.book import (
     Status,
 )
 from binance_spot_mcp.approval.page import ApprovalPage
-
 from tests.approval_support import open_page
 
 pytestmark = pytest.mark.anyio

@@ -15,6 +15,14 @@ from typing import Any
 
 import anyio
 import pytest
+from mcp.types import (
+    CallToolRequestParams,
+    CallToolResult,
+    ElicitResult,
+    InputRequiredResult,
+    ListRootsResult,
+)
+
 from binance_spot_mcp.approval.book import Channel, Grant
 from binance_spot_mcp.approval.confirm import CONFIRM_SCHEMA, PendingState
 from binance_spot_mcp.approval.gate import (
@@ -31,14 +39,6 @@ from binance_spot_mcp.approval.gate import (
 )
 from binance_spot_mcp.errors import NotConfirmed
 from binance_spot_mcp.redact import Redactor
-from mcp.types import (
-    CallToolRequestParams,
-    CallToolResult,
-    ElicitResult,
-    InputRequiredResult,
-    ListRootsResult,
-)
-
 from tests.approval.gate_fakes import (
     DIGEST,
     FRESH,

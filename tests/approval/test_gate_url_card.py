@@ -12,6 +12,12 @@ from typing import Any
 
 import anyio
 import pytest
+from mcp.types import (
+    CallToolResult,
+    ElicitResult,
+    InputRequiredResult,
+)
+
 from binance_spot_mcp.approval.book import WRONG_TEXT_NOTE, Channel, Grant, Status
 from binance_spot_mcp.approval.card import APPROVAL_META_KEY
 from binance_spot_mcp.approval.confirm import PendingState
@@ -24,12 +30,6 @@ from binance_spot_mcp.approval.gate import (
     WRONG_TEXT,
     ApprovalGate,
 )
-from mcp.types import (
-    CallToolResult,
-    ElicitResult,
-    InputRequiredResult,
-)
-
 from tests.approval.gate_fakes import (
     DIGEST,
     PREVIEW,

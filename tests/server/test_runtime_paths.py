@@ -9,11 +9,20 @@ from typing import Any
 import pytest
 from binance_spot_mcp.approval.gate import Asker
 from binance_spot_mcp.catalog.skill_resources import GUIDE_URI
-from binance_spot_mcp.server import Runtime
+from binance_spot_mcp.config import load_settings
+from binance_spot_mcp.guard.safety import CHANNEL_WORDS, NOT_ASKED
+from binance_spot_mcp.server import Runtime, build_server
+from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import ElicitRequestFormParams, ElicitResult
 
-from tests.e2e_support import ERAS, memory_client, result_json, write_world
+from tests.e2e_support import (
+    ERAS,
+    loopback_environ,
+    memory_client,
+    result_json,
+    write_world,
+)
 from tests.guard.test_guard_rails import writes
 
 pytestmark = pytest.mark.anyio
@@ -135,3 +144,60 @@ async def test_the_guide_is_listed_and_read_as_a_resource(world):
         guide = await client.read_resource(GUIDE_URI)
     assert GUIDE_URI in listed
     assert "binance" in guide.contents[0].text.lower()
+
+
+# ------------------------------------------------------------------------- approvals and status
+async def _status(client: Any) -> dict[str, Any]:
+    result = await client.call_tool("get_safety_status", {})
+    assert not result.is_error
+    return result_json(result)
+
+
+async def test_the_safety_status_names_each_accounts_approval_channel(world):
+    async def human(ctx: Any, params: Any) -> ElicitResult:
+        return ElicitResult(action="decline")
+
+    async with memory_client(world.tools_file, "legacy", world.base_url, elicitation_callback=human) as client:
+        form = {a["account"]: a["approval"] for a in (await _status(client))["accounts"]}
+    async with memory_client(world.tools_file, "legacy", world.base_url,
+                             extra_env={"BINANCE_SPOT_MCP_ALLOW_CHAT_CONFIRM": "1"}) as client:
+        chat = {a["account"]: a["approval"] for a in (await _status(client))["accounts"]}
+    assert form["live"] == CHANNEL_WORDS["form"] and form["main"] == NOT_ASKED
+    assert chat["live"] == CHANNEL_WORDS["chat"]
+    world.tools_file.write_text(world.tools_file.read_text() + "\n### broken\n- Environment: testnet\n")
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+        status = await _status(client)
+    assert status["account_problems"] and any("broken" in p for p in status["account_problems"])
+
+
+async def test_the_approval_prompt_shows_the_last_price_and_the_quote_asset(world):
+    prompts: list[str] = []
+
+    async def human(ctx: Any, params: Any) -> ElicitResult:
+        prompts.append(params.message)
+        return ElicitResult(action="decline")
+
+    async with memory_client(world.tools_file, "legacy", world.base_url, elicitation_callback=human) as client:
+        last = result_json(await client.call_tool("get_ticker_price", {"symbol": "BTCUSDT"}))["price"]
+        await client.call_tool("place_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001",
+                                               "account": "live"})
+    (prompt,) = prompts
+    assert f"USDT at the last price {last}" in prompt
+
+
+async def test_a_chat_token_approves_only_its_own_tool_and_session(world):
+    """The request digest binds the tool and the session, not only the parameters."""
+    environ = {**loopback_environ(world.base_url, world.tools_file.parent), "BINANCE_SPOT_MCP_ALLOW_CHAT_CONFIRM": "1"}
+    runtime = Runtime(settings=load_settings(tools_file=str(world.tools_file), environ=environ))
+    order = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001", "account": "live"}
+    try:
+        async with Client(build_server(runtime), mode="legacy") as first, Client(build_server(runtime), mode="legacy") as second:
+            token = result_json(await first.call_tool("place_sor_order", order))["confirmation_token"]
+            other_tool = await first.call_tool("place_order", {**order, "confirm": "CONFIRM", "confirmation_token": token})
+            assert result_json(other_tool)["error"] == "not_confirmed"
+            token = result_json(await first.call_tool("place_order", order))["confirmation_token"]
+            other_session = await second.call_tool("place_order", {**order, "confirm": "CONFIRM", "confirmation_token": token})
+            assert result_json(other_session)["error"] == "not_confirmed"
+    finally:
+        await runtime.aclose()
+    assert writes(world) == []

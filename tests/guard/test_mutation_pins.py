@@ -765,8 +765,9 @@ async def test_an_order_cap_refusal_says_what_remains_of_every_daily_cap_and_onl
         placed = await client.call_tool("place_order", {**SMALL_BUY, "quantity": "0.0015", "account": "order-only"})
         assert not placed.is_error, placed
         set_rules(world, "order-only", "Max Order Value: 50 USDT")
-        amend = await client.call_tool("amend_order_keep_priority", {
-            "symbol": "BTCUSDT", "orderId": result_json(placed)["orderId"], "newQty": "0.001", "account": "order-only"})
+        change = {"symbol": "BTCUSDT", "orderId": result_json(placed)["orderId"], "account": "order-only"}
+        amend = await client.call_tool("amend_order_keep_priority", {**change, "newQty": "0.001"})
+        smaller = await client.call_tool("amend_order_keep_priority", {**change, "newQty": "0.0005"})
     assert both["message"] == (
         "Refused by the operator's max order value rule: this request is worth 540 USDT; the cap per order (account) "
         "is 100 USDT (1 BTC of the daily cap remain; 1000 USDT of the daily cap remain). Nothing was sent.")
@@ -775,3 +776,5 @@ async def test_an_order_cap_refusal_says_what_remains_of_every_daily_cap_and_onl
     assert body["message"] == ("Refused by the operator's max order value rule: this request is worth 54 USDT; the cap "
                                "per order (account) is 50 USDT. Nothing was sent.")
     assert "remaining_today" not in body
+    assert both["hint"] == body["hint"] == enforce.CAP_HINT
+    assert not smaller.is_error, smaller  # under every cap: the daily caps are not checked for an amend

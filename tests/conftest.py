@@ -68,6 +68,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(home, ignore_errors=True)
 
 
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    r"""A text parameter pytest would show with a backslash (``\u202e``, ``\x00``) is shown
+    with ``^`` instead (``^u202e``): mutmut re-runs tests by id in one process, and an id holding a
+    backslash is escaped again on each run, so it is never found and its mutants count as killed.
+    Other values keep pytest's own ids."""
+    if not isinstance(val, str):
+        return None
+    shown = val.encode("unicode_escape").decode("ascii")
+    return shown.replace("\\", "^") if "\\" in shown else None
+
+
 
 def _snapshot(directory: Path) -> tuple[tuple[str, int, int], ...] | None:
     if not directory.exists():

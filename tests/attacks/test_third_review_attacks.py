@@ -38,6 +38,12 @@ from binance_spot_mcp.server.sending import error_summary
 from tests.e2e_support import memory_client, random_token, result_json
 from tests.guard.test_guard_rails import SMALL_BUY, writes
 
+
+def _plain_id(text: str) -> str:
+    """A test id with no backslash (``^u202e`` for U+202E; also for ``\\x00``): mutmut selects tests by
+    id, and an id holding a backslash is escaped again on each of its runs and never found."""
+    return "".join(ch if ch.isprintable() and ch.isascii() else f"^u{ord(ch):04x}" for ch in text)
+
 pytestmark = pytest.mark.anyio
 
 BIG_BUY = {**SMALL_BUY, "quantity": "0.01"}  # 540 USDT at the fake's 54000 limit price
@@ -215,7 +221,7 @@ def test_prose_before_the_first_account_is_still_fine(tmp_path):
     "- Allowed Symbols: BTCUSDT\u202e",  # a bidi override after the symbol
     "- Allowed Symbol: BTCUSDT",
     "- Dry Run: ture",
-], ids=lambda s: s.encode("ascii", "backslashreplace").decode())
+], ids=_plain_id)
 def test_a_look_alike_or_misspelt_rule_line_never_leaves_the_account_trading(tmp_path, line):
     accounts = _parse(tmp_path, "### main\n" + _block() + line + "\n")
     main = accounts.accounts.get("main")
@@ -243,8 +249,8 @@ def _b64_at(value: str, offset: int) -> str:
 DISGUISES = {
     "HTML decimal entities": lambda v: "".join(f"&#{ord(c)};" for c in v),
     "HTML hex entities": lambda v: "".join(f"&#x{ord(c):x};" for c in v),
-    "JSON \\u escapes": lambda v: "".join(f"\\u{ord(c):04x}" for c in v),
-    "JSON \\u escapes, upper-case hex": lambda v: "".join(f"\\u{ord(c):04X}" for c in v),
+    "JSON ^u escapes": lambda v: "".join(f"\\u{ord(c):04x}" for c in v),
+    "JSON ^u escapes, upper-case hex": lambda v: "".join(f"\\u{ord(c):04X}" for c in v),
     "percent-encoded twice": lambda v: "".join(f"%25{b:02X}" for b in v.encode()),
     "base64 at offset 1": lambda v: _b64_at(v, 1),
     "base64 at offset 2": lambda v: _b64_at(v, 2),
@@ -306,7 +312,7 @@ def test_clean_text_with_entities_escapes_and_percent_signs_is_left_alone():
     "\u202eMRIFNOC",  # right-to-left override: looks like CONFIRM
     "CONFIRM\u200e",  # left-to-right mark
     "\U000e0043ONFIRM",  # tag character
-], ids=lambda s: s.encode("ascii", "backslashreplace").decode())
+], ids=_plain_id)
 def test_a_look_alike_confirm_is_not_confirm(text):
     assert not is_confirm_text(text)
 

@@ -778,3 +778,16 @@ async def test_an_order_cap_refusal_says_what_remains_of_every_daily_cap_and_onl
     assert "remaining_today" not in body
     assert both["hint"] == body["hint"] == enforce.CAP_HINT
     assert not smaller.is_error, smaller  # under every cap: the daily caps are not checked for an amend
+
+
+@pytest.mark.anyio
+async def test_a_daily_cap_refusal_gives_the_value_spent_and_remaining(world):
+    with_account(world, "daily", "Max Daily Value: 100 USDT")
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+        assert not (await client.call_tool("place_order", {**SMALL_BUY, "account": "daily"})).is_error
+        body = refused(await client.call_tool("place_order", {**SMALL_BUY, "account": "daily"}), "max daily value")
+    assert body["message"] == (
+        "Refused by the operator's max daily value rule: this request is worth 54 USDT; orders worth 54 USDT were "
+        "placed in the last 24 hours and the daily cap (account) is 100 USDT, so 46 USDT remain. Nothing was sent.")
+    assert (body["value"], body["cap"], body["spent_24h"], body["remaining"], body["hint"]) == (
+        "54", "100 USDT", "54", "46", enforce.CAP_HINT)

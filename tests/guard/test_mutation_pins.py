@@ -791,3 +791,18 @@ async def test_a_daily_cap_refusal_gives_the_value_spent_and_remaining(world):
         "placed in the last 24 hours and the daily cap (account) is 100 USDT, so 46 USDT remain. Nothing was sent.")
     assert (body["value"], body["cap"], body["spent_24h"], body["remaining"], body["hint"]) == (
         "54", "100 USDT", "54", "46", enforce.CAP_HINT)
+
+
+@pytest.mark.anyio
+async def test_an_earlier_order_that_cannot_be_valued_refuses_with_which_one(world):
+    with_account(world, "daily", "Max Daily Value: 100 USDT")
+    stamp = _stamp(datetime.now(UTC) - timedelta(minutes=5))
+    intent = {"ts": stamp, "id": "old", "phase": "intent", "tool": "place_order", "account": "daily",
+              "environment": "testnet", "method": "POST", "path": "/api/v3/order",
+              "params": {**{k: str(v) for k, v in SMALL_BUY.items()}, "symbol": "NOPEUSDT"}}  # no value recorded
+    (world.tools_file.parent / "journal.jsonl").write_text(json.dumps(intent) + "\n", encoding="utf-8")
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+        body = refused(await client.call_tool("place_order", {**SMALL_BUY, "account": "daily"}), "valuation")
+    assert body["message"] == (
+        f"Refused by the operator's valuation rule: an earlier order in the journal ({stamp}, place_order) cannot be "
+        "valued in USDT: the assets of NOPEUSDT could not be read from exchangeInfo Nothing was sent.")

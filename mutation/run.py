@@ -88,7 +88,11 @@ SAFETY_MODULES: dict[str, list[str]] = {
                        "tests/approval/test_approval_card.py", "tests/approval/test_approval_rules.py",
                        "tests/guard/test_rules_follow_key.py", "tests/approval/test_approval_accounts.py",
                        "tests/approval/test_human_refusals_journaled.py::"
-                       "test_a_refusal_by_the_human_is_journaled_and_never_counted[apps-legacy-cancel-approval_cancelled]"],
+                       "test_a_refusal_by_the_human_is_journaled_and_never_counted[apps-legacy-cancel-approval_cancelled]",
+                       "tests/approval/test_human_refusals_journaled.py::"
+                       "test_a_refusal_by_the_human_is_journaled_and_never_counted[apps-legacy-wrong_text-approval_wrong_text]",
+                       "tests/approval/test_human_refusals_journaled.py::"
+                       "test_a_refusal_by_the_human_is_journaled_and_never_counted[apps-legacy-decline-approval_declined]"],
     # (a test id with a backslash cannot be selected by mutmut: pytest escapes it again in each in-process
     # session, the id is "not found" and every mutant it covers counts as killed; see test_confirm_every_channel)
     "approval.card": ["tests/approval/test_approval_card.py", "tests/approval/test_approval_rules.py",

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from binance_spot_mcp.approval.gate import Asker
+from binance_spot_mcp.catalog.endpoints import load_catalog
 from binance_spot_mcp.catalog.skill_resources import GUIDE_URI
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.guard.safety import CHANNEL_WORDS, NOT_ASKED
@@ -23,7 +24,7 @@ from tests.e2e_support import (
     result_json,
     write_world,
 )
-from tests.guard.test_guard_rails import writes
+from tests.guard.test_guard_rails import journal, writes
 
 pytestmark = pytest.mark.anyio
 
@@ -183,6 +184,16 @@ async def test_the_approval_prompt_shows_the_last_price_and_the_quote_asset(worl
                                                "account": "live"})
     (prompt,) = prompts
     assert f"USDT at the last price {last}" in prompt
+    description = load_catalog().get("place_order").description
+    assert f"{description.rstrip('.')} (place_order: POST /api/v3/order)" in prompt.splitlines()[0]
+    # the refusal is journaled with the request it refused
+    intent, outcome = journal(world)[-2:]
+    assert {k: intent[k] for k in ("tool", "account", "environment", "method", "path", "approved_via")} == {
+        "tool": "place_order", "account": "live", "environment": "mainnet", "method": "POST",
+        "path": "/api/v3/order", "approved_via": "not approved"}
+    assert intent["params"]["symbol"] == "BTCUSDT" and intent["policy"]["refused"] == "human_approval"
+    assert outcome["ok"] is False and outcome["summary"]["not_sent"] == intent["policy"]["reason"]
+    assert outcome["summary"]["channel"] == intent["policy"]["channel"] == "form"
 
 
 async def test_a_chat_token_approves_only_its_own_tool_and_session(world):
@@ -201,3 +212,19 @@ async def test_a_chat_token_approves_only_its_own_tool_and_session(world):
     finally:
         await runtime.aclose()
     assert writes(world) == []
+
+
+async def test_an_add_account_the_human_refuses_is_journaled_with_the_entry_it_would_add(world):
+    async def human(ctx: Any, params: Any) -> ElicitResult:
+        return ElicitResult(action="decline")
+
+    keys = {"api_key": random_token(), "secret": random_token()}
+    async with memory_client(world.tools_file, "legacy", world.base_url, elicitation_callback=human) as client:
+        result = await client.call_tool("add_account", {"name": "fresh-live", "environment": "mainnet", **keys})
+    assert result.is_error and result_json(result)["error"] == "not_confirmed"
+    assert "fresh-live" not in world.tools_file.read_text()
+    intent, outcome = journal(world)[-2:]
+    assert {k: intent[k] for k in ("tool", "account", "environment", "method", "path", "params", "approved_via")} == {
+        "tool": "add_account", "account": "fresh-live", "environment": "mainnet", "method": "MCP", "path": "TOOLS.md",
+        "params": {}, "approved_via": "not approved"}
+    assert intent["policy"]["refused"] == "human_approval" and outcome["summary"]["channel"] == "form"

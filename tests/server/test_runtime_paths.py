@@ -21,6 +21,7 @@ from tests.e2e_support import (
     ERAS,
     loopback_environ,
     memory_client,
+    random_token,
     result_json,
     write_world,
 )

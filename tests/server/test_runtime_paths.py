@@ -115,7 +115,8 @@ async def test_an_ambiguous_account_is_asked_for_and_the_answer_used(tmp_path, f
     (question,) = questions
     assert question.message == "Several Binance accounts are configured and none is called 'main'. Which one should be used?"
     account_field = question.requested_schema["properties"]["account"]
-    assert account_field["enum"] == ["first", "rsa", "ed", "live"] and question.requested_schema["required"] == ["account"]
+    assert account_field == {"type": "string", "title": "Account", "enum": ["first", "rsa", "ed", "live"]}
+    assert question.requested_schema["required"] == ["account"]
     (request,) = world.exchange.requests_to("/api/v3/account")
     assert request.headers.get("x-mbx-apikey") == keys.rsa_api_key
 
@@ -123,6 +124,7 @@ async def test_an_ambiguous_account_is_asked_for_and_the_answer_used(tmp_path, f
 @pytest.mark.parametrize("mode", ERAS)
 @pytest.mark.parametrize("answer", [
     pytest.param(ElicitResult(action="decline"), id="declined"),
+    pytest.param(ElicitResult(action="decline", content={"account": "rsa"}), id="declined-with-a-name"),
     pytest.param(ElicitResult(action="accept", content={"account": "nobody"}), id="not-a-choice"),
 ])
 async def test_no_account_chosen_means_nothing_is_sent(tmp_path, fake_exchange, keys, mode, answer):

@@ -610,6 +610,7 @@ async def test_a_dry_run_answers_the_whole_request_its_value_and_verdict_and_jou
         ("outcome", None, {"dry_run": True, "sent": False}, None, None, None, None, None),
     ]
     assert [e["ok"] for e in lines if e["phase"] == "outcome"] == [True, True]
+    assert lines[0]["id"] == lines[1]["id"] and lines[2]["id"] == lines[3]["id"] != lines[0]["id"]
     assert lines[0]["params"] == params and lines[0]["tool"] == "place_order"
 
 
@@ -714,14 +715,15 @@ def test_values_are_shown_with_at_most_eight_decimals_whatever_their_size():
 
 @pytest.mark.anyio
 async def test_a_misspelt_rule_refuses_changes_before_approval_with_the_line_and_what_to_do(world):
-    with_account(world, "typo", "Max Ordr Value: 5 USDT")
+    with_account(world, "typo", "Max Ordr Value: 5 USDT", "Allowed Symbol: BTCUSDT")
     line = world.tools_file.read_text().splitlines().index("- Max Ordr Value: 5 USDT") + 1
     async with memory_client(world.tools_file, "legacy", world.base_url) as client:
         body = refused(await client.call_tool("place_order", {**SMALL_BUY, "account": "typo"}), "unknown field")
     assert body["message"] == (
         "Refused by the operator's unknown field rule: account 'typo' has a line in TOOLS.md the server does not "
         f"understand, so none of its changes is sent: TOOLS.md line {line}: unknown field 'Max Ordr Value' (did you mean "
-        "'Max Order Value'?). Nothing was sent.")
+        f"'Max Order Value'?); TOOLS.md line {line + 1}: unknown field 'Allowed Symbol' (did you mean "
+        "'Allowed Symbols'?). Nothing was sent.")
     assert body["hint"] == ("Tell the user which line to fix or remove (reads still work); only the operator edits "
                             "TOOLS.md.")
     assert [e["policy"] for e in journal(world) if e["phase"] == "intent"] == [

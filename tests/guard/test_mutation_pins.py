@@ -32,6 +32,7 @@ from binance_spot_mcp.policy import Rules, effective_policy
 
 from tests.e2e_support import memory_client, result_json
 from tests.guard.test_guard_rails import (
+    GTC,
     SMALL_BUY,
     journal,
     refused,
@@ -808,3 +809,17 @@ async def test_an_earlier_order_that_cannot_be_valued_refuses_with_which_one(wor
     assert body["message"] == (
         f"Refused by the operator's valuation rule: an earlier order in the journal ({stamp}, place_order) cannot be "
         "valued in USDT: the assets of NOPEUSDT could not be read from exchangeInfo Nothing was sent.")
+
+
+@pytest.mark.anyio
+async def test_old_orders_without_a_value_are_priced_per_symbol_by_the_guard_itself(world):
+    with_account(world, "daily", "Max Daily Value: 1000 USDT")
+    stamp = _stamp(datetime.now(UTC) - timedelta(minutes=5))
+    orders = [("m", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}),  # needs the market
+              ("e", {"symbol": "ETHUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.01", "price": "2700", **GTC})]
+    lines = [{"ts": stamp, "id": entry, "phase": "intent", "tool": "place_order", "account": "daily",
+              "environment": "testnet", "method": "POST", "path": "/api/v3/order", "params": params}
+             for entry, params in orders]  # journaled before any cap: no value recorded
+    (world.tools_file.parent / "journal.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    row = await _status_row(world, "daily")  # the first look-ups of both symbols are the guard's own
+    assert row["today"] == {"1000 USDT": {"spent_24h": "87.03", "remaining": "912.97"}}  # 60.03 at the ask + 27

@@ -327,7 +327,9 @@ def test_a_look_alike_confirm_is_not_confirm(text):
     ("CAFE\u0301*", "CAF\u00c9USDT"),  # and the other way round
     ("BTCUSDT", "BTCUSDT\u0336"),  # a combining strike-through (a human reading a preview sees BTCUSDT)
     ("BTC*", "B\u0301TCUSDT"),
-], ids=["fullwidth-prefix", "fullwidth-whole", "nfd-symbol", "nfd-pattern", "trailing-mark", "inner-mark"])
+    ("BTC*", "BT\u0336C"),  # a mark inside, and the wildcard matches nothing once it is gone
+], ids=["fullwidth-prefix", "fullwidth-whole", "nfd-symbol", "nfd-pattern", "trailing-mark", "inner-mark",
+        "mark-at-the-wildcard"])
 def test_a_deny_list_holds_against_other_spellings_of_the_symbol(denied, symbol):
     """HOLE: a deny list compared code points only, so a full-width or decomposed spelling passed."""
     policy = effective_policy(Rules(), Rules(denied_symbols=parse_symbols(denied)))

@@ -8,10 +8,14 @@ import threading
 from typing import Any
 
 import pytest
-from binance_spot_mcp.server import Runtime
+from binance_spot_mcp.config import load_settings
+from binance_spot_mcp.server import Runtime, build_server
+from mcp import Client
 from mcp.shared.exceptions import MCPError
+from mcp.types import ElicitResult
 
-from tests.e2e_support import memory_client, result_json
+from tests.e2e_support import loopback_environ, memory_client, random_token, result_json
+from tests.guard.test_guard_rails import writes
 
 pytestmark = pytest.mark.anyio
 
@@ -57,3 +61,50 @@ async def test_an_unknown_tools_name_is_cut_at_80_characters(world):
         with pytest.raises(MCPError) as unknown:
             await client.call_tool(name, {})
     assert str(unknown.value) == "Unknown tool: " + "x" * 79 + "y"
+
+
+# ------------------------------------------------------------------------- chat confirmation
+_ORDER = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001", "account": "live"}
+_CHAT = {"BINANCE_SPOT_MCP_ALLOW_CHAT_CONFIRM": "1"}
+
+
+async def test_a_chat_confirmed_order_is_sent_once_with_its_token(world):
+    async with memory_client(world.tools_file, "legacy", world.base_url, extra_env=_CHAT) as client:
+        asked = await client.call_tool("place_order", _ORDER)
+        token = result_json(asked)["confirmation_token"]
+        sent = await client.call_tool("place_order", {**_ORDER, "confirm": "CONFIRM", "confirmation_token": token})
+    assert not sent.is_error, sent
+    assert len(writes(world)) == 1
+
+
+async def test_a_chat_confirmed_add_account_is_written_only_in_its_own_session(world):
+    environ = {**loopback_environ(world.base_url, world.tools_file.parent), **_CHAT}
+    runtime = Runtime(settings=load_settings(tools_file=str(world.tools_file), environ=environ))
+    entry = {"name": "fresh-live", "environment": "mainnet", "api_key": random_token(), "secret": random_token()}
+    try:
+        async with Client(build_server(runtime), mode="legacy") as first, Client(build_server(runtime), mode="legacy") as second:
+            token = result_json(await first.call_tool("add_account", entry))["confirmation_token"]
+            other = await second.call_tool("add_account", {**entry, "confirm": "CONFIRM", "confirmation_token": token})
+            assert result_json(other)["error"] == "not_confirmed"
+            assert "fresh-live" not in world.tools_file.read_text()
+            token = result_json(await first.call_tool("add_account", entry))["confirmation_token"]
+            added = await first.call_tool("add_account", {**entry, "confirm": "CONFIRM", "confirmation_token": token})
+    finally:
+        await runtime.aclose()
+    assert not added.is_error, added
+    assert "fresh-live" in world.tools_file.read_text()
+
+
+async def test_add_account_is_refused_when_the_file_changes_while_the_human_reads(world):
+    async def human(ctx: Any, params: Any) -> ElicitResult:
+        text = world.tools_file.read_text()  # someone adds the same name meanwhile: now it would replace it
+        world.tools_file.write_text(text + "\n" + text[text.index("### live"):].replace("### live", "### fresh-live", 1))
+        return ElicitResult(action="accept", content={"confirm": "CONFIRM"})
+
+    entry = {"name": "fresh-live", "environment": "mainnet", "api_key": random_token(), "secret": random_token(),
+             "replace": True}
+    async with memory_client(world.tools_file, "legacy", world.base_url, elicitation_callback=human) as client:
+        result = await client.call_tool("add_account", entry)
+    assert result.is_error and result_json(result)["error"] == "not_confirmed", result
+    assert result_json(result)["message"] == "The accounts file changed while the approval was pending. Nothing was sent."
+    assert entry["api_key"] not in world.tools_file.read_text()

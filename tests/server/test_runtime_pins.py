@@ -14,7 +14,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import ElicitResult
 
-from tests.e2e_support import loopback_environ, memory_client, random_token, result_json
+from tests.e2e_support import loopback_environ, memory_client, random_token, result_json, write_world
 from tests.guard.test_guard_rails import writes
 
 pytestmark = pytest.mark.anyio
@@ -108,3 +108,14 @@ async def test_add_account_is_refused_when_the_file_changes_while_the_human_read
     assert result.is_error and result_json(result)["error"] == "not_confirmed", result
     assert result_json(result)["message"] == "The accounts file changed while the approval was pending. Nothing was sent."
     assert entry["api_key"] not in world.tools_file.read_text()
+
+
+async def test_without_a_way_to_ask_an_ambiguous_account_is_an_error_naming_the_choices(tmp_path, fake_exchange, keys):
+    world = write_world(tmp_path, fake_exchange, keys)
+    world.tools_file.write_text(world.tools_file.read_text().replace("### main", "### first"))
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:  # no elicitation
+        result = await client.call_tool("get_account", {})
+    body = result_json(result)
+    assert result.is_error and body["error"] == "account_error"
+    assert body["message"] != "no account was chosen, so nothing was sent" and "first" in str(body), body
+    assert world.exchange.requests_to("/api/v3/account") == []

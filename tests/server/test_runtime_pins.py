@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import anyio
 import pytest
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.server import Runtime, build_server
@@ -14,6 +15,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import ElicitResult
 
+from tests.approval_support import Human
 from tests.e2e_support import loopback_environ, memory_client, random_token, result_json, write_world
 from tests.guard.test_guard_rails import writes
 
@@ -119,3 +121,18 @@ async def test_without_a_way_to_ask_an_ambiguous_account_is_an_error_naming_the_
     assert result.is_error and body["error"] == "account_error"
     assert body["message"] != "no account was chosen, so nothing was sent" and "first" in str(body), body
     assert world.exchange.requests_to("/api/v3/account") == []
+
+
+async def test_an_account_chosen_in_an_earlier_round_is_kept_through_the_approval(tmp_path, fake_exchange, keys):
+    """Modern era: the account question, then the approval form, each a round; the second round
+    uses the account picked in the first and the order goes out once."""
+    world = write_world(tmp_path, fake_exchange, keys)
+    world.tools_file.write_text(world.tools_file.read_text().replace("### main", "### first"))
+    human = Human("approve")
+    order = {k: v for k, v in _ORDER.items() if k != "account"}
+    with anyio.fail_after(20):
+        async with memory_client(world.tools_file, "auto", world.base_url, elicitation_callback=human.callback) as client:
+            result = await client.call_tool("place_order", order)
+    assert not result.is_error, result
+    assert len(human.asked) == 2 and "live" in human.asked[1]  # the account, then the approval naming it
+    assert len(writes(world)) == 1

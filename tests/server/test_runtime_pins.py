@@ -136,3 +136,22 @@ async def test_an_account_chosen_in_an_earlier_round_is_kept_through_the_approva
     assert not result.is_error, result
     assert len(human.asked) == 2 and "live" in human.asked[1]  # the account, then the approval naming it
     assert len(writes(world)) == 1
+
+
+async def test_an_account_question_nobody_answers_ends_with_nothing_sent(tmp_path, fake_exchange, keys):
+    world = write_world(tmp_path, fake_exchange, keys)
+    world.tools_file.write_text(world.tools_file.read_text().replace("### main", "### first"))
+
+    def short_wait(runtime: Runtime) -> None:
+        runtime.gate.elicitation_timeout_s = 0.2
+
+    async def away(ctx: Any, params: Any) -> ElicitResult:
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    with anyio.fail_after(20):  # the hang guard: the server's own time limit must end the question
+        async with memory_client(world.tools_file, "legacy", world.base_url, on_runtime=short_wait,
+                                 elicitation_callback=away) as client:
+            result = await client.call_tool("get_account", {})
+    assert result.is_error and result_json(result)["message"] == "no account was chosen, so nothing was sent"
+    assert world.exchange.requests_to("/api/v3/account") == []

@@ -155,3 +155,26 @@ async def test_an_account_question_nobody_answers_ends_with_nothing_sent(tmp_pat
             result = await client.call_tool("get_account", {})
     assert result.is_error and result_json(result)["message"] == "no account was chosen, so nothing was sent"
     assert world.exchange.requests_to("/api/v3/account") == []
+
+
+async def test_public_data_comes_from_the_named_accounts_or_environments_exchange(world):
+    """One environment's URL points nowhere: a public read goes where its 'account' (its own Base
+    URL) or 'environment' says, never to a default source."""
+    dead = {"BINANCE_SPOT_MCP_TESTNET_BASE_URL": "http://127.0.0.1:9"}
+    async with memory_client(world.tools_file, "legacy", world.base_url, extra_env=dead) as client:
+        by_account = await client.call_tool("get_ticker_price", {"symbol": "BTCUSDT", "account": "live"})
+        by_environment = await client.call_tool("get_ticker_price", {"symbol": "BTCUSDT", "environment": "mainnet"})
+        before = len(world.exchange.requests)
+        testnet = await client.call_tool("get_ticker_price", {"symbol": "BTCUSDT", "environment": "testnet"})
+    assert not by_account.is_error and not by_environment.is_error
+    assert testnet.is_error and len(world.exchange.requests) == before
+    # and with the account 'live' pointing nowhere, a read for it fails though 'main' would answer
+    text = world.tools_file.read_text()
+    head, live = text[:text.index("### live")], text[text.index("### live"):]
+    world.tools_file.write_text(head + live.replace(f"- Base URL: {world.base_url}", "- Base URL: http://127.0.0.1:9"))
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+        before = len(world.exchange.requests)
+        by_account = await client.call_tool("get_ticker_price", {"symbol": "BTCUSDT", "account": "live"})
+        reached = len(world.exchange.requests) - before
+        by_default = await client.call_tool("get_ticker_price", {"symbol": "BTCUSDT"})
+    assert by_account.is_error and reached == 0 and not by_default.is_error

@@ -1,6 +1,8 @@
 """Runtime.call paths the mutation run of ``server.runtime`` left unpinned: a direct call with no
-asker, a changed accounts file read again off the event loop before an endpoint or account tool, the unknown tool's name
-cut at 80 characters."""
+asker, a changed accounts file re-read off the event loop, the unknown tool's name cut at 80
+characters, chat confirmation (orders and add_account), add_account refused when the file changes
+mid-approval, the account question (no way to ask, an earlier round's answer, nobody answering),
+and where public data comes from."""
 
 from __future__ import annotations
 
@@ -16,7 +18,13 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import ElicitResult
 
 from tests.approval_support import Human
-from tests.e2e_support import loopback_environ, memory_client, random_token, result_json, write_world
+from tests.e2e_support import (
+    loopback_environ,
+    memory_client,
+    random_token,
+    result_json,
+    write_world,
+)
 from tests.guard.test_guard_rails import writes
 
 pytestmark = pytest.mark.anyio

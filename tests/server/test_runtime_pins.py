@@ -6,13 +6,18 @@ and where public data comes from."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
 import anyio
 import pytest
+from binance_spot_mcp import __version__
+from binance_spot_mcp.catalog.endpoints import load_catalog
 from binance_spot_mcp.config import load_settings
+from binance_spot_mcp.results import narrowing_hint
 from binance_spot_mcp.server import Runtime, build_server
+from binance_spot_mcp.server.runtime import INSTRUCTIONS, READ_ONLY_NOTE
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import ElicitResult
@@ -25,7 +30,7 @@ from tests.e2e_support import (
     result_json,
     write_world,
 )
-from tests.guard.test_guard_rails import writes
+from tests.guard.test_guard_rails import journal, writes
 
 pytestmark = pytest.mark.anyio
 
@@ -186,3 +191,65 @@ async def test_public_data_comes_from_the_named_accounts_or_environments_exchang
         reached = len(world.exchange.requests) - before
         by_default = await client.call_tool("get_ticker_price", {"symbol": "BTCUSDT"})
     assert by_account.is_error and reached == 0 and not by_default.is_error
+
+
+# ------------------------------------------------------------------------- server, results, logs
+async def test_the_server_names_its_version_and_says_when_it_is_read_only(world):
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+        normal, info = client.instructions, client.server_info
+    async with memory_client(world.tools_file, "legacy", world.base_url,
+                             extra_env={"BINANCE_SPOT_MCP_READ_ONLY": "1"}) as client:
+        read_only = client.instructions
+    assert info is not None and info.version == __version__
+    assert normal == INSTRUCTIONS and read_only == INSTRUCTIONS + READ_ONLY_NOTE
+
+
+async def test_a_cut_result_says_how_to_ask_for_less_with_the_tools_own_parameters(world):
+    async with memory_client(world.tools_file, "legacy", world.base_url,
+                             extra_env={"BINANCE_SPOT_MCP_MAX_RESULT_CHARS": "2000"}) as client:
+        result = await client.call_tool("get_exchange_info", {})
+    assert not result.is_error
+    endpoint = load_catalog().get("get_exchange_info")
+    assert narrowing_hint(list(endpoint.params)) in result.content[0].text
+
+
+async def test_a_signed_read_is_not_journaled(world):
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+        result = await client.call_tool("get_account", {"account": "main"})
+    journal_file = world.tools_file.parent / "journal.jsonl"
+    assert not result.is_error and (not journal_file.exists() or journal(world) == [])
+
+
+async def test_failures_and_crashes_are_logged_with_the_tools_name(world, caplog):
+    def crash(runtime: Runtime) -> None:
+        async def boom(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("unexpected")
+
+        runtime.facts.check_filters = boom  # type: ignore[method-assign]
+
+    caplog.set_level(logging.INFO, logger="binance_spot_mcp.server.runtime")
+    async with memory_client(world.tools_file, "legacy", world.base_url, on_runtime=crash) as client:
+        failed = await client.call_tool("get_account", {"account": "nobody"})
+        crashed = await client.call_tool("place_order", {**_ORDER, "account": "main"})
+    assert failed.is_error and crashed.is_error
+    messages = [r.getMessage() for r in caplog.records if r.name == "binance_spot_mcp.server.runtime"]
+    assert f"get_account failed: {result_json(failed)['message']}" in messages
+    assert "internal error in place_order" in messages
+
+
+async def test_an_account_changed_while_the_human_reads_voids_the_approval_and_is_journaled(world):
+    async def human(ctx: Any, params: Any) -> ElicitResult:
+        text = world.tools_file.read_text()
+        head, live = text[:text.index("### live")], text[text.index("### live"):]
+        key_line = next(line for line in live.splitlines() if line.startswith("- API Key: "))
+        world.tools_file.write_text(head + live.replace(key_line, f"- API Key: {random_token()}"))  # a new key
+        return ElicitResult(action="accept", content={"confirm": "CONFIRM"})
+
+    async with memory_client(world.tools_file, "legacy", world.base_url, elicitation_callback=human) as client:
+        result = await client.call_tool("place_order", _ORDER)
+    body = result_json(result)
+    assert result.is_error and body["error"] == "not_confirmed", body
+    assert body["message"].startswith("Account 'live' changed in the accounts file while the approval was pending.")
+    assert writes(world) == []
+    intent, outcome = journal(world)[-2:]
+    assert intent["policy"]["reason"] == "approval_invalid" and intent["policy"]["channel"] == "form"

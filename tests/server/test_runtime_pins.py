@@ -251,5 +251,5 @@ async def test_an_account_changed_while_the_human_reads_voids_the_approval_and_i
     assert result.is_error and body["error"] == "not_confirmed", body
     assert body["message"].startswith("Account 'live' changed in the accounts file while the approval was pending.")
     assert writes(world) == []
-    intent, outcome = journal(world)[-2:]
+    intent = journal(world)[-2]
     assert intent["policy"]["reason"] == "approval_invalid" and intent["policy"]["channel"] == "form"

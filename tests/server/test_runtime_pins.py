@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import pytest
 from binance_spot_mcp import __version__
+from binance_spot_mcp.approval.card import CARD_URI
 from binance_spot_mcp.catalog.endpoints import load_catalog
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.results import narrowing_hint
@@ -22,7 +23,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import ElicitResult
 
-from tests.approval_support import Human
+from tests.approval_support import Human, host, runtime_for
 from tests.e2e_support import (
     loopback_environ,
     memory_client,
@@ -253,3 +254,14 @@ async def test_an_account_changed_while_the_human_reads_voids_the_approval_and_i
     assert writes(world) == []
     intent = journal(world)[-2]
     assert intent["policy"]["reason"] == "approval_invalid" and intent["policy"]["channel"] == "form"
+
+
+async def test_mcp_apps_hosts_get_the_card_on_account_tools_that_change_state_only(world, monkeypatch):
+    runtime = runtime_for(world)
+    try:
+        async with host(runtime, "apps", "legacy", None, monkeypatch) as client:
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+    finally:
+        await runtime.aclose()
+    assert tools["add_account"].meta["ui"]["resourceUri"] == CARD_URI
+    assert "ui" not in (tools["list_accounts"].meta or {})

@@ -209,10 +209,15 @@ class AccountStore:
         return f"Accounts: {listed}."
 
 
+def _others_with_key(account: Account, accounts: Mapping[str, Account]) -> list[Account]:
+    """The other entries that use ``account``'s API key (the same Binance account)."""
+    return [o for o in accounts.values() if o.api_key == account.api_key and o.name != account.name]
+
+
 def _sharing(account: Account, accounts: Mapping[str, Account]) -> list[tuple[str, Rules]]:
     """The rules of the other entries that use ``account``'s API key: the rules follow the
     Binance account (the key), not the entry's name, so every entry for one key gets them all."""
-    return [(o.name, o.rules) for o in accounts.values() if o.api_key == account.api_key and o.name != account.name]
+    return [(o.name, o.rules) for o in _others_with_key(account, accounts)]
 
 
 def _shared_field_problems(
@@ -221,7 +226,7 @@ def _shared_field_problems(
     """The unknown-field problems of every entry using ``account``'s API key (its own first): a
     misspelt line may be a missing rule, and the rules follow the key, so all those entries refuse.
     So do they while an entry for the key cannot be read at all: its rules are unknown."""
-    same_key = [account, *(o for o in accounts.values() if o.api_key == account.api_key and o.name != account.name)]
+    same_key = [account, *_others_with_key(account, accounts)]
     unreadable = tuple(
         f"account '{b.name}' uses the same API key and cannot be read, so its rules are unknown (fix or remove it)"
         for b in broken.values() if b.api_key and b.api_key == account.api_key

@@ -381,16 +381,16 @@ async def test_callers_at_once_share_one_set_up_and_a_later_one_starts_anew() ->
     assert len(socket.sent(SUBSCRIBE)) == 3
 
 
-async def test_no_connection_is_an_exchange_error_that_says_why(caplog: Any) -> None:
+async def test_no_connection_is_a_transport_error_that_says_why(caplog: Any) -> None:
     user, socket = _user(FakeSocket(ready=False))
     socket.last_error = "connection refused"
-    with pytest.raises(ExchangeError) as raised:
+    with pytest.raises(TransportError) as raised:
         await user.ensure(_account(), timeout_s=BOUND_S)
-    assert raised.value.msg == f"could not open the WebSocket API at {URL} (connection refused)"
-    assert raised.value.hint == "Events are unavailable; REST tools still work." and raised.value.status == 0
+    assert raised.value.message == f"could not connect to 127.0.0.1:9: connection refused ({URL})"
+    assert raised.value.hint == "Events are unavailable; REST tools still work." and raised.value.sent is False
     assert socket.requests == [] and socket.waits == [user_module.CONNECT_WAIT_S]
     socket.last_error = ""
-    with pytest.raises(ExchangeError, match=r"\(timeout\)"):
+    with pytest.raises(TransportError, match=r"127\.0\.0\.1:9: timeout"):
         await user.ensure(_account(), timeout_s=BOUND_S)
 
 

@@ -40,6 +40,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from binance_spot_mcp.errors import ExchangeError, TransportError
 from binance_spot_mcp.redact import MASK, mask_api_key
@@ -97,6 +98,13 @@ def describe_failure(exc: BaseException) -> str:
     if isinstance(exc, ExchangeError):
         return f"{type(exc).__name__} (code {exc.code}): {exc.msg[:200]}"
     return type(exc).__name__
+
+
+def connection_failed(url: str, reason: str, *, hint: str) -> TransportError:
+    """The error for a WebSocket that could not be opened: it names the host and the reason, and
+    says nothing reached Binance (it is not a Binance rejection)."""
+    host = urlsplit(url).netloc or url
+    return TransportError(f"could not connect to {host}: {reason or 'timeout'} ({url})", sent=False, hint=hint)
 
 
 def scrub(value: Any, forms: dict[str, str]) -> Any:
@@ -233,6 +241,13 @@ class ReconnectingSocket:
                 return False
         return True
 
+    @staticmethod
+    def failure_reason(exc: BaseException) -> str:
+        """Why a connect attempt failed: the error's type, and for an operating-system error (no
+        such host, refused) the system's own words; no other text of it (it may quote a request)."""
+        words = exc.strerror if isinstance(exc, OSError) and isinstance(exc.strerror, str) else ""
+        return f"{type(exc).__name__}: {words}" if words else type(exc).__name__
+
     def _signal_progress(self) -> None:
         self._progress.set()
         self._progress = asyncio.Event()
@@ -320,7 +335,7 @@ class ReconnectingSocket:
                 logger.warning("WebSocket %s: %s", self.url, self.last_error)
                 self._failed_attempts += 1
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ConnectionClosed, NotConnected) as exc:
-                self.last_error = f"{type(exc).__name__}"
+                self.last_error = self.failure_reason(exc)
                 logger.info("WebSocket %s: %s", self.url, self.last_error)
                 if not self.ready.is_set():
                     self._failed_attempts += 1

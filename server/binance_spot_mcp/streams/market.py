@@ -29,7 +29,7 @@ from typing import Any
 from binance_spot_mcp.errors import ExchangeError, PolicyError
 from binance_spot_mcp.results import dumps
 from binance_spot_mcp.streams.buffers import Subscription
-from binance_spot_mcp.streams.connection import ReconnectingSocket
+from binance_spot_mcp.streams.connection import ReconnectingSocket, connection_failed
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +78,9 @@ class MarketStreams:
         try:
             self._socket.start()
             if not await self._socket.wait_ready(CONNECT_WAIT_S):
-                raise ExchangeError(
-                    status=0, code=None, msg=f"could not open {self.url} ({self._socket.last_error or 'timeout'})",
-                    hint="Check the network; the stream URL may be blocked. Use REST tools meanwhile.",
+                raise connection_failed(
+                    self.url, self._socket.last_error,
+                    hint="Nothing reached Binance. Check the network; the stream URL may be blocked. Use REST tools meanwhile.",
                 )
             missing = [name for name in new if name not in self._live]
             if missing:

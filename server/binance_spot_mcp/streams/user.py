@@ -36,7 +36,7 @@ from binance_spot_mcp.config import WS_API_PATH, ws_url_problem
 from binance_spot_mcp.errors import ExchangeError, PolicyError, TransportError, hint_for
 from binance_spot_mcp.results import dumps
 from binance_spot_mcp.streams.buffers import Subscription
-from binance_spot_mcp.streams.connection import ReconnectingSocket
+from binance_spot_mcp.streams.connection import ReconnectingSocket, connection_failed
 
 logger = logging.getLogger(__name__)
 
@@ -279,11 +279,8 @@ class UserStreams:
 
     async def _setup(self, api_key: str) -> None:
         if not await self._socket.wait_ready(CONNECT_WAIT_S):
-            raise ExchangeError(
-                status=0, code=None,
-                msg=f"could not open the WebSocket API at {self.url} ({self._socket.last_error or 'timeout'})",
-                hint="Events are unavailable; REST tools still work.",
-            )
+            raise connection_failed(self.url, self._socket.last_error,
+                                    hint="Events are unavailable; REST tools still work.")
         if api_key not in self._subscribed:
             await self._subscribe(api_key)
 

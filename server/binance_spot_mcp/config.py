@@ -9,7 +9,7 @@ import difflib
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -50,6 +50,12 @@ _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 
 MAINNET, TESTNET, DEMO = "mainnet", "testnet", "demo"
 ENVIRONMENTS = (MAINNET, TESTNET, DEMO)
+# A paper account trades on this computer against live public market data: no key, no money. Its
+# "base URL" is where that data comes from (mainnet's, unless overridden); nothing signed goes there.
+PAPER = "paper"
+ACCOUNT_ENVIRONMENTS = (*ENVIRONMENTS, PAPER)
+PAPER_BASE_URL_ENV = "BINANCE_SPOT_MCP_PAPER_BASE_URL"
+PAPER_STREAM_URL_ENV = "BINANCE_SPOT_MCP_PAPER_STREAM_URL"
 OFFICIAL_BASE_URLS: Mapping[str, str] = {
     MAINNET: "https://api.binance.com",
     TESTNET: "https://testnet.binance.vision",
@@ -174,6 +180,17 @@ def ws_url_problem(url: str, *, path: str = "") -> str | None:
     return "WebSocket URLs must be Binance's own wss:// hosts or a loopback address (127.0.0.1, ::1, localhost)"
 
 
+def _paper_url(env: Mapping[str, str], var: str, default: str, problem_of: Callable[[str], str | None]) -> str:
+    """Where paper accounts read public market data: the variable's URL, else mainnet's (as resolved)."""
+    override = env.get(var, "").strip().rstrip("/")
+    if not override:
+        return default
+    problem = problem_of(override)
+    if problem:
+        raise ConfigError(f"{var}: {problem}")
+    return override
+
+
 def base_url_problem(url: str) -> str | None:
     """Why ``url`` may not receive API keys, or None when it may (invariant 3)."""
     try:
@@ -286,7 +303,7 @@ class Settings:
     tools_file: Path
     tools_file_explicit: bool = False
     env_credentials: tuple[EnvCredential, ...] = ()
-    base_urls: Mapping[str, str] = field(default_factory=lambda: dict(OFFICIAL_BASE_URLS))
+    base_urls: Mapping[str, str] = field(default_factory=lambda: {**OFFICIAL_BASE_URLS, PAPER: OFFICIAL_BASE_URLS[MAINNET]})
     http_timeout_s: float = DEFAULT_HTTP_TIMEOUT_S
     max_result_chars: int = DEFAULT_MAX_RESULT_CHARS
     log_level: str = "WARNING"
@@ -313,7 +330,7 @@ class Settings:
     # Kill switch: off by --trading off / $BINANCE_SPOT_MCP_TRADING=off, or while halt_file exists.
     trading_off: str | None = None  # None: on; else what turned it off
     halt_file: Path | None = None  # None: next to the journal
-    stream_urls: Mapping[str, str] = field(default_factory=lambda: dict(OFFICIAL_STREAM_URLS))
+    stream_urls: Mapping[str, str] = field(default_factory=lambda: {**OFFICIAL_STREAM_URLS, PAPER: OFFICIAL_STREAM_URLS[MAINNET]})
     ws_api_urls: Mapping[str, str] = field(default_factory=lambda: dict(OFFICIAL_WS_API_URLS))
     # A stream subscription (or user data stream) nobody used for this long is closed.
     stream_idle_s: float = DEFAULT_STREAM_IDLE_S
@@ -397,6 +414,7 @@ def load_settings(
             if problem:
                 raise ConfigError(f"{var}: {problem}")
             base_urls[environment] = override
+    base_urls[PAPER] = _paper_url(env, PAPER_BASE_URL_ENV, base_urls[MAINNET], base_url_problem)
 
     stream_urls, ws_api_urls = dict(OFFICIAL_STREAM_URLS), dict(OFFICIAL_WS_API_URLS)
     for urls, variables, url_path in ((stream_urls, STREAM_URL_ENV, ""), (ws_api_urls, WS_API_URL_ENV, WS_API_PATH)):
@@ -407,6 +425,7 @@ def load_settings(
                 if problem:
                     raise ConfigError(f"{var}: {problem}")
                 urls[environment] = override
+    stream_urls[PAPER] = _paper_url(env, PAPER_STREAM_URL_ENV, stream_urls[MAINNET], lambda url: ws_url_problem(url, path=""))
 
     stream_idle_s = DEFAULT_STREAM_IDLE_S
     raw_idle = env.get(STREAM_IDLE_ENV, "").strip()

@@ -31,23 +31,44 @@ Reading the file, and re-reading it when it changes, is ``store``'s job.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from binance_spot_mcp.accounts.model import (
+    Account,
+    AccountSet,
+    BrokenAccount,
+    fingerprint,
+)
 from binance_spot_mcp.config import (
-    ENVIRONMENTS,
+    ACCOUNT_ENVIRONMENTS,
     MAINNET,
+    PAPER,
     TESTNET,
     base_url_problem,
-    destination_environment,
     environment_conflict,
 )
-from binance_spot_mcp.exchange.signing import HmacSigner, KeyLoadError, Signer, signer_from_key_file
-from binance_spot_mcp.policy import POLICY_FIELDS, Policy, Rules, effective_policy, parse_rules
-from binance_spot_mcp.redact import Redactor, looks_like_key_material, mask_api_key, mask_secret
+from binance_spot_mcp.exchange.signing import (
+    HmacSigner,
+    KeyLoadError,
+    Signer,
+    signer_from_key_file,
+)
+from binance_spot_mcp.paper.settings import (
+    PaperSettings,
+    PaperSigner,
+    parse_balances,
+    parse_commission,
+)
+from binance_spot_mcp.policy import (
+    POLICY_FIELDS,
+    Rules,
+    effective_policy,
+    parse_rules,
+)
+from binance_spot_mcp.redact import Redactor, looks_like_key_material, mask_secret
 
 SECTION_TITLE = "binance accounts"
 DEFAULT_ACCOUNT = "main"
@@ -66,6 +87,8 @@ _FIELDS = {
     "base url": "base_url",
     "chat confirm": "chat_confirm",
     "description": "description",
+    "paper balances": "paper_balances",
+    "paper commission": "paper_commission",
     **POLICY_FIELDS,  # Max Order Value, Max Daily Value, Allowed/Denied Symbols, Dry Run, Confirm
 }
 KNOWN_FIELDS = frozenset(_FIELDS)  # lower case
@@ -87,105 +110,6 @@ def unknown_field_problem(where: str, number: int, label: str) -> str:
     else:
         guess = "known fields: " + ", ".join(sorted(field_label(k) for k in _FIELDS))
     return f"{where} line {number}: unknown field '{label}' ({guess})"
-
-
-def fingerprint(*parts: bytes | str) -> str:
-    """A short, one-way digest of key material: tells keys apart without revealing them."""
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part.encode("utf-8") if isinstance(part, str) else part)
-        digest.update(b"\x00")
-    return digest.hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class Account:
-    """A usable account. Secrets stay inside ``signer``; ``repr`` shows masked values only."""
-
-    name: str
-    environment: str
-    api_key: str = field(repr=False)
-    signer: Signer = field(repr=False)
-    base_url: str = ""
-    description: str = ""
-    source: str = ""
-    secret_display: str = field(default="", repr=False)
-    key_file: Path | None = None  # the PEM an RSA/Ed25519 account signs with; None for HMAC
-    # One-way digest of the signing material (HMAC secret, or the PEM file's bytes): an approval is
-    # bound to it, so a key swapped in TOOLS.md after the preview voids the approval.
-    signer_fingerprint: str = field(default="", repr=False)
-    chat_confirm: bool = False  # this account opted in to CONFIRM typed in the chat
-    rules: Rules = Rules()  # the account's own guard-rail lines in TOOLS.md
-    policy: Policy = Policy()  # the rules in force: these and the server's, the stricter winning
-    # Lines of the account's block the reader did not understand (a misspelt 'Allowed Symbol'):
-    # a rule may be missing, so the guard refuses every state-changing request while any is here.
-    field_problems: tuple[str, ...] = ()
-
-    @property
-    def signing(self) -> str:
-        return self.signer.kind
-
-    @property
-    def api_key_fingerprint(self) -> str:
-        return fingerprint(self.api_key)
-
-    @property
-    def destination(self) -> str:
-        """Where requests go: the base URL's environment for a Binance host, the label for loopback."""
-        return destination_environment(self.base_url) or self.environment
-
-    def binding(self) -> dict[str, str]:
-        """What an approval of a request from this account is bound to (see approvals.request_digest)."""
-        return {
-            "account": self.name,
-            "environment": self.environment,
-            "destination": self.destination,
-            "base_url": self.base_url,
-            "api_key_fingerprint": self.api_key_fingerprint,
-            "signer_kind": self.signing,
-            "signer_fingerprint": self.signer_fingerprint,
-        }
-
-    @property
-    def is_mainnet(self) -> bool:
-        """True when a request from this account can touch real money (label or destination)."""
-        return MAINNET in (self.environment, self.destination)
-
-    @property
-    def masked_api_key(self) -> str:
-        return mask_api_key(self.api_key)
-
-    def __repr__(self) -> str:
-        return (
-            f"Account(name={self.name!r}, environment={self.environment!r}, "
-            f"api_key={self.masked_api_key!r}, signing={self.signing!r})"
-        )
-
-
-@dataclass(frozen=True)
-class BrokenAccount:
-    name: str
-    problem: str
-    # its API Key line, if any: its rules could not be read, so entries sharing the key refuse
-    # changes and add_account over MCP refuses the key (``store``, ``tools``)
-    api_key: str = field(default="", repr=False)
-
-
-@dataclass
-class AccountSet:
-    """What one reading of the sources produced."""
-
-    accounts: dict[str, Account] = field(default_factory=dict)
-    broken: dict[str, BrokenAccount] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-    mode_problem: str | None = None  # also in ``problems``: TOOLS.md was refused for its owner or mode
-    # TOOLS.md exists (or was named) but was not read: why, and how to fix it. Every account tool
-    # says so rather than "no account named ..." (``AccountStore.resolve``, ``list_accounts``).
-    file_problem: str | None = None
-    file_fix: str | None = None
-
-    def names(self) -> list[str]:
-        return list(self.accounts)
 
 
 @dataclass
@@ -332,9 +256,9 @@ def _environment(draft: _Draft, where: str) -> str:
     environment = None
     if env_value:
         environment = env_value[0].lower()
-        if environment not in ENVIRONMENTS:
+        if environment not in ACCOUNT_ENVIRONMENTS:
             raise ValueError(
-                f"{where} line {env_value[1]}: Environment must be mainnet, testnet or demo"
+                f"{where} line {env_value[1]}: Environment must be mainnet, testnet, demo or paper"
             )
     if testnet_value:
         flag = testnet_value[0].lower()
@@ -348,7 +272,7 @@ def _environment(draft: _Draft, where: str) -> str:
         environment = from_flag
     if environment is None:
         raise ValueError(
-            f"{where} line {draft.line}: account '{draft.name}' has no 'Environment: mainnet|testnet|demo' line"
+            f"{where} line {draft.line}: account '{draft.name}' has no 'Environment: mainnet|testnet|demo|paper' line"
         )
     return environment
 
@@ -357,6 +281,8 @@ def _build(
     draft: _Draft, where: str, base_dir: Path, base_urls: Mapping[str, str], redactor: Redactor, allow_readable: bool
 ) -> Account:
     """The account, or ValueError naming every problem found in its block (joined by '; ')."""
+    if draft.fields.get("environment", ("", 0))[0].lower() == PAPER:
+        return _build_paper(draft, where, base_urls)
     problems = list(draft.problems)
     if draft.bad_name:
         problems.append(
@@ -444,6 +370,61 @@ def _build(
         rules=rules,
         policy=effective_policy(Rules(), rules),
         field_problems=tuple(draft.unknown),
+    )
+
+
+_KEY_FIELDS = ("api_key", "secret", "key_file", "passphrase", "testnet", "chat_confirm")
+
+
+def _build_paper(draft: _Draft, where: str, base_urls: Mapping[str, str]) -> Account:
+    """A paper account: no key and no secret (it never signs), balances and commission of its own."""
+    problems = list(draft.problems)
+    if draft.bad_name:
+        problems.append(f"{where} line {draft.line}: an account name is {NAME_RULE}; this heading is not one")
+    for key in _KEY_FIELDS:
+        if key in draft.fields:
+            problems.append(f"{where} line {draft.fields[key][1]}: a paper account takes no '{field_label(_label_of(key))}' "
+                            "(it trades on this computer and never signs a request); remove the line")
+    rules, settings = Rules(), PaperSettings()
+    try:
+        rules = parse_rules(draft.fields, where)
+    except ValueError as exc:
+        problems.append(str(exc))
+    for key, parse in (("paper_balances", parse_balances), ("paper_commission", parse_commission)):
+        if key in draft.fields:
+            value, number = draft.fields[key]
+            try:
+                parsed = parse(value)
+            except ValueError as exc:
+                problems.append(f"{where} line {number}: {field_label(_label_of(key))}: {exc}")
+                continue
+            settings = replace(settings, balances=parsed) if key == "paper_balances" else replace(
+                settings, maker_rate=parsed[0], taker_rate=parsed[1])
+    base_url = base_urls[PAPER]
+    if "base_url" in draft.fields:
+        value, number = draft.fields["base_url"]
+        base_url = value.rstrip("/")
+        problem = base_url_problem(base_url)
+        if problem:
+            problems.append(f"{where} line {number}: Base URL (where market data comes from) refused: {problem}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return paper_account(draft.name, base_url, settings, rules=rules, description=draft.fields.get("description", ("", 0))[0],
+                         source=f"{where} line {draft.line}", field_problems=tuple(draft.unknown))
+
+
+def _label_of(key: str) -> str:
+    return next(label for label, name in _FIELDS.items() if name == key)
+
+
+def paper_account(name: str, base_url: str, settings: PaperSettings | None = None, *, rules: Rules = Rules(),
+                  description: str = "", source: str = "", field_problems: tuple[str, ...] = ()) -> Account:
+    """A paper account's ``Account``: its signer signs nothing, its 'key' is a name, not a secret."""
+    return Account(
+        name=name, environment=PAPER, api_key=f"paper:{name}", signer=PaperSigner(), base_url=base_url,
+        description=description, source=source, secret_display="none (paper account)",
+        signer_fingerprint=fingerprint("paper", name), rules=rules, policy=effective_policy(Rules(), rules),
+        field_problems=field_problems, paper=settings or PaperSettings(),
     )
 
 

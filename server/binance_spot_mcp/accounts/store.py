@@ -24,10 +24,12 @@ from binance_spot_mcp.accounts.reading import (
     AccountSet,
     BrokenAccount,
     fingerprint,
+    paper_account,
     parse_accounts,
 )
 from binance_spot_mcp.config import (
     MAINNET,
+    PAPER,
     Settings,
 )
 from binance_spot_mcp.errors import AccountError
@@ -45,6 +47,9 @@ from binance_spot_mcp.safe_files import (
 )
 
 logger = logging.getLogger(__name__)
+BUILTIN_PAPER = "paper"
+BUILTIN_SOURCE = "built in (no TOOLS.md)"
+BUILTIN_DESCRIPTION = "paper trading on live prices: no key, no real money"
 
 
 class AccountStore:
@@ -97,9 +102,11 @@ class AccountStore:
         where = self.path.name
         result = AccountSet()
         allow_readable = self._settings.insecure_permissions
+        no_file = False
         try:
             data = read_file(self.path, limit=MAX_TOOLS_FILE_BYTES, what="accounts file", allow_readable=allow_readable)
         except UnsafeFile as exc:
+            no_file = exc.reason == MISSING and not self._settings.tools_file_explicit
             if exc.reason != MISSING or self._settings.tools_file_explicit:
                 problem = f"{exc.message}; no account from it is used" if exc.reason != MISSING else exc.message
                 if exc.hint:
@@ -139,6 +146,11 @@ class AccountStore:
                 secret_display=mask_secret(credential.secret),
                 signer_fingerprint=fingerprint(HmacSigner.kind, credential.secret),
             )
+        if no_file and BUILTIN_PAPER not in result.accounts:
+            # Nothing configured: a paper account is there, so the first run can trade with no key.
+            result.accounts[BUILTIN_PAPER] = paper_account(
+                BUILTIN_PAPER, self._settings.base_urls[PAPER], description=BUILTIN_DESCRIPTION, source=BUILTIN_SOURCE
+            )
         server_rules = self._settings.policy_rules
         result.accounts = {
             name: replace(account, policy=effective_policy(server_rules, account.rules, _sharing(account, result.accounts)),
@@ -176,6 +188,9 @@ class AccountStore:
             )
         if len(current.accounts) == 1:
             return next(iter(current.accounts.values()))
+        configured = [a for a in current.accounts.values() if a.source != BUILTIN_SOURCE]
+        if len(configured) == 1:  # keys from the environment come before the built-in paper account
+            return configured[0]
         if not current.accounts:
             raise AccountError(
                 "no account is configured for signed endpoints",

@@ -84,6 +84,7 @@ from binance_spot_mcp.exchange.order_legs import ORDER_TOOLS
 from binance_spot_mcp.guard.enforce import Guard
 from binance_spot_mcp.guard.safety import SAFETY_STATUS, describe_channel, safety_status
 from binance_spot_mcp.journal import NOT_APPROVED, Journal
+from binance_spot_mcp.paper.routing import PaperRoutingClient
 from binance_spot_mcp.policy import requires_approval
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import failure, json_result, narrowing_hint, success
@@ -143,8 +144,9 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.accounts = AccountStore(self.settings, self.redactor)
-        self.client = BinanceClient(
-            skill_version=self.catalog.version, timeout_s=self.settings.http_timeout_s, transport=self.transport
+        self.client = PaperRoutingClient(  # a paper account's requests never leave this computer
+            catalog=self.catalog, state_dir=self.settings.journal_file.parent,
+            skill_version=self.catalog.version, timeout_s=self.settings.http_timeout_s, transport=self.transport,
         )
         self.selection = Selection(self.settings.toolsets, self.settings.read_only)
         self.tools = offered_tools(self.catalog, self.selection)

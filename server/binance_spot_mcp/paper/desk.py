@@ -1,0 +1,250 @@
+"""The paper desk: answers a paper account's signed endpoints on this computer, in Binance's shapes.
+
+``PaperDesk.handle`` is called instead of sending a signed request (``routing``). Every call first
+catches the account's resting orders up with the market (``Placer.catch_up``), so what a call
+reports is as of now. What paper cannot simulate honestly is refused by name.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from binance_spot_mcp.catalog.endpoints import Endpoint
+from binance_spot_mcp.errors import ExchangeError, hint_for
+from binance_spot_mcp.paper import views
+from binance_spot_mcp.paper.ledger import Ledger, OrderRow
+from binance_spot_mcp.paper.market import MarketData, PublicRead
+from binance_spot_mcp.paper.placing import (
+    PaperAccount,
+    Placer,
+    new_client_id,
+    settings_of,
+)
+from binance_spot_mcp.store import Store
+
+NOT_SIMULATED = {
+    "place_sor_order": "smart order routing (SOR)",
+    "test_sor_order": "smart order routing (SOR)",
+    "place_oco_deprecated": "the deprecated OCO endpoint (use place_order_list_oco)",
+    "place_order_list_oto": "an OTO order list",
+    "place_order_list_otoco": "an OTOCO order list",
+    "place_order_list_opo": "an OPO order list",
+    "place_order_list_opoco": "an OPOCO order list",
+    "get_allocations": "SOR allocations",
+    "get_my_filters": "account filters",
+}
+MAX_TRADES = 1000
+
+
+class PaperDesk:
+    def __init__(self, store: Store, public: PublicRead, *, clock_ms: Callable[[], int] | None = None) -> None:
+        self.ledger = Ledger(store)
+        self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
+        self.market = MarketData(public)
+        self.placer = Placer(self.ledger, self.market, self.clock_ms)
+
+    async def handle(self, endpoint: Endpoint, params: Sequence[tuple[str, str]], account: PaperAccount) -> Any:
+        tool = endpoint.tool
+        if tool in NOT_SIMULATED:
+            raise views.not_on_paper(NOT_SIMULATED[tool])
+        p = dict(params)
+        handler = getattr(self, f"_{tool}", None)
+        if handler is None:
+            raise views.not_on_paper(tool)
+        await self._ensure(account)
+        if tool not in ("place_order", "test_order"):
+            await self.placer.catch_up(account, only=p.get("symbol"))
+        return await handler(tool, account, p)
+
+    async def _ensure(self, account: PaperAccount) -> None:
+        settings = settings_of(account)
+
+        def ensure() -> None:
+            with self.ledger.store.write() as db:
+                self.ledger.ensure_account(db, account.name, settings.balances, self.clock_ms())
+
+        await self.ledger.store.run(ensure)
+
+    async def _read(self, fn: Callable[[Any], Any]) -> Any:
+        def run() -> Any:
+            with self.ledger.store.read() as db:
+                return fn(db)
+
+        return await self.ledger.store.run(run)
+
+    async def _write(self, fn: Callable[[Any], Any]) -> Any:
+        def run() -> Any:
+            with self.ledger.store.write() as db:
+                return fn(db)
+
+        return await self.ledger.store.run(run)
+
+    # ------------------------------------------------------------------ orders
+    async def _place_order(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
+        return await self.placer.place(tool, account, p)
+
+    async def _test_order(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
+        await self.placer.validate(tool, account, p)
+        if p.get("computeCommissionRates") == "true":
+            s = settings_of(account)
+            zero = views.commission_block(Decimal(0), Decimal(0))
+            return {"standardCommissionForOrder": {"maker": views.d8(s.maker_rate), "taker": views.d8(s.taker_rate)},
+                    "taxCommissionForOrder": {"maker": zero["maker"], "taker": zero["taker"]},
+                    "discount": {"enabledForAccount": False, "enabledForSymbol": False, "discountAsset": "BNB",
+                                 "discount": views.d8(Decimal(0))}}
+        return {}
+
+    def _find(self, db: Any, tool: str, account: PaperAccount, p: Mapping[str, str], *, missing: tuple[int, str]) -> OrderRow:
+        if "orderId" not in p and "origClientOrderId" not in p:
+            raise views.bad_param(tool, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+        order = self.ledger.find_order(db, account.name, p["symbol"],
+                                       order_id=int(p["orderId"]) if "orderId" in p else None,
+                                       client_order_id=p.get("origClientOrderId"))
+        if order is None or ("origClientOrderId" in p and order.client_order_id != p["origClientOrderId"]):
+            raise views.rejected(missing, tool)
+        return order
+
+    async def _get_order(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
+        return views.order_view(await self._read(lambda db: self._find(db, tool, account, p, missing=views.NO_SUCH_ORDER)))
+
+    async def _get_open_orders(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
+        rows = await self._read(lambda db: self.ledger.orders(db, account.name, symbol=p.get("symbol"), open_only=True))
+        return [views.order_view(o) for o in rows]
+
+    async def _get_all_orders(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
+        rows = await self._read(lambda db: self.ledger.orders(db, account.name, symbol=p["symbol"]))
+        if "orderId" in p:
+            rows = [o for o in rows if o.order_id >= int(p["orderId"])]
+        rows = [o for o in rows if int(p.get("startTime", 0)) <= o.time_ms <= int(p.get("endTime", 1 << 62))]
+        limit = min(int(p.get("limit", 500)), 1000)
+        return [views.order_view(o) for o in (rows[:limit] if "orderId" in p else rows[-limit:])]
+
+    def _cancel(self, db: Any, order: OrderRow, status: str = "CANCELED") -> None:
+        order.status = status
+        order.update_ms = self.clock_ms()
+        self.placer.release(db, order)
+        self.ledger.update_order(db, order)
+
+    async def _cancel_order(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
+        def cancel(db: Any) -> OrderRow:
+            order = self._find(db, tool, account, p, missing=views.UNKNOWN_ORDER)
+            if not order.is_open:
+                raise views.rejected(views.UNKNOWN_ORDER, tool)
+            self._cancel(db, order)
+            return order
+
+        order = await self._write(cancel)
+        return views.cancel_view(order, p.get("newClientOrderId") or new_client_id(), self.clock_ms())
+
+    async def _cancel_open_orders(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
+        def cancel(db: Any) -> list[OrderRow]:
+            orders = self.ledger.orders(db, account.name, symbol=p["symbol"], open_only=True)
+            if not orders:
+                raise views.rejected((-2011, "Unknown order sent."), tool)
+            for order in orders:
+                self._cancel(db, order)
+            return orders
+
+        now = self.clock_ms()
+        return [views.cancel_view(o, new_client_id(), now) for o in await self._write(cancel)]
+
+    async def _cancel_replace_order(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
+        mode = p.get("cancelReplaceMode", "STOP_ON_FAILURE")
+        cancel_params = {k: v for k, v in p.items() if k in ("symbol", "cancelOrderId", "cancelOrigClientOrderId")}
+        cancel_params = {"symbol": p["symbol"], **({"orderId": cancel_params["cancelOrderId"]} if "cancelOrderId" in cancel_params else {}),
+                         **({"origClientOrderId": cancel_params["cancelOrigClientOrderId"]} if "cancelOrigClientOrderId" in cancel_params else {})}
+        new_params = {k: v for k, v in p.items() if k not in ("cancelReplaceMode", "cancelOrderId", "cancelOrigClientOrderId",
+                                                              "cancelNewClientOrderId", "cancelRestrictions", "orderRateLimitExceededMode")}
+        cancel_result: Any
+        try:
+            cancel_result = await self._cancel_order("cancel_order", account, {**cancel_params, **({"newClientOrderId": p["cancelNewClientOrderId"]} if "cancelNewClientOrderId" in p else {})})
+            cancel_ok = True
+        except ExchangeError as exc:  # reported in Binance's shape
+            cancel_ok, cancel_result = False, {"code": exc.code, "msg": exc.msg}
+            if mode == "STOP_ON_FAILURE":
+                raise _cancel_replace_error(tool, cancel_result, {"code": -2021, "msg": "Order cancel-replace failed."}, "FAILURE", "NOT_ATTEMPTED") from None
+        try:
+            new_result = await self.placer.place("place_order", account, new_params)
+            new_ok = True
+        except ExchangeError as exc:
+            new_ok, new_result = False, {"code": exc.code, "msg": exc.msg}
+        if cancel_ok and new_ok:
+            return {"cancelResult": "SUCCESS", "newOrderResult": "SUCCESS", "cancelResponse": cancel_result,
+                    "newOrderResponse": new_result, "environment": views.ENVIRONMENT}
+        raise _cancel_replace_error(tool, cancel_result, new_result, "SUCCESS" if cancel_ok else "FAILURE",
+                                    "SUCCESS" if new_ok else "FAILURE")
+
+    async def _amend_order_keep_priority(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
+        new_qty = Decimal(p["newQty"])
+
+        def amend(db: Any) -> OrderRow:
+            order = self._find(db, tool, account, p, missing=views.UNKNOWN_ORDER)
+            if not order.is_open:
+                raise views.rejected(views.UNKNOWN_ORDER, tool)
+            if new_qty <= 0 or new_qty >= order.orig_qty:
+                raise views.bad_param(tool, "newQty must be greater than 0 and less than the order's quantity.")
+            if new_qty <= order.executed_qty:
+                order.orig_qty = order.executed_qty
+                self._cancel(db, order, "FILLED")
+                return order
+            freed = order.orig_qty - new_qty
+            amount = freed if order.side == "SELL" else freed * (order.price or order.stop_price)
+            amount = min(amount, order.locked_left)
+            self.ledger.move(db, account.name, order.locked_asset, free=amount, locked=-amount)
+            order.locked_left -= amount
+            order.orig_qty = new_qty
+            order.update_ms = self.clock_ms()
+            if "newClientOrderId" in p:
+                order.client_order_id = p["newClientOrderId"]
+            self.ledger.update_order(db, order)
+            return order
+
+        order = await self._write(amend)
+        return {"transactTime": self.clock_ms(), "executionId": order.order_id, "amendedOrder": views.order_view(order),
+                "environment": views.ENVIRONMENT}
+
+    # ------------------------------------------------------------------ account
+    async def _get_account(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
+        s = settings_of(account)
+        balances = await self._read(lambda db: self.ledger.balances(db, account.name))
+        return views.account_view(balances, s.maker_rate, s.taker_rate, self.clock_ms(), p.get("omitZeroBalances") == "true")
+
+    async def _get_commission_rates(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
+        await self.market.symbol_info(account.base_url, p["symbol"])
+        s = settings_of(account)
+        return views.commission_view(p["symbol"], s.maker_rate, s.taker_rate)
+
+    async def _get_my_trades(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
+        rows = await self._read(lambda db: self.ledger.trades(db, account.name, p["symbol"]))
+        if "orderId" in p:
+            rows = [r for r in rows if r["order_id"] == int(p["orderId"])]
+        if "fromId" in p:
+            rows = [r for r in rows if r["trade_id"] >= int(p["fromId"])]
+        rows = [r for r in rows if int(p.get("startTime", 0)) <= r["time_ms"] <= int(p.get("endTime", 1 << 62))]
+        limit = min(int(p.get("limit", 500)), MAX_TRADES)
+        rows = rows[:limit] if "fromId" in p else rows[-limit:]
+        return [views.trade_view(r) for r in rows]
+
+    async def _get_unfilled_order_count(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
+        return []  # paper orders count against no exchange limit
+
+    async def _get_prevented_matches(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
+        return []  # paper orders never match the account's own orders, so nothing is ever prevented
+
+    async def _get_order_amendments(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
+        await self._read(lambda db: self._find(db, tool, account, p, missing=views.NO_SUCH_ORDER))
+        return []
+
+
+def _cancel_replace_error(tool: str, cancel: Any, new: Any, cancel_result: str, new_result: str) -> ExchangeError:
+    """rest-api.md's table: one side failed -> HTTP 409, -2021; nothing succeeded -> HTTP 400, -2022."""
+    data = {"cancelResult": cancel_result, "newOrderResult": new_result, "cancelResponse": cancel,
+            "newOrderResponse": None if new_result == "NOT_ATTEMPTED" else new}
+    if "SUCCESS" in (cancel_result, new_result):
+        code, msg, status = -2021, "Order cancel-replace partially failed.", 409
+    else:
+        code, msg, status = -2022, "Order cancel-replace failed.", 400
+    return ExchangeError(status=status, code=code, msg=msg, hint=hint_for(status, code, tool), data=data)

@@ -1,0 +1,345 @@
+"""New paper orders and the catch-up that fills resting ones (the fill model is ``matching``'s).
+
+A new order is checked like Binance checks it (the symbol's exchangeInfo filters, then the
+balances), matched against a depth snapshot fetched for it, and written in one transaction that
+re-checks the balances, so two processes can never spend the same balance. Resting orders fill in
+``catch_up``, from the aggregate trades after the last checkpoint, applied exactly once (the
+checkpoint is re-read inside the transaction that moves it).
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+from binance_spot_mcp.errors import ExchangeError, hint_for
+from binance_spot_mcp.exchange.filters import (
+    FilterRejected,
+    check_order,
+    needs_avg_price,
+)
+from binance_spot_mcp.paper import views
+from binance_spot_mcp.paper.ledger import InsufficientBalance, Ledger, OrderRow
+from binance_spot_mcp.paper.market import DEEP_DEPTH, FIRST_DEPTH, MarketData
+from binance_spot_mcp.paper.matching import (
+    BUY,
+    SELL,
+    Fill,
+    Level,
+    Resting,
+    filled,
+    first_trigger,
+    match_trades,
+    stop_triggered,
+    walk_book,
+)
+from binance_spot_mcp.paper.settings import PaperSettings
+
+TAKING = ("MARKET", "LIMIT")
+RESTING = ("LIMIT", "LIMIT_MAKER")
+STOPS = ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
+SUPPORTED_TYPES = (*TAKING, "LIMIT_MAKER", *STOPS)
+UNSUPPORTED_PARAMS = {
+    "trailingDelta": "a trailing stop",
+    "pegPriceType": "a pegged order",
+    "pegOffsetValue": "a pegged order",
+    "pegOffsetType": "a pegged order",
+}
+
+
+class PaperAccount(Protocol):
+    """What the desk needs of an account: its name, market-data source and paper settings."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def paper(self) -> PaperSettings | None: ...
+
+
+def settings_of(account: PaperAccount) -> PaperSettings:
+    return account.paper or PaperSettings()
+
+
+def _dec(p: Mapping[str, str], name: str) -> Decimal | None:
+    if name not in p or p[name] == "":
+        return None
+    try:
+        value = Decimal(p[name])
+    except InvalidOperation:
+        raise views.bad_param("place_order", f"Illegal characters found in parameter '{name}'.") from None
+    return value
+
+
+def lot_step(info: Mapping[str, Any], market: bool) -> Decimal:
+    step = Decimal(0)
+    for f in info.get("filters", []):
+        if f.get("filterType") == "LOT_SIZE" or (market and f.get("filterType") == "MARKET_LOT_SIZE"):
+            try:
+                value = Decimal(str(f.get("stepSize", "0")))
+            except InvalidOperation:
+                continue
+            step = max(step, value)
+    return step
+
+
+def new_client_id() -> str:
+    return "paper" + secrets.token_hex(8)
+
+
+class Placer:
+    """Places paper orders and catches resting ones up with the market."""
+
+    def __init__(self, ledger: Ledger, market: MarketData, clock_ms: Callable[[], int]) -> None:
+        self.ledger = ledger
+        self.market = market
+        self.clock_ms = clock_ms
+
+    # ------------------------------------------------------------------ checks before matching
+    async def validate(self, tool: str, account: PaperAccount, p: Mapping[str, str]) -> dict[str, Any]:
+        """The symbol's exchangeInfo entry, once the order passed what Binance checks first."""
+        for name, what in UNSUPPORTED_PARAMS.items():
+            if name in p:
+                raise views.not_on_paper(what)
+        if _dec(p, "icebergQty"):
+            raise views.not_on_paper("an iceberg order")
+        if p.get("type") not in SUPPORTED_TYPES:
+            raise views.not_on_paper(f"order type {p.get('type')}")
+        info = await self.market.symbol_info(account.base_url, p["symbol"])
+        if info.get("status", "TRADING") != "TRADING":
+            raise views.rejected((-1013, "Market is closed."), tool)
+        if p.get("type") not in info.get("orderTypes", SUPPORTED_TYPES):
+            raise views.rejected((-1013, "Order type not supported for this symbol."), tool)
+        avg = await self.market.avg_price(account.base_url, p["symbol"]) if needs_avg_price(tool, p, info) else None
+        try:
+            check_order(tool, p, info, avg_price=avg)
+        except FilterRejected as exc:
+            raise ExchangeError(status=400, code=-1013, msg=f"Filter failure: {exc.filter_type}",
+                                hint=hint_for(400, -1013, tool)) from None
+        return info
+
+    # ------------------------------------------------------------------ placing
+    async def place(self, tool: str, account: PaperAccount, p: Mapping[str, str], *, list_id: int = -1) -> dict[str, Any]:
+        info = await self.validate(tool, account, p)
+        await self.catch_up(account, only=p["symbol"])
+        side, otype = p["side"], p["type"]
+        qty, quote_qty = _dec(p, "quantity"), _dec(p, "quoteOrderQty")
+        price, stop = _dec(p, "price") or Decimal(0), _dec(p, "stopPrice") or Decimal(0)
+        tif = p.get("timeInForce") or ("GTC" if otype in ("LIMIT", "LIMIT_MAKER") or otype.endswith("_LIMIT") else None)
+        fills: list[Fill] = []
+        book_id, own_side = None, []
+        after_trade = 0
+        if otype in TAKING or otype == "LIMIT_MAKER":
+            book_id, bids, asks = await self.market.depth(account.base_url, p["symbol"], FIRST_DEPTH)
+            opposite, own_side = (asks, bids) if side == BUY else (bids, asks)
+            if otype == "LIMIT_MAKER":
+                if opposite and (opposite[0].price <= price if side == BUY else opposite[0].price >= price):
+                    raise views.rejected(views.WOULD_TAKE, tool)
+            else:
+                fills, opposite = await self._walk(account, p, side, opposite, qty, quote_qty,
+                                                   price if otype == "LIMIT" else None, info, book_id)
+                if otype == "LIMIT" and tif == "FOK" and qty is not None and filled(fills)[0] < qty:
+                    fills = []
+        if otype in STOPS:
+            after_trade, last_price = await self.market.last_trade_id(account.base_url, p["symbol"])
+            last_price = last_price or await self.market.last_price(account.base_url, p["symbol"])
+            if last_price is not None and stop_triggered(otype, side, stop, last_price):
+                raise views.rejected(views.WOULD_TRIGGER, tool)
+        done_qty, done_quote = filled(fills)
+        rests = otype in RESTING and tif == "GTC" and qty is not None and done_qty < qty
+        if rests:
+            after_trade, _ = await self.market.last_trade_id(account.base_url, p["symbol"])
+        queue = sum((lvl.qty for lvl in own_side if lvl.price == price), Decimal(0)) if rests else Decimal(0)
+        now = self.clock_ms()
+        if otype == "MARKET" and qty is None:
+            orig_qty = done_qty
+            status = "FILLED" if done_qty > 0 and not self._short(fills, quote_qty, side) else "EXPIRED"
+        else:
+            orig_qty = qty or Decimal(0)
+            if done_qty >= orig_qty and orig_qty > 0:
+                status = "FILLED"
+            elif rests or otype in STOPS:
+                status = "PARTIALLY_FILLED" if done_qty > 0 else "NEW"
+            else:
+                status = "EXPIRED"
+        base, quote = info["baseAsset"], info["quoteAsset"]
+        order = OrderRow(
+            account=account.name, order_id=0, symbol=p["symbol"], client_order_id=p.get("newClientOrderId") or new_client_id(),
+            order_list_id=list_id, side=side, type=otype, time_in_force=tif, price=price, orig_qty=orig_qty,
+            executed_qty=Decimal(0), cum_quote=Decimal(0), orig_quote_qty=quote_qty or Decimal(0), status=status,
+            stop_price=stop, time_ms=now, update_ms=now, working_ms=now, is_working=otype not in STOPS,
+            queue_ahead=queue, after_trade=after_trade, base_asset=base, quote_asset=quote,
+            locked_asset="", locked_left=Decimal(0),
+        )
+        settings = settings_of(account)
+
+        def write() -> tuple[OrderRow, list[tuple[Fill, Decimal, str, int]]]:
+            with self.ledger.store.write() as db:
+                self.ledger.ensure_account(db, account.name, settings.balances, now)
+                for other in self.ledger.orders(db, account.name, symbol=order.symbol, open_only=True):
+                    if other.client_order_id == order.client_order_id:
+                        raise views.rejected(views.DUPLICATE, tool)
+                placed = replace(order, order_id=self.ledger.next_id(db, account.name, "order"))
+                self._check_funds(db, placed, fills, qty, quote_qty, tool)
+                applied = [self._apply_fill(db, placed, f, is_maker=False, rate=settings.taker_rate, now=now) for f in fills]
+                if placed.is_open:
+                    self._lock(db, placed)
+                self.ledger.insert_order(db, placed)
+                return placed, applied
+
+        try:
+            placed, applied = await self.ledger.store.run(write)
+        except InsufficientBalance:
+            raise views.rejected(views.INSUFFICIENT, tool) from None
+        resp_type = p.get("newOrderRespType") or ("FULL" if otype in TAKING else "ACK")
+        return views.placed_view(placed, applied, resp_type, now)
+
+    async def _walk(self, account: PaperAccount, p: Mapping[str, str], side: str, opposite: list[Level],
+                    qty: Decimal | None, quote_qty: Decimal | None, limit: Decimal | None,
+                    info: Mapping[str, Any], book_id: int | None) -> tuple[list[Fill], list[Level]]:
+        step = lot_step(info, market=limit is None)
+        fills = walk_book(side, opposite, quantity=qty, quote_quantity=quote_qty, limit_price=limit, step=step, book_id=book_id)
+        if len(opposite) >= FIRST_DEPTH and len(fills) >= len(opposite):
+            # The order needs more than the first snapshot holds: fetch a deeper one, never invent liquidity.
+            book_id, bids, asks = await self.market.depth(account.base_url, p["symbol"], DEEP_DEPTH)
+            opposite = asks if side == BUY else bids
+            fills = walk_book(side, opposite, quantity=qty, quote_quantity=quote_qty, limit_price=limit, step=step, book_id=book_id)
+        return fills, opposite
+
+    @staticmethod
+    def _short(fills: list[Fill], quote_qty: Decimal | None, side: str) -> bool:
+        """Did a quoteOrderQty walk run out of book? (It stops early only when the levels end.)"""
+        if quote_qty is None or not fills:
+            return True
+        spent = filled(fills)[1]
+        return spent < quote_qty and fills[-1].receipt.get("levelQty") == str(fills[-1].qty)
+
+    def _check_funds(self, db: sqlite3.Connection, order: OrderRow, fills: list[Fill], qty: Decimal | None,
+                     quote_qty: Decimal | None, tool: str) -> None:
+        free = {a: f for a, (f, _) in self.ledger.balances(db, order.account).items()}
+        base_free, quote_free = free.get(order.base_asset, Decimal(0)), free.get(order.quote_asset, Decimal(0))
+        done_qty, done_quote = filled(fills)
+        if order.side == SELL:
+            if base_free < (qty if qty is not None else done_qty):
+                raise InsufficientBalance(order.base_asset)
+            return
+        rest = order.orig_qty - done_qty if order.is_open else Decimal(0)
+        reserve = rest * (order.price or order.stop_price)
+        if quote_free < done_quote + reserve:
+            raise InsufficientBalance(order.quote_asset)
+
+    def _lock(self, db: sqlite3.Connection, order: OrderRow) -> None:
+        """Lock what a resting or waiting order may spend (its remaining quantity, or its value)."""
+        if order.side == SELL:
+            asset, amount = order.base_asset, order.orig_qty - order.executed_qty
+        else:
+            asset, amount = order.quote_asset, (order.orig_qty - order.executed_qty) * (order.price or order.stop_price)
+        self.ledger.move(db, order.account, asset, free=-amount, locked=amount)
+        order.locked_asset, order.locked_left = asset, amount
+
+    def release(self, db: sqlite3.Connection, order: OrderRow) -> None:
+        """Give back what an order that is done (filled, canceled, expired) still holds locked."""
+        if order.locked_left > 0:
+            self.ledger.move(db, order.account, order.locked_asset, free=order.locked_left, locked=-order.locked_left)
+            order.locked_left = Decimal(0)
+
+    def _apply_fill(self, db: sqlite3.Connection, order: OrderRow, fill: Fill, *, is_maker: bool, rate: Decimal,
+                    now: int) -> tuple[Fill, Decimal, str, int]:
+        """Move the balances for one fill, record the trade, advance the order."""
+        quote_amount = fill.price * fill.qty
+        if order.side == BUY:
+            paid_asset, paid, got_asset, got = order.quote_asset, quote_amount, order.base_asset, fill.qty
+        else:
+            paid_asset, paid, got_asset, got = order.base_asset, fill.qty, order.quote_asset, quote_amount
+        fee = got * rate
+        from_locked = min(paid, order.locked_left) if order.locked_asset == paid_asset else Decimal(0)
+        if from_locked:
+            self.ledger.move(db, order.account, paid_asset, locked=-from_locked)
+            order.locked_left -= from_locked
+        if paid - from_locked:
+            self.ledger.move(db, order.account, paid_asset, free=-(paid - from_locked))
+        self.ledger.move(db, order.account, got_asset, free=got - fee)
+        trade_id = self.ledger.next_id(db, order.account, "trade")
+        self.ledger.insert_trade(db, order.account, trade_id, order, price=fill.price, qty=fill.qty, commission=fee,
+                                 commission_asset=got_asset, time_ms=now, is_maker=is_maker, receipt=fill.receipt)
+        order.executed_qty += fill.qty
+        order.cum_quote += quote_amount
+        order.update_ms = now
+        if order.type == "MARKET" and order.orig_quote_qty and order.orig_qty < order.executed_qty:
+            order.orig_qty = order.executed_qty
+        return fill, fee, got_asset, trade_id
+
+    # ------------------------------------------------------------------ catching up
+    async def catch_up(self, account: PaperAccount, only: str | None = None) -> int:
+        """Fill resting and waiting orders from the market's trades since the last checkpoint.
+        Returns the number of fills made."""
+        store = self.ledger.store
+
+        def open_orders() -> dict[str, tuple[list[OrderRow], int | None]]:
+            with store.read() as db:
+                symbols = self.ledger.open_symbols(db, account.name)
+                return {s: (self.ledger.orders(db, account.name, symbol=s, open_only=True), self.ledger.checkpoint(db, account.name, s))
+                        for s in symbols if only is None or s == only}
+
+        made = 0
+        for symbol, (orders, checkpoint) in (await store.run(open_orders)).items():
+            start = checkpoint if checkpoint is not None else min(o.after_trade for o in orders)
+            trades = await self.market.trades_after(account.base_url, symbol, start)
+            if not trades:
+                continue
+            book = None
+            if any(o.type in STOPS and not o.is_working and first_trigger(o.type, o.side, o.stop_price, o.after_trade, trades)
+                   for o in orders):
+                book = await self.market.depth(account.base_url, symbol, FIRST_DEPTH)
+            made += await store.run(lambda s=symbol, t=trades, b=book: self._apply_trades(account, s, t, b))
+        return made
+
+    def _apply_trades(self, account: PaperAccount, symbol: str, trades: list, book: tuple | None) -> int:
+        settings = settings_of(account)
+        now = self.clock_ms()
+        made = 0
+        with self.ledger.store.write() as db:
+            checkpoint = self.ledger.checkpoint(db, account.name, symbol)
+            fresh = [t for t in trades if checkpoint is None or t.id > checkpoint]
+            if not fresh:
+                return 0
+            orders = {o.order_id: o for o in self.ledger.orders(db, account.name, symbol=symbol, open_only=True)}
+            for order in sorted(orders.values(), key=lambda o: o.order_id):
+                if order.type not in STOPS or order.is_working:
+                    continue
+                trigger = first_trigger(order.type, order.side, order.stop_price, order.after_trade, fresh)
+                if trigger is None:
+                    continue
+                order.is_working, order.working_ms, order.after_trade = True, now, trigger.id
+                if order.type in ("STOP_LOSS", "TAKE_PROFIT") and book is not None:
+                    levels = book[2] if order.side == BUY else book[1]
+                    for fill in walk_book(order.side, levels, quantity=order.remaining, book_id=book[0]):
+                        try:
+                            self._apply_fill(db, order, fill, is_maker=False, rate=settings.taker_rate, now=now)
+                        except InsufficientBalance:
+                            break
+                        made += 1
+                    order.status = "FILLED" if order.remaining <= 0 else "EXPIRED"
+                    self.release(db, order)
+            resting = [Resting(o.order_id, o.side, o.price, o.remaining, o.queue_ahead, o.after_trade, o.order_id)
+                       for o in orders.values() if o.is_open and o.is_working and o.type not in ("STOP_LOSS", "TAKE_PROFIT")]
+            for key, fill in match_trades(resting, fresh):
+                order = orders[key]
+                self._apply_fill(db, order, fill, is_maker=True, rate=settings.maker_rate, now=now)
+                made += 1
+                order.status = "FILLED" if order.remaining <= 0 else "PARTIALLY_FILLED"
+                if order.status == "FILLED":
+                    self.release(db, order)
+            for r in resting:
+                orders[r.key].queue_ahead = r.queue_ahead
+            for order in orders.values():
+                self.ledger.update_order(db, order)
+            self.ledger.set_checkpoint(db, account.name, symbol, fresh[-1].id)
+        return made

@@ -37,6 +37,9 @@ class Account:
     maker_rate: Decimal = Decimal("0.001")
     taker_rate: Decimal = Decimal("0.001")
     update_time: int = 0
+    # BNB fee discount (rest-api.md "commissionAsset"): when set, every fill of this account pays
+    # this much BNB as its commission, and what it receives is not reduced.
+    bnb_fee_per_fill: Decimal | None = None
 
     def bal(self, asset: str) -> list[Decimal]:
         """Mutable [free, locked] pair for an asset."""
@@ -187,6 +190,8 @@ class Trade:
     sell_order: Order
     buy_commission: Decimal
     sell_commission: Decimal
+    buy_commission_asset: str = ""  # "" : the asset received (base for the buyer)
+    sell_commission_asset: str = ""  # "" : the asset received (quote for the seller)
 
 
 class Book:

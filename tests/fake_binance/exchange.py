@@ -318,6 +318,18 @@ class Exchange(RateLimits, FaultInjection, OrderValidation, OrderExecution):
         self._next_list_id += 1
         return list_id
 
+    def list_symbol(self, spec: SymbolSpec, *, seed_book: bool = True) -> None:
+        """List one more symbol (its book seeded around ``ref_price`` unless ``seed_book`` is False)."""
+        with self.lock:
+            self.symbols[spec.symbol] = spec
+            self.books[spec.symbol] = Book(spec)
+            self.trades[spec.symbol] = []
+            self.last_price[spec.symbol] = spec.ref_price
+            self._next_order_id[spec.symbol] = 1
+            self._next_trade_id[spec.symbol] = 1
+            if seed_book:
+                self._seed_book(spec)
+
     def new_execution_id(self) -> int:
         """Allocate an amendment executionId."""
         execution_id = self._next_execution_id

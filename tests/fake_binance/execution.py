@@ -146,7 +146,7 @@ class OrderExecution:
         self._next_trade_id[spec.symbol] += 1
         taker_comm = self._settle(taker, spec, qty, quote, taker=True)
         maker_comm = self._settle(maker, spec, qty, quote, taker=False)
-        taker.fills.append(Fill(price, qty, taker_comm, spec.base if taker.side == "BUY" else spec.quote, trade_id))
+        taker.fills.append(Fill(price, qty, taker_comm, _bnb_fee_asset(taker) or (spec.base if taker.side == "BUY" else spec.quote), trade_id))
         for o in (taker, maker):
             o.executed_qty += qty
             o.cum_quote += quote
@@ -159,7 +159,8 @@ class OrderExecution:
         self.trades[spec.symbol].append(Trade(
             trade_id, spec.symbol, price, qty, now, buyer_is_maker=(maker.side == "BUY"), buy_order=buy,
             sell_order=sell, buy_commission=taker_comm if buy is taker else maker_comm,
-            sell_commission=taker_comm if sell is taker else maker_comm))
+            sell_commission=taker_comm if sell is taker else maker_comm,
+            buy_commission_asset=_bnb_fee_asset(buy), sell_commission_asset=_bnb_fee_asset(sell)))
         self.last_price[spec.symbol] = price
         if maker.account is not None:
             self._after_execution(maker, now)
@@ -179,6 +180,10 @@ class OrderExecution:
             account.bal(paid_asset)[0] -= paid
         else:
             consume_locked(order, paid)
+        if account.bnb_fee_per_fill is not None:
+            account.bal("BNB")[0] -= account.bnb_fee_per_fill
+            account.bal(got_asset)[0] += got
+            return account.bnb_fee_per_fill
         commission = (got * rate).quantize(Decimal("0.00000001"))
         account.bal(got_asset)[0] += got - commission
         account.update_time = self.server_time_ms()
@@ -236,3 +241,8 @@ class OrderExecution:
                 self.books[olist.symbol].add(leg)
             else:
                 leg.status = "NEW"
+
+
+def _bnb_fee_asset(order: Order) -> str:
+    """"BNB" when the order's account pays its fees in BNB, else "" (the asset it receives)."""
+    return "BNB" if order.account is not None and order.account.bnb_fee_per_fill is not None else ""

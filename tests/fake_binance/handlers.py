@@ -317,7 +317,8 @@ def my_trades(ex: "Exchange", ctx: "Ctx") -> Any:
                         "orderListId": order.order_list_id, "price": fmt(t.price), "qty": fmt(t.qty),
                         "quoteQty": fmt(t.price * t.qty),
                         "commission": fmt(t.buy_commission if is_buyer else t.sell_commission),
-                        "commissionAsset": spec.base if is_buyer else spec.quote, "time": t.time,
+                        "commissionAsset": (t.buy_commission_asset if is_buyer else t.sell_commission_asset)
+                        or (spec.base if is_buyer else spec.quote), "time": t.time,
                         "isBuyer": is_buyer, "isMaker": is_maker, "isBestMatch": True})
     return out[:limit] if "fromId" in p or "startTime" in p else out[-limit:]
 

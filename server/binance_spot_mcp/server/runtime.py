@@ -86,6 +86,8 @@ from binance_spot_mcp.guard.safety import SAFETY_STATUS, describe_channel, safet
 from binance_spot_mcp.journal import NOT_APPROVED, Journal
 from binance_spot_mcp.paper.routing import PaperRoutingClient
 from binance_spot_mcp.policy import requires_approval
+from binance_spot_mcp.portfolio.tool import NAMES as PORTFOLIO_TOOL_NAMES
+from binance_spot_mcp.portfolio.tool import PortfolioTools, progress_reporter
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import failure, json_result, narrowing_hint, success
 from binance_spot_mcp.server.sending import OrderSender
@@ -136,6 +138,7 @@ class Runtime:
     gate: ApprovalGate = field(init=False, repr=False)
     account_tools: AccountTools = field(init=False, repr=False)
     stream_tools: StreamTools = field(init=False, repr=False)
+    portfolio_tools: PortfolioTools = field(init=False, repr=False)
     journal: Journal = field(init=False)
     filter_cache: ExchangeInfoCache = field(init=False, repr=False)
     guard: Guard = field(init=False, repr=False)
@@ -155,6 +158,10 @@ class Runtime:
         self.account_tools = AccountTools(self.accounts, self.redactor)
         self.stream_tools = StreamTools(self.settings, self.accounts, self.client, self.catalog, self.redactor)
         self.journal = Journal(self.settings.journal_file, redactor=self.redactor)
+        self.portfolio_tools = PortfolioTools(
+            accounts=self.accounts, client=self.client, catalog=self.catalog, redactor=self.redactor,
+            journal=self.journal, state_dir=self.settings.journal_file.parent,  # the desk database's directory
+        )
         self.filter_cache = ExchangeInfoCache()
         self.gate = ApprovalGate(redactor=self.redactor, require_elicitation=self.settings.require_elicitation)
         self.guard = Guard(self.settings, self.accounts, self.journal, self.client, self.catalog, self.filter_cache, self.redactor)
@@ -193,6 +200,9 @@ class Runtime:
             return await self.account_tools.call(name, arguments)
         if endpoint is None and name == SAFETY_STATUS:
             return await self._safety_status(asker or Asker(None, None))
+        if endpoint is None and name in PORTFOLIO_TOOL_NAMES:
+            await self.accounts.refresh()
+            return await self.portfolio_tools.call(name, arguments, progress=progress_reporter(asker.ctx))
         if endpoint is None and name in STREAM_TOOL_NAMES:
             return await self.stream_tools.call(name, arguments, session=asker.session)  # each session's own
         if endpoint is None:

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from binance_spot_mcp.guard.daily import key_identity
+from binance_spot_mcp.guard.daily import counts, key_identity
 from binance_spot_mcp.server import Runtime
 from mcp.types import ElicitResult
 
@@ -142,8 +142,9 @@ async def test_a_lost_reply_is_journaled_on_its_own_entry_with_its_cause(world):
     assert outcome["summary"]["recovered"] == body["outcome"] and outcome["summary"]["orderId"] == body["result"]["orderId"]
 
 
-async def test_a_lost_reply_the_user_data_stream_already_reported_needs_no_look_up(world):
-    asked: list[tuple[str, dict[str, str]]] = []
+def _stream_reports(asked: list[tuple[str, dict[str, str]]], status: str = "PARTIALLY_FILLED"):
+    """An ``on_runtime`` that makes the user data stream report, for 'main', an order (orderId 777,
+    ``status``) under whatever client id is asked: right, wrong or forged, it is the stream's word."""
 
     def stream_saw_it(runtime: Runtime) -> None:
         def order_seen(account: Any, tool: str, arguments: tuple[tuple[str, str], ...]) -> dict[str, Any] | None:
@@ -152,24 +153,95 @@ async def test_a_lost_reply_the_user_data_stream_already_reported_needs_no_look_
             if tool != "get_order" or account.name != "main":
                 return None
             return {"symbol": values["symbol"], "orderId": 777, "clientOrderId": values["origClientOrderId"],
-                    "status": "PARTIALLY_FILLED", "fills": []}
+                    "status": status, "fills": []}
 
         runtime.stream_tools.order_seen = order_seen  # type: ignore[method-assign]
+        runtime.client.read_retry_delays_s = ()  # one look-up is one request
 
+    return stream_saw_it
+
+
+def _gets(world) -> list[Any]:
+    return [r for r in world.exchange.requests_to("/api/v3/order") if r.method == "GET"]
+
+
+async def test_a_lost_reply_the_user_data_stream_reported_is_confirmed_with_get_order(world):
+    """The stream's word (orderId 777, PARTIALLY_FILLED) is checked with one get_order by client id;
+    Binance's answer (the resting order, NEW) is what the model and the journal get, naming both sources."""
+    asked: list[tuple[str, dict[str, str]]] = []
     world.exchange.inject("error_after", path="/api/v3/order", method="POST")
-    async with memory_client(world.tools_file, "legacy", world.base_url, on_runtime=stream_saw_it) as client:
+    async with memory_client(world.tools_file, "legacy", world.base_url, on_runtime=_stream_reports(asked)) as client:
         result = await client.call_tool("place_order", {**SMALL_BUY, "account": "main"})
     body = result_json(result)
-    assert not result.is_error and body["outcome"] == "placed, PARTIALLY_FILLED", body
+    assert not result.is_error and body["outcome"] == "placed, NEW", body
     client_id = body["result"]["clientOrderId"]
     assert client_id.startswith("agent-") and asked == [("get_order", {"symbol": "BTCUSDT", "origClientOrderId": client_id})]
-    assert "user data stream" in body["note"] and client_id in body["note"]
-    assert world.exchange.requests_to("/api/v3/order")[-1].method == "POST"  # no GET look-up
+    assert body["result"]["orderId"] != 777 and body["result"]["status"] == "NEW"
+    assert body["source"] == "user_data_stream" and body["confirmed_by"] == "get_order"
+    assert body["stream_said"] == "placed, PARTIALLY_FILLED"
+    assert "user data stream" in body["note"] and "get_order" in body["note"] and client_id in body["note"]
+    gets = _gets(world)
+    assert [g.params["origClientOrderId"] for g in gets] == [client_id]
     intent, outcome = _last_pair(world)
     assert intent["params"]["newClientOrderId"] == client_id
     assert outcome["ok"] is True and outcome["status"] is None
-    assert outcome["summary"] == {"recovered": "placed, PARTIALLY_FILLED", "symbol": "BTCUSDT", "orderId": 777,
-                                  "clientOrderId": client_id, "status": "PARTIALLY_FILLED"}
+    assert outcome["summary"] == {"recovered": "placed, NEW", "symbol": "BTCUSDT", "orderId": body["result"]["orderId"],
+                                  "orderListId": -1, "clientOrderId": client_id, "status": "NEW", "executedQty": "0.00000000",
+                                  "cummulativeQuoteQty": "0.00000000", "source": "user_data_stream",
+                                  "confirmed_by": "get_order", "stream_said": "placed, PARTIALLY_FILLED"}
+
+
+async def test_a_stream_report_that_binance_agrees_with_names_no_disagreement(world):
+    asked: list[tuple[str, dict[str, str]]] = []
+    world.exchange.inject("error_after", path="/api/v3/order", method="POST")
+    async with memory_client(world.tools_file, "legacy", world.base_url,
+                             on_runtime=_stream_reports(asked, status="NEW")) as client:
+        body = result_json(await client.call_tool("place_order", {**SMALL_BUY, "account": "main"}))
+    assert body["outcome"] == "placed, NEW" and body["confirmed_by"] == "get_order" and "stream_said" not in body, body
+    _, outcome = _last_pair(world)
+    assert "stream_said" not in outcome["summary"] and outcome["summary"]["confirmed_by"] == "get_order"
+
+
+async def test_a_stream_report_get_order_cannot_check_settles_it_unconfirmed(world):
+    """The look-up fails (503, not 'no such order'): the stream's word settles it, marked unconfirmed,
+    after that one look-up; it counts toward the daily total."""
+    asked: list[tuple[str, dict[str, str]]] = []
+    world.exchange.inject("error_after", path="/api/v3/order", method="POST")
+    world.exchange.inject("error_before", path="/api/v3/order", method="GET", status=503, times=50)
+    async with memory_client(world.tools_file, "legacy", world.base_url, on_runtime=_stream_reports(asked)) as client:
+        result = await client.call_tool("place_order", {**SMALL_BUY, "account": "main"})
+    body = result_json(result)
+    assert not result.is_error and body["outcome"] == "placed, PARTIALLY_FILLED", body
+    assert body["result"]["orderId"] == 777 and body["source"] == "user_data_stream" and body["confirmed_by"] is None
+    assert "UNCONFIRMED" in body["note"] and "(HTTP 503)" in body["note"]
+    assert len(_gets(world)) == 1 and len(asked) == 1
+    intent, outcome = _last_pair(world)
+    assert outcome["ok"] is True and outcome["status"] is None
+    summary = outcome["summary"]
+    assert summary["recovered"] == "placed, PARTIALLY_FILLED" and summary["orderId"] == 777
+    assert summary["source"] == "user_data_stream" and summary["confirmed_by"] is None
+    assert "(HTTP 503)" in summary["lookup_error"]
+    assert counts(intent, outcome)
+
+
+async def test_a_stream_report_binance_does_not_know_is_unknown_never_not_placed(world):
+    """Nothing was placed (503 before executing), yet the stream reports the order (wrong or forged):
+    get_order says 'no such order', and the outcome is UNKNOWN, not 'not placed'; it counts."""
+    asked: list[tuple[str, dict[str, str]]] = []
+    world.exchange.inject("error_before", path="/api/v3/order", method="POST", status=503)
+    async with memory_client(world.tools_file, "legacy", world.base_url, on_runtime=_stream_reports(asked)) as client:
+        result = await client.call_tool("place_order", {**SMALL_BUY, "account": "main"})
+    body = result_json(result)
+    assert result.is_error and body["error"] == "order_outcome", body
+    assert body["message"].startswith("Outcome: UNKNOWN") and "not placed" not in body["message"], body
+    assert "user data stream" in body["message"] and "PARTIALLY_FILLED" in body["message"]
+    assert "Do not repeat" in body["hint"]
+    assert len(_gets(world)) == 1 and len(asked) == 1
+    intent, outcome = _last_pair(world)
+    assert outcome["ok"] is False and outcome["status"] is None
+    assert outcome["summary"]["recovered"] == "unknown" and "(HTTP 503)" in outcome["summary"]["cause"]
+    assert outcome["summary"]["source"] == "user_data_stream" and outcome["summary"]["get_order"] == "not found"
+    assert counts(intent, outcome)
 
 
 def _fast_lookups(runtime: Runtime) -> None:

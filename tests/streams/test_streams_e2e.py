@@ -398,7 +398,62 @@ async def test_a_lost_order_reply_is_settled_from_the_user_data_stream(world: Wo
         body = await _call(client, "place_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": QTY,
                                                    "newClientOrderId": "lost-reply-1"})
         assert body["outcome"] == "placed, FILLED" and "user data stream" in body["note"]
+        assert body["source"] == "user_data_stream" and body["confirmed_by"] == "get_order" and "stream_said" not in body
         assert body["result"]["clientOrderId"].endswith("lost-reply-1") and body["result"]["executedQty"] == "0.00100000"
     posts = [r for r in world.exchange.requests if r.path == "/api/v3/order" and r.method == "POST"]
     lookups = [r for r in world.exchange.requests if r.path == "/api/v3/order" and r.method == "GET"]
-    assert len(posts) == 1 and lookups == []  # never sent again, and no REST look-up was needed
+    assert len(posts) == 1  # never sent again
+    assert [r.params["origClientOrderId"] for r in lookups] == ["agent-lost-reply-1"]  # the stream's word, checked once
+
+
+def _forged_report(client_id: str, status: str = "FILLED") -> dict[str, Any]:
+    return {"e": "executionReport", "E": 1, "s": "BTCUSDT", "c": client_id, "S": "BUY", "o": "MARKET", "x": "TRADE",
+            "X": status, "i": 424242, "q": QTY, "z": QTY, "Z": "60.03000000", "T": 1}
+
+
+async def _forge_and_see(world: World, client: Any, sid: str, event: dict[str, Any], after: int = 0) -> int:
+    """Forge ``event`` on main's user data stream; returns the cursor once ``sid`` has read it."""
+    world.fake.streams.forge_user_event(world.keys.hmac_api_key, event)
+    cursor = after
+    with anyio.fail_after(BOUND_S):
+        while True:
+            read = await _call(client, "read_stream", {"subscription": sid, "cursor": cursor, "wait_seconds": 5})
+            cursor = read["next_cursor"]
+            if any(e["data"].get("c") == event["c"] and e["data"].get("i") == event["i"] for e in read["events"]):
+                return cursor
+
+
+async def test_a_forged_order_event_cannot_settle_a_lost_reply(world: World) -> None:
+    """The order was never placed (503 before executing), yet a forged executionReport says FILLED under
+    its client id: get_order says 'no such order', so the outcome is UNKNOWN, neither FILLED nor 'not placed'."""
+    async with memory_client(world.tools_file, "legacy", base_url=world.base_url, extra_env=_env(world)) as client:
+        sid = (await _call(client, "subscribe_stream", {"account": "main"}))["subscription"]
+        await _forge_and_see(world, client, sid, _forged_report("agent-forged-1"))
+        world.exchange.inject("error_before", path="/api/v3/order", method="POST", status=503)
+        result = await client.call_tool("place_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
+                                                        "quantity": QTY, "newClientOrderId": "forged-1"})
+    body = result_json(result)
+    assert result.is_error and body["error"] == "order_outcome", body
+    assert body["message"].startswith("Outcome: UNKNOWN") and "not placed" not in body["message"], body
+    assert "FILLED" in body["message"] and "Do not repeat" in body["hint"]
+    lookups = [r for r in world.exchange.requests if r.path == "/api/v3/order" and r.method == "GET"]
+    assert [r.params["origClientOrderId"] for r in lookups] == ["agent-forged-1"]
+    post = world.exchange.requests_to("/api/v3/order", "POST")[-1]
+    assert "newClientOrderId=agent-forged-1" in post.query + post.body  # sent once, under the forged event's id
+
+
+async def test_a_forged_fill_of_a_resting_order_is_overruled_by_get_order(world: World) -> None:
+    """A resting order (NEW) and a forged FILLED event for its client id; a lost reply under that id is
+    settled by get_order's NEW, and the stream's contrary word is named, not believed."""
+    async with memory_client(world.tools_file, "legacy", base_url=world.base_url, extra_env=_env(world)) as client:
+        sid = (await _call(client, "subscribe_stream", {"account": "main"}))["subscription"]
+        resting = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "price": RESTING_PRICE,
+                   "quantity": QTY, "newClientOrderId": "resting-1"}
+        placed = await _call(client, "place_order", resting)
+        assert placed["status"] == "NEW" and placed["clientOrderId"] == "agent-resting-1"
+        await _forge_and_see(world, client, sid, _forged_report("agent-resting-1"))
+        world.exchange.inject("error_before", path="/api/v3/order", method="POST", status=503)
+        body = await _call(client, "place_order", resting)  # its reply is lost; the id names the resting order
+    assert body["outcome"] == "placed, NEW" and body["result"]["orderId"] == placed["orderId"], body
+    assert body["result"]["executedQty"] == "0.00000000"
+    assert body["confirmed_by"] == "get_order" and body["stream_said"] == "placed, FILLED"

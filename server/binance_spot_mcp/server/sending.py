@@ -3,7 +3,9 @@
 The client order id is set, the intent is on disk before anything leaves, the request is sent
 once under the guard's send-time check, and the outcome is journaled. When the reply of an
 order-placing request is lost (timeout, dropped connection, 5xx, -1006/-1007) the request is
-never sent again: the account's order events are asked first, then Binance, by client id.
+never sent again: Binance is asked by client id. An order the account's order events (user data
+stream) reported is still checked with Binance: its answer wins, a look-up that cannot answer leaves
+the stream's word marked unconfirmed, and "no such order" against the stream's word is UNKNOWN.
 """
 
 from __future__ import annotations
@@ -62,6 +64,11 @@ def error_summary(exc: ExchangeError) -> dict[str, Any]:
     return summary
 
 
+def failure_text(exc: BinanceSpotError) -> str:
+    """What went wrong with a request, in a line: Binance's message and the HTTP status, or ours."""
+    return f"{exc.msg} (HTTP {exc.status})" if isinstance(exc, ExchangeError) else exc.message
+
+
 class OrderSender:
     """Sends what the pipeline decided to send, and finds out what happened when a reply is lost."""
 
@@ -106,7 +113,7 @@ class OrderSender:
             reply = await self.client.call(endpoint, params, base_url=account.base_url, account=account)
         except ExchangeError as exc:
             if client_id and (exc.status >= 500 or exc.code in UNKNOWN_OUTCOME_CODES):
-                return await self._resolve_outcome(endpoint, params, account, client_id, entry, f"{exc.msg} (HTTP {exc.status})")
+                return await self._resolve_outcome(endpoint, params, account, client_id, entry, failure_text(exc))
             await self.journal.outcome(entry, ok=False, status=exc.status, summary=error_summary(exc))
             raise
         except TransportError as exc:
@@ -131,39 +138,29 @@ class OrderSender:
         entry: str,
         cause: str,
     ) -> Any:
-        """Find out, by client id, whether an order whose reply was lost exists. Never re-sends it."""
+        """Find out, by client id, whether an order whose reply was lost exists. Never re-sends it.
+
+        Binance's answer settles it. An order the account's user data stream reported (its word can
+        be wrong or forged) is checked with one look-up: Binance's answer wins; a look-up that cannot
+        answer leaves the stream's word, marked unconfirmed; 'no such order' leaves it UNKNOWN."""
         lookup = lookup_for(endpoint, params, client_id)
         lookup_endpoint = self.catalog.get(lookup.tool)
         assert lookup_endpoint is not None
+        lost = f"The reply was lost ({cause}); the request was NOT sent again."
         not_found = 0
         delays = self.settings.outcome_lookup_delays_s
         for delay in delays:
             await anyio.sleep(delay)
             seen = self.stream_tools.order_seen(account, lookup.tool, lookup.arguments)
-            if seen is not None:  # the account's user data stream already reported it: no look-up needed
-                outcome = verdict(seen)
-                self.journal.record_outcome(entry, ok=True, status=None, summary={"recovered": outcome, **outcome_summary(seen)})
-                return {
-                    "outcome": outcome,
-                    "note": f"The reply was lost ({cause}); the request was NOT sent again. The account's order "
-                    f"events (user data stream) reported it by its client id {client_id}.",
-                    "result": seen,
-                }
             try:
                 found = await self.client.call(lookup_endpoint, lookup.arguments, base_url=account.base_url, account=account)
-            except ExchangeError as exc:
-                if exc.code in NOT_FOUND_CODES:
-                    not_found += 1  # Binance says: no such order (yet)
-                continue
-            except BinanceSpotError:
-                continue  # transport trouble or a local rate limit: ask again later
-            outcome = verdict(found.data)
-            await self.journal.outcome(entry, ok=True, status=None, summary={"recovered": outcome, **outcome_summary(found.data)})
-            return {
-                "outcome": outcome,
-                "note": f"The reply was lost ({cause}); the request was NOT sent again. It was found by its client id {client_id}.",
-                "result": found.data,
-            }
+            except BinanceSpotError as exc:  # no such order (yet), transport trouble or a local rate limit
+                missing = isinstance(exc, ExchangeError) and exc.code in NOT_FOUND_CODES
+                if seen is not None:
+                    return await self._settle_from_stream(seen, exc, missing, entry, cause, lost, client_id, lookup)
+                not_found += missing
+                continue  # ask again later
+            return await self._settle(found.data, seen, entry, lost, client_id)
         waited = sum(delays)
         if not_found == len(delays):
             await self.journal.outcome(entry, ok=False, status=None, summary={"recovered": "not placed", "cause": cause})
@@ -178,6 +175,50 @@ class OrderSender:
             f"within {waited:.1f} s. It was not sent again.",
             hint=f"Do not repeat the order; check with {lookup.describe()}",
         )
+
+    async def _settle(self, found: Any, seen: dict[str, Any] | None, entry: str, lost: str, client_id: str) -> Any:
+        """Binance found the order: its answer is the outcome, whatever the stream said."""
+        outcome = verdict(found)
+        if seen is None:
+            sources: dict[str, Any] = {}
+            note = f"{lost} It was found by its client id {client_id}."
+        else:
+            sources = {"source": "user_data_stream", "confirmed_by": "get_order"}
+            note = (f"{lost} The account's order events (user data stream) reported it by its client id {client_id}, "
+                    "and Binance's get_order confirmed it; Binance's answer is shown.")
+            if verdict(seen) != outcome:
+                sources["stream_said"] = verdict(seen)
+                note += f" The stream said '{verdict(seen)}', which Binance contradicts: it is not believed."
+        await self.journal.outcome(entry, ok=True, status=None,
+                                   summary={"recovered": outcome, **outcome_summary(found), **sources})
+        return {"outcome": outcome, "note": note, "result": found, **sources}
+
+    async def _settle_from_stream(
+        self, seen: dict[str, Any], exc: BinanceSpotError, missing: bool, entry: str, cause: str, lost: str,
+        client_id: str, lookup: Lookup,
+    ) -> Any:
+        """The stream reported the order and the one look-up did not find it: unconfirmed, or UNKNOWN."""
+        said = verdict(seen)
+        if missing:  # the stream and Binance disagree: never "not placed", never the stream's word
+            await self.journal.outcome(entry, ok=False, status=None, summary={
+                "recovered": "unknown", "cause": cause, "source": "user_data_stream", "get_order": "not found"})
+            raise OutcomeError(
+                f"Outcome: UNKNOWN. The reply was lost ({cause}). The account's order events (user data stream) "
+                f"reported client id {client_id} as '{said}', but Binance's get_order found no such order; the "
+                "stream may be wrong or forged. It was not sent again.",
+                hint=f"Do not repeat the order; check with {lookup.describe()}",
+            )
+        sources = {"source": "user_data_stream", "confirmed_by": None}
+        await self.journal.outcome(entry, ok=True, status=None, summary={
+            "recovered": said, **outcome_summary(seen), **sources, "lookup_error": failure_text(exc)})
+        return {
+            "outcome": said,
+            "note": f"{lost} UNCONFIRMED: the account's order events (user data stream) reported it by its client id "
+            f"{client_id}, but Binance's get_order could not answer ({failure_text(exc)}). Check with "
+            f"{lookup.describe()} before relying on it.",
+            "result": seen,
+            **sources,
+        }
 
 
     async def existing_client_id(

@@ -155,6 +155,8 @@ class OrderExecution:
         if maker.remaining <= 0:
             book.remove(maker)
             release(maker)
+        else:  # a level's quantity changed: a book update with its own id (diff depth, lastUpdateId)
+            book.update_id += 1
         buy, sell = (taker, maker) if taker.side == "BUY" else (maker, taker)
         self.trades[spec.symbol].append(Trade(
             trade_id, spec.symbol, price, qty, now, buyer_is_maker=(maker.side == "BUY"), buy_order=buy,

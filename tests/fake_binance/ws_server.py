@@ -1,26 +1,29 @@
-"""The fake's WebSocket side: market streams and the WebSocket API's user data subscription.
+"""The fake's WebSocket side: market streams and the WebSocket API.
 
 One ``websockets`` server on its own 127.0.0.1 port and thread serves
 
-* ``/ws``, ``/ws/<streams>``, ``/stream`` and ``/stream?streams=a/b``: market streams, raw or
-  combined, with ``SUBSCRIBE`` / ``UNSUBSCRIBE`` / ``LIST_SUBSCRIPTIONS`` / ``SET_PROPERTY`` /
-  ``GET_PROPERTY`` (web-socket-streams.md);
-* ``/ws-api/v3``: ``userDataStream.subscribe.signature`` (HMAC, RSA and Ed25519 signatures checked
-  like the REST API's), ``userDataStream.unsubscribe``, ``session.subscriptions``, ``ping``, ``time``.
+* ``/ws``, ``/ws/<names>``, ``/stream`` and ``/stream?streams=a/b``: market streams, raw or combined,
+  with ``SUBSCRIBE`` / ``UNSUBSCRIBE`` / ``LIST_SUBSCRIPTIONS`` / ``SET_PROPERTY`` / ``GET_PROPERTY``
+  and the documented error replies (web-socket-streams.md). Stream names are in :mod:`.ws_market`;
+  a raw path takes any name (ccxt opens ``/ws/0`` and subscribes afterwards; the docs are silent,
+  Binance keeps such connections), a combined path's names must all be streams. Names are
+  percent-decoded, so Unicode symbols work; ``timeUnit=MICROSECOND`` turns times into microseconds;
+* ``/ws-api/v3``: the WebSocket API (:mod:`.ws_api`).
 
 Events come from the exchange's own matching engine (:mod:`.ws_feed`): the exchange calls
-:meth:`FakeStreams.exchange_changed` after every request. The documented limits are enforced, so
-a client that breaks them is caught: more than ``max_messages_per_s`` incoming text or binary
-messages in a second closes the connection, more than ``max_streams`` streams is an error; both
+:meth:`FakeStreams.exchange_changed` after every request. The documented limits are enforced, so a
+client that breaks them is caught: on a market streams connection, more than ``max_messages_per_s``
+incoming text or binary messages in a second closes it (a market streams rule: the WebSocket API's
+limits are request weight and connections); more than ``max_streams`` streams is an error; both
 count in ``limit_violations``. Binance counts ping and pong frames too; this fake does not (the
 ``websockets`` library answers them before the handler sees anything), so a test of a client's
-pacing lowers ``max_messages_per_s`` by the room the client keeps for them.
+pacing lowers ``max_messages_per_s`` by the room the client keeps for them. Every connection is
+closed with a close frame (1000) once it is ``max_age_s`` old: 24 hours, as documented, unless a
+test shortens it.
 
 User data subscriptions follow web-socket-api.md: one per Binance account on a connection (a
 second, with the same or another API key of that account, is -2035 SUBSCRIPTION_ACTIVE), and
 -2042 MAXIMUM_SUBSCRIPTION_IDS once ``max_subscription_ids`` have been started on the connection.
-The docs give no code for going over ``max_user_subscriptions`` active at once; -2042 is used
-there too. Both limits are attributes, so tests can lower them.
 
 Faults for tests: :meth:`drop` (abort TCP), :meth:`server_shutdown` (the ``serverShutdown`` event,
 then close), :meth:`stall` (stop reading and sending for a while, so pings go unanswered),
@@ -40,17 +43,16 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from .auth import check_timing, parse_recv_window, parse_timestamp_ms, verify_signature
 from .engine import Account
-from .errors import ApiError
-from .ws_feed import PERIODIC_KINDS, Feed, market_snapshot, parse_stream
+from .ws_api import ApiSide, id_problem
+from .ws_feed import Feed
+from .ws_market import in_time_unit, is_periodic, market_snapshot, parse_stream
 
 if TYPE_CHECKING:  # pragma: no cover
     from .exchange import Exchange
@@ -61,6 +63,7 @@ MAX_STREAMS_PER_CONNECTION = 1024
 MAX_MESSAGES_PER_S = 5
 MAX_USER_SUBSCRIPTIONS = 1000  # active at once on one connection (web-socket-api.md)
 MAX_SUBSCRIPTION_IDS = 65535  # started over a connection's lifetime (web-socket-api.md)
+MAX_AGE_S = 24 * 3600.0  # "a single connection is only valid for 24 hours"
 DEFAULT_PERIOD_S = 1.0
 SHUTDOWN_GRACE_S = 0.5
 START_TIMEOUT_S = 10.0
@@ -80,9 +83,15 @@ class _Conn:
     incoming: deque[float] = field(default_factory=deque)
     stalled_until: float = 0.0
     outbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    aged: bool = False  # closed at the 24-hour mark
+    micro: bool = False  # timeUnit=MICROSECOND in the URL
+    return_rate_limits: bool = True  # returnRateLimits in the WebSocket API's URL
+    logon: tuple[str, Account] | None = None  # the WebSocket API session's API key and account
+    authorized_since: int | None = None
+    connected_since: int = 0
 
 
-class FakeStreams:
+class FakeStreams(ApiSide):
     """The WebSocket server; ``stream_url`` and ``ws_api_url`` say where it listens once started."""
 
     def __init__(self, exchange: "Exchange", *, period_s: float = DEFAULT_PERIOD_S) -> None:
@@ -93,7 +102,7 @@ class FakeStreams:
         # tolerate delivery jitter on a loaded machine (a burst still lands inside it)
         self.message_window_s = 1.0
         self.max_streams = MAX_STREAMS_PER_CONNECTION
-        self.max_age_s: float | None = None
+        self.max_age_s: float | None = MAX_AGE_S
         self.max_user_subscriptions = MAX_USER_SUBSCRIPTIONS
         self.max_subscription_ids = MAX_SUBSCRIPTION_IDS
         self.limit_violations = 0
@@ -305,19 +314,25 @@ class FakeStreams:
                     if subscribed is account:
                         self._enqueue(conn, {"subscriptionId": sub_id, "event": event})
 
-    def _publish(self, stream: str, payload: dict[str, Any]) -> None:
+    def _publish(self, stream: str, payload: Any) -> None:
         for conn in list(self._conns):
             if conn.kind == MARKET and stream in conn.streams:
                 self._enqueue(conn, {"stream": stream, "data": payload} if conn.combined else payload)
 
-    def _enqueue(self, conn: _Conn, message: dict[str, Any]) -> None:
+    def _enqueue(self, conn: _Conn, message: Any) -> None:
+        """Queue an event for ``conn`` (dropped while it is stalled), its times in the connection's unit."""
         if conn.stalled_until > time.monotonic():
             return
-        conn.outbox.put_nowait(json.dumps(message, separators=(",", ":")))
+        conn.outbox.put_nowait(json.dumps(in_time_unit(message, conn.micro), separators=(",", ":"),
+                                          ensure_ascii=False))
 
     @staticmethod
     async def _send(conn: _Conn, message: Any) -> None:
-        conn.outbox.put_nowait(json.dumps(message, separators=(",", ":")))
+        """Queue a reply (or a ``serverShutdown`` event) for ``conn``."""
+        if conn.micro:
+            message = in_time_unit(message, True) if "result" not in message else {
+                **message, "result": _result_in_micro(message["result"])}
+        conn.outbox.put_nowait(json.dumps(message, separators=(",", ":"), ensure_ascii=False))
 
     @staticmethod
     async def _writer(conn: _Conn) -> None:
@@ -333,10 +348,10 @@ class FakeStreams:
             await asyncio.sleep(self.period_s)
             now = self.exchange.server_time_ms()
             for conn in list(self._conns):
-                if self.max_age_s is not None and time.monotonic() - conn.opened > self.max_age_s:
-                    conn.ws.transport.abort()
-            wanted = {s for c in list(self._conns) if c.kind == MARKET for s in c.streams
-                      if any(k in s for k in PERIODIC_KINDS)}
+                if self.max_age_s is not None and time.monotonic() - conn.opened > self.max_age_s and not conn.aged:
+                    conn.aged = True  # a close frame, as any orderly end: clients see the 24-hour mark
+                    asyncio.ensure_future(conn.ws.close(1000, "connection reached the 24-hour limit"))
+            wanted = {s for c in list(self._conns) if c.kind == MARKET for s in c.streams if is_periodic(s)}
             with self.exchange.lock:
                 payloads = {s: market_snapshot(self.exchange, s, now) for s in wanted}
             for stream, payload in payloads.items():
@@ -347,19 +362,25 @@ class FakeStreams:
     async def _handler(self, ws: ServerConnection) -> None:
         assert ws.request is not None
         parts = urlsplit(ws.request.path)
-        path = parts.path.rstrip("/")
+        path = unquote(parts.path).rstrip("/")  # stream names may be Unicode, percent-encoded as UTF-8
+        query = _query(parts.query)
         kind = API if path == "/ws-api/v3" else MARKET
         if kind == MARKET and not (path in ("/ws", "/stream") or path.startswith("/ws/")):
             await ws.close(1008, "unknown path")
             return
-        conn = _Conn(ws, kind, time.monotonic(), combined=path.startswith("/stream"))
+        conn = _Conn(ws, kind, time.monotonic(), combined=path.startswith("/stream"),
+                     micro=any(v.upper() == "MICROSECOND" for v in query.get("timeUnit", [])),
+                     return_rate_limits=query.get("returnRateLimits", ["true"])[-1].lower() != "false",
+                     connected_since=self.exchange.server_time_ms())
         if kind == MARKET:
-            initial = path[len("/ws/"):].split("/") if path.startswith("/ws/") else []
-            initial += [s for v in parse_qs(parts.query).get("streams", []) for s in v.split("/") if s]
-            if any(parse_stream(s) is None for s in initial) or len(initial) > self.max_streams:
+            # /ws/<name> takes any name (ccxt opens /ws/0 and subscribes afterwards): the names that
+            # are streams are subscribed, others ignored; a combined stream's names must all be streams
+            raw = [s for s in path[len("/ws/"):].split("/") if parse_stream(s)] if path.startswith("/ws/") else []
+            named = [s for v in query.get("streams", []) for s in v.split("/") if s]
+            if any(parse_stream(s) is None for s in named) or len(raw + named) > self.max_streams:
                 await ws.close(1008, "invalid stream name")
                 return
-            conn.streams = list(dict.fromkeys(initial))
+            conn.streams = list(dict.fromkeys(raw + named))
         if self._fires(f"close_new_{kind}"):
             self.connections_opened[kind] += 1
             self._notify()
@@ -371,7 +392,7 @@ class FakeStreams:
         writer = asyncio.create_task(self._writer(conn))
         try:
             async for raw in ws:
-                if not self._count_message(conn):
+                if kind == MARKET and not self._count_message(conn):  # a market streams rule only
                     self.limit_violations += 1
                     await ws.close(1008, "Too many requests")
                     break
@@ -402,100 +423,50 @@ class FakeStreams:
             return {"code": 2, "msg": "Invalid request: missing field `method` at line 1 column 1"}
         rid, method, params = request.get("id"), request["method"], request.get("params") or []
         self.market_methods.append(str(method))
+        if id_problem(rid):  # docs: alphanumeric up to 36; the official SDK sends UUIDs (with hyphens)
+            return {"code": 2, "msg": "Invalid request: request ID must be an unsigned integer"}
         if method == "SUBSCRIBE" and self._fires("reject_subscribe"):
             return {"code": 2, "msg": "Invalid request: refused by an injected fault", "id": rid}
         if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
-            if not isinstance(params, list) or any(not isinstance(p, str) or parse_stream(p) is None for p in params):
-                return {"code": 2, "msg": "Invalid request: invalid stream name", "id": rid}
-            if method == "SUBSCRIBE":
-                merged = list(dict.fromkeys(conn.streams + params))
-                if len(merged) > self.max_streams:
-                    self.limit_violations += 1
-                    return {"code": 2, "msg": "Invalid request: too many streams", "id": rid}
-                conn.streams = merged
-            else:
-                conn.streams = [s for s in conn.streams if s not in params]
-            return {"result": None, "id": rid}
+            return self._subscription_request(conn, rid, method, params)
         if method == "LIST_SUBSCRIPTIONS":
+            if params:
+                return {"code": 2, "msg": "Invalid request: too many parameters", "id": rid}
             return {"result": list(conn.streams), "id": rid}
         if method in ("SET_PROPERTY", "GET_PROPERTY"):
-            if not params or params[0] != "combined":
-                return {"code": 0, "msg": "Unknown property", "id": rid}
-            if method == "GET_PROPERTY":
-                return {"result": conn.combined, "id": rid}
-            if len(params) != 2 or not isinstance(params[1], bool):
-                return {"code": 1, "msg": "Invalid value type: expected Boolean"}
-            conn.combined = params[1]
-            return {"result": None, "id": rid}
+            return self._property_request(conn, rid, method, params)
         return {"code": 2, "msg": f"Invalid request: unknown variant {method}, expected one of `SUBSCRIBE`, "
                                   "`UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`", "id": rid}
 
-    # ------------------------------------------------------------------ WebSocket API
-    def _api_request(self, conn: _Conn, raw: str | bytes) -> dict[str, Any]:
-        try:
-            request = json.loads(raw)
-        except ValueError:
-            return {"id": None, "status": 400, "error": {"code": -1100, "msg": "Malformed request."}}
-        rid = request.get("id") if isinstance(request, dict) else None
-        method = request.get("method") if isinstance(request, dict) else None
-        params = request.get("params") or {} if isinstance(request, dict) else {}
-        try:
-            result = self._api_method(conn, method, params)
-        except ApiError as exc:
-            return {"id": rid, "status": exc.status, "error": exc.payload(), "rateLimits": self._rate_limits()}
-        return {"id": rid, "status": 200, "result": result, "rateLimits": self._rate_limits()}
+    def _subscription_request(self, conn: _Conn, rid: Any, method: str, params: Any) -> dict[str, Any]:
+        if not isinstance(params, list) or any(not isinstance(p, str) or parse_stream(p) is None for p in params):
+            return {"code": 2, "msg": "Invalid request: invalid stream name", "id": rid}
+        if method == "SUBSCRIBE":
+            merged = list(dict.fromkeys(conn.streams + params))
+            if len(merged) > self.max_streams:
+                self.limit_violations += 1
+                return {"code": 2, "msg": "Invalid request: too many streams", "id": rid}
+            conn.streams = merged
+        else:
+            conn.streams = [s for s in conn.streams if s not in params]
+        return {"result": None, "id": rid}
 
     @staticmethod
-    def _rate_limits() -> list[dict[str, Any]]:
-        return [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000, "count": 2}]
+    def _property_request(conn: _Conn, rid: Any, method: str, params: Any) -> dict[str, Any]:
+        if not isinstance(params, list) or not params or not isinstance(params[0], str):
+            return {"code": 2, "msg": "Invalid request: property name must be a string", "id": rid}
+        if params[0] != "combined":
+            return {"code": 0, "msg": "Unknown property", "id": rid}
+        if len(params) > (1 if method == "GET_PROPERTY" else 2):
+            return {"code": 2, "msg": "Invalid request: too many parameters", "id": rid}
+        if method == "GET_PROPERTY":
+            return {"result": conn.combined, "id": rid}
+        if len(params) != 2 or not isinstance(params[1], bool):
+            return {"code": 1, "msg": "Invalid value type: expected Boolean"}
+        conn.combined = params[1]
+        return {"result": None, "id": rid}
 
-    def _api_method(self, conn: _Conn, method: Any, params: dict[str, Any]) -> Any:
-        if method == "ping":
-            return {}
-        if method == "time":
-            return {"serverTime": self.exchange.server_time_ms()}
-        if method == "session.subscriptions":
-            return [{"subscriptionId": sub_id} for sub_id in sorted(conn.user_subs)]
-        if method == "userDataStream.unsubscribe":
-            wanted = params.get("subscriptionId")
-            ids = sorted(conn.user_subs) if wanted is None else [wanted] if wanted in conn.user_subs else []
-            for sub_id in ids:
-                self._end_user_subscription(conn, sub_id)
-            return {}
-        if method == "userDataStream.subscribe.signature":
-            return {"subscriptionId": self._subscribe_signature(conn, params)}
-        raise ApiError(-1100, f"Unknown method: {str(method)[:40]}")
-
-    def _subscribe_signature(self, conn: _Conn, params: dict[str, Any]) -> int:
-        for name in ("apiKey", "timestamp", "signature"):
-            if params.get(name) in (None, ""):
-                raise ApiError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
-        with self.exchange.lock:
-            entry = self.exchange.keys.get(str(params["apiKey"]))
-            if entry is None:
-                raise ApiError(-2015, "Invalid API-key, IP, or permissions for action.", status=401)
-            key, account = entry
-            payload = "&".join(f"{k}={_text(v)}" for k, v in sorted(params.items()) if k != "signature")
-            if not verify_signature(key, payload.encode("utf-8"), str(params["signature"])):
-                raise ApiError(-1022, "Signature for this request is not valid.")
-            window = parse_recv_window(_text(params["recvWindow"]) if "recvWindow" in params else None)
-            check_timing(parse_timestamp_ms(_text(params["timestamp"])), window, Decimal(self.exchange.server_time_ms()))
-        if any(a is account for a in conn.user_subs.values()):  # whichever of the account's keys signed
-            raise ApiError(-2035, "This account already has an active user data subscription on this connection.")
-        if conn.started_subs >= self.max_subscription_ids or len(conn.user_subs) >= self.max_user_subscriptions:
-            raise ApiError(-2042, "No more user data subscriptions can be started on this connection.")
-        sub_id = conn.started_subs
-        conn.started_subs += 1
-        conn.user_subs[sub_id] = account
-        conn.api_keys[sub_id] = key.api_key
-        return sub_id
-
-    def _end_user_subscription(self, conn: _Conn, sub_id: int) -> None:
-        conn.user_subs.pop(sub_id)
-        conn.api_keys.pop(sub_id, None)
-        self._enqueue(conn, {"subscriptionId": sub_id, "event": {
-            "e": "eventStreamTerminated", "E": self.exchange.server_time_ms()}})
-
+    # ------------------------------------------------------------------ user data faults
     def end_user_subscriptions(self, api_key: str) -> None:
         """Fault: end every user data subscription made with ``api_key``, as Binance does when it stops
         one (``eventStreamTerminated``, then no more events); returns once they have ended."""
@@ -520,7 +491,24 @@ class FakeStreams:
         self._call_and_wait(go)
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+def _query(text: str) -> dict[str, list[str]]:
+    """The URL's query parameters, percent-decoded; a ``+`` stays a plus (``@kline_1d@+08:00``)."""
+    out: dict[str, list[str]] = {}
+    for part in filter(None, text.split("&")):
+        name, _, value = part.partition("=")
+        out.setdefault(unquote(name), []).append(unquote(value))
+    return out
+
+
+_RESULT_TIMES = frozenset({"serverTime", "transactTime", "time", "updateTime", "workingTime", "authorizedSince",
+                           "connectedSince", "openTime", "closeTime", "transactionTime", "T"})
+
+
+def _result_in_micro(result: Any) -> Any:
+    """A WebSocket API result with its timestamps in microseconds (``timeUnit=MICROSECOND``)."""
+    if isinstance(result, list):
+        return [_result_in_micro(item) for item in result]
+    if not isinstance(result, dict):
+        return result
+    return {k: v * 1000 if k in _RESULT_TIMES and isinstance(v, int) and not isinstance(v, bool) and v > 0
+            else _result_in_micro(v) for k, v in result.items()}

@@ -22,6 +22,8 @@ Rules where the docs are silent and real clients rely on Binance's observed beha
 ``id`` must be an integer, ``null`` or a string of at most 36 characters (the market streams'
 documented rule); any other id gets ``status`` 400, ``-1100`` naming the legal range and ``"id": null``.
 The docs give no code for going over ``max_user_subscriptions`` active at once; -2042 is used there too.
+``session.logon`` with an HMAC or RSA key (the docs: "only Ed25519 keys are supported") is refused
+with -1002 UNAUTHORIZED, status 401; the docs name no code for it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,105 @@
+"""The fake's WebSocket API follows web-socket-api.md (issue 23): ``returnRateLimits``, ``timeUnit``,
+``v3/`` prefixes, request ids, the -2035/-2042 texts of errors.md, ``session.logon`` with Ed25519
+keys, and the market, order and account methods a client uses against an account."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from websockets.sync.client import connect
+
+from tests.fake.ws_support import call, depth, new_trader, recv, signed_params
+from tests.fake_binance import RunningFake
+
+
+def test_rate_limits_are_shown_unless_the_request_or_the_url_says_false(fake_exchange: RunningFake) -> None:
+    with connect(fake_exchange.ws_api_url) as ws:
+        assert "rateLimits" in call(ws, "time")
+        assert "rateLimits" not in call(ws, "time", {"returnRateLimits": False})
+    with connect(f"{fake_exchange.ws_api_url}?returnRateLimits=false") as ws:
+        assert "rateLimits" not in call(ws, "time")
+        assert "rateLimits" in call(ws, "time", {"returnRateLimits": True})
+
+
+def test_time_unit_microsecond_in_the_url(fake_exchange: RunningFake) -> None:
+    with connect(f"{fake_exchange.ws_api_url}?timeUnit=MICROSECOND") as ws:
+        before = fake_exchange.exchange.server_time_ms()
+        server_time = call(ws, "time")["result"]["serverTime"]
+    assert before * 1000 <= server_time <= (before + 5_000) * 1000
+
+
+def test_method_names_may_carry_the_v3_prefix(fake_exchange: RunningFake) -> None:
+    with connect(fake_exchange.ws_api_url) as ws:
+        assert call(ws, "v3/ping")["status"] == 200
+        assert call(ws, "v3/depth", {"symbol": "BTCUSDT", "limit": 5})["result"]["bids"]
+
+
+@pytest.mark.parametrize("rid", ["x" * 37, {"a": 1}, [1]], ids=["37-chars", "object", "array"])
+def test_request_ids_binance_refuses_are_not_echoed(fake_exchange: RunningFake, rid: object) -> None:
+    with connect(fake_exchange.ws_api_url) as ws:
+        reply = call(ws, "ping", rid=rid)
+    assert reply["id"] is None and reply["status"] == 400 and reply["error"]["code"] == -1100
+
+
+def test_subscription_errors_carry_the_texts_of_errors_md(fake_exchange: RunningFake) -> None:
+    trader, other = new_trader(fake_exchange), new_trader(fake_exchange)
+    fake_exchange.streams.max_subscription_ids = 1
+    with connect(fake_exchange.ws_api_url) as ws:
+        assert call(ws, "userDataStream.subscribe.signature", signed_params(fake_exchange, trader))["status"] == 200
+        again = call(ws, "userDataStream.subscribe.signature", signed_params(fake_exchange, trader))
+        assert again["error"] == {"code": -2035, "msg": "User Data Stream subscription already active."}
+        beyond = call(ws, "userDataStream.subscribe.signature", signed_params(fake_exchange, other))
+        assert beyond["error"] == {"code": -2042, "msg": "Maximum subscription ID reached for this connection."}
+
+
+def test_session_logon_takes_ed25519_keys_only_and_signs_later_requests(fake_exchange: RunningFake) -> None:
+    ed, hmac_trader = new_trader(fake_exchange, ed=True), new_trader(fake_exchange)
+    with connect(fake_exchange.ws_api_url) as ws:
+        refused = call(ws, "session.logon", signed_params(fake_exchange, hmac_trader))
+        assert refused["status"] == 401 and refused["error"]["code"] == -1002
+        logon = call(ws, "session.logon", signed_params(fake_exchange, ed))
+        assert logon["status"] == 200 and logon["result"]["apiKey"] == ed.api_key
+        assert call(ws, "session.status")["result"]["authorizedSince"] == logon["result"]["authorizedSince"]
+        account = call(ws, "account.status", {"timestamp": fake_exchange.exchange.server_time_ms()})
+        assert account["status"] == 200 and any(b["asset"] == "USDT" for b in account["result"]["balances"])
+        subscribed = call(ws, "userDataStream.subscribe")
+        assert subscribed["result"] == {"subscriptionId": 0}
+        assert call(ws, "session.status")["result"]["userDataStream"] is True
+        placed = call(ws, "order.place", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001",
+                                          "timestamp": fake_exchange.exchange.server_time_ms()})
+        assert placed["status"] == 200 and placed["result"]["status"] == "FILLED"
+        report = recv(ws, lambda m: m.get("event", {}).get("X") == "FILLED")["event"]
+        assert report["i"] == placed["result"]["orderId"] and report["e"] == "executionReport"
+        assert call(ws, "session.logout")["result"]["apiKey"] is None
+        unsigned = call(ws, "account.status", {"timestamp": fake_exchange.exchange.server_time_ms()})
+        assert unsigned["status"] == 400 and unsigned["error"]["code"] == -1102
+
+
+def test_order_and_account_methods_signed_per_request(fake_exchange: RunningFake) -> None:
+    trader = new_trader(fake_exchange)
+    with connect(fake_exchange.ws_api_url) as ws:
+        placed = call(ws, "order.place", signed_params(fake_exchange, trader, symbol="BTCUSDT", side="BUY",
+                                                       type="LIMIT", timeInForce="GTC", price="50000.00",
+                                                       quantity="0.001"))
+        assert placed["status"] == 200 and placed["result"]["status"] == "NEW"
+        order_id = placed["result"]["orderId"]
+        status = call(ws, "order.status", signed_params(fake_exchange, trader, symbol="BTCUSDT", orderId=order_id))
+        assert status["result"]["orderId"] == order_id
+        open_orders = call(ws, "openOrders.status", signed_params(fake_exchange, trader, symbol="BTCUSDT"))
+        assert [o["orderId"] for o in open_orders["result"]] == [order_id]
+        canceled = call(ws, "order.cancel", signed_params(fake_exchange, trader, symbol="BTCUSDT", orderId=order_id))
+        assert canceled["result"]["status"] == "CANCELED"
+        balances = call(ws, "account.status", signed_params(fake_exchange, trader))["result"]["balances"]
+        usdt = next(b for b in balances if b["asset"] == "USDT")
+        assert Decimal(usdt["free"]) == Decimal("100000") and Decimal(usdt["locked"]) == 0
+        assert call(ws, "account.commission", signed_params(fake_exchange, trader, symbol="BTCUSDT"))["status"] == 200
+        assert call(ws, "myTrades", signed_params(fake_exchange, trader, symbol="BTCUSDT"))["result"] == []
+        bad = call(ws, "order.place", {**signed_params(fake_exchange, trader, symbol="BTCUSDT"), "signature": "00"})
+        assert bad["error"]["code"] == -1022
+
+
+def test_the_depth_method_answers_the_rest_snapshot(fake_exchange: RunningFake) -> None:
+    with connect(fake_exchange.ws_api_url) as ws:
+        result = call(ws, "depth", {"symbol": "BTCUSDT", "limit": 100})["result"]
+    assert result == depth(fake_exchange)

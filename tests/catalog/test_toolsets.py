@@ -40,7 +40,7 @@ def test_every_tool_is_in_exactly_one_declared_toolset():
             assert tool not in seen, f"{tool} is in {seen.get(tool)} and {toolset}"
             seen[tool] = toolset
     assert set(seen) == {t.name for t in build_tools(CATALOG)}
-    assert len(seen) == 57
+    assert len(seen) == 58  # 56 endpoints' and server tools, get_portfolio included
 
 
 def test_toolset_contents_follow_security_and_purpose():
@@ -48,7 +48,8 @@ def test_toolset_contents_follow_security_and_purpose():
     assert names(Selection(("market",))) == public
     account = names(Selection(("account",)))
     assert "get_account" in account and "get_open_order_lists" in account
-    assert all(not CATALOG.get(t).changes_state and CATALOG.get(t).signed for t in account)
+    assert "get_portfolio" in account  # the portfolio wing's own tool reads the account too
+    assert all(not CATALOG.get(t).changes_state and CATALOG.get(t).signed for t in account - {"get_portfolio"})
     assert names(Selection(("admin",))) == set(ACCOUNT_TOOL_NAMES) | {"get_safety_status"}
     assert names(Selection(("streams",))) == set(STREAM_TOOL_NAMES)
     assert names(Selection(("streams",), read_only=True)) == set(STREAM_TOOL_NAMES)  # streams only read
@@ -101,9 +102,9 @@ def test_readme_states_the_measured_sizes():
 
 def test_size_table_sums_and_cli_prints_it():
     rows = {r.name: r for r in tool_list_sizes(CATALOG)}
-    assert rows["all"].tools == 57 and rows["all"].chars == list_size(build_tools(CATALOG))
-    assert sum(rows[name].tools for name in CATALOG.toolsets) == 57
-    assert rows["all, --read-only"].tools == 57 - len(WRITERS)
+    assert rows["all"].tools == 58 and rows["all"].chars == list_size(build_tools(CATALOG))
+    assert sum(rows[name].tools for name in CATALOG.toolsets) == 58
+    assert rows["all, --read-only"].tools == 58 - len(WRITERS)
     done = subprocess.run(
         [sys.executable, "-m", "binance_spot_mcp", "tools", "--sizes"], capture_output=True, text=True, timeout=60
     )
@@ -129,7 +130,7 @@ async def test_tool_list_a_client_receives_fits_the_budget(world, mode):
     async with memory_client(world.tools_file, mode, base_url=world.base_url) as client:
         listed = await client.list_tools()
     received = len(listed.model_dump_json(by_alias=True, exclude_none=True))
-    assert len(listed.tools) == 57
+    assert len(listed.tools) == 58
     assert list_size(build_tools(CATALOG)) <= received <= MAX_TOOL_LIST_CHARS
     assert received - list_size(build_tools(CATALOG)) < 200  # only the envelope differs
 
@@ -172,7 +173,7 @@ async def test_read_only_server_cannot_change_anything(world, mode):
 @pytest.mark.anyio
 async def test_stdio_flags_choose_the_tools(world):
     async with stdio_client_for(world.tools_file, "legacy", base_url=world.base_url) as (client, _):
-        assert len((await client.list_tools()).tools) == 57
+        assert len((await client.list_tools()).tools) == 58
     flags = ["serve", "--toolsets", "account,admin", "--read-only"]
     async with stdio_client_for(world.tools_file, "auto", base_url=world.base_url, extra_args=flags) as (client, _):
         listed = {t.name for t in (await client.list_tools()).tools}
@@ -206,4 +207,5 @@ def test_cli_tools_lists_what_a_configuration_offers(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "get_account" in done.stdout and "place_order " not in done.stdout
-    assert "14 of 48 endpoints" in done.stdout and "server tools: get_safety_status, list_accounts, show_account" in done.stdout
+    assert "14 of 48 endpoints" in done.stdout
+    assert "server tools: get_portfolio, get_safety_status, list_accounts, show_account" in done.stdout

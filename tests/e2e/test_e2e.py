@@ -63,9 +63,11 @@ async def test_every_tool_is_listed_with_derived_annotations(world, mode):
         tools = {t.name: t for t in (await client.list_tools()).tools}
     catalog = load_catalog()
     own = {"list_accounts", "show_account", "add_account", "get_safety_status"} | {
-        "subscribe_stream", "read_stream", "unsubscribe_stream", "list_streams", "wait_for_order"}
+        "subscribe_stream", "read_stream", "unsubscribe_stream", "list_streams", "wait_for_order"} | {"get_portfolio"}
     assert set(tools) == {e.tool for e in catalog.endpoints} | own
-    assert len(tools) == 57
+    assert len(tools) == 58
+    # the first tool with an output schema: its structuredContent is checked against it by the client
+    assert [name for name, t in tools.items() if t.output_schema] == ["get_portfolio"]
     assert all(tools[name].annotations.read_only_hint is True for name in ("read_stream", "wait_for_order"))
     assert tools["get_account"].annotations.read_only_hint is True
     assert tools["place_order"].annotations.read_only_hint is False
@@ -245,7 +247,7 @@ async def test_over_stdio_with_the_console_script(world, mode):
     async with stdio_client_for(world.tools_file, mode, base_url=world.base_url) as (client, stderr_path):
         tools = await client.list_tools()
         seen.append(tools)
-        assert len(tools.tools) == 57
+        assert len(tools.tools) == 58
         for name, args in [
             ("get_ticker_price", {"symbol": "ETHUSDT"}),
             ("get_account", {"account": "rsa"}),
@@ -257,7 +259,7 @@ async def test_over_stdio_with_the_console_script(world, mode):
             seen.append(result)
         assert [r.is_error for r in seen[1:]] == [False, False, False, False, True]
     stderr = stderr_path.read_text()
-    assert "serving 57 tools" in stderr
+    assert "serving 58 tools" in stderr
     assert "signature=" not in stderr.replace("signature=***", "")
     text = transcript(seen) + stderr
     for secret in world.keys.sensitive():
@@ -287,7 +289,7 @@ async def test_starts_without_any_tools_file_and_serves_market_data(tmp_path, fa
     """The README's first command: no TOOLS.md at all; public tools work, signed ones explain."""
     env = {"BINANCE_SPOT_MCP_MAINNET_BASE_URL": fake_exchange.base_url}
     async with stdio_client_for(None, "auto", extra_env=env, workdir=tmp_path) as (client, stderr_path):
-        assert len((await client.list_tools()).tools) == 57
+        assert len((await client.list_tools()).tools) == 58
         price = result_json(await client.call_tool("get_ticker_price", {"symbol": "BTCUSDT"}))
         signed = await client.call_tool("get_account", {})
     assert Decimal(price["price"]) > 0

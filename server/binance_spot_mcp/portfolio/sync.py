@@ -65,9 +65,10 @@ class SyncReport:
     skipped: list[str] = field(default_factory=list)  # symbols Binance no longer knows
 
 
-def minimum_requests(new_trades: Sequence[int]) -> int:
-    """The fewest ``myTrades`` requests ``fromId`` paging allows for these per-symbol counts."""
-    return sum(n // PAGE + 1 for n in new_trades)
+def minimum_requests(new_trades: Sequence[int], page: int = PAGE) -> int:
+    """The fewest ``myTrades`` requests ``fromId`` paging allows for these per-symbol counts (a
+    page shorter than ``page`` is the last; a symbol with none still needs one request to know)."""
+    return sum(n // page + 1 for n in new_trades)
 
 
 class TradeSync:
@@ -80,13 +81,16 @@ class TradeSync:
         cache: TradeCache,
         *,
         share: float = DEFAULT_SHARE,
+        page: int = PAGE,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         if not 0 < share <= 1:
             raise ValueError("share must be in (0, 1]")
         self.client, self.endpoint, self.cache = client, endpoint, cache
-        self.share, self.clock, self.sleep = share, clock, sleep
+        if not 1 <= page <= PAGE:
+            raise ValueError(f"page must be in 1..{PAGE}")
+        self.share, self.page, self.clock, self.sleep = share, page, clock, sleep
 
     def allowance(self, base_url: str) -> int:
         """The weight per minute window this sync may use on ``base_url``."""
@@ -111,7 +115,7 @@ class TradeSync:
 
     async def _symbol(self, account: Account, identity: str, candidate: Candidate, from_id: int, report: SyncReport) -> None:
         while True:
-            params = [("symbol", candidate.symbol), ("fromId", str(from_id)), ("limit", str(PAGE))]
+            params = [("symbol", candidate.symbol), ("fromId", str(from_id)), ("limit", str(self.page))]
             await self._within_share(account.base_url, self.endpoint.weight_for(params), report)
             report.requests += 1
             try:
@@ -127,7 +131,7 @@ class TradeSync:
             now_ms = int(self.clock() * 1000)
             await self.cache.store.run(lambda: self.cache.save_page(identity, fills, candidate.symbol, next_from, now_ms))
             report.new_trades += len(fills)
-            if len(rows) < PAGE or next_from <= from_id:
+            if len(rows) < self.page or next_from <= from_id:
                 return
             from_id = next_from
 

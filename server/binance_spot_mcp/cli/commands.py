@@ -25,6 +25,7 @@ import anyio
 from binance_spot_mcp import __version__
 from binance_spot_mcp.catalog.endpoints import load_catalog
 from binance_spot_mcp.catalog.toolsets import Selection
+from binance_spot_mcp.cli import export as export_cli
 from binance_spot_mcp.cli.accounts import CommandError, _out, accounts_command
 from binance_spot_mcp.cli.listings import journal_line, print_tools
 from binance_spot_mcp.config import (
@@ -156,9 +157,10 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("account", nargs="?", help="check only this account (default: all)")
     doctor.add_argument("--json", action="store_true", help="machine-readable JSON")
     doctor.add_argument("--offline", action="store_true", help="skip the network checks (ping, clock, signed read)")
-    for command in (serve, tools, journal, doctor, *actions.choices.values()):
+    export_trades = export_cli.add_parser(commands)
+    for command in (serve, tools, journal, doctor, export_trades, *actions.choices.values()):
         _add_common_options(command, suppress=True)  # also after the subcommand: doctor --tools-file X
-    for command in (tools, journal, doctor, *actions.choices.values()):
+    for command in (tools, journal, doctor, export_trades, *actions.choices.values()):
         command.add_argument("--toolsets", metavar="A,B", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         command.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
@@ -324,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _doctor_command(args, settings, redactor)
     if args.command in {"halt", "resume"}:
         return _switch_command(args, settings, redactor)
+    if args.command == "export":
+        return export_cli.export_command(args, settings, redactor)
     if args.command in {"accounts", "journal"}:
         try:
             if args.command == "accounts":

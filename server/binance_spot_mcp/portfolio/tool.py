@@ -193,6 +193,31 @@ class PortfolioTools:
         return build(account=account.name, ledger=ledger, holdings=holdings, prices=prices, priced_at=priced_at or "",
                      period=period, sync=sync)
 
+    async def history(
+        self, account_name: str | None, *, symbols: Sequence[str] = (), since_ms: int | None = None,
+        progress: Progress | None = None,
+    ) -> tuple[Account, list[Fill]]:
+        """The account's trades, synced first (``export trades``): of ``symbols`` if named, else of
+        every candidate symbol, from ``since_ms`` on."""
+        account = self.accounts.resolve(account_name)
+        cache = await self.cache()
+        identity = identity_of(account)
+        market = await self.market(account.base_url)
+        unknown = [s for s in symbols if s not in market.pairs]
+        if unknown:
+            raise ToolInputError(f"unknown or not trading symbol(s): {', '.join(unknown)}", parameter="symbols")
+        if symbols:
+            candidates = [Candidate(s, *market.pairs[s]) for s in sorted(set(symbols))]
+        else:
+            raw = await self._get("get_account", [("omitZeroBalances", "true")], account, account.base_url)
+            traded = await cache.store.run(lambda: cache.traded_symbols(identity))
+            journaled = await _run_blocking(lambda: journal_symbols(self.journal, account.name))
+            candidates = candidate_symbols(market, holdings_from(raw), traded | journaled)
+        await self.trade_sync(cache).run(account, identity, candidates, progress)
+        wanted = [c.symbol for c in candidates] if symbols else None
+        fills = await cache.store.run(lambda: cache.fills(identity, symbols=wanted, since_ms=since_ms))
+        return account, fills
+
     async def rates_at(
         self, market: Market, fills: Sequence[Fill], valuation: str, base_url: str, cache: TradeCache
     ) -> dict[tuple[str, int], Decimal]:

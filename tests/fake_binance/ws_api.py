@@ -76,6 +76,20 @@ REST_METHODS: dict[str, tuple[str, str]] = {
     "account.status": ("GET", "/api/v3/account"),
     "account.commission": ("GET", "/api/v3/account/commission"),
     "account.rateLimits.orders": ("GET", "/api/v3/rateLimit/order"),
+    "executionRules": ("GET", "/api/v3/executionRules"),
+    "blockTrades.historical": ("GET", "/api/v3/historicalBlockTrades"),
+    "referencePrice": ("GET", "/api/v3/referencePrice"),
+    "referencePrice.calculation": ("GET", "/api/v3/referencePrice/calculation"),
+    "myAllocations": ("GET", "/api/v3/myAllocations"),
+    "myFilters": ("GET", "/api/v3/myFilters"),
+    "myPreventedMatches": ("GET", "/api/v3/myPreventedMatches"),
+    "order.amendments": ("GET", "/api/v3/order/amendments"),
+    "order.amend.keepPriority": ("PUT", "/api/v3/order/amend/keepPriority"),
+    "orderList.place": ("POST", "/api/v3/order/oco"),
+    "orderList.place.opo": ("POST", "/api/v3/orderList/opo"),
+    "orderList.place.opoco": ("POST", "/api/v3/orderList/opoco"),
+    "sor.order.place": ("POST", "/api/v3/sor/order"),
+    "sor.order.test": ("POST", "/api/v3/sor/order/test"),
 }
 REST_METHODS = {name: route for name, route in REST_METHODS.items() if route in BY_ROUTE}
 MAX_ID_LENGTH = 36

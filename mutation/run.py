@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".mutation"
 RESULTS = ROOT / "mutation" / "results"  # one <module>.json each
-COPIED = ["tests", "bench", "SKILL.md", "README.md", "TOOLS.md.example", "references", "BENCHMARKS.md"]
+COPIED = ["tests", "bench", "SKILL.md", "README.md", "docs", "TOOLS.md.example", "references", "BENCHMARKS.md"]
 # Module (dotted, below binance_spot_mcp) -> the test files that exercise it (fast, in-process ones; the
 # stdio/e2e suites are left out).
 SAFETY_MODULES: dict[str, list[str]] = {

@@ -162,9 +162,12 @@ def test_ci_runs_the_packaging_check():
         assert (ROOT / ".ci" / pinned / "package-lock.json").is_file()
 
 
-def test_readme_shows_the_one_line_installs():
-    for line in (f"uvx {PROJECT}", f"pipx install {PROJECT}", f"uvx --from dist/binance_spot_mcp-{__version__}-py3-none-any.whl {SCRIPT}"):
+def test_readme_and_install_doc_show_the_one_line_installs():
+    for line in (f"uvx {PROJECT}", f"pipx install {PROJECT}"):
         assert line in README, line
+    install = (ROOT / "docs" / "install.md").read_text()
+    for line in (f"uvx {PROJECT}", f"pipx install {PROJECT}", f"uvx --from dist/binance_spot_mcp-{__version__}-py3-none-any.whl {SCRIPT}"):
+        assert line in install, line
 
 
 def test_ci_launches_the_bundle_as_a_host_would(tmp_path):

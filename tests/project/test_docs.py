@@ -1,6 +1,6 @@
-"""The documentation tells the truth: every command line in README's host sections is one the
-CLI accepts, every option's environment variable exists, and TOOLS.md.example shows every
-field the parser knows and parses into the accounts it describes."""
+"""The documentation tells the truth: every command line in README's quick start and in
+docs/hosts.md is one the CLI accepts, every option's environment variable exists, and
+TOOLS.md.example shows every field the parser knows and parses into the accounts it describes."""
 
 from __future__ import annotations
 
@@ -21,12 +21,14 @@ from binance_spot_mcp.redact import Redactor
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
+HOSTS = (ROOT / "docs" / "hosts.md").read_text()
 SERVER = "/path/to/checkout/.venv/bin/binance-spot-mcp"
 
 
 def host_section() -> str:
-    start = README.index("## Host configuration")
-    return README[start : README.index("\n## ", start + 5)]
+    """Every place that shows a host's configuration: README's quick start and docs/hosts.md."""
+    start = README.index("## Quick start")
+    return README[start : README.index("\n## ", start + 5)] + "\n" + HOSTS
 
 
 def server_argv_from_readme() -> list[list[str]]:
@@ -50,7 +52,7 @@ def server_argv_from_readme() -> list[list[str]]:
 
 def test_every_documented_server_command_line_parses():
     examples = server_argv_from_readme()
-    assert len(examples) >= 3  # Claude Desktop, Claude Code, the Inspector
+    assert len(examples) >= 5  # README: Claude Code, Claude Desktop; docs/hosts.md: both again, the Inspector
     for argv in examples:
         args = _parser().parse_args(argv)
         assert args.tools_file == "/path/to/TOOLS.md"
@@ -67,7 +69,7 @@ def test_claude_code_http_example_matches_the_server_defaults():
 
 
 def test_options_table_names_real_flags_and_variables():
-    section = host_section()
+    section = HOSTS[HOSTS.index("## Options") : HOSTS.index("\n## ", HOSTS.index("## Options") + 5)]
     rows = re.findall(r"^\| `([^`]+)` \| `([^`]+)` \|", section, re.M)
     assert len(rows) >= 6
     source = Path(config.__file__).read_text()
@@ -104,4 +106,4 @@ def test_tools_md_example_shows_every_field_and_parses(tmp_path):
 
 @pytest.mark.parametrize("heading", ["### Claude Desktop", "### Claude Code", "### Any other MCP host", "## Streamable HTTP"])
 def test_host_sections_exist(heading):
-    assert f"\n{heading}\n" in README
+    assert f"\n{heading}\n" in HOSTS

@@ -108,7 +108,7 @@ def size_table(catalog: Catalog, tools: Sequence[Tool], *, changes_state: Iterab
 
 
 def size_markdown(rows: Sequence[SizeRow]) -> str:
-    """The size table as markdown, exactly as README.md carries it."""
+    """The size table as markdown, exactly as docs/tools.md carries it."""
     lines = ["| Toolset | Tools | tools/list JSON (chars) | ≈ tokens |", "|---|---:|---:|---:|"]
     for row in rows:
         name = f"`{row.name}`" if row.name.isidentifier() else row.name

@@ -110,7 +110,7 @@ def _check_setup(report: Report, settings: Settings) -> Catalog | None:
         report.add(section, "SKILL.md", OK, f"version {catalog.version}, {plural(len(catalog.endpoints), 'endpoint')}")
         _check_tool_choice(report, section, catalog, settings)
     for environment, url in settings.base_urls.items():
-        if url != OFFICIAL_BASE_URLS.get(environment):
+        if environment in BASE_URL_ENV and url != OFFICIAL_BASE_URLS.get(environment):  # paper: mainnet's data
             report.add(section, "base URL", INFO, f"{environment} -> {url} (set by {BASE_URL_ENV[environment]})")
     for credential in settings.env_credentials:
         report.add(section, "environment", INFO, f"account '{credential.name}' ({credential.environment}) from {credential.source}")

@@ -116,7 +116,10 @@ def parse_request(arguments: Mapping[str, Any] | None) -> Request:
 
 
 def _iso(ms: int | None) -> str | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
+    if ms is None:
+        return None
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moment.isoformat(timespec="seconds" if ms % 1000 == 0 else "milliseconds").replace("+00:00", "Z")
 
 
 class PortfolioTools:

@@ -87,6 +87,7 @@ from binance_spot_mcp.journal import NOT_APPROVED, Journal
 from binance_spot_mcp.paper.routing import PaperRoutingClient
 from binance_spot_mcp.policy import requires_approval
 from binance_spot_mcp.portfolio.tool import NAMES as PORTFOLIO_TOOL_NAMES
+from binance_spot_mcp.portfolio import card as portfolio_card
 from binance_spot_mcp.portfolio.tool import PortfolioTools, progress_reporter
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import failure, json_result, narrowing_hint, success
@@ -417,7 +418,7 @@ class Runtime:
 
 
 def build_server(runtime: Runtime) -> Server:
-    card_tools = [with_card(t) if _changes_state(runtime, t.name) else t for t in runtime.tools]
+    card_tools = [with_card(t) if _changes_state(runtime, t.name) else portfolio_card.with_card(t) for t in runtime.tools]
     if not runtime.selection.read_only:
         card_tools.append(APPROVE_TOOL_DEF)
 
@@ -436,12 +437,14 @@ def build_server(runtime: Runtime) -> Server:
         return await runtime.call(params.name, params.arguments, asker=asker)
 
     async def list_resources(ctx: ServerRequestContext, params: PaginatedRequestParams | None) -> ListResourcesResult:
-        card = [CARD_RESOURCE] if Asker(ctx, None).can_apps else []
+        card = [CARD_RESOURCE, portfolio_card.CARD_RESOURCE] if Asker(ctx, None).can_apps else []
         return ListResourcesResult(resources=skill_resources.resources() + card)
 
     async def read_resource(ctx: ServerRequestContext, params: ReadResourceRequestParams) -> ReadResourceResult:
         if str(params.uri) == CARD_URI:
             return ReadResourceResult(contents=[card_contents()])
+        if str(params.uri) == portfolio_card.CARD_URI:
+            return ReadResourceResult(contents=[portfolio_card.card_contents()])
         return skill_resources.read(str(params.uri))  # the skill's guide; MCPError for anything else
 
     server = Server(

@@ -6,22 +6,28 @@ and where public data comes from."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
+import time
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from binance_spot_mcp import __version__
 from binance_spot_mcp.approval.card import CARD_URI
+from binance_spot_mcp.approval.confirm import ACCOUNT_INPUT_KEY, STATE_TTL_S
 from binance_spot_mcp.catalog.endpoints import load_catalog
 from binance_spot_mcp.config import load_settings
 from binance_spot_mcp.results import narrowing_hint
 from binance_spot_mcp.server import Runtime, build_server
 from binance_spot_mcp.server.runtime import INSTRUCTIONS, READ_ONLY_NOTE
 from mcp import Client
+from mcp.server import request_state
 from mcp.shared.exceptions import MCPError
-from mcp.types import ElicitResult
+from mcp.types import ElicitResult, InputRequiredResult
 
 from tests.approval_support import Human, host, runtime_for
 from tests.e2e_support import (
@@ -29,9 +35,10 @@ from tests.e2e_support import (
     memory_client,
     random_token,
     result_json,
+    stream_environ,
     write_world,
 )
-from tests.guard.test_guard_rails import journal, writes
+from tests.guard.test_guard_rails import journal, with_account, writes
 
 pytestmark = pytest.mark.anyio
 
@@ -265,3 +272,145 @@ async def test_mcp_apps_hosts_get_the_card_on_account_tools_that_change_state_on
         await runtime.aclose()
     assert tools["add_account"].meta["ui"]["resourceUri"] == CARD_URI
     assert "ui" not in (tools["list_accounts"].meta or {})
+
+
+# ------------------------------------------------------------------------- what __post_init__ wires
+_BUY = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001", "account": "main"}
+
+
+async def test_wait_for_order_asks_binance_for_the_order(world):
+    async with memory_client(world.tools_file, "legacy", world.base_url, extra_env=stream_environ(world.fake)) as client:
+        placed = result_json(await client.call_tool("place_order", _BUY))
+        waited = await client.call_tool("wait_for_order", {"account": "main", "symbol": "BTCUSDT",
+                                                           "orderId": placed["orderId"], "wait_seconds": 2})
+    body = result_json(waited)
+    assert not waited.is_error and body["reached"] is True, body
+    assert body["source"] == "get_order" and body["order"]["status"] == "FILLED"
+
+
+async def test_a_key_an_exchange_error_echoes_is_masked_in_the_journal(world):
+    key = world.keys.hmac_api_key
+    world.exchange.inject("error_before", path="/api/v3/order", method="POST", status=400, code=-2010,
+                          msg=f"Order refused for API key {key}")
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+        result = await client.call_tool("place_order", _BUY)
+    assert result.is_error and result_json(result)["code"] == -2010
+    text = (world.tools_file.parent / "journal.jsonl").read_text()
+    assert "Order refused for API key" in text and key not in text
+
+
+async def test_require_elicitation_closes_the_chat_path_the_operator_opened(world):
+    env = {"BINANCE_SPOT_MCP_REQUIRE_ELICITATION": "1", **_CHAT}
+    async with memory_client(world.tools_file, "legacy", world.base_url, extra_env=env) as client:  # cannot prompt
+        result = await client.call_tool("place_order", _ORDER)
+    body = result_json(result)
+    assert result.is_error and "--require-elicitation" in body["message"], body
+    assert "confirmation_token" not in body and writes(world) == []
+
+
+async def test_a_market_order_is_priced_from_the_exchange_for_an_account_cap(world):
+    with_account(world, "capped", "Max Order Value: 100 USDT")
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+        small = await client.call_tool("place_order", {**_BUY, "account": "capped"})  # about 60 USDT
+        big = await client.call_tool("place_order", {**_BUY, "quantity": "0.01", "account": "capped"})
+    assert not small.is_error, small
+    body = result_json(big)
+    assert big.is_error and body["error"] == "policy_refused" and body["rule"] == "max order value", body
+    assert body["cap"] == "100 USDT" and "600.3" in body["message"]
+    assert len(writes(world)) == 1
+
+
+async def test_requests_name_the_skill_version_in_their_user_agent(world):
+    async with memory_client(world.tools_file, "legacy", world.base_url) as client:
+        assert not (await client.call_tool("get_ticker_price", {"symbol": "BTCUSDT"})).is_error
+    assert world.exchange.requests[-1].headers.get("user-agent") == f"binance-spot/{load_catalog().version} (Skill)"
+
+
+async def test_the_http_timeout_setting_bounds_a_read(world):
+    environ = loopback_environ(world.base_url, world.tools_file.parent)
+    settings = dataclasses.replace(load_settings(tools_file=str(world.tools_file), environ=environ), http_timeout_s=0.2)
+    runtime = Runtime(settings=settings)
+    runtime.client.read_retry_delays_s = ()
+    world.exchange.inject("delay", path="/api/v3/ticker/price", method="GET", delay_s=1.5)  # longer than 0.2 s
+    try:
+        with anyio.fail_after(10):
+            result = await runtime.call("get_ticker_price", {"symbol": "BTCUSDT"})
+    finally:
+        await runtime.aclose()
+    body = result_json(result)
+    assert result.is_error and "price" not in body, body
+
+
+async def test_the_runtime_sends_through_the_transport_it_is_given(world):
+    paths: list[str] = []
+
+    def exchange(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        return httpx.Response(200, json={"symbol": "BTCUSDT", "price": "1.23"})
+
+    environ = loopback_environ("http://127.0.0.1:9", world.tools_file.parent)  # nothing listens there
+    runtime = Runtime(settings=load_settings(tools_file=str(world.tools_file), environ=environ),
+                      transport=httpx.MockTransport(exchange))
+    try:
+        result = await runtime.call("get_ticker_price", {"symbol": "BTCUSDT", "environment": "testnet"})
+    finally:
+        await runtime.aclose()
+    assert not result.is_error and result_json(result)["price"] == "1.23", result
+    assert paths == ["/api/v3/ticker/price"]
+
+
+async def test_an_order_the_symbols_filters_reject_is_refused_before_it_leaves(world):
+    """The filters come from the account's own exchange (its Base URL), not the environment's default."""
+    dead = {"BINANCE_SPOT_MCP_TESTNET_BASE_URL": "http://127.0.0.1:9"}
+    async with memory_client(world.tools_file, "legacy", world.base_url, extra_env=dead) as client:
+        result = await client.call_tool("place_order", {**_BUY, "quantity": "0.001005"})  # step 0.00001
+    body = result_json(result)
+    assert result.is_error and body["error"] == "filter_rejected" and body["filter"] == "LOT_SIZE", body
+    assert writes(world) == [] and world.exchange.requests_to("/api/v3/exchangeInfo")
+
+
+# ------------------------------------------------------------------------- the account question's state
+_PICK = {ACCOUNT_INPUT_KEY: ElicitResult(action="accept", content={ACCOUNT_INPUT_KEY: "rsa"})}
+
+
+async def _never_asked(ctx: Any, params: Any) -> ElicitResult:
+    raise AssertionError("answers are sent with the call here")
+
+
+def _ambiguous(tmp_path: Any, fake_exchange: Any, keys: Any) -> Any:
+    world = write_world(tmp_path, fake_exchange, keys)
+    world.tools_file.write_text(world.tools_file.read_text().replace("### main", "### first"))
+    return world
+
+
+async def test_an_account_question_answered_twice_is_refused_the_second_time(tmp_path, fake_exchange, keys):
+    world = _ambiguous(tmp_path, fake_exchange, keys)
+    async with memory_client(world.tools_file, "auto", world.base_url, elicitation_callback=_never_asked) as client:
+        session = client.session
+        asked = await session.call_tool("get_account", {}, allow_input_required=True)
+        assert isinstance(asked, InputRequiredResult)
+        first = await session.call_tool("get_account", {}, allow_input_required=True, input_responses=_PICK,
+                                        request_state=asked.request_state)
+        again = await session.call_tool("get_account", {}, allow_input_required=True, input_responses=_PICK,
+                                        request_state=asked.request_state)
+    assert not first.is_error, first
+    assert again.is_error
+    assert result_json(again)["message"] == "that account question has expired or was already answered; nothing was sent"
+    assert len(world.exchange.requests_to("/api/v3/account")) == 1
+
+
+async def test_an_account_question_older_than_its_time_limit_is_refused_by_its_seal(tmp_path, fake_exchange, keys,
+                                                                                   monkeypatch):
+    """The sealed state lives STATE_TTL_S (the approval wait), less than the SDK's default of 600 s."""
+    world = _ambiguous(tmp_path, fake_exchange, keys)
+    async with memory_client(world.tools_file, "auto", world.base_url, elicitation_callback=_never_asked) as client:
+        session = client.session
+        asked = await session.call_tool("get_account", {}, allow_input_required=True)
+        assert isinstance(asked, InputRequiredResult)
+        later = time.time() + STATE_TTL_S + 60
+        assert later < time.time() + 600
+        monkeypatch.setattr(request_state, "time", SimpleNamespace(time=lambda: later))  # the seal's clock only
+        with pytest.raises(MCPError):
+            await session.call_tool("get_account", {}, allow_input_required=True, input_responses=_PICK,
+                                    request_state=asked.request_state)
+    assert world.exchange.requests_to("/api/v3/account") == []

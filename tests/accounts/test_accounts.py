@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from binance_spot_mcp.accounts.store import AccountStore, market_data_source
 from binance_spot_mcp.config import load_settings
-from binance_spot_mcp.errors import AccountError
+from binance_spot_mcp.errors import AccountError, PolicyError
 from binance_spot_mcp.redact import Redactor
 
 KEY_A = "AAAAAkeyForAccountMainxxxxxxxxxxxxxxxxxx1111"
@@ -102,7 +102,7 @@ def test_a_bad_account_names_its_line_and_leaves_the_others_usable(tmp_path):
     current = store.current()
     assert current.names() == ["good"]
     problems = "\n".join(current.problems)
-    assert "TOOLS.md line 11: Environment must be mainnet, testnet or demo" in problems
+    assert "TOOLS.md line 11: Environment must be mainnet, testnet, demo or paper" in problems
     assert "TOOLS.md line 12: unknown field 'Colour'" in problems
     assert "TOOLS.md line 18: Base URL refused" in problems
     assert SECRET_A not in problems and KEY_A not in problems
@@ -163,11 +163,32 @@ def test_env_credentials_and_missing_file(tmp_path):
     assert market_data_source(store, account=None, environment=None).environment == "testnet"
 
 
-def test_no_accounts_at_all_is_a_clear_error(tmp_path):
+def test_with_no_tools_file_the_built_in_paper_account_is_the_default(tmp_path):
     store = AccountStore(load_settings(environ={}, cwd=tmp_path), Redactor())
     assert store.current().problems == []  # the default ./TOOLS.md may simply not exist
+    account = store.resolve(None)
+    assert (account.name, account.environment, account.destination, account.is_mainnet) == ("paper", "paper", "paper", False)
+    assert account.base_url == "https://api.binance.com"  # live prices; nothing signed goes there
+    with pytest.raises(PolicyError, match="never signs"):
+        account.signer.sign(b"timestamp=1")
+
+
+def test_keys_from_the_environment_come_before_the_built_in_paper_account(tmp_path):
+    env = {"BINANCE_TESTNET_API_KEY": KEY_A, "BINANCE_TESTNET_SECRET_KEY": SECRET_A}
+    store = AccountStore(load_settings(environ=env, cwd=tmp_path), Redactor())
+    assert sorted(store.current().names()) == ["env-testnet", "paper"]
+    assert store.resolve(None).name == "env-testnet"
+    assert store.resolve("paper").environment == "paper"
+
+
+def test_a_tools_file_without_accounts_has_no_paper_account_and_says_so(tmp_path):
+    (tmp_path / "TOOLS.md").write_text("# notes\n")
+    os.chmod(tmp_path / "TOOLS.md", 0o600)
+    store = AccountStore(load_settings(environ={}, cwd=tmp_path), Redactor())
     with pytest.raises(AccountError, match="no account is configured"):
         store.resolve(None)
+    missing = AccountStore(load_settings(tools_file=str(tmp_path / "absent.md"), environ={}, cwd=tmp_path), Redactor())
+    assert missing.current().names() == []  # a TOOLS.md named on purpose and missing: no stand-in
 
 
 def test_file_changes_are_picked_up_without_restart(tmp_path):

@@ -283,7 +283,7 @@ def test_unknown_and_repeated_fields_are_named_never_their_values(tmp_path):
 def test_several_problems_in_one_account_are_all_reported(tmp_path):
     store = _store(tmp_path, _account(f"- Secret: {SECRET}\n- Environment: moon\n"))
     assert _problem(store) == (
-        "TOOLS.md line 2: account 'a' has no 'API Key' line; TOOLS.md line 4: Environment must be mainnet, testnet or demo"
+        "TOOLS.md line 2: account 'a' has no 'API Key' line; TOOLS.md line 4: Environment must be mainnet, testnet, demo or paper"
     )
 
 
@@ -410,12 +410,12 @@ def test_an_unchanged_file_is_read_and_its_problems_logged_once(tmp_path, caplog
         first = store.current()
         assert store.current() is first
     assert [r.getMessage() for r in caplog.records] == first.problems == [
-        "TOOLS.md line 5: Environment must be mainnet, testnet or demo"
+        "TOOLS.md line 5: Environment must be mainnet, testnet, demo or paper"
     ]
 
 
 def test_an_account_without_an_environment_is_refused_for_that_alone(tmp_path):
     body = _account(f"- API Key: {KEY}\n- Secret: {SECRET}\n- Base URL: https://api.binance.com\n")
     assert _problem(_store(tmp_path, body)) == (
-        "TOOLS.md line 2: account 'a' has no 'Environment: mainnet|testnet|demo' line"
+        "TOOLS.md line 2: account 'a' has no 'Environment: mainnet|testnet|demo|paper' line"
     )

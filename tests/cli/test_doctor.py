@@ -221,7 +221,7 @@ def test_an_unknown_account_name_is_a_usage_error(loopback, capsys):
     assert "no account named 'nosuch'" in err and "main, rsa, ed, live" in err
 
 
-def test_no_tools_file_warns_and_checks_public_market_data(loopback, tmp_path, capsys, monkeypatch):
+def test_no_tools_file_warns_and_checks_the_built_in_paper_accounts_market_data(loopback, tmp_path, capsys, monkeypatch):
     empty = tmp_path / "elsewhere"
     empty.mkdir()
     monkeypatch.chdir(empty)
@@ -229,7 +229,11 @@ def test_no_tools_file_warns_and_checks_public_market_data(loopback, tmp_path, c
     out = _flat(capsys.readouterr().out)
     assert code == 0
     assert "WARN TOOLS.md" in out and "does not exist" in out
-    assert f"host {loopback.base_url} (public market data)" in out and "OK reachable" in out
+    # With nothing configured the built-in paper account is there; its market data host is checked
+    # and nothing is signed for it (its 'key' is never shown as one).
+    assert f"host {loopback.base_url} (used by paper)" in out and "OK reachable" in out
+    assert "INFO identity paper, no key, market data from" in out
+    assert "OK paper paper account (starts with 10000 USDT" in out and "API key" not in out
 
 
 def test_console_script_exit_code_and_no_secrets(loopback, capsys):

@@ -285,16 +285,24 @@ async def test_no_secret_in_any_result(world, mode):
         assert secret not in text
 
 
-async def test_starts_without_any_tools_file_and_serves_market_data(tmp_path, fake_exchange):
-    """The README's first command: no TOOLS.md at all; public tools work, signed ones explain."""
+async def test_starts_without_any_tools_file_and_trades_on_paper(tmp_path, fake_exchange):
+    """The README's first command: no TOOLS.md at all; market data works, and the built-in paper
+    account answers the account tools and fills a buy against the live book with no key at all."""
     env = {"BINANCE_SPOT_MCP_MAINNET_BASE_URL": fake_exchange.base_url}
     async with stdio_client_for(None, "auto", extra_env=env, workdir=tmp_path) as (client, stderr_path):
         assert len((await client.list_tools()).tools) == 58
         price = result_json(await client.call_tool("get_ticker_price", {"symbol": "BTCUSDT"}))
-        signed = await client.call_tool("get_account", {})
+        account = result_json(await client.call_tool("get_account", {}))
+        bought = result_json(await client.call_tool(
+            "place_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01"}))
     assert Decimal(price["price"]) > 0
-    assert signed.is_error and "no account is configured" in result_json(signed)["message"]
-    assert [r.path for r in fake_exchange.exchange.requests] == ["/api/v3/ticker/price"]
+    assert account["environment"] == "paper" and account["balances"] == [
+        {"asset": "USDT", "free": "10000.00000000", "locked": "0.00000000"}]
+    assert bought["status"] == "FILLED" and bought["fills"][0]["price"] == "60030.00000000"
+    paths = {r.path for r in fake_exchange.exchange.requests}
+    assert paths <= {"/api/v3/ticker/price", "/api/v3/exchangeInfo", "/api/v3/depth", "/api/v3/avgPrice"}, paths
+    assert not any("signature" in r.query + r.body or "x-mbx-apikey" in {h.lower() for h in r.headers}
+                   for r in fake_exchange.exchange.requests)  # nothing signed, no key: there is none
     assert "WARNING" not in stderr_path.read_text()  # a missing default TOOLS.md is not a problem
 
 

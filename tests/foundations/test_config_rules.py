@@ -194,13 +194,26 @@ def test_keys_go_only_to_binance_https_or_loopback(url):
 def test_a_loopback_base_url_overrides_one_environment(tmp_path, environment):
     variable = BASE_URL_ENV[environment]
     settings = settings_for({variable: "  http://127.0.0.1:9000/ "}, tmp_path)
-    assert settings.base_urls == {**OFFICIAL_BASE_URLS, environment: "http://127.0.0.1:9000"}
+    expected = {**OFFICIAL_BASE_URLS, environment: "http://127.0.0.1:9000"}
+    # paper accounts read market data where mainnet's data comes from, unless told otherwise
+    assert settings.base_urls == {**expected, "paper": expected["mainnet"]}
 
 
 def test_base_urls_default_to_binances_official_hosts(tmp_path):
     settings = settings_for({}, tmp_path)
-    assert settings.base_urls == OFFICIAL_BASE_URLS
-    assert settings.stream_urls == OFFICIAL_STREAM_URLS and settings.ws_api_urls == OFFICIAL_WS_API_URLS
+    assert settings.base_urls == {**OFFICIAL_BASE_URLS, "paper": "https://api.binance.com"}
+    assert settings.stream_urls == {**OFFICIAL_STREAM_URLS, "paper": "wss://stream.binance.com:9443"}
+    assert settings.ws_api_urls == OFFICIAL_WS_API_URLS  # paper has no WebSocket API: it never signs
+
+
+def test_paper_market_data_urls_have_their_own_variables(tmp_path):
+    env = {"BINANCE_SPOT_MCP_PAPER_BASE_URL": "http://127.0.0.1:9100/", "BINANCE_SPOT_MCP_PAPER_STREAM_URL": "ws://127.0.0.1:9101",
+           "BINANCE_SPOT_MCP_MAINNET_BASE_URL": "http://127.0.0.1:9200"}
+    settings = settings_for(env, tmp_path)
+    assert settings.base_urls["paper"] == "http://127.0.0.1:9100" and settings.base_urls["mainnet"] == "http://127.0.0.1:9200"
+    assert settings.stream_urls["paper"] == "ws://127.0.0.1:9101"
+    message = start_up_error({"BINANCE_SPOT_MCP_PAPER_BASE_URL": "https://evil.example"}, tmp_path)
+    assert message.startswith("BINANCE_SPOT_MCP_PAPER_BASE_URL: keys are only sent to Binance's own https hosts")
 
 
 def test_the_official_host_of_the_same_environment_is_accepted(tmp_path):
@@ -220,7 +233,7 @@ def test_a_refused_base_url_stops_start_up_naming_the_variable(tmp_path, url, re
 
 
 def test_an_empty_base_url_variable_keeps_the_official_host(tmp_path):
-    assert settings_for({"BINANCE_SPOT_MCP_DEMO_BASE_URL": "  "}, tmp_path).base_urls == OFFICIAL_BASE_URLS
+    assert settings_for({"BINANCE_SPOT_MCP_DEMO_BASE_URL": "  "}, tmp_path).base_urls["demo"] == OFFICIAL_BASE_URLS["demo"]
 
 
 # --- WebSocket URLs -----------------------------------------------------------------------------
@@ -229,7 +242,7 @@ def test_an_empty_base_url_variable_keeps_the_official_host(tmp_path):
 def test_stream_and_ws_api_overrides(tmp_path):
     env = {STREAM_URL_ENV["testnet"]: " ws://127.0.0.1:7000/ ", WS_API_URL_ENV["demo"]: "ws://127.0.0.1:7001/ws-api/v3"}
     settings = settings_for(env, tmp_path)
-    assert settings.stream_urls == {**OFFICIAL_STREAM_URLS, "testnet": "ws://127.0.0.1:7000"}
+    assert settings.stream_urls == {**OFFICIAL_STREAM_URLS, "testnet": "ws://127.0.0.1:7000", "paper": OFFICIAL_STREAM_URLS["mainnet"]}
     assert settings.ws_api_urls == {**OFFICIAL_WS_API_URLS, "demo": "ws://127.0.0.1:7001/ws-api/v3"}
 
 

@@ -155,6 +155,9 @@ class _Probe:
 
     async def account(self, account: Account) -> Check:
         section = f"account {account.name}"
+        if account.paper is not None:  # nothing to sign with: the desk answers on this computer
+            return Check(section, "paper", OK, f"paper account ({account.paper.describe()}); market data from "
+                         f"{account.base_url} was reached; nothing is ever signed or sent for it")
         try:
             data = await self.call(ACCOUNT_INFO, [("omitZeroBalances", "true")], account.base_url, account)
         except (BinanceSpotError, TimeoutError) as exc:
@@ -195,6 +198,10 @@ async def network_checks(
 
     def account_identity(account: Account) -> None:
         section = f"account {account.name}"
+        if account.paper is not None:
+            report.add(section, "identity", INFO, f"paper, no key, market data from {account.base_url}"
+                       + (f" ({account.source})" if account.source else ""))
+            return
         report.add(
             section, "identity", INFO,
             f"{account.environment}, {account.signing}, API key {account.masked_api_key}, {account.base_url}"
@@ -208,7 +215,8 @@ async def network_checks(
             report.add(_host_section(base_url, [a.name for a in members]), "reachable", SKIP, f"not checked ({why})")
             for account in members:
                 account_identity(account)
-                report.add(f"account {account.name}", "signed read", SKIP, f"not checked ({why})")
+                if account.paper is None:
+                    report.add(f"account {account.name}", "signed read", SKIP, f"not checked ({why})")
         return
 
     timeout_s = min(settings.http_timeout_s, DOCTOR_TIMEOUT_S)

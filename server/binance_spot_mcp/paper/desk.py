@@ -15,6 +15,7 @@ from typing import Any
 from binance_spot_mcp.catalog.endpoints import Endpoint
 from binance_spot_mcp.errors import ExchangeError, hint_for
 from binance_spot_mcp.paper import views
+from binance_spot_mcp.paper.events import EventHub
 from binance_spot_mcp.paper.ledger import Ledger, OrderRow
 from binance_spot_mcp.paper.market import MarketData, PublicRead
 from binance_spot_mcp.paper.placing import (
@@ -44,7 +45,8 @@ class PaperDesk:
         self.ledger = Ledger(store)
         self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self.market = MarketData(public)
-        self.placer = Placer(self.ledger, self.market, self.clock_ms)
+        self.events = EventHub()  # executionReport / outboundAccountPosition for the stream tools
+        self.placer = Placer(self.ledger, self.market, self.clock_ms, self.events)
 
     async def handle(self, endpoint: Endpoint, params: Sequence[tuple[str, str]], account: PaperAccount) -> Any:
         tool = endpoint.tool
@@ -67,6 +69,12 @@ class PaperDesk:
                 self.ledger.ensure_account(db, account.name, settings.balances, self.clock_ms())
 
         await self.ledger.store.run(ensure)
+
+    async def _announce(self, account: PaperAccount, orders: list[OrderRow]) -> None:
+        """CANCELED executionReports and the balances they freed, to the account's listeners."""
+        if self.events.listening(account.name):
+            balances = await self._read(lambda db: self.ledger.balances(db, account.name))
+            self.placer.publish(account.name, balances, [(o, [], False, False) for o in orders], self.clock_ms())
 
     async def _read(self, fn: Callable[[Any], Any]) -> Any:
         def run() -> Any:
@@ -137,6 +145,7 @@ class PaperDesk:
             return order
 
         order = await self._write(cancel)
+        await self._announce(account, [order])
         return views.cancel_view(order, p.get("newClientOrderId") or new_client_id(), self.clock_ms())
 
     async def _cancel_open_orders(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
@@ -149,7 +158,9 @@ class PaperDesk:
             return orders
 
         now = self.clock_ms()
-        return [views.cancel_view(o, new_client_id(), now) for o in await self._write(cancel)]
+        orders = await self._write(cancel)
+        await self._announce(account, orders)
+        return [views.cancel_view(o, new_client_id(), now) for o in orders]
 
     async def _cancel_replace_order(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
         mode = p.get("cancelReplaceMode", "STOP_ON_FAILURE")

@@ -23,6 +23,7 @@ from binance_spot_mcp.exchange.filters import (
     needs_avg_price,
 )
 from binance_spot_mcp.paper import views
+from binance_spot_mcp.paper.events import EventHub, account_position, order_events
 from binance_spot_mcp.paper.ledger import InsufficientBalance, Ledger, OrderRow
 from binance_spot_mcp.paper.market import DEEP_DEPTH, FIRST_DEPTH, MarketData
 from binance_spot_mcp.paper.matching import (
@@ -97,10 +98,25 @@ def new_client_id() -> str:
 class Placer:
     """Places paper orders and catches resting ones up with the market."""
 
-    def __init__(self, ledger: Ledger, market: MarketData, clock_ms: Callable[[], int]) -> None:
+    def __init__(self, ledger: Ledger, market: MarketData, clock_ms: Callable[[], int], hub: EventHub | None = None) -> None:
         self.ledger = ledger
         self.market = market
         self.clock_ms = clock_ms
+        self.hub = hub or EventHub()
+
+    def publish(self, account: str, db_balances: dict[str, tuple[Decimal, Decimal]], orders: list[tuple[OrderRow, list, bool, bool]],
+                now: int) -> None:
+        """Tell the account's listeners what changed: executionReports, then the balances touched."""
+        if not self.hub.listening(account):
+            return
+        events = []
+        assets: set[str] = set()
+        for order, fills, maker, announce in orders:
+            events.extend(order_events(order, fills, now, maker=maker, announce=announce))
+            assets |= {order.base_asset, order.quote_asset}
+        if assets:
+            events.append(account_position(db_balances, assets, now))
+        self.hub.emit(account, events)
 
     # ------------------------------------------------------------------ checks before matching
     async def validate(self, tool: str, account: PaperAccount, p: Mapping[str, str]) -> dict[str, Any]:
@@ -180,7 +196,7 @@ class Placer:
         )
         settings = settings_of(account)
 
-        def write() -> tuple[OrderRow, list[tuple[Fill, Decimal, str, int]]]:
+        def write() -> tuple[OrderRow, list[tuple[Fill, Decimal, str, int]], dict[str, tuple[Decimal, Decimal]]]:
             with self.ledger.store.write() as db:
                 self.ledger.ensure_account(db, account.name, settings.balances, now)
                 for other in self.ledger.orders(db, account.name, symbol=order.symbol, open_only=True):
@@ -192,12 +208,13 @@ class Placer:
                 if placed.is_open:
                     self._lock(db, placed)
                 self.ledger.insert_order(db, placed)
-                return placed, applied
+                return placed, applied, self.ledger.balances(db, account.name)
 
         try:
-            placed, applied = await self.ledger.store.run(write)
+            placed, applied, balances = await self.ledger.store.run(write)
         except InsufficientBalance:
             raise views.rejected(views.INSUFFICIENT, tool) from None
+        self.publish(account.name, balances, [(placed, applied, False, True)], now)
         resp_type = p.get("newOrderRespType") or ("FULL" if otype in TAKING else "ACK")
         return views.placed_view(placed, applied, resp_type, now)
 
@@ -298,18 +315,22 @@ class Placer:
             if any(o.type in STOPS and not o.is_working and first_trigger(o.type, o.side, o.stop_price, o.after_trade, trades)
                    for o in orders):
                 book = await self.market.depth(account.base_url, symbol, FIRST_DEPTH)
-            made += await store.run(lambda s=symbol, t=trades, b=book: self._apply_trades(account, s, t, b))
+            changed, balances = await store.run(lambda s=symbol, t=trades, b=book: self._apply_trades(account, s, t, b))
+            made += sum(len(fills) for _, fills, _, _ in changed)
+            self.publish(account.name, balances, changed, self.clock_ms())
         return made
 
-    def _apply_trades(self, account: PaperAccount, symbol: str, trades: list, book: tuple | None) -> int:
+    def _apply_trades(self, account: PaperAccount, symbol: str, trades: list, book: tuple | None
+                      ) -> tuple[list[tuple[OrderRow, list, bool, bool]], dict[str, tuple[Decimal, Decimal]]]:
         settings = settings_of(account)
         now = self.clock_ms()
-        made = 0
+        taken: dict[int, list] = {}
+        made: dict[int, list] = {}
         with self.ledger.store.write() as db:
             checkpoint = self.ledger.checkpoint(db, account.name, symbol)
             fresh = [t for t in trades if checkpoint is None or t.id > checkpoint]
             if not fresh:
-                return 0
+                return [], {}
             orders = {o.order_id: o for o in self.ledger.orders(db, account.name, symbol=symbol, open_only=True)}
             for order in sorted(orders.values(), key=lambda o: o.order_id):
                 if order.type not in STOPS or order.is_working:
@@ -322,18 +343,17 @@ class Placer:
                     levels = book[2] if order.side == BUY else book[1]
                     for fill in walk_book(order.side, levels, quantity=order.remaining, book_id=book[0]):
                         try:
-                            self._apply_fill(db, order, fill, is_maker=False, rate=settings.taker_rate, now=now)
+                            taken.setdefault(order.order_id, []).append(
+                                self._apply_fill(db, order, fill, is_maker=False, rate=settings.taker_rate, now=now))
                         except InsufficientBalance:
                             break
-                        made += 1
                     order.status = "FILLED" if order.remaining <= 0 else "EXPIRED"
                     self.release(db, order)
             resting = [Resting(o.order_id, o.side, o.price, o.remaining, o.queue_ahead, o.after_trade, o.order_id)
                        for o in orders.values() if o.is_open and o.is_working and o.type not in ("STOP_LOSS", "TAKE_PROFIT")]
             for key, fill in match_trades(resting, fresh):
                 order = orders[key]
-                self._apply_fill(db, order, fill, is_maker=True, rate=settings.maker_rate, now=now)
-                made += 1
+                made.setdefault(key, []).append(self._apply_fill(db, order, fill, is_maker=True, rate=settings.maker_rate, now=now))
                 order.status = "FILLED" if order.remaining <= 0 else "PARTIALLY_FILLED"
                 if order.status == "FILLED":
                     self.release(db, order)
@@ -342,4 +362,7 @@ class Placer:
             for order in orders.values():
                 self.ledger.update_order(db, order)
             self.ledger.set_checkpoint(db, account.name, symbol, fresh[-1].id)
-        return made
+            balances = self.ledger.balances(db, account.name)
+        changed = [(orders[k], fills, False, False) for k, fills in taken.items()]
+        changed += [(orders[k], fills, True, False) for k, fills in made.items()]
+        return changed, balances

@@ -332,8 +332,8 @@ async def memory(world: World, sizes: Sizes, mode: str, rss_start: dict[str, lis
 
 
 def declared_toolsets() -> list[str]:
-    """Toolset names from SKILL.md's Toolsets table (read as text; the package is not imported)."""
-    text = (ROOT / "SKILL.md").read_text()
+    """Toolset names from the skill's Toolsets table (read as text; the package is not imported)."""
+    text = (ROOT / "references" / "endpoints.md").read_text()
     section = text.split("\n## Toolsets\n", 1)[1].split("\n## ", 1)[0]
     return re.findall(r"^\| `([a-z_]+)` \|", section, re.M)
 
@@ -432,6 +432,14 @@ async def streams(world: World, sizes: Sizes, mode: str, quick: bool) -> tuple[l
     return await stream_section(world, sizes.stream_samples, quick, mode)
 
 
+async def portfolio(world: World, mode: str, quick: bool) -> tuple[list[Row], dict[str, Any]]:
+    """Section 8 (bench/portfolio_bench.py): first sync's myTrades requests vs the fromId minimum,
+    get_portfolio on a warm cache (30 assets, 10,000 trades) vs the price request."""
+    from portfolio_bench import portfolio_section  # bench/ is on sys.path when run as a script
+
+    return await portfolio_section(world, quick, mode)
+
+
 # ---------------------------------------------------------------------------------- main
 async def run(args: argparse.Namespace) -> int:
     sizes = QUICK if args.quick else FULL
@@ -469,6 +477,7 @@ async def run(args: argparse.Namespace) -> int:
                     ("5 tool-list size", lambda: tool_list_size(world, args.mode)),
                     ("6 guard rails", lambda: guard_rails(world, sizes, args.mode, rng)),
                     ("7 streams", lambda: streams(world, sizes, args.mode, args.quick)),
+                    ("8 portfolio", lambda: portfolio(world, args.mode, args.quick)),
                 ] if not args.only or t.split()[0] in args.only]:
                     t0 = time.perf_counter()
                     section_rows, section_raw = await section()
@@ -507,8 +516,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"event -> long-poll answer samples (default {FULL.stream_samples})")
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds (default 900)")
     parser.add_argument("--json", metavar="PATH", help="also write every raw sample to this JSON file")
-    parser.add_argument("--only", nargs="+", metavar="SECTION", choices=[str(n) for n in range(1, 8)],
-                        help="run only these sections (1-7; 4 needs 1), e.g. --only 7")
+    parser.add_argument("--only", nargs="+", metavar="SECTION", choices=[str(n) for n in range(1, 9)],
+                        help="run only these sections (1-8; 4 needs 1), e.g. --only 7")
     args = parser.parse_args(argv)
     if args.only and "4" in args.only and "1" not in args.only:
         parser.error("section 4 (memory) compares with the RSS that section 1 (cold start) reads: add 1")

@@ -52,8 +52,12 @@ def by_asset(result) -> dict[str, dict]:
     return {row["asset"]: row for row in result.structured_content["assets"]}
 
 
-async def portfolio(world, **arguments):
-    async with memory_client(world.tools_file, "auto", base_url=world.base_url) as client:
+def always_sync(runtime) -> None:
+    runtime.portfolio_tools.sync_fresh_s = 0  # every call asks Binance for what is new
+
+
+async def portfolio(world, on_runtime=None, **arguments):
+    async with memory_client(world.tools_file, "auto", base_url=world.base_url, on_runtime=on_runtime) as client:
         with anyio.fail_after(60):
             result = await client.call_tool("get_portfolio", arguments)
     assert not result.is_error, result.content[0].text
@@ -161,8 +165,30 @@ async def test_progress_notifications_reach_the_client(scripted):
 
 async def test_a_second_call_fetches_only_what_is_new(scripted):
     world, _, _ = scripted
-    first = (await portfolio(world)).structured_content["sync"]
-    again = (await portfolio(world)).structured_content["sync"]
+    first = (await portfolio(world, always_sync)).structured_content["sync"]
+    again = (await portfolio(world, always_sync)).structured_content["sync"]
     assert first["new_trades"] == 6 and again["new_trades"] == 0 and again["trades"] == 6
     requests = world.exchange.requests_to("/api/v3/myTrades")
     assert {r.params.get("fromId") for r in requests[-again["requests"]:] if r.params["symbol"] == "BTCUSDT"} == {"4"}
+
+
+async def test_a_warm_call_asks_only_for_balances_and_prices_until_this_server_trades(scripted):
+    world, _, _ = scripted
+    ex = world.exchange
+    await portfolio(world)
+    before = len(ex.requests)
+    warm = (await portfolio(world)).structured_content["sync"]
+    paths = sorted({r.path for r in ex.requests[before:]})
+    assert warm["requests"] == 0 and warm["fresh"] == warm["symbols"] + warm["fresh"] > 0
+    # (a kline only for a BNB fee whose minute has not closed yet: closed minutes are cached)
+    assert set(paths) - {"/api/v3/klines"} == {"/api/v3/account", "/api/v3/exchangeInfo", "/api/v3/ticker/price"}
+    async with memory_client(world.tools_file, "auto", base_url=world.base_url) as client:
+        # an order this server sends is journaled: that symbol is asked again on the next call
+        placed = await client.call_tool("place_order", {"symbol": "ETHUSDT", "side": "BUY", "type": "LIMIT",
+                                                        "timeInForce": "GTC", "quantity": "0.01", "price": "2000"})
+        assert not placed.is_error, placed.content[0].text
+        before = len(ex.requests)
+        with anyio.fail_after(60):
+            after = (await client.call_tool("get_portfolio", {})).structured_content["sync"]
+    asked = [r.params["symbol"] for r in ex.requests[before:] if r.path == "/api/v3/myTrades"]
+    assert asked == ["ETHUSDT"] and after["requests"] == 1

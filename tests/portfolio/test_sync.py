@@ -136,3 +136,26 @@ async def test_a_stopped_sync_resumes_without_gaps_or_repeats(setup):
     assert asked == ["4", "7"] and report.new_trades == 4
     assert [f.trade_id for f in cache.fills("testnet:k")] == [1, 2, 3, 4, 5, 6, 7]
     await client.aclose()
+
+
+async def test_the_history_is_read_again_only_when_the_store_changed(tmp_path):
+    """A warm get_portfolio reuses the trades it read (and the ledger replayed from them); a page
+    saved by any process (an export, another server) changes the stamp, and they are read again."""
+    from binance_spot_mcp.portfolio.costs import Fill
+    from binance_spot_mcp.portfolio.tool import PortfolioTools
+
+    cache = TradeCache(open_store(tmp_path / "state"))
+    tools = PortfolioTools(accounts=None, client=None, catalog=CATALOG, redactor=None, journal=None,  # type: ignore[arg-type]
+                           state_dir=tmp_path / "state")
+
+    def trade(tid: int) -> Fill:
+        return Fill("BTCUSDT", "BTC", "USDT", tid, tid, tid, True, False, D(1), D(1), D(1), D(0), "BTC")
+
+    cache.save_page("id", [trade(1)], "BTCUSDT", 2, 0)
+    stamp, first = await tools.fills(cache, "id")
+    assert (await tools.fills(cache, "id"))[1] is first  # not read again
+    TradeCache(open_store(tmp_path / "state")).save_page("id", [trade(2)], "BTCUSDT", 3, 1)
+    stamp2, second = await tools.fills(cache, "id")
+    assert stamp2 != stamp and [f.trade_id for f in second] == [1, 2]
+    cache.save_page("id", [], "BTCUSDT", 3, 2)  # nothing new: the same history
+    assert (await tools.fills(cache, "id"))[1] is second

@@ -36,6 +36,8 @@ EXPECTED: dict[str, list[tuple[str, bool]]] = {
     "7": [("event -> read_stream long poll returns, median", True), ("event -> read_stream long poll returns, p99", True),
           ("added latency: ours vs a minimal SDK server relaying the same stream", True),
           ("RSS with 20 open subscriptions", False), ("resubscribe ", True)],
+    "8": [("first sync: myTrades requests", True), ("first get_portfolio with the sync", False),
+          ("get_portfolio, warm cache", True)],
 }
 
 

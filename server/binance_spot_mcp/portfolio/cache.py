@@ -110,6 +110,15 @@ class TradeCache:
             rows = db.execute(query + " ORDER BY time_ms, symbol, trade_id", args).fetchall()
         return [_fill(r) for r in rows if wanted is None or r["symbol"] in wanted]
 
+    def stamp(self, identity: str) -> tuple[int, int]:
+        """Changes whenever the account's cached history does (any process): (trades, newest id sum)."""
+        with self.store.read() as db:
+            row = db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(next_from_id), 0) FROM portfolio_checkpoints WHERE identity = ?", (identity,)
+            ).fetchone()
+            count = db.execute("SELECT COUNT(*) FROM portfolio_trades WHERE identity = ?", (identity,)).fetchone()
+        return int(count[0]), int(row[1]) * 1_000_003 + int(row[0])
+
     def traded_symbols(self, identity: str) -> set[str]:
         with self.store.read() as db:
             rows = db.execute("SELECT DISTINCT symbol FROM portfolio_trades WHERE identity = ?", (identity,)).fetchall()

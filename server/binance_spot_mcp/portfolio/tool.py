@@ -30,7 +30,7 @@ from binance_spot_mcp.exchange.client import BinanceClient
 from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.policy import is_symbol
 from binance_spot_mcp.portfolio.cache import TradeCache
-from binance_spot_mcp.portfolio.costs import AVERAGE, METHODS, PRECISION, Fill, Period, replay
+from binance_spot_mcp.portfolio.costs import AVERAGE, METHODS, PRECISION, Fill, Ledger, Period, replay
 from binance_spot_mcp.portfolio.pricing import Market, market_from, minute_of, price_of, rate_symbol, to_decimal
 from binance_spot_mcp.portfolio.report import OUTPUT_SCHEMA, Holding, build, text_table
 from binance_spot_mcp.portfolio.sync import Candidate, Progress, TradeSync
@@ -40,7 +40,11 @@ from binance_spot_mcp.store import open_store
 
 GET_PORTFOLIO = "get_portfolio"
 MARKET_TTL_S = 300.0
+# A symbol synced this recently is not asked again (a warm call costs only the balance and price
+# requests), unless the journal shows this server sent something for it since.
+SYNC_FRESH_S = 30.0
 JOURNAL_ENTRIES = 5000
+LEDGERS_KEPT = 8
 TOOL = Tool(
     name=GET_PORTFOLIO,
     title="Portfolio",
@@ -134,6 +138,11 @@ class PortfolioTools:
         self._cache: TradeCache | None = None
         self._markets: dict[str, tuple[float, Mapping[str, Any]]] = {}
         self.sync_share: float | None = None  # None: sync.DEFAULT_SHARE
+        self.sync_fresh_s = SYNC_FRESH_S
+        # The history as last read (per account identity, with the store's stamp), and the ledgers
+        # replayed from it: a warm call reads and replays nothing again.
+        self._history: dict[str, tuple[tuple[int, int], list[Fill]]] = {}
+        self._ledgers: dict[tuple[Any, ...], Ledger] = {}
 
     async def cache(self) -> TradeCache:
         if self._cache is None:
@@ -181,20 +190,52 @@ class PortfolioTools:
         priced_at = _iso(int(time.time() * 1000))
         traded = await cache.store.run(lambda: cache.traded_symbols(identity))
         journaled = await _run_blocking(lambda: journal_symbols(self.journal, account.name))
-        candidates = candidate_symbols(market, holdings, traded | journaled | set(request.symbols))
-        report = await self.trade_sync(cache).run(account, identity, candidates, progress)
-        fills = await cache.store.run(lambda: cache.fills(identity))
+        candidates = candidate_symbols(market, holdings, traded | set(journaled) | set(request.symbols))
+        due = await self.due(cache, identity, candidates, journaled)
+        report = await self.trade_sync(cache).run(account, identity, due, progress)
+        stamp, fills = await self.fills(cache, identity)
         rates = await self.rates_at(market, fills, request.quote, account.base_url, cache)
-        ledger = replay(
-            fills, valuation=request.quote, method=request.method, period=request.period,
-            value_at=lambda asset, t: rates.get((asset, minute_of(t))),
-        )
+        key = (identity, stamp, request.quote, request.method, request.period, tuple(sorted(rates.items())))
+        ledger = self._ledgers.get(key)
+        if ledger is None:
+            ledger = replay(
+                fills, valuation=request.quote, method=request.method, period=request.period,
+                value_at=lambda asset, t: rates.get((asset, minute_of(t))),
+            )
+            if len(self._ledgers) >= LEDGERS_KEPT:
+                self._ledgers.pop(next(iter(self._ledgers)))
+            self._ledgers[key] = ledger
         prices = {h.asset: price_of(market, h.asset, request.quote) for h in holdings}
-        sync = {"symbols": report.symbols, "requests": report.requests, "new_trades": report.new_trades,
-                "trades": len(fills), "skipped": report.skipped}
+        sync = {"symbols": report.symbols, "fresh": len(candidates) - len(due), "requests": report.requests,
+                "new_trades": report.new_trades, "trades": len(fills), "skipped": report.skipped}
         period = {"from": _iso(request.period.start_ms), "to": _iso(request.period.end_ms)}
         return build(account=account.name, ledger=ledger, holdings=holdings, prices=prices, priced_at=priced_at or "",
                      period=period, sync=sync)
+
+    async def fills(self, cache: TradeCache, identity: str) -> tuple[tuple[int, int], list[Fill]]:
+        """The account's cached trades, read again only when the store's stamp changed."""
+        stamp = await cache.store.run(lambda: cache.stamp(identity))
+        kept = self._history.get(identity)
+        if kept is not None and kept[0] == stamp:
+            return kept
+        fills = await cache.store.run(lambda: cache.fills(identity))
+        self._history[identity] = (stamp, fills)
+        return stamp, fills
+
+    async def due(
+        self, cache: TradeCache, identity: str, candidates: Sequence[Candidate], journaled: Mapping[str, int]
+    ) -> list[Candidate]:
+        """The candidates to sync now: all but those synced within ``sync_fresh_s`` with nothing
+        journaled for them since."""
+        checkpoints = await cache.store.run(lambda: cache.checkpoints(identity))
+        now_ms = int(time.time() * 1000)
+        fresh_ms = int(self.sync_fresh_s * 1000)
+
+        def fresh(c: Candidate) -> bool:
+            point = checkpoints.get(c.symbol)
+            return point is not None and now_ms - point.synced_at_ms < fresh_ms and journaled.get(c.symbol, 0) < point.synced_at_ms
+
+        return [c for c in candidates if not fresh(c)]
 
     async def history(
         self, account_name: str | None, *, symbols: Sequence[str] = (), since_ms: int | None = None,
@@ -215,7 +256,7 @@ class PortfolioTools:
             raw = await self._get("get_account", [("omitZeroBalances", "true")], account, account.base_url)
             traded = await cache.store.run(lambda: cache.traded_symbols(identity))
             journaled = await _run_blocking(lambda: journal_symbols(self.journal, account.name))
-            candidates = candidate_symbols(market, holdings_from(raw), traded | journaled)
+            candidates = candidate_symbols(market, holdings_from(raw), traded | set(journaled))
         await self.trade_sync(cache).run(account, identity, candidates, progress)
         wanted = [c.symbol for c in candidates] if symbols else None
         fills = await cache.store.run(lambda: cache.fills(identity, symbols=wanted, since_ms=since_ms))
@@ -283,14 +324,22 @@ def candidate_symbols(market: Market, holdings: Sequence[Holding], extra: set[st
     return [Candidate(s, *market.pairs[s]) for s in sorted(chosen)]
 
 
-def journal_symbols(journal: Journal, account: str) -> set[str]:
-    """Symbols this account's journaled requests named (an asset sold off is still found)."""
-    found = set()
+def journal_symbols(journal: Journal, account: str) -> dict[str, int]:
+    """Symbols this account's journaled requests named (an asset sold off is still found), each
+    with the time (ms) of its latest entry."""
+    found: dict[str, int] = {}
     for entry in journal.latest(JOURNAL_ENTRIES):
         params = entry.get("params")
         if entry.get("account") == account and isinstance(params, dict) and isinstance(params.get("symbol"), str):
-            found.add(params["symbol"])
+            found[params["symbol"]] = max(found.get(params["symbol"], 0), _stamp_ms(entry.get("ts")))
     return found
+
+
+def _stamp_ms(raw: Any) -> int:
+    try:
+        return int(datetime.fromisoformat(str(raw).replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return 0
 
 
 async def _run_blocking(fn: Callable[[], T]) -> T:

@@ -40,7 +40,7 @@ def test_every_tool_is_in_exactly_one_declared_toolset():
             assert tool not in seen, f"{tool} is in {seen.get(tool)} and {toolset}"
             seen[tool] = toolset
     assert set(seen) == {t.name for t in build_tools(CATALOG)}
-    assert len(seen) == 58  # 56 endpoints' and server tools, get_portfolio included
+    assert len(seen) == 58  # 48 endpoints and 10 server tools, get_portfolio included
 
 
 def test_toolset_contents_follow_security_and_purpose():

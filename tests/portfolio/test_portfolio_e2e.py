@@ -192,3 +192,15 @@ async def test_a_warm_call_asks_only_for_balances_and_prices_until_this_server_t
             after = (await client.call_tool("get_portfolio", {})).structured_content["sync"]
     asked = [r.params["symbol"] for r in ex.requests[before:] if r.path == "/api/v3/myTrades"]
     assert asked == ["ETHUSDT"] and after["requests"] == 1
+
+
+async def test_text_from_outside_is_escaped_in_the_table_and_the_structured_result(world):
+    """Invariant 8: an asset name with a bidi override (from the exchange's balances) reaches the
+    model escaped, in the text and in structuredContent alike, and the API key never does."""
+    History(world, {"USDT": "10", "EVIL\u202eX": "1"})
+    result = await portfolio(world)
+    assets = [row["asset"] for row in result.structured_content["assets"]]
+    assert "EVIL\\u202eX" in assets and not any("\u202e" in a for a in assets)
+    text = result.content[0].text
+    assert "EVIL\\u202eX" in text and "\u202e" not in text
+    assert world.keys.hmac_api_key not in text and world.keys.hmac_api_key not in str(result.structured_content)

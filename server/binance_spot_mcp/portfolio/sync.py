@@ -116,7 +116,7 @@ class TradeSync:
     async def _symbol(self, account: Account, identity: str, candidate: Candidate, from_id: int, report: SyncReport) -> None:
         while True:
             params = [("symbol", candidate.symbol), ("fromId", str(from_id)), ("limit", str(self.page))]
-            await self._within_share(account.base_url, self.endpoint.weight_for(params), report)
+            await self.within_share(account.base_url, self.endpoint.weight_for(params), report)
             report.requests += 1
             try:
                 reply = await self.client.call(self.endpoint, params, base_url=account.base_url, account=account)
@@ -135,13 +135,14 @@ class TradeSync:
                 return
             from_id = next_from
 
-    async def _within_share(self, base_url: str, weight: int, report: SyncReport) -> None:
+    async def within_share(self, base_url: str, weight: int, report: SyncReport | None = None) -> None:
         """Wait (window by window) until ``weight`` fits in this sync's share of the budget."""
         allowance = self.allowance(base_url)
         while self.client.limiter.used(base_url) + weight > allowance and weight <= allowance:
             now = self.clock()
             wait = WINDOW_S - now % WINDOW_S + self.client.limiter.clock_skew_s
-            report.waited_s += wait
+            if report is not None:
+                report.waited_s += wait
             await self.sleep(wait)
 
 

@@ -275,11 +275,15 @@ class PortfolioTools:
         keys = {(pair[0], key[1]): key for key, pair in wanted.items()}
         known = await cache.store.run(lambda: cache.rates(keys))
         out: dict[tuple[str, int], Decimal] = {}
+        klines = self.catalog.get("get_klines")
+        assert klines is not None
+        sync = self.trade_sync(cache)  # the klines keep to the sync's share of the weight budget too
         for (symbol, minute), key in keys.items():
             price = known.get((symbol, minute))
             if price is None:
-                rows = await self._get("get_klines", [("symbol", symbol), ("interval", "1m"),
-                                                      ("startTime", str(minute)), ("limit", "1")], None, base_url)
+                params = [("symbol", symbol), ("interval", "1m"), ("startTime", str(minute)), ("limit", "1")]
+                await sync.within_share(base_url, klines.weight_for(params))
+                rows = await self._get("get_klines", params, None, base_url)
                 price = to_decimal(rows[0][4]) if isinstance(rows, list) and rows and isinstance(rows[0], list) else None
                 if price is None or price <= 0:
                     continue

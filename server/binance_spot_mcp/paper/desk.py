@@ -17,6 +17,7 @@ from binance_spot_mcp.errors import ExchangeError, hint_for
 from binance_spot_mcp.paper import views
 from binance_spot_mcp.paper.events import EventHub
 from binance_spot_mcp.paper.ledger import Ledger, OrderRow
+from binance_spot_mcp.paper.lists import OrderLists
 from binance_spot_mcp.paper.market import MarketData, PublicRead
 from binance_spot_mcp.paper.placing import (
     PaperAccount,
@@ -29,7 +30,7 @@ from binance_spot_mcp.store import Store
 NOT_SIMULATED = {
     "place_sor_order": "smart order routing (SOR)",
     "test_sor_order": "smart order routing (SOR)",
-    "place_oco_deprecated": "the deprecated OCO endpoint (use place_order_list_oco)",
+    "place_oco_deprecated": "the deprecated OCO endpoint (use place_order_list_oco, which paper supports)",
     "place_order_list_oto": "an OTO order list",
     "place_order_list_otoco": "an OTOCO order list",
     "place_order_list_opo": "an OPO order list",
@@ -47,6 +48,7 @@ class PaperDesk:
         self.market = MarketData(public)
         self.events = EventHub()  # executionReport / outboundAccountPosition for the stream tools
         self.placer = Placer(self.ledger, self.market, self.clock_ms, self.events)
+        self.lists = OrderLists(self.placer)
 
     async def handle(self, endpoint: Endpoint, params: Sequence[tuple[str, str]], account: PaperAccount) -> Any:
         tool = endpoint.tool
@@ -137,20 +139,27 @@ class PaperDesk:
         self.ledger.update_order(db, order)
 
     async def _cancel_order(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
-        def cancel(db: Any) -> OrderRow:
+        def cancel(db: Any) -> list[OrderRow]:
             order = self._find(db, tool, account, p, missing=views.UNKNOWN_ORDER)
             if not order.is_open:
                 raise views.rejected(views.UNKNOWN_ORDER, tool)
+            # A leg of an OCO takes its list with it (rest-api.md: canceling one cancels the whole list).
+            legs = [o for o in self.ledger.orders(db, account.name, list_id=order.order_list_id, open_only=True)
+                    if o.order_id != order.order_id] if order.order_list_id >= 0 else []
             self._cancel(db, order)
-            return order
+            for leg in legs:
+                self._cancel(db, leg)
+            return [order, *legs]
 
-        order = await self._write(cancel)
-        await self._announce(account, [order])
+        order, *legs = await self._write(cancel)
+        await self._announce(account, [order, *legs])
         return views.cancel_view(order, p.get("newClientOrderId") or new_client_id(), self.clock_ms())
 
     async def _cancel_open_orders(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
         def cancel(db: Any) -> list[OrderRow]:
             orders = self.ledger.orders(db, account.name, symbol=p["symbol"], open_only=True)
+            # Locks held by one leg of a list go back when that leg is canceled: cancel holders last.
+            orders.sort(key=lambda o: o.locked_left > 0)
             if not orders:
                 raise views.rejected((-2011, "Unknown order sent."), tool)
             for order in orders:
@@ -216,6 +225,35 @@ class PaperDesk:
         order = await self._write(amend)
         return {"transactTime": self.clock_ms(), "executionId": order.order_id, "amendedOrder": views.order_view(order),
                 "environment": views.ENVIRONMENT}
+
+    # ------------------------------------------------------------------ order lists
+    async def _place_order_list_oco(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
+        return await self.lists.place_oco(tool, account, p)
+
+    async def _cancel_order_list(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
+        def cancel(db: Any) -> tuple[dict[str, Any], list[OrderRow]]:
+            found = self.lists.find(db, tool, account.name, p)
+            legs = self.ledger.orders(db, account.name, list_id=found["orderListId"], open_only=True)
+            if not legs:
+                raise views.rejected((-2011, "Order list is already done."), tool)
+            for leg in legs:
+                self._cancel(db, leg)
+            return self.lists.find(db, tool, account.name, p), legs
+
+        status, legs = await self._write(cancel)
+        await self._announce(account, legs)
+        now = self.clock_ms()
+        status["orderReports"] = [views.cancel_view(o, new_client_id(), now) for o in legs]
+        return status
+
+    async def _get_order_list(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
+        return await self._read(lambda db: self.lists.find(db, tool, account.name, p))
+
+    async def _get_all_order_lists(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
+        return await self._read(lambda db: self.lists.all_lists(db, account.name, open_only=False))
+
+    async def _get_open_order_lists(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
+        return await self._read(lambda db: self.lists.all_lists(db, account.name, open_only=True))
 
     # ------------------------------------------------------------------ account
     async def _get_account(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:

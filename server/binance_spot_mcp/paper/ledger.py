@@ -61,6 +61,13 @@ MIGRATIONS = [
         PRIMARY KEY (account, symbol)
     );
     """,
+    """
+    CREATE TABLE paper_lists (
+        account TEXT NOT NULL, list_id INTEGER NOT NULL, symbol TEXT NOT NULL, list_client_id TEXT NOT NULL,
+        contingency TEXT NOT NULL, time_ms INTEGER NOT NULL,
+        PRIMARY KEY (account, list_id)
+    );
+    """,
 ]
 OPEN_STATUSES = ("NEW", "PARTIALLY_FILLED", "PENDING_NEW")
 
@@ -154,7 +161,7 @@ class Ledger:
         """Forget everything of a paper account (it starts over from its starting balances)."""
         with self.store.write() as db:
             existed = db.execute("DELETE FROM paper_accounts WHERE account = ?", (account,)).rowcount > 0
-            for table in ("paper_balances", "paper_orders", "paper_trades", "paper_checkpoints"):
+            for table in ("paper_balances", "paper_orders", "paper_trades", "paper_checkpoints", "paper_lists"):
                 db.execute(f"DELETE FROM {table} WHERE account = ?", (account,))  # noqa: S608 - fixed names
         return existed
 

@@ -23,6 +23,7 @@ from binance_spot_mcp.exchange.filters import (
     needs_avg_price,
 )
 from binance_spot_mcp.paper import views
+from binance_spot_mcp.paper.contingency import settle_lists
 from binance_spot_mcp.paper.events import EventHub, account_position, order_events
 from binance_spot_mcp.paper.ledger import InsufficientBalance, Ledger, OrderRow
 from binance_spot_mcp.paper.market import DEEP_DEPTH, FIRST_DEPTH, MarketData
@@ -332,6 +333,7 @@ class Placer:
             if not fresh:
                 return [], {}
             orders = {o.order_id: o for o in self.ledger.orders(db, account.name, symbol=symbol, open_only=True)}
+            expired = [loser for _, loser in settle_lists(orders, fresh)]  # OCO: the first leg to execute wins
             for order in sorted(orders.values(), key=lambda o: o.order_id):
                 if order.type not in STOPS or order.is_working:
                     continue
@@ -363,6 +365,7 @@ class Placer:
                 self.ledger.update_order(db, order)
             self.ledger.set_checkpoint(db, account.name, symbol, fresh[-1].id)
             balances = self.ledger.balances(db, account.name)
-        changed = [(orders[k], fills, False, False) for k, fills in taken.items()]
+        changed = [(loser, [], False, False) for loser in expired]
+        changed += [(orders[k], fills, False, False) for k, fills in taken.items()]
         changed += [(orders[k], fills, True, False) for k, fills in made.items()]
         return changed, balances

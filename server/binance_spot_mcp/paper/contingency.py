@@ -1,0 +1,58 @@
+"""Which leg of an OCO executes first, and what happens to the other (pure: no I/O).
+
+The first leg to execute (a fill of the LIMIT_MAKER leg or a trigger of the stop leg, whichever
+comes at the earlier aggregate trade) expires the other, as Binance does; the lock the list holds
+passes to the winner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from binance_spot_mcp.paper.ledger import OrderRow
+from binance_spot_mcp.paper.matching import AggTrade, Resting, first_trigger, match_trades
+
+STOP_TYPES = ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
+
+
+def leg_price(order: OrderRow) -> Decimal:
+    return order.price or order.stop_price
+
+
+def settle_lists(orders: dict[int, OrderRow], trades: list[AggTrade]) -> list[tuple[OrderRow, OrderRow]]:
+    """For each open OCO among ``orders``: which leg executes first in ``trades``. The other leg is
+    expired and its lock moved to the winner. Returns (winner, expired) pairs; the caller then
+    triggers and matches as usual (an expired leg is no longer open)."""
+    out = []
+    by_list: dict[int, list[OrderRow]] = {}
+    for order in orders.values():
+        if order.order_list_id >= 0 and order.is_open:
+            by_list.setdefault(order.order_list_id, []).append(order)
+    for legs in by_list.values():
+        if len(legs) != 2:
+            continue
+        first: tuple[int, OrderRow] | None = None
+        for leg in legs:
+            at = _first_execution(leg, trades)
+            if at is not None and (first is None or at < first[0]):
+                first = (at, leg)
+        if first is None:
+            continue
+        winner = first[1]
+        loser = legs[0] if legs[1] is winner else legs[1]
+        winner.locked_asset = winner.locked_asset or loser.locked_asset
+        winner.locked_left += loser.locked_left
+        loser.locked_left = Decimal(0)
+        loser.status = "EXPIRED"
+        out.append((winner, loser))
+    return out
+
+
+def _first_execution(leg: OrderRow, trades: list[AggTrade]) -> int | None:
+    if leg.type in STOP_TYPES and not leg.is_working:
+        trigger = first_trigger(leg.type, leg.side, leg.stop_price, leg.after_trade, trades)
+        return trigger.id if trigger else None
+    probe = Resting(leg.order_id, leg.side, leg.price, leg.remaining, leg.queue_ahead, leg.after_trade, leg.order_id)
+    fills = match_trades([replace(probe)], trades)
+    return int(fills[0][1].receipt["aggTradeId"]) if fills else None

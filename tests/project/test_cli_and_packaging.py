@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from binance_spot_mcp.catalog.endpoints import load_catalog, parse_skill
+from binance_spot_mcp.catalog.endpoints import load_catalog, parse_skill, skill_text
 from binance_spot_mcp.cli.listings import catalog_json
 from binance_spot_mcp.server.tool_list import build_tools
 from tests.e2e_support import console_script
@@ -82,8 +82,9 @@ def test_wheel_bundles_skill_md_and_runs_without_a_checkout(tmp_path):
     wheel = Path(next(iter(WheelBuilder(str(ROOT)).build(directory=str(tmp_path / "dist"), versions=["standard"]))))
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
-        assert "binance_spot_mcp/SKILL.md" in names
-        assert archive.read("binance_spot_mcp/SKILL.md") == (ROOT / "SKILL.md").read_bytes()
+        for name in ("SKILL.md", "references/endpoints.md", "references/accounts.md", "references/streams.md"):
+            assert f"binance_spot_mcp/{name}" in names, name  # the skill and the tables it links
+            assert archive.read(f"binance_spot_mcp/{name}") == (ROOT / name).read_bytes()
         archive.extractall(tmp_path / "site")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -96,7 +97,7 @@ def test_wheel_bundles_skill_md_and_runs_without_a_checkout(tmp_path):
 
 
 def test_start_up_fails_cleanly_on_a_malformed_skill(tmp_path, monkeypatch):
-    original = (ROOT / "SKILL.md").read_text()
+    original = skill_text()
     assert "| `place_order` | trade | POST |" in original
     text = original.replace("| `place_order` | trade | POST |", "| `place_order` | trade | POKE |", 1)
     from binance_spot_mcp.errors import CatalogError

@@ -1,7 +1,9 @@
-"""The endpoint catalog: SKILL.md's tables parsed into typed models.
+"""The endpoint catalog: the skill's tables parsed into typed models.
 
-SKILL.md is the single source of truth for the tool list. Its machine-read sections are
-markdown pipe tables under fixed ``##`` headings:
+The skill is the single source of truth for the tool list: SKILL.md (its frontmatter and the
+guide for agents) and the reference tables it links, ``references/endpoints.md``, read as one
+text (``skill_text``). The machine-read sections are markdown pipe tables under fixed ``##``
+headings:
 
 * ``Toolsets``            the toolsets a server can enable, and the server's own tools in each
 * ``Quick Reference``     one row per endpoint: tool, toolset, method, path, description, required,
@@ -38,6 +40,8 @@ from binance_spot_mcp.catalog.weight_rules import DEFAULT_WEIGHT_RULE, WeightRul
 from binance_spot_mcp.errors import CatalogError
 
 SKILL_FILE_NAME = "SKILL.md"
+TABLES_FILE_NAME = "references/endpoints.md"  # the tables, linked from SKILL.md
+SKILL_FILES = (SKILL_FILE_NAME, TABLES_FILE_NAME)
 SIGNED_PARAMS_ADDED_BY_SERVER = frozenset({"timestamp", "signature"})
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _TOOL_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -387,18 +391,53 @@ def parse_skill(text: str) -> Catalog:
     )
 
 
-def skill_text() -> str:
-    """The SKILL.md this server runs on: the copy bundled in the wheel, else the checkout's."""
-    bundled = resources.files("binance_spot_mcp").joinpath(SKILL_FILE_NAME)
+def _skill_file(name: str) -> str:
+    """One file of the skill: the copy bundled in the wheel, else the checkout's."""
+    bundled = resources.files("binance_spot_mcp").joinpath(name)
     if bundled.is_file():
         return bundled.read_text(encoding="utf-8")
-    checkout = Path(__file__).resolve().parents[3] / SKILL_FILE_NAME
+    checkout = Path(__file__).resolve().parents[3] / name
     if checkout.is_file():
         return checkout.read_text(encoding="utf-8")
-    raise CatalogError("SKILL.md is missing from the installation; reinstall binance-spot-mcp")
+    raise CatalogError(f"{name} is missing from the installation; reinstall binance-spot-mcp")
+
+
+def skill_parts() -> tuple[tuple[str, str], ...]:
+    """The skill this server runs on, as ``(file name, text)``: SKILL.md (the frontmatter and the
+    guide), then the reference tables every tool is built from."""
+    return tuple((name, _skill_file(name)) for name in SKILL_FILES)
+
+
+def join_parts(parts: Sequence[tuple[str, str]]) -> str:
+    """The parts as one text, each ending in a line break."""
+    return "".join(text if text.endswith("\n") else text + "\n" for _, text in parts)
+
+
+def skill_text() -> str:
+    """The whole skill as one text: SKILL.md followed by its reference tables."""
+    return join_parts(skill_parts())
+
+
+def _locate(message: str, parts: Sequence[tuple[str, str]]) -> str:
+    """``SKILL.md line N`` of the joined text, named by the file and line it comes from."""
+
+    def where(match: re.Match[str]) -> str:
+        line = int(match.group(1))
+        for name, text in parts:
+            count = len(text.splitlines())
+            if line <= count:
+                return f"{name} line {line}"
+            line -= count
+        return match.group(0)
+
+    return re.sub(r"SKILL\.md line (\d+)", where, message)
 
 
 @cache
 def load_catalog() -> Catalog:
-    """Parse the bundled SKILL.md once per process."""
-    return parse_skill(skill_text())
+    """Parse the bundled skill (SKILL.md and its reference tables) once per process."""
+    parts = skill_parts()
+    try:
+        return parse_skill(join_parts(parts))
+    except CatalogError as exc:
+        raise CatalogError(_locate(exc.message, parts)) from None

@@ -133,8 +133,9 @@ class AccountTools:
         }
         if not self._store.path.exists():
             payload["note"] = (
-                f"{self._store.path} does not exist: no account is read from a file. Add one with add_account "
-                f"(a credentials_file keeps keys out of the chat), or the user can run `{CLI_HINT}`."
+                f"{self._store.path} does not exist: no account is read from a file, so the built-in paper "
+                "account 'paper' (no key, no real money, live prices) is there to trade on. Add a real one with "
+                f"add_account (a credentials_file keeps keys out of the chat), or the user can run `{CLI_HINT}`."
             )
         if current.broken:
             payload["unusable"] = [{"name": b.name, "problem": b.problem} for b in current.broken.values()]
@@ -148,6 +149,12 @@ class AccountTools:
 
     def _show(self, name: str | None) -> CallToolResult:
         account = self._store.resolve(name)
+        if account.paper is not None:  # no key to mask: say what it is instead
+            return _ok({"account": account.name, "environment": account.environment, "api_key": "none (paper account)",
+                        "paper": account.paper.describe(), "market_data_from": account.base_url,
+                        "description": account.description, "source": account.source,
+                        "note": "Trades are simulated on this computer against live prices; nothing is signed or sent."},
+                       self._redactor)
         return _ok(
             {
                 "account": account.name,

@@ -38,8 +38,9 @@ from binance_spot_mcp.accounts.reading import (
     ends_section,
     is_section_heading,
 )
-from binance_spot_mcp.config import ENVIRONMENTS, base_url_problem, environment_conflict
+from binance_spot_mcp.config import ENVIRONMENTS, PAPER, base_url_problem, environment_conflict
 from binance_spot_mcp.errors import AccountsFileError
+from binance_spot_mcp.paper.settings import parse_balances
 from binance_spot_mcp.policy import POLICY_FIELDS
 from binance_spot_mcp.redact import mask_api_key
 from binance_spot_mcp.safe_files import (
@@ -77,6 +78,7 @@ class AccountEntry:
     passphrase: str | None = field(default=None, repr=False)
     description: str = ""
     base_url: str | None = None
+    paper_balances: str | None = None  # a paper account's starting balances ("10000 USDT, 0.05 BTC")
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not ACCOUNT_NAME_RE.match(self.name):
@@ -84,10 +86,15 @@ class AccountEntry:
                 "an account name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
                 hint="Choose another name, e.g. 'main' or 'testnet-hmac'.",
             )
+        if self.environment == PAPER:
+            self._check_paper()
+            return
         if self.environment not in ENVIRONMENTS:
             raise AccountsFileError(
-                f"account '{self.name}': environment must be mainnet, testnet or demo, not '{self.environment}'"
+                f"account '{self.name}': environment must be mainnet, testnet, demo or paper, not '{self.environment}'"
             )
+        if self.paper_balances is not None:
+            raise AccountsFileError(f"account '{self.name}': paper balances only go with a paper account")
         if not isinstance(self.api_key, str) or not API_KEY_RE.match(self.api_key):
             raise AccountsFileError(
                 f"account '{self.name}': the API key must be 8-256 printable characters without spaces",
@@ -116,6 +123,24 @@ class AccountEntry:
             if problem:
                 raise AccountsFileError(f"account '{self.name}': base URL refused: {problem}")
 
+    def _check_paper(self) -> None:
+        """A paper account has no key material at all; its balances must parse."""
+        if self.api_key or self.secret is not None or self.private_key_file is not None or self.passphrase is not None:
+            raise AccountsFileError(f"account '{self.name}': a paper account takes no API key, secret or key file")
+        if _bad_characters(self.description):
+            raise AccountsFileError(f"account '{self.name}': the description must be one line of text")
+        if self.paper_balances is not None:
+            self._check_value("paper balances", self.paper_balances, secret=False)
+            try:
+                parse_balances(self.paper_balances)
+            except ValueError as exc:
+                raise AccountsFileError(f"account '{self.name}': paper balances: {exc}") from None
+        if self.base_url is not None:
+            self._check_value("base URL", self.base_url, secret=False)
+            problem = base_url_problem(self.base_url.rstrip("/"))
+            if problem:
+                raise AccountsFileError(f"account '{self.name}': base URL refused: {problem}")
+
     def _check_value(self, label: str, value: str | None, *, secret: bool) -> None:
         if not isinstance(value, str) or not value:
             raise AccountsFileError(f"account '{self.name}': the {label} is empty")
@@ -128,7 +153,7 @@ class AccountEntry:
             raise AccountsFileError(f"account '{self.name}': the {label} starts or ends with whitespace")
 
     def __repr__(self) -> str:
-        signing = "secret" if self.secret is not None else "private key file"
+        signing = "paper" if self.environment == PAPER else "secret" if self.secret is not None else "private key file"
         return (
             f"AccountEntry(name={self.name!r}, environment={self.environment!r}, "
             f"api_key={mask_api_key(self.api_key)!r}, signing={signing!r})"
@@ -136,6 +161,15 @@ class AccountEntry:
 
     def lines(self) -> list[str]:
         """The block as text lines without line endings, in the format ``accounts`` parses."""
+        if self.environment == PAPER:
+            out = [f"### {self.name}", f"- Environment: {PAPER}"]
+            if self.paper_balances is not None:
+                out.append(f"- Paper Balances: {_field_value(self.paper_balances)}")
+            if self.base_url is not None:
+                out.append(f"- Base URL: {_field_value(self.base_url.rstrip('/'))}")
+            if self.description.strip():
+                out.append(f"- Description: {_field_value(self.description.strip())}")
+            return out
         out = [f"### {self.name}", f"- API Key: {_field_value(self.api_key)}"]
         if self.secret is not None:
             out.append(f"- Secret: {_field_value(self.secret)}")

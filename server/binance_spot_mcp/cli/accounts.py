@@ -18,11 +18,13 @@ from binance_spot_mcp.accounts.writing import (
     read_credentials_file,
     remove_account,
 )
-from binance_spot_mcp.config import MAINNET, Settings
+from binance_spot_mcp.config import MAINNET, PAPER, Settings
 from binance_spot_mcp.errors import BinanceSpotError
 from binance_spot_mcp.exchange.signing import KeyLoadError, signer_from_key_file
 from binance_spot_mcp.journal import Journal
+from binance_spot_mcp.paper.ledger import Ledger
 from binance_spot_mcp.redact import Redactor, mask_api_key, mask_secret
+from binance_spot_mcp.store import open_store
 
 
 class CommandError(Exception):
@@ -106,6 +108,10 @@ def _accounts_add(settings: Settings, redactor: Redactor, args: argparse.Namespa
     existed = args.name in account_names(path)
     if existed and not args.replace:
         raise CommandError(f"an account named '{args.name}' already exists in {path} (use --replace to replace it)")
+    if args.environment == PAPER:
+        return _add_paper(settings, redactor, args, existed)
+    if getattr(args, "paper_balances", None):
+        raise CommandError("--paper-balances goes with --environment paper")
     # Check the name, description and base URL before asking for any key.
     AccountEntry(
         args.name,
@@ -170,6 +176,43 @@ def _accounts_add(settings: Settings, redactor: Redactor, args: argparse.Namespa
     return 0
 
 
+def _add_paper(settings: Settings, redactor: Redactor, args: argparse.Namespace, existed: bool) -> int:
+    """A paper account: nothing to prompt for, no key to keep."""
+    if args.key_file or args.credentials_file or args.passphrase_prompt:
+        raise CommandError("a paper account takes no key: drop --key-file / --credentials-file / --passphrase-prompt")
+    entry = AccountEntry(args.name, PAPER, "", description=args.description, base_url=args.base_url,
+                         paper_balances=args.paper_balances)
+    add_account(settings.tools_file, entry, replace=args.replace)
+    _journal_account_change(settings, redactor, "replace" if existed else "add", entry.name, PAPER)
+    verb, where = ("Replaced", "in") if existed else ("Added", "to")
+    _out(redactor, f"{verb} paper account '{entry.name}' {where} {settings.tools_file}")
+    account = AccountStore(settings, redactor).current().accounts.get(entry.name)
+    if account is None or account.paper is None:
+        raise CommandError(f"the account was written but cannot be used; run `binance-spot-mcp accounts show {entry.name}`")
+    _out(redactor, f"  {account.paper.describe()}; market data from {account.base_url}")
+    return 0
+
+
+def _accounts_reset(settings: Settings, redactor: Redactor, name: str, yes: bool) -> int:
+    """Start a paper account over: its orders, trades and balances in the desk database are forgotten."""
+    account = AccountStore(settings, redactor).resolve(name)
+    if account.paper is None:
+        raise CommandError(f"'{name}' is a {account.environment} account; only a paper account can be reset")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise CommandError("resetting forgets every order and trade of the account: add --yes to confirm")
+        answer = input(f"Forget every order and trade of paper account '{name}' and restore its starting balances? "
+                       "Type the account name to confirm: ")
+        if answer.strip() != name:
+            _out(redactor, "Not reset.")
+            return 1
+    existed = Ledger(open_store(settings.journal_file.parent)).reset(name)
+    _journal_account_change(settings, redactor, "reset", name, PAPER)
+    state = "was reset" if existed else "had nothing to forget"
+    _out(redactor, f"Paper account '{name}' {state}: it {account.paper.describe()}")
+    return 0
+
+
 def _journal_account_change(
     settings: Settings, redactor: Redactor, action: str, name: str, environment: str | None
 ) -> None:
@@ -198,4 +241,6 @@ def accounts_command(args: argparse.Namespace, settings: Settings, redactor: Red
         return _accounts_show(settings, redactor, args.name)
     if command == "add":
         return _accounts_add(settings, redactor, args)
+    if command == "reset":
+        return _accounts_reset(settings, redactor, args.name, args.yes)
     return _accounts_remove(settings, redactor, args.name)

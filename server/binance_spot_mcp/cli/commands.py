@@ -29,7 +29,7 @@ from binance_spot_mcp.cli import export as export_cli
 from binance_spot_mcp.cli.accounts import CommandError, _out, accounts_command
 from binance_spot_mcp.cli.listings import journal_line, print_tools
 from binance_spot_mcp.config import (
-    ENVIRONMENTS,
+    ACCOUNT_ENVIRONMENTS,
     HTTP_TOKEN_ENV,
     Settings,
     check_http_token,
@@ -110,8 +110,8 @@ def _parser() -> argparse.ArgumentParser:
         "--sizes", action="store_true", help="tools/list size of each toolset, as a markdown table (chars and ~tokens)"
     )
 
-    accounts = commands.add_parser("accounts", help="list, show, add or remove accounts in TOOLS.md")
-    actions = accounts.add_subparsers(dest="accounts_command", metavar="{list,show,add,remove}")
+    accounts = commands.add_parser("accounts", help="list, show, add, remove or reset accounts in TOOLS.md")
+    actions = accounts.add_subparsers(dest="accounts_command", metavar="{list,show,add,remove,reset}")
     actions.required = True
     actions.add_parser("list", help="account names and environments (never keys)")
     show = actions.add_parser("show", help="one account, with its key and secret masked")
@@ -122,11 +122,13 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Add an account to TOOLS.md. The API key and the secret are prompted for without echo, "
             "unless --credentials-file gives both (API key on line 1, secret on line 2); with --key-file "
-            "(RSA or Ed25519 PEM) only the API key is prompted for. Only the masked forms are printed."
+            "(RSA or Ed25519 PEM) only the API key is prompted for. Only the masked forms are printed. "
+            "A paper account (--environment paper) has no key: nothing is prompted for."
         ),
     )
     add.add_argument("name")
-    add.add_argument("--environment", required=True, choices=ENVIRONMENTS)
+    add.add_argument("--environment", required=True, choices=ACCOUNT_ENVIRONMENTS)
+    add.add_argument("--paper-balances", metavar="TEXT", help="a paper account's starting balances, e.g. '10000 USDT, 0.05 BTC'")
     add.add_argument("--key-file", metavar="PEM", help="private key file (RSA or Ed25519) instead of an HMAC secret")
     add.add_argument("--passphrase-prompt", action="store_true", help="prompt for the key file's passphrase")
     add.add_argument("--credentials-file", metavar="PATH", help="two-line file: API key, then secret")
@@ -135,6 +137,9 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--replace", action="store_true", help="replace an existing account of the same name")
     remove = actions.add_parser("remove", help="remove an account from TOOLS.md")
     remove.add_argument("name")
+    reset = actions.add_parser("reset", help="start a paper account over: forget its orders and trades, restore its balances")
+    reset.add_argument("name")
+    reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     journal = commands.add_parser("journal", help="show the latest entries of the audit journal")
     journal.add_argument(

@@ -1,8 +1,10 @@
 """The live-data state of a running server: subscriptions, their connections, idle expiry.
 
 ``StreamHub`` owns one ``MarketStreams`` per stream URL and one ``UserStreams`` per WebSocket API
-URL, opened on first use. A subscription belongs to the MCP session that opened it (``owner``,
-the approval book's session key; "" where a transport has no session): every look-up, list and
+URL, opened on first use; a paper account's events come from the paper desk (``paper.PaperFeeds``),
+never from a WebSocket, and an environment without a WebSocket API is refused by name. A
+subscription belongs to the MCP session that opened it (``owner``, the approval book's session
+key; "" where a transport has no session): every look-up, list and
 close is by (owner, id), so another session can neither see nor touch it, nor learn of it from an
 error. Ids are random (``s_`` and 16 URL-safe characters), not a sequence to walk. All buffers
 share one ``ByteBudget``. A subscription that nobody has read for ``Settings.stream_idle_s`` is
@@ -22,9 +24,12 @@ from binance_spot_mcp.accounts.reading import Account
 from binance_spot_mcp.config import Settings
 from binance_spot_mcp.errors import PolicyError, ToolInputError
 from binance_spot_mcp.exchange.client import BinanceClient
+from binance_spot_mcp.paper.desk import PaperDesk
+from binance_spot_mcp.paper.routing import PaperRoutingClient, is_paper
 from binance_spot_mcp.streams.buffers import ByteBudget, Subscription
 from binance_spot_mcp.streams.connection import ReconnectingSocket
 from binance_spot_mcp.streams.market import MarketStreams
+from binance_spot_mcp.streams.paper import CATCH_UP_S, SOURCE, PaperFeeds
 from binance_spot_mcp.streams.user import OrderWatch, UserStreams
 
 logger = logging.getLogger(__name__)
@@ -43,6 +48,8 @@ class StreamHub:
         self._socket_options = socket_options
         self._market: dict[str, MarketStreams] = {}
         self._user: dict[str, UserStreams] = {}
+        self._paper: PaperFeeds | None = None  # paper accounts' events: from the desk, never a WebSocket
+        self.paper_catch_up_s = CATCH_UP_S
         self._subscriptions: dict[str, Subscription] = {}
         self._closed: dict[str, tuple[str, str]] = {}  # id -> (owner, why it was closed), oldest first, bounded
         self.budget = ByteBudget()
@@ -145,7 +152,7 @@ class StreamHub:
                 async with self._lock:
                     await market.remove(subscription)
         else:
-            for user in self._user.values():
+            for user in self._user_sides():
                 user.unlisten(subscription.account, subscription)
         return subscription
 
@@ -168,19 +175,48 @@ class StreamHub:
             names = [name for name in user.accounts() if name in accounts]
             if user.socket.running and names:
                 connections.append({"user_data": url, "accounts": names, **_state(user.socket)})
+        paper = [name for name in (self._paper.accounts() if self._paper else []) if name in accounts]
+        if paper:
+            connections.append({"paper_events": paper, "source": SOURCE, "open": True})
         out["connections"] = connections
         return out
 
     # -- the user data stream -------------------------------------------------------------------
 
-    def _user_streams(self, account: Account) -> UserStreams:
-        url = self._settings.ws_api_urls[account.environment]
+    def _user_streams(self, account: Account) -> UserStreams | PaperFeeds:
+        """Where ``account``'s events come from: the paper desk for a paper account (nothing is
+        signed or sent), else the WebSocket API of its environment (opened on first use)."""
+        if is_paper(account):
+            if self._paper is None:
+                self._paper = PaperFeeds(self._paper_desk, self.paper_catch_up_s)
+            return self._paper
+        url = self._settings.ws_api_urls.get(account.environment)
+        if url is None:  # never index it blindly: a new environment without a WebSocket API fails clearly
+            raise PolicyError(f"account '{account.name}' ({account.environment}) has no user data stream: "
+                              f"there is no WebSocket API for the {account.environment} environment",
+                              hint="Use get_order or get_open_orders to follow its orders.")
         user = self._user.get(url)
         if user is None:
             user = self._user[url] = UserStreams(
                 url, now_ms=self._now_ms, resync_clock=self._resync, **self._socket_options
             )
         return user
+
+    def _paper_desk(self) -> PaperDesk:
+        if not isinstance(self._client, PaperRoutingClient):
+            raise PolicyError("paper accounts' events come from the paper desk, and this server has none",
+                              hint="This is a bug; please report it.")
+        return self._client.desk
+
+    def _user_sides(self) -> list[UserStreams | PaperFeeds]:
+        return [*self._user.values(), *([self._paper] if self._paper is not None else [])]
+
+    def _existing_user(self, account: Account) -> UserStreams | PaperFeeds | None:
+        """The events source ``account`` uses, when it is open (nothing is opened or refused here)."""
+        if is_paper(account):
+            return self._paper
+        url = self._settings.ws_api_urls.get(account.environment)
+        return None if url is None else self._user.get(url)
 
     def _now_ms(self, account: Account) -> int:
         return int(time.time() * 1000) + self._client.clock_offset_ms(account.base_url)
@@ -196,16 +232,16 @@ class StreamHub:
 
     def user_ready(self, account: Account) -> bool:
         """True while ``account``'s events are flowing (connected and subscribed)."""
-        user = self._user.get(self._settings.ws_api_urls[account.environment])
+        user = self._existing_user(account)
         return user is not None and user.flowing(account)
 
     def recent_order(self, account: Account, symbol: str, client_id: str) -> dict[str, Any] | None:
         """The newest executionReport of an order, when ``account``'s user data stream is running."""
-        user = self._user.get(self._settings.ws_api_urls[account.environment])
+        user = self._existing_user(account)
         return None if user is None else user.recent_order(account, symbol, client_id)
 
     def unwatch_order(self, account: Account, watch: OrderWatch) -> None:
-        for user in self._user.values():
+        for user in self._user_sides():
             user.unwatch(account.name, watch)
 
     # -- expiry ---------------------------------------------------------------------------------
@@ -239,7 +275,7 @@ class StreamHub:
             self._sweeper.cancel()
         for market in self._market.values():
             await market.aclose()
-        for user in self._user.values():
+        for user in self._user_sides():
             await user.aclose()
         for subscription in self._subscriptions.values():
             subscription.close("server stopped")

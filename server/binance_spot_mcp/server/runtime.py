@@ -84,6 +84,7 @@ from binance_spot_mcp.exchange.order_legs import ORDER_TOOLS
 from binance_spot_mcp.guard.enforce import Guard
 from binance_spot_mcp.guard.safety import SAFETY_STATUS, describe_channel, safety_status
 from binance_spot_mcp.journal import NOT_APPROVED, Journal
+from binance_spot_mcp.paper.desk import NOT_SIMULATED
 from binance_spot_mcp.paper.routing import PaperRoutingClient
 from binance_spot_mcp.policy import requires_approval
 from binance_spot_mcp.portfolio.tool import NAMES as PORTFOLIO_TOOL_NAMES
@@ -168,6 +169,14 @@ class Runtime:
         self.guard = Guard(self.settings, self.accounts, self.journal, self.client, self.catalog, self.filter_cache, self.redactor)
         self.facts = MarketFacts(self.client, self.catalog, self.filter_cache)
         self.sender = OrderSender(self.settings, self.catalog, self.client, self.journal, self.guard, self.stream_tools)
+
+    async def workable(self, tools: list[Tool]) -> list[Tool]:
+        """The tools that can work with the accounts there are: when every account is a paper account
+        (the built-in one with no TOOLS.md, say), what paper cannot simulate is not offered."""
+        accounts = (await self.accounts.refresh()).accounts
+        if accounts and all(a.paper is not None for a in accounts.values()):
+            return [t for t in tools if t.name not in NOT_SIMULATED]
+        return tools
 
     async def aclose(self) -> None:
         await self.gate.journal_open_cards()  # an Apps card left unanswered is a refusal too
@@ -427,8 +436,8 @@ def build_server(runtime: Runtime) -> Server:
         # them. confirm/confirmation_token are advertised only where the operator opened the chat path.
         asker = Asker(ctx, None)
         if asker.can_apps:
-            return ListToolsResult(tools=card_tools)
-        return ListToolsResult(tools=runtime.chat_tools if runtime.chat_path_open() else runtime.tools)
+            return ListToolsResult(tools=await runtime.workable(card_tools))
+        return ListToolsResult(tools=await runtime.workable(runtime.chat_tools if runtime.chat_path_open() else runtime.tools))
 
     async def call_tool(ctx: ServerRequestContext, params: CallToolRequestParams) -> CallToolResult | InputRequiredResult:
         asker = Asker(ctx, params)

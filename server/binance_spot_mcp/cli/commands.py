@@ -2,8 +2,9 @@
 streamable HTTP, see ``transport.http``);
 ``binance-spot-mcp tools [--json]`` prints the endpoint catalog;
 ``binance-spot-mcp accounts list|show|add|remove`` manages TOOLS.md (``cli.accounts``: keys
-are typed without echo and only ever printed masked); ``binance-spot-mcp journal [-n N] [--json]`` shows the
-audit journal of state-changing requests; ``binance-spot-mcp doctor [ACCOUNT] [--json]
+are typed without echo and only ever printed masked); ``binance-spot-mcp journal [-n N] [--json]
+[--account A] [--symbol S] [--since T] [--until T]`` shows the audit journal of state-changing
+requests (``cli.journal_filter``); ``binance-spot-mcp doctor [ACCOUNT] [--json]
 [--offline]`` checks the set-up (TOOLS.md, key files, reachability, clock, keys) and says how to fix it;
 ``binance-spot-mcp halt [--reason TEXT]`` / ``resume`` flip the kill switch (the halt file).
 
@@ -27,6 +28,7 @@ from binance_spot_mcp.catalog.endpoints import load_catalog
 from binance_spot_mcp.catalog.toolsets import Selection
 from binance_spot_mcp.cli import export as export_cli
 from binance_spot_mcp.cli.accounts import CommandError, _out, accounts_command
+from binance_spot_mcp.cli.journal_filter import EPOCH, JournalFilter, parse_when
 from binance_spot_mcp.cli.listings import journal_line, print_tools
 from binance_spot_mcp.config import (
     ACCOUNT_ENVIRONMENTS,
@@ -146,6 +148,10 @@ def _parser() -> argparse.ArgumentParser:
         "-n", type=int, default=DEFAULT_LATEST, metavar="N", help=f"how many entries (default {DEFAULT_LATEST})"
     )
     journal.add_argument("--json", action="store_true", help="machine-readable JSON")
+    journal.add_argument("--account", metavar="NAME", help="only this account's entries")
+    journal.add_argument("--symbol", metavar="SYMBOL", help="only requests for this symbol (and their outcomes)")
+    journal.add_argument("--since", metavar="WHEN", help="from this time on: 2026-12-07, 2026-12-07T05:00 (UTC), or 24h, 7d back")
+    journal.add_argument("--until", metavar="WHEN", help="up to this time (same forms as --since)")
 
     halt = commands.add_parser(
         "halt", help="kill switch: stop every state-changing request of every server sharing this journal (cancels pass)"
@@ -260,12 +266,23 @@ def _serve_http(runtime: Any, options: Any, configured_token: str | None) -> int
 def _journal_command(args: argparse.Namespace, settings: Settings, redactor: Redactor) -> int:
     if args.n < 1:
         raise CommandError("-n must be at least 1")
-    entries = Journal(settings.journal_file, redactor=redactor).latest(args.n)
+    try:
+        wanted = JournalFilter(
+            account=args.account, symbol=args.symbol,
+            since=parse_when(args.since) if args.since else None, until=parse_when(args.until) if args.until else None,
+        )
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    journal = Journal(settings.journal_file, redactor=redactor)
+    if wanted.active:
+        entries = wanted.apply(journal.since(wanted.since or EPOCH))[-args.n :]
+    else:
+        entries = journal.latest(args.n)
     if args.json:
         _out(redactor, json.dumps(entries, indent=2, ensure_ascii=False))
         return 0
     if not entries:
-        _out(redactor, f"no journal entries yet ({settings.journal_file})")
+        _out(redactor, f"no journal entries {'match' if wanted.active else 'yet'} ({settings.journal_file})")
         return 0
     for entry in entries:
         _out(redactor, journal_line(entry))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Decimal, localcontext
 
 BUY, SELL = "BUY", "SELL"
 
@@ -103,7 +103,9 @@ def walk_book(
             take = min(left_qty, level.qty)
         else:
             assert left_quote is not None
-            take = min(level.qty, floor_step(left_quote / level.price, step))
+            with localcontext() as ctx:
+                ctx.rounding = ROUND_DOWN  # never a hair more than the quote pays for
+                take = min(level.qty, floor_step(left_quote / level.price, step))
         if take <= 0:
             break
         receipt = {"source": "book", "lastUpdateId": book_id, "level": index,
@@ -116,8 +118,8 @@ def walk_book(
         else:
             assert left_quote is not None
             left_quote -= take * level.price
-            if left_quote <= 0:
-                break
+            if left_quote <= 0 or take < level.qty:
+                break  # what is left buys less than a step here: never skip to a worse level
     return fills
 
 

@@ -204,3 +204,14 @@ async def test_text_from_outside_is_escaped_in_the_table_and_the_structured_resu
     text = result.content[0].text
     assert "EVIL\\u202eX" in text and "\u202e" not in text
     assert world.keys.hmac_api_key not in text and world.keys.hmac_api_key not in str(result.structured_content)
+
+
+async def test_a_refused_call_is_an_error_result_naming_the_fix(world):
+    async with memory_client(world.tools_file, "auto", base_url=world.base_url) as client:
+        bad = await client.call_tool("get_portfolio", {"method": "lifo"})
+        missing = await client.call_tool("get_portfolio", {"account": "nobody"})
+        date = await client.call_tool("get_portfolio", {"since": "last week"})
+    assert bad.is_error and "method must be one of average, fifo" in bad.content[0].text
+    assert missing.is_error and "nobody" in missing.content[0].text
+    assert date.is_error and "since must be an ISO date" in date.content[0].text
+    assert world.exchange.requests_to("/api/v3/myTrades") == []

@@ -9,7 +9,8 @@
                          limiter. The answer names its source. An event never settles the
                          answer alone: before one is reported as reached (or as the order's end),
                          ``get_order`` is asked, and its answer is the one reported
-                         (``confirmed_by``); when REST disagrees, the wait goes on.
+                         (``confirmed_by``); when REST disagrees, the wait goes on. A paper
+                         account's events come from the paper desk (``paper``), the same way.
 
 Waits are bounded so a call always returns before a host's request timeout; an unfinished wait
 says so and the assistant simply calls again. ``wait_for_order`` answers at most

@@ -7,6 +7,7 @@ streams use the paper stream URL."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal as D
 from typing import Any
 
@@ -16,8 +17,10 @@ from binance_spot_mcp.accounts.reading import Account, paper_account
 from binance_spot_mcp.config import Settings, load_settings
 from binance_spot_mcp.errors import PolicyError
 from binance_spot_mcp.exchange.signing import HmacSigner
+from binance_spot_mcp.paper.events import EventHub
 from binance_spot_mcp.server import Runtime, build_server
 from binance_spot_mcp.streams.hub import StreamHub
+from binance_spot_mcp.streams.paper import PaperFeeds
 from binance_spot_mcp.streams.user import OrderWatch
 from mcp import Client
 
@@ -241,3 +244,38 @@ async def test_an_environment_without_a_websocket_api_or_a_server_without_a_desk
         hub.unwatch_order(paper, OrderWatch("BTCUSDT", 1, None))
     finally:
         await hub.aclose()
+
+
+class _FailingDesk:
+    """A desk whose catch-up fails: the periodic catch-up must back off, not hammer the market."""
+
+    def __init__(self, calls: int) -> None:
+        self.events = EventHub()
+        self.placer = self
+        self.times: list[float] = []
+        self.enough = anyio.Event()
+        self.calls = calls
+
+    async def catch_up(self, account: Any) -> int:
+        self.times.append(time.monotonic())
+        if len(self.times) >= self.calls:
+            self.enough.set()
+        raise RuntimeError("the market data source is down")
+
+
+async def test_a_failing_catch_up_backs_off_and_a_closed_feed_leaves_the_desk(tmp_path):
+    desk = _FailingDesk(calls=4)
+    feeds = PaperFeeds(lambda: desk, interval_s=0.01)  # type: ignore[arg-type, return-value]
+    account = paper_account("p", "http://127.0.0.1:1")
+    watch = OrderWatch("BTCUSDT", 1, None)
+    await feeds.watch(account, watch)
+    assert desk.events.listening("p") and feeds.flowing(account)
+    with anyio.fail_after(BOUND_S):
+        await desk.enough.wait()
+    gaps = [b - a for a, b in zip(desk.times, desk.times[1:])]
+    assert [round(g, 3) >= 0.9 * want for g, want in zip(gaps, (0.02, 0.04, 0.08))] == [True] * 3, gaps  # doubling
+    desk.events.emit("p", [{"e": "executionReport", "s": "BTCUSDT", "i": 1, "c": "x", "X": "FILLED"}])
+    assert watch.events.get_nowait()["X"] == "FILLED"
+    feeds.unwatch("p", watch)
+    assert not desk.events.listening("p") and not feeds.flowing(account) and feeds.idle
+    await feeds.aclose()

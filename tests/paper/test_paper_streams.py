@@ -7,6 +7,7 @@ streams use the paper stream URL."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from decimal import Decimal as D
 from typing import Any
@@ -279,3 +280,23 @@ async def test_a_failing_catch_up_backs_off_and_a_closed_feed_leaves_the_desk(tm
     feeds.unwatch("p", watch)
     assert not desk.events.listening("p") and not feeds.flowing(account) and feeds.idle
     await feeds.aclose()
+
+
+def _fast_lookups_no_read_retries(runtime: Runtime) -> None:
+    runtime.sender.settings = dataclasses.replace(runtime.settings, outcome_lookup_delays_s=(0.01, 0.02, 0.03))
+    runtime.client.read_retry_delays_s = ()
+
+
+async def test_a_paper_order_whose_market_read_was_lost_asks_the_desk_not_a_websocket(tmp_path, fake_exchange):
+    """The lost-reply path asks the stream tools what the account's events saw; for a paper account
+    that is the desk's feed (none open here), never a WebSocket API look-up that does not exist."""
+    fake_exchange.exchange.inject("drop_after", path="/api/v3/depth", method="GET")
+    async with memory_client(_tools(tmp_path, fake_exchange), "legacy", fake_exchange.base_url,
+                             extra_env=stream_environ(fake_exchange), on_runtime=_fast_lookups_no_read_retries) as client:
+        reply = await client.call_tool("place_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
+                                                       "quantity": "0.1"})
+        body = result(reply)
+        orders = await _call(client, "get_all_orders", {"symbol": "BTCUSDT"})
+    assert reply.is_error and body["message"].startswith("Outcome: not placed"), body
+    assert orders == []
+    _no_network_for_events(fake_exchange)

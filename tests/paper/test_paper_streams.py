@@ -300,3 +300,21 @@ async def test_a_paper_order_whose_market_read_was_lost_asks_the_desk_not_a_webs
     assert reply.is_error and body["message"].startswith("Outcome: not placed"), body
     assert orders == []
     _no_network_for_events(fake_exchange)
+
+
+async def test_a_paper_cancel_arrives_as_a_canceled_report_and_the_freed_balance(tmp_path, fake_exchange):
+    async with memory_client(_tools(tmp_path, fake_exchange), "legacy", fake_exchange.base_url,
+                             extra_env=stream_environ(fake_exchange)) as client:
+        sub = await _call(client, "subscribe_stream", {"account": "main", "streams": ["executionReport",
+                                                                                      "outboundAccountPosition"]})
+        placed = await _call(client, "place_order", {"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT",
+                                                     "timeInForce": "GTC", "quantity": "0.4", "price": "61000"})
+        await _call(client, "cancel_order", {"symbol": "BTCUSDT", "orderId": placed["orderId"]})
+        events = await _read_until(client, sub["subscription"], lambda ev: len(ev) >= 4)
+    assert [(e["e"], e.get("x"), e.get("X")) for e in events] == [
+        ("executionReport", "NEW", "NEW"), ("outboundAccountPosition", None, None),
+        ("executionReport", "CANCELED", "CANCELED"), ("outboundAccountPosition", None, None)]
+    assert [{b["a"]: (D(b["f"]), D(b["l"])) for b in e["B"]}["BTC"] for e in events[1::2]] == [
+        (D("0.6"), D("0.4")), (D(1), D(0))]
+    assert all(e["environment"] == "paper" for e in events)
+    _no_network_for_events(fake_exchange)

@@ -32,7 +32,8 @@ def test_tools_json_lists_all_48_endpoints_and_the_server_tools():
     everything = json.loads(done.stdout)
     own = {t["name"]: t for t in everything if t.get("server_tool")}
     assert set(own) == {"list_accounts", "show_account", "add_account", "get_safety_status", "subscribe_stream",
-                        "read_stream", "unsubscribe_stream", "list_streams", "wait_for_order"}  # tools/list besides endpoints
+                        "read_stream", "unsubscribe_stream", "list_streams", "wait_for_order",
+                        "get_portfolio"}  # tools/list besides endpoints
     assert own["add_account"]["changes_state"] is True and own["add_account"]["method"] is None
     assert {p["name"] for p in own["show_account"]["parameters"]} == {"account"}
     tools = [t for t in everything if not t.get("server_tool")]

@@ -24,7 +24,7 @@ from binance_spot_mcp.accounts.reading import Account, BrokenAccount, fingerprin
 from binance_spot_mcp.accounts.store import AccountStore
 from binance_spot_mcp.accounts.writing import AccountEntry, account_names, add_account, read_credentials_file
 from binance_spot_mcp.catalog.schema import CHAT_CONFIRM_PROPERTIES, optional_string
-from binance_spot_mcp.config import ENVIRONMENTS, MAINNET, destination_environment
+from binance_spot_mcp.config import ENVIRONMENTS, MAINNET, base_url_problem, destination_environment, environment_conflict
 from binance_spot_mcp.errors import BinanceSpotError, ToolInputError
 from binance_spot_mcp.journal import Journal
 from binance_spot_mcp.redact import Redactor, escape_text, mask_api_key, mask_secret
@@ -35,7 +35,7 @@ CLI_HINT = "binance-spot-mcp accounts add NAME --environment ENV"
 
 _READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 _ADD_FIELDS: dict[str, dict[str, Any]] = {
-    "name": {"type": "string", "description": "Letters, digits, . _ -"},
+    "account": {"type": "string", "description": "The new account's name: letters, digits, . _ -"},
     "environment": {"type": "string", "enum": list(ENVIRONMENTS), "description": "Where the key works"},
     "api_key": {"type": "string", "description": "Omit with credentials_file"},
     "secret": {"type": "string", "description": "HMAC secret"},
@@ -46,8 +46,10 @@ _ADD_FIELDS: dict[str, dict[str, Any]] = {
         "description": "File with API key, then secret; keeps keys out of chat",
     },
     "description": {"type": "string", "description": "Free text"},
+    "base_url": {"type": "string", "description": "A Binance host of the environment, or loopback (testing)"},
     "replace": {"type": "boolean", "description": "Overwrite an account of this name (needs approval)"},
 }
+LEGACY_NAME = "name"  # add_account's first spelling of ``account``, still accepted
 
 TOOLS = [
     Tool(
@@ -75,7 +77,7 @@ TOOLS = [
         input_schema={
             "type": "object",
             "properties": _ADD_FIELDS,
-            "required": ["name", "environment"],
+            "required": ["account", "environment"],
             "additionalProperties": False,
         },
         annotations=ToolAnnotations(
@@ -84,6 +86,29 @@ TOOLS = [
     ),
 ]
 NAMES = frozenset(t.name for t in TOOLS)
+
+
+def _account_name(args: Mapping[str, Any]) -> str:
+    """The new account's name: ``account``, as every other tool names an account (``name`` too)."""
+    account, legacy = optional_string(args, "account"), optional_string(args, LEGACY_NAME)
+    if account is not None and legacy is not None and account != legacy:
+        raise ToolInputError("give the new account's name once, as 'account'", parameter="account")
+    name = account or legacy
+    if name is None:
+        raise ToolInputError("missing required parameter: account (the new account's name)", parameter="account")
+    return name
+
+
+def _base_url(args: Mapping[str, Any], environment: str) -> str | None:
+    """An optional Base URL: Binance's own host of ``environment``, or a loopback address (invariant 3)."""
+    url = optional_string(args, "base_url")
+    if url is None:
+        return None
+    url = url.rstrip("/")
+    problem = base_url_problem(url) or environment_conflict(url, environment)
+    if problem:
+        raise ToolInputError(f"'base_url': {problem}", parameter="base_url")
+    return url
 
 
 def with_chat_confirm(tool: Tool) -> Tool:
@@ -173,16 +198,14 @@ class AccountTools:
         args = dict(arguments or {})
         allowed = set(next(t for t in TOOLS if t.name == ADD_ACCOUNT).input_schema["properties"]) | set(
             CHAT_CONFIRM_PROPERTIES
-        )
+        ) | {LEGACY_NAME}
         unknown = sorted(set(args) - allowed)
         if unknown:
             raise ToolInputError(
                 f"unknown parameter(s): {', '.join(unknown)}; add_account takes {', '.join(sorted(allowed))}",
                 parameter=unknown[0],
             )
-        name, environment = optional_string(args, "name"), optional_string(args, "environment")
-        if name is None:
-            raise ToolInputError("missing required parameter: name", parameter="name")
+        name, environment = _account_name(args), optional_string(args, "environment")
         if environment not in ENVIRONMENTS:
             raise ToolInputError(f"'environment' must be one of {', '.join(ENVIRONMENTS)}", parameter="environment")
         api_key, secret = optional_string(args, "api_key"), optional_string(args, "secret")
@@ -220,6 +243,7 @@ class AccountTools:
             private_key_file=key_file,
             passphrase=passphrase,
             description=description,
+            base_url=_base_url(args, environment),
         )
         current = self._store.current()
         existing: Account | BrokenAccount | None = current.accounts.get(name) or current.broken.get(name)
@@ -229,7 +253,7 @@ class AccountTools:
             raise ToolInputError(
                 f"an account named '{name}' already exists; nothing was changed",
                 hint="Choose another name, or call again with replace: true (the user must approve a replacement).",
-                parameter="name",
+                parameter="account",
             )
         # A new entry for a configured key would be a second door to one Binance account; a
         # replacement (which a human approves) may keep or bring a key.
@@ -249,7 +273,7 @@ class AccountTools:
             material = fingerprint(signer_kind, _key_file_bytes(key_file, self._store.path.parent))
         else:
             signer_kind, material = "HMAC_SHA256", fingerprint("HMAC_SHA256", secret or "")
-        base_url = self._store.base_urls[environment]
+        base_url = entry.base_url or self._store.base_urls[environment]  # the destination decides the environment
         token = args.get("confirmation_token")
         confirm = args.get("confirm")
         return AddPlan(

@@ -107,6 +107,16 @@ NO_CHANNEL_HINT = (
     "order yourself on binance.com. The operator can instead allow CONFIRM typed in the chat "
     "(--allow-chat-confirm, or 'Chat Confirm: true' on the account), which is only as trustworthy as the model."
 )
+ADD_ACCOUNT_NO_CHANNEL_HINT = (
+    "Use an MCP host that shows approval prompts (form or URL elicitation) or MCP Apps cards, or add the "
+    "account yourself in a terminal: binance-spot-mcp accounts add NAME --environment mainnet (it asks for "
+    "the key without echo)."
+)
+
+
+def no_channel_hint(tool: str) -> str:
+    """What to do when no human can approve: for ``add_account``, the command line; else another host."""
+    return ADD_ACCOUNT_NO_CHANNEL_HINT if tool == "add_account" else NO_CHANNEL_HINT
 
 
 @dataclass
@@ -257,13 +267,13 @@ class ApprovalGate:
                 NO_CHANNEL,
                 "This server is set to require an approval prompt (--require-elicitation), and this host "
                 "cannot show one.",
-                hint=NO_CHANNEL_HINT,
+                hint=no_channel_hint(request.tool),
             )
         raise Refused(
             NO_CHANNEL,
             "This change needs a human's approval, and this host offers no channel the model cannot drive "
             "(form or URL elicitation, or an MCP Apps card).",
-            hint=NO_CHANNEL_HINT,
+            hint=no_channel_hint(request.tool),
         )
 
     # -- form -----------------------------------------------------------------------------------

@@ -349,7 +349,7 @@ def prepare_arguments(endpoint: Endpoint, arguments: Mapping[str, Any] | None) -
             problems.append(ToolInputError("give either 'account' or 'environment', not both", parameter=ENVIRONMENT_ARG))
     unknown = sorted(k for k in args if k not in endpoint.params)
     if unknown:
-        known = ", ".join(endpoint.params) or "none"
+        known = ", ".join([*endpoint.params, ACCOUNT_ARG, *([] if endpoint.signed else [ENVIRONMENT_ARG])])
         named = ", ".join(_short_name(k) for k in unknown[:10]) + (", ..." if len(unknown) > 10 else "")
         problems.append(ToolInputError(
             f"unknown parameter(s) {named} for {endpoint.tool}; it takes: {known}",

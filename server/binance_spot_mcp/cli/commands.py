@@ -66,6 +66,14 @@ def configure_logging(level: str, redactor: Redactor, *, plain: bool = False) ->
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _toolset_names() -> str:
+    """The toolsets the skill declares, for --help (the list cannot drift from the catalog)."""
+    try:
+        return ", ".join(load_catalog().toolsets)
+    except CatalogError:
+        return "see the skill's Toolsets table"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="binance-spot-mcp",
@@ -85,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--require-elicitation", action="store_true", help=elicitation_help)
     parser.add_argument("--allow-chat-confirm", action="store_true", help=chat_help)
     toolsets_help = (
-        "comma-separated toolsets to offer (market, account, trade, order_lists, admin; default all); "
+        f"comma-separated toolsets to offer ({_toolset_names()}; default all); "
         "also $BINANCE_SPOT_MCP_TOOLSETS"
     )
     read_only_help = "offer no tool that changes anything (wins over --toolsets); also $BINANCE_SPOT_MCP_READ_ONLY=1"
@@ -294,6 +302,11 @@ def _switch_command(args: argparse.Namespace, settings: Settings, redactor: Reda
 
     try:
         if args.command == "halt":
+            before = killswitch.halt_note(settings)
+            if before is not None:  # a second halt says what it replaces, never silently
+                was = f" since {before['halted_at']}" if before.get("halted_at") else ""
+                why = f" (reason: {before['reason']})" if before.get("reason") else " (no reason given)"
+                _out(redactor, f"Trading was already halted{was}{why}; the halt file now holds this halt's time and reason.")
             path = killswitch.halt(settings, args.reason)
             _out(redactor, f"Trading halted: {path} exists. Every server sharing it refuses changes (cancels still pass).")
             _out(redactor, "Undo with: binance-spot-mcp resume")

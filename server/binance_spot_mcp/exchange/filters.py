@@ -60,6 +60,12 @@ _TRAILING_BELOW = frozenset(
 )
 
 
+ABOVE_MAXIMUM_HINT = (
+    "Nothing was sent. The suggestion is the largest value this filter allows in one order, not what the account "
+    "holds or can pay for: check the free balance with get_account before using it, or ask the user."
+)
+
+
 class FilterRejected(ToolInputError):
     """An order breaks one of the symbol's exchangeInfo filters; nothing was sent."""
 
@@ -188,7 +194,8 @@ def _grid_check(
     suggestions = tuple(_fmt(v) for v in nearest)
     tail = f"; {_fmt(value)} -> {' or '.join(suggestions)}" if suggestions else f"; {_fmt(value)} is not"
     message = f"{filter_type}: {parameter} must be {_range_text(step, low, high)}{tail}"
-    return FilterRejected(filter_type, message, parameter=parameter, suggestions=suggestions)
+    hint = ABOVE_MAXIMUM_HINT if high is not None and value > high else None
+    return FilterRejected(filter_type, message, parameter=parameter, suggestions=suggestions, hint=hint)
 
 
 def _price_filter(leg: Leg, filt: Mapping[str, Any], ctx: _Context) -> Iterator[FilterRejected | None]:

@@ -72,6 +72,25 @@ def state(settings: Settings) -> SwitchState:
     return SwitchState(False, f"the halt file {path} exists{detail}", HALT_FILE_HINT)
 
 
+def halt_note(settings: Settings) -> dict[str, str] | None:
+    """The halt file's note (``halted_at``, ``reason``) when it exists; ``{}`` when it cannot be
+    read as one (an empty or foreign halt file still halts); None when there is no halt file."""
+    path = halt_path(settings)
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")[:1000]
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return {}
+    try:
+        note = json.loads(text)
+    except ValueError:
+        return {}
+    if not isinstance(note, dict):
+        return {}
+    return {k: str(note[k])[:MAX_REASON_CHARS] for k in ("halted_at", "reason") if note.get(k)}
+
+
 def halt(settings: Settings, reason: str = "") -> Path:
     """Create the halt file (and its directory, 0700). Returns its path."""
     path = halt_path(settings)

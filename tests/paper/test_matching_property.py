@@ -13,12 +13,20 @@ from collections import defaultdict
 from decimal import Decimal as D
 from fractions import Fraction
 
+from binance_spot_mcp.paper.matching import (
+    BUY,
+    SELL,
+    AggTrade,
+    Level,
+    Resting,
+    filled,
+    match_trades,
+    walk_book,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from binance_spot_mcp.paper.matching import BUY, SELL, AggTrade, Level, Resting, filled, match_trades, walk_book
-
-STEPS = [D(0), D("0.0001"), D("0.001"), D("0.01"), D("1")]
+STEPS = [D(0), D("0.0001"), D("0.001"), D("0.01"), D(1)]
 EXAMPLES = settings(max_examples=300, deadline=None)
 
 

@@ -278,11 +278,11 @@ class Placer:
             paid_asset, paid, got_asset, got = order.base_asset, fill.qty, order.quote_asset, quote_amount
         fee = got * rate
         from_locked = min(paid, order.locked_left) if order.locked_asset == paid_asset else Decimal(0)
+        if paid - from_locked:  # the one move that can fail (InsufficientBalance): first, before anything moved
+            self.ledger.move(db, order.account, paid_asset, free=-(paid - from_locked))
         if from_locked:
             self.ledger.move(db, order.account, paid_asset, locked=-from_locked)
             order.locked_left -= from_locked
-        if paid - from_locked:
-            self.ledger.move(db, order.account, paid_asset, free=-(paid - from_locked))
         self.ledger.move(db, order.account, got_asset, free=got - fee)
         trade_id = self.ledger.next_id(db, order.account, "trade")
         self.ledger.insert_trade(db, order.account, trade_id, order, price=fill.price, qty=fill.qty, commission=fee,

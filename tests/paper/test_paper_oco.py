@@ -91,3 +91,20 @@ async def test_an_oco_with_prices_on_the_wrong_side_or_no_funds_is_rejected_like
         assert too_big.is_error and "insufficient balance" in too_big.content[0].text
         assert _btc(result(await client.call_tool("get_account", {}))) == (D(1), D(0))
         assert result(await client.call_tool("get_all_order_lists", {})) == []
+
+
+async def test_an_oco_announces_its_list_status_on_the_account_stream(tmp_path, fake_exchange):
+    from tests.e2e_support import stream_environ
+    from tests.paper.test_paper_streams import _call, _read_until
+
+    async with memory_client(_tools(tmp_path, fake_exchange), "legacy", fake_exchange.base_url,
+                             extra_env=stream_environ(fake_exchange)) as client:
+        sub = await _call(client, "subscribe_stream", {"account": "main", "streams": ["listStatus"]})
+        placed = result(await client.call_tool("place_order_list_oco", OCO))
+        await client.call_tool("cancel_order_list", {"symbol": "BTCUSDT", "orderListId": placed["orderListId"]})
+        events = await _read_until(client, sub["subscription"], lambda ev: len(ev) >= 2)
+    assert [(e["e"], e["g"], e["c"], e["l"], e["L"]) for e in events] == [
+        ("listStatus", placed["orderListId"], "OCO", "EXEC_STARTED", "EXECUTING"),
+        ("listStatus", placed["orderListId"], "OCO", "ALL_DONE", "ALL_DONE")]
+    assert [leg["i"] for leg in events[0]["O"]] == [o["orderId"] for o in placed["orders"]]
+    assert events[0]["C"] == placed["listClientOrderId"]

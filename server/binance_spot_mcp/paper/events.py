@@ -36,6 +36,17 @@ def account_position(balances: dict[str, tuple[Decimal, Decimal]], assets: Itera
     return {"e": "outboundAccountPosition", "E": now_ms, "u": now_ms, "B": rows, "environment": "paper"}
 
 
+def list_event(row: Any, legs: list[OrderRow], now_ms: int) -> dict[str, Any]:
+    """A listStatus event (user-data-stream.md) for a paper order list and its legs."""
+    done = not any(leg.is_open for leg in legs)
+    return {
+        "e": "listStatus", "E": now_ms, "s": row["symbol"], "g": row["list_id"], "c": row["contingency"],
+        "l": "ALL_DONE" if done else "EXEC_STARTED", "L": "ALL_DONE" if done else "EXECUTING", "r": "NONE",
+        "C": row["list_client_id"], "T": now_ms,
+        "O": [{"s": leg.symbol, "i": leg.order_id, "c": leg.client_order_id} for leg in legs], "environment": "paper",
+    }
+
+
 class EventHub:
     """Listeners per paper account name; a listener that raises is dropped, never the desk's call."""
 

@@ -24,7 +24,7 @@ from binance_spot_mcp.exchange.filters import (
 )
 from binance_spot_mcp.paper import views
 from binance_spot_mcp.paper.contingency import settle_lists
-from binance_spot_mcp.paper.events import EventHub, account_position, order_events
+from binance_spot_mcp.paper.events import EventHub, account_position, list_event, order_events
 from binance_spot_mcp.paper.ledger import InsufficientBalance, Ledger, OrderRow
 from binance_spot_mcp.paper.market import DEEP_DEPTH, FIRST_DEPTH, MarketData
 from binance_spot_mcp.paper.matching import (
@@ -115,9 +115,20 @@ class Placer:
         for order, fills, maker, announce in orders:
             events.extend(order_events(order, fills, now, maker=maker, announce=announce))
             assets |= {order.base_asset, order.quote_asset}
+        events.extend(self._list_events(account, {o.order_list_id for o, *_ in orders if o.order_list_id >= 0}, now))
         if assets:
             events.append(account_position(db_balances, assets, now))
         self.hub.emit(account, events)
+
+    def _list_events(self, account: str, list_ids: set[int], now: int) -> list[dict[str, Any]]:
+        """A listStatus event for each order list a change touched (EXEC_STARTED, or ALL_DONE once no leg is open)."""
+        events = []
+        with self.ledger.store.read() as db:
+            for list_id in sorted(list_ids):
+                row = db.execute("SELECT * FROM paper_lists WHERE account = ? AND list_id = ?", (account, list_id)).fetchone()
+                if row is not None:
+                    events.append(list_event(row, self.ledger.orders(db, account, list_id=list_id), now))
+        return events
 
     # ------------------------------------------------------------------ checks before matching
     async def validate(self, tool: str, account: PaperAccount, p: Mapping[str, str]) -> dict[str, Any]:

@@ -94,6 +94,25 @@ def ascii_upper(text: str) -> str:
     return text.translate(_ASCII_UPPER)
 
 
+SPELLING_SEPARATORS = "/-"  # BTC/USDT (ccxt), BTC-USDT (other venues)
+MAX_SPELLING_CHARS = 2 * SYMBOL_MAX_CHARS  # longer text is no spelling of a symbol: left as it is
+
+
+def spelled_symbol(text: str) -> str:
+    """A symbol as people and ccxt type it, in Binance's spelling: ASCII letters upper-cased
+    (nothing else changes case), and one ``/`` or ``-`` between two ASCII letter-and-digit halves
+    dropped: ``btc/usdt`` and ``btc-usdt`` -> ``BTCUSDT``. Other text is only upper-cased, so
+    whatever is not a symbol stays one ``is_symbol`` refuses; a Unicode symbol is as it was."""
+    if len(text) > MAX_SPELLING_CHARS:
+        return text
+    upper = ascii_upper(text)
+    for separator in SPELLING_SEPARATORS:
+        base, found, quote = upper.partition(separator)
+        if found and all(part.isascii() and part.isalnum() for part in (base, quote)):
+            return base + quote
+    return upper
+
+
 def ascii_lower(text: str) -> str:
     """Lower-case the ASCII letters only (a stream name's symbol: ``这是测试币456`` stays as it is)."""
     return text.translate(_ASCII_LOWER)

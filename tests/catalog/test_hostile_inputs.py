@@ -62,7 +62,7 @@ def test_a_long_decimal_string_is_refused_before_parsing():
     [
         ({"symbol": "BTC\ud800USDT"}, "symbol"),
         ({"symbol": "B" * 50_000_000}, "symbol"),
-        ({"symbol": "btcusdt"}, "symbol"),
+        ({"symbol": "btc/usdt:usdt"}, "symbol"),  # btcusdt and btc/usdt are read as BTCUSDT (test_symbol_spellings)
         ({"symbol": "BTC USDT"}, "symbol"),
         ({"symbol": 42}, "symbol"),
         ({"symbol": "BTCUSDT", "newClientOrderId": "my order"}, "newClientOrderId"),

@@ -24,7 +24,7 @@ from binance_spot_mcp.catalog.endpoints import Endpoint
 from binance_spot_mcp.catalog.model import Param, ParamType, RuleKind
 from binance_spot_mcp.catalog.order_types import order_type_problems
 from binance_spot_mcp.errors import ToolInputError
-from binance_spot_mcp.policy import SYMBOL_MAX_CHARS, is_symbol
+from binance_spot_mcp.policy import SYMBOL_MAX_CHARS, is_symbol, spelled_symbol
 
 ACCOUNT_ARG = "account"
 ENVIRONMENT_ARG = "environment"
@@ -46,6 +46,7 @@ MAX_LONG = 2**63 - 1  # Binance's integers are signed 64-bit (LONG)
 CLIENT_ID_RE = re.compile(r"^[.A-Za-z0-9:/_-]{1,36}$")
 ACCOUNT_NAME_MAX = 64
 _SYMBOL_PARAMS = frozenset({"symbol"})
+MAX_RESPELT_ITEMS = 100  # Binance takes at most 100 symbols in one list; longer lists are refused as typed
 # Binance takes UTF-8 symbols since 2025-12-02 (CHANGELOG); the characters: policy.is_symbol_char.
 SYMBOL_RULE = f"1-{SYMBOL_MAX_CHARS} of A-Z, 0-9, - _ . or non-ASCII letters and digits; no spaces or invisible characters"
 
@@ -59,9 +60,18 @@ class PreparedCall:
     params: tuple[tuple[str, str], ...]
     confirm: str | None = None
     confirmation_token: str | None = None
+    respelt: tuple[tuple[str, str], ...] = ()  # (as typed, as sent) for symbols read in Binance's spelling
 
     def as_dict(self) -> dict[str, str]:
         return dict(self.params)
+
+    def with_spelling(self, data: Any) -> Any:
+        """The reply, with the symbols used stated above it when they were typed another way."""
+        if not self.respelt:
+            return data
+        said = "; ".join(f"'{typed}' was read as {used}" for typed, used in self.respelt)
+        used = self.respelt[0][1] if len(self.respelt) == 1 else [u for _, u in self.respelt]
+        return {"note": f"Symbol {said} (Binance's spelling).", "symbolUsed": used, "result": data}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -319,7 +329,7 @@ def prepare_arguments(endpoint: Endpoint, arguments: Mapping[str, Any] | None) -
     Problems are reported in this order: the server's own arguments, unknown and missing
     parameters, each value's type/enum/range, then the "one of" rules, then what the order
     type needs (``order_types``); a rule is only judged on values that passed their own check."""
-    args = dict(arguments or {})
+    args, respelt = respell_symbols(dict(arguments or {}))
     check_identifiers(args)  # symbols and client ids first: nothing else reads a hostile one
     problems: list[ToolInputError] = []
     account = args.pop(ACCOUNT_ARG, None)
@@ -386,7 +396,30 @@ def prepare_arguments(endpoint: Endpoint, arguments: Mapping[str, Any] | None) -
         params=tuple(wire.items()),
         confirm=confirm,
         confirmation_token=token,
+        respelt=respelt,
     )
+
+
+def respell_symbols(args: dict[str, Any]) -> tuple[dict[str, Any], tuple[tuple[str, str], ...]]:
+    """``symbol`` and ``symbols`` as people and ccxt type them (``btc/usdt``) in Binance's spelling
+    (``policy.spelled_symbol``); a value that would still not be a symbol is left for
+    ``check_identifiers`` to refuse as it was typed."""
+    respelt: list[tuple[str, str]] = []
+
+    def spell(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        used = spelled_symbol(value)
+        if used == value or not is_symbol(used):
+            return value
+        respelt.append((value, used))
+        return used
+
+    if "symbol" in args:
+        args["symbol"] = spell(args["symbol"])
+    if isinstance(args.get("symbols"), list) and len(args["symbols"]) <= MAX_RESPELT_ITEMS:
+        args["symbols"] = [spell(v) for v in args["symbols"]]
+    return args, tuple(respelt)
 
 
 def combine(problems: list[ToolInputError]) -> ToolInputError:

@@ -1,6 +1,7 @@
 """What the call pipeline asks Binance about a symbol before it sends an order: the symbol's
 filters (an order they would reject is refused locally), its last price and its quote asset (for
-the notional an approval shows). Public reads only: no key is ever sent from here.
+the notional an approval shows), and for a symbol Binance does not know, the nearest listed ones.
+Public reads only: no key is ever sent from here.
 
 exchangeInfo entries are cached per base URL and symbol (``filter_cache``). When a fact cannot be
 fetched the order is not held up: a check that needs it is skipped and Binance has the last word.
@@ -8,18 +9,22 @@ fetched the order is not held up: a check that needs it is skipped and Binance h
 
 from __future__ import annotations
 
+import difflib
+import time
 from decimal import Decimal
 from typing import Any
 
 import anyio
 
 from binance_spot_mcp.catalog.endpoints import Catalog, Endpoint
-from binance_spot_mcp.errors import BinanceSpotError
+from binance_spot_mcp.errors import BinanceSpotError, ExchangeError
 from binance_spot_mcp.exchange.client import BinanceClient
 from binance_spot_mcp.exchange.filter_cache import ExchangeInfoCache
 from binance_spot_mcp.exchange.filters import check_order, needs_avg_price
 
 PRICE_LOOKUP_TIMEOUT_S = 3.0
+LISTED_SYMBOLS_TTL_S = 300.0  # how long the list of symbols for "did you mean" is kept
+UNKNOWN_SYMBOL = -1121  # Binance's "Invalid symbol."
 
 
 class MarketFacts:
@@ -29,6 +34,7 @@ class MarketFacts:
         self.client = client
         self.catalog = catalog
         self.filter_cache = filter_cache
+        self._listed: dict[str, tuple[float, tuple[str, ...]]] = {}  # base URL -> (kept until, symbols)
 
     async def public_read(self, tool: str, args: list[tuple[str, str]], base_url: str) -> Any:
         endpoint = self.catalog.get(tool)
@@ -62,6 +68,31 @@ class MarketFacts:
             except (BinanceSpotError, KeyError, TypeError, ArithmeticError):
                 avg_price = None  # unknown: the checks that need it are skipped
         check_order(endpoint.tool, params, info, avg_price=avg_price)
+
+    async def listed_symbols(self, base_url: str) -> tuple[str, ...]:
+        """Every symbol the exchange lists (one ticker-price read, weight 4), kept for a while."""
+        kept = self._listed.get(base_url)
+        if kept is not None and time.monotonic() < kept[0]:
+            return kept[1]
+        names: tuple[str, ...] = ()
+        with anyio.move_on_after(PRICE_LOOKUP_TIMEOUT_S):
+            try:
+                data = await self.public_read("get_ticker_price", [], base_url)
+            except BinanceSpotError:
+                data = None
+            if isinstance(data, list):
+                names = tuple(str(t["symbol"]) for t in data if isinstance(t, dict) and isinstance(t.get("symbol"), str))
+                self._listed[base_url] = (time.monotonic() + LISTED_SYMBOLS_TTL_S, names)
+        return names
+
+    async def suggest_symbols(self, exc: BinanceSpotError, params: dict[str, str], base_url: str) -> None:
+        """For Binance's "unknown symbol" (-1121), name the nearest listed symbols in the hint."""
+        symbol = params.get("symbol")
+        if not isinstance(exc, ExchangeError) or exc.code != UNKNOWN_SYMBOL or not symbol:
+            return
+        nearest = difflib.get_close_matches(symbol, await self.listed_symbols(base_url), n=3, cutoff=0.6)
+        if nearest:
+            exc.hint = f"No symbol {symbol} is listed there. Did you mean {' or '.join(nearest)}?"
 
     async def last_price(self, base_url: str, params: dict[str, str]) -> str | None:
         """The symbol's last price for the preview's notional, when the order itself has none."""

@@ -253,12 +253,16 @@ class Runtime:
                     raise NotConfirmed(
                         f"Account '{account.name}' changed in the accounts file while the approval was pending."
                     )
-            if endpoint.changes_state and account is not None:
-                data = await self.sender.send(endpoint, prepared, account, approval)
-            else:
-                data = (await self.client.call(endpoint, prepared.params, base_url=base_url, account=account)).data
+            try:
+                if endpoint.changes_state and account is not None:
+                    data = await self.sender.send(endpoint, prepared, account, approval)
+                else:
+                    data = (await self.client.call(endpoint, prepared.params, base_url=base_url, account=account)).data
+            except BinanceSpotError as exc:  # an unknown symbol: "did you mean ...?"
+                await self.facts.suggest_symbols(exc, prepared.as_dict(), base_url)
+                raise
             return success(
-                id_choice.wrap(data) if id_choice else data,
+                prepared.with_spelling(id_choice.wrap(data) if id_choice else data),
                 redactor=self.redactor,
                 max_chars=self.settings.max_result_chars,
                 hint=narrowing_hint(list(endpoint.params)),

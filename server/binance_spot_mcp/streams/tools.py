@@ -36,7 +36,7 @@ from binance_spot_mcp.catalog.schema import optional_string
 from binance_spot_mcp.config import ENVIRONMENTS, Settings
 from binance_spot_mcp.errors import BinanceSpotError, ToolInputError, TransportError
 from binance_spot_mcp.exchange.client import BinanceClient
-from binance_spot_mcp.policy import ascii_upper, is_symbol
+from binance_spot_mcp.policy import is_symbol, spelled_symbol
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import failure, success
 from binance_spot_mcp.streams.buffers import (
@@ -350,7 +350,7 @@ class StreamTools:
 
     async def _wait_for_order(self, args: Mapping[str, Any]) -> dict[str, Any]:
         account = self._accounts.resolve(optional_string(args, "account"))
-        symbol = ascii_upper(optional_string(args, "symbol") or "")  # as everywhere: only ASCII letters change case
+        symbol = spelled_symbol(optional_string(args, "symbol") or "")  # as REST tools read it: btc/usdt -> BTCUSDT
         if not symbol:
             raise ToolInputError("missing required parameter: symbol", parameter="symbol")
         if not is_symbol(symbol):

@@ -37,10 +37,12 @@ async def test_the_page_shows_the_preview_and_approves_once(page):
     assert opened.preview == pending.preview
     assert (await opened.submit(confirm=" CONFIRM ")).status_code == 200
     assert book.status(pending.approval_id) is Status.APPROVED
-    replay = await opened.submit(confirm="CONFIRM")
-    assert replay.status_code == 404 and "Nothing was sent" in replay.text
+    replay = await opened.submit(confirm="CONFIRM")  # decides nothing: it says what was decided, and when
+    assert replay.status_code == 409 and "Approved at " in replay.text and "Nothing was sent" not in replay.text
+    assert book.status(pending.approval_id) is Status.APPROVED
     async with httpx.AsyncClient() as http:
-        assert (await http.get(server.url_for(pending))).status_code == 404
+        reopened = await http.get(server.url_for(pending))
+    assert reopened.status_code == 200 and "Approved at " in reopened.text and 'name="confirm"' not in reopened.text
 
 
 @pytest.mark.parametrize("typed", ["confirm", "do NOT CONFIRM", "CONFIRM!", ""])
@@ -225,7 +227,9 @@ async def test_a_cancelled_call_kills_its_approval_link(world, monkeypatch):
                 status = await runtime.gate.book.wait_decided(approval_id, 30)
             assert status is not Status.PENDING
             async with httpx.AsyncClient() as http:
-                assert (await http.get(links[0])).status_code == 404
+                reopened = await http.get(links[0])
+            assert reopened.status_code == 200 and 'name="confirm"' not in reopened.text  # it approves nothing now
+            assert "Withdrawn at " in reopened.text and "Nothing was sent" in reopened.text
     finally:
         await runtime.aclose()
     assert sends(world) == 0

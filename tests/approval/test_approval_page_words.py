@@ -24,8 +24,9 @@ from binance_spot_mcp.approval.book import (
     ApprovalBook,
     Channel,
     Status,
+    request_code,
 )
-from binance_spot_mcp.approval.page import ApprovalPage
+from binance_spot_mcp.approval.page import ApprovalPage, clock_time
 from tests.approval_support import open_page
 
 pytestmark = pytest.mark.anyio
@@ -43,6 +44,10 @@ SECURITY_HEADERS = {
     "cache-control": "no-store",
 }
 NOTHING_APPROVED = "Nothing was approved."
+FOOTER = ("Shown by binance-spot-mcp, the program your AI assistant uses for Binance. This page is served by this "
+          "computer, not by Binance.")
+GONE = ("This approval link is unknown or has expired, so it cannot approve anything now. If you still want the "
+        "change, ask the assistant again: you will get a new link.")
 
 
 @pytest.fixture
@@ -69,7 +74,7 @@ class _Reader(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         self._in_style = tag == "style"
-        if tag in ("html", "meta", "form", "input", "label", "button", "pre"):
+        if tag in ("html", "meta", "form", "input", "label", "button", "pre", "h1", "details"):
             self.elements.append((tag, dict(attrs)))
 
     def handle_endtag(self, tag):
@@ -94,11 +99,14 @@ def _assert_secured(response: httpx.Response) -> None:
 
 
 def _assert_says(response: httpx.Response, status: int, title: str, words: str) -> None:
-    """The whole visible text: the title (tab and heading) and the one paragraph."""
+    """The visible text: the title (tab and heading), then ``words`` (after the request's badge and
+    code where the page has them), and the footer naming the program and who serves the page."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     assert response.text.startswith('<!doctype html><html lang="en"><head><meta charset="utf-8">')
-    assert "".join(_read(response).text) == f"{title}{title}{words}"
+    shown = "".join(_read(response).text)
+    assert shown.startswith(title) and shown.endswith(FOOTER), shown
+    assert f"{title}{words}" in shown, shown  # the heading, then what it says
     _assert_secured(response)
 
 
@@ -125,34 +133,43 @@ async def test_the_form_says_what_to_do_and_offers_exactly_two_buttons(page):
     pending = _pending(book, preview="Cancel <all> & more")
     async with httpx.AsyncClient() as http:
         response = await http.get(server.url_for(pending))
-    _assert_says(response, 200, "Approve a Binance request",
-                 "An AI assistant asks to make this change with your Binance account. Read it; type CONFIRM only "
-                 "if you want exactly this.Cancel <all> & moreType CONFIRM to approve:ApproveDecline"
-                 "This link works once and expires in 5 minutes.")
-    assert "<strong>CONFIRM</strong>" in response.text
+    assert response.status_code == 200 and response.headers["content-type"] == "text/html; charset=utf-8"
+    _assert_secured(response)
+    code, until = request_code(pending.approval_id), clock_time(pending.expires_wall)
+    assert "".join(_read(response).text) == (
+        f"Approve a Binance requestRequest {code}Cancel <all> & more"
+        "Type CONFIRM to send exactly this requestApprove and sendDecline"
+        f"This link works once, until {until}. Closing this page sends nothing."
+        f"Technical detailsCancel <all> & more{FOOTER}"
+    )
     csrf = pending.csrf
     assert _read(response).elements == [
         ("html", {"lang": "en"}),
         ("meta", {"charset": "utf-8"}),
         ("meta", {"name": "viewport", "content": "width=device-width,initial-scale=1"}),
-        ("pre", {"id": "preview"}),
+        ("h1", {"id": "headline"}),
         ("form", {"method": "post"}),
         ("input", {"type": "hidden", "name": "csrf", "value": csrf}),
         ("label", {"for": "confirm"}),
-        ("input", {"type": "text", "id": "confirm", "name": "confirm", "autocomplete": "off", "autofocus": None}),
+        ("input", {"type": "text", "id": "confirm", "name": "confirm", "required": None, "pattern": " *CONFIRM *",
+                   "title": "Type the word CONFIRM in capital letters", "autocomplete": "off",
+                   "autocapitalize": "characters", "spellcheck": "false", "autofocus": None}),
         ("button", {"type": "submit", "id": "approve", "name": "decision", "value": "approve"}),
-        ("button", {"type": "submit", "id": "decline", "name": "decision", "value": "decline"}),
+        ("button", {"type": "submit", "id": "decline", "name": "decision", "value": "decline", "formnovalidate": None}),
+        ("details", {"id": "details"}),
+        ("pre", {"id": "preview"}),
     ]
 
 
 @pytest.mark.parametrize("where", ["/approve/0123456789abcdef/guess", "/", "/favicon.ico", "/approve"])
-async def test_an_unknown_link_says_nothing_was_sent(page, where):
+async def test_an_unknown_link_says_it_approves_nothing(page, where):
+    """It cannot know what an unknown link was for, so it never claims that nothing was sent."""
     book, server = page
     server.url_for(_pending(book))
     async with httpx.AsyncClient() as http:
         response = await http.get(server.origin + where)
-    _assert_says(response, 404, "Nothing to approve",
-                 "This approval link is unknown, already used or expired. Nothing was sent.")
+    _assert_says(response, 404, "Nothing to approve", GONE)
+    assert "Nothing was sent" not in response.text
 
 
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"])
@@ -163,11 +180,9 @@ async def test_any_other_method_or_path_gets_the_same_dead_end_and_decides_nothi
     async with httpx.AsyncClient() as http:
         elsewhere = await http.request(method, f"{server.origin}/elsewhere", headers={"Origin": server.origin})
         on_the_link = await http.request(method, link, headers={"Origin": server.origin}) if method not in ("GET", "POST") else None
-    _assert_says(elsewhere, 404, "Nothing to approve",
-                 "This approval link is unknown, already used or expired. Nothing was sent.")
+    _assert_says(elsewhere, 404, "Nothing to approve", GONE)
     if on_the_link is not None:
-        _assert_says(on_the_link, 404, "Nothing to approve",
-                     "This approval link is unknown, already used or expired. Nothing was sent.")
+        _assert_says(on_the_link, 404, "Nothing to approve", GONE)
     assert book.status(pending.approval_id) is Status.PENDING
 
 
@@ -175,9 +190,12 @@ async def test_approving_says_so(page):
     book, server = page
     pending = _pending(book)
     opened = await open_page(server.url_for(pending))
-    _assert_says(await opened.submit(confirm="CONFIRM"), 200, "Approved",
-                 "Approved. It is sent now if the assistant's request is still waiting (its reply says what "
-                 "happened); you can close this tab.")
+    response = await opened.submit(confirm="CONFIRM")
+    at = clock_time(book.seen(pending.approval_id, pending.secret, Channel.URL).decided_wall)
+    _assert_says(response, 200, "Approved",
+                 f"Approved at {at}. It is sent as soon as the assistant's request continues; this page shows what "
+                 "happened (it reloads by itself). You can close it: that changes nothing now.")
+    assert '<meta http-equiv="refresh" content="2">' in response.text
 
 
 async def test_the_decline_button_says_nothing_was_sent_and_blames_no_typing(page):
@@ -185,8 +203,10 @@ async def test_the_decline_button_says_nothing_was_sent_and_blames_no_typing(pag
     for typed in ("CONFIRM", "nope"):
         pending = _pending(book)
         opened = await open_page(server.url_for(pending))
-        _assert_says(await opened.submit(confirm=typed, decision="decline"), 200, "Not approved",
-                     "Nothing was sent; you can close this tab.")
+        response = await opened.submit(confirm=typed, decision="decline")
+        at = clock_time(book.seen(pending.approval_id, pending.secret, Channel.URL).decided_wall)
+        _assert_says(response, 200, "Not approved", f"Declined at {at}. Nothing was sent; you can close this tab.")
+        assert "refresh" not in response.text
         assert book.status(pending.approval_id) is Status.DECLINED
         assert book.note(pending.approval_id) != WRONG_TEXT_NOTE  # the gate journals it as declined
 
@@ -195,8 +215,10 @@ async def test_wrong_text_says_the_text_was_not_confirm(page):
     book, server = page
     pending = _pending(book)
     opened = await open_page(server.url_for(pending))
-    _assert_says(await opened.submit(confirm="CONFIRMED"), 200, "Not approved",
-                 "The text typed was not CONFIRM. Nothing was sent; you can close this tab.")
+    response = await opened.submit(confirm="CONFIRMED")
+    at = clock_time(book.seen(pending.approval_id, pending.secret, Channel.URL).decided_wall)
+    _assert_says(response, 200, "Not approved",
+                 f"Not approved at {at}: the text typed was not CONFIRM. Nothing was sent; you can close this tab.")
     assert book.note(pending.approval_id) == WRONG_TEXT_NOTE  # the gate journals it as wrong text
 
 
@@ -263,8 +285,10 @@ async def test_bytes_that_are_not_utf8_are_read_as_wrong_text_not_an_error(page)
     pending = _pending(book)
     opened = await open_page(server.url_for(pending))
     body = f"csrf={opened.csrf}&decision=approve&confirm=CONF".encode() + b"\xff\xfeIRM"
-    _assert_says(await _post(opened.url, body, origin=server.origin), 200, "Not approved",
-                 "The text typed was not CONFIRM. Nothing was sent; you can close this tab.")
+    response = await _post(opened.url, body, origin=server.origin)
+    at = clock_time(book.seen(pending.approval_id, pending.secret, Channel.URL).decided_wall)
+    _assert_says(response, 200, "Not approved",
+                 f"Not approved at {at}: the text typed was not CONFIRM. Nothing was sent; you can close this tab.")
     assert book.status(pending.approval_id) is Status.DECLINED
 
 

@@ -277,7 +277,9 @@ async def test_url_approval_state_cannot_be_replayed_or_moved_to_other_arguments
             import httpx
 
             async with httpx.AsyncClient() as http:
-                assert (await http.get(page_url)).status_code == 404  # spent
+                spent = await http.get(page_url)  # it approves nothing now: it says what happened
+            assert spent.status_code == 200 and 'name="confirm"' not in spent.text
+            assert "Approved at " in spent.text and "Nothing was sent" not in spent.text
             if mode == "auto":
                 session = client.session
                 first = await session.call_tool("cancel_open_orders", args, allow_input_required=True)

@@ -18,7 +18,7 @@ from mcp.types import (
     InputRequiredResult,
 )
 
-from binance_spot_mcp.approval.book import WRONG_TEXT_NOTE, Channel, Grant, Status
+from binance_spot_mcp.approval.book import WRONG_TEXT_NOTE, Channel, Grant, Status, request_code
 from binance_spot_mcp.approval.card import APPROVAL_META_KEY
 from binance_spot_mcp.approval.confirm import PendingState
 from binance_spot_mcp.approval.gate import (
@@ -30,6 +30,7 @@ from binance_spot_mcp.approval.gate import (
     WRONG_TEXT,
     ApprovalGate,
 )
+from binance_spot_mcp.approval.page import clock_time
 from tests.approval.gate_fakes import (
     DIGEST,
     PREVIEW,
@@ -51,8 +52,12 @@ pytestmark = pytest.mark.anyio
 # --- url -----------------------------------------------------------------------------------------
 
 
-URL_MESSAGE = ("A Binance request needs your approval. Open the link, read the request and type CONFIRM if you want it "
-               "sent. The link works once, for 5 minutes.")
+def _url_message(pending: Any) -> str:
+    """The host's prompt names the request's short code (also on the page), the headline and the expiry."""
+    code = request_code(pending.approval_id)
+    until = clock_time(pending.expires_wall)
+    return (f"Binance request {code}: {PREVIEW.splitlines()[0]}. Open the link, check that the page shows the code "
+            f"{code}, and type CONFIRM there only if you want it sent. The link works once, until {until}.")
 
 
 def _on_page(the_gate: ApprovalGate, *, approve: bool = True, note: str = "", action: str = "accept",
@@ -62,7 +67,7 @@ def _on_page(the_gate: ApprovalGate, *, approve: bool = True, note: str = "", ac
     def answer(message: str, url: str, approval_id: str, related: Any) -> ElicitResult:
         secret = url.rsplit("/", 1)[1]
         pending = the_gate.book.lookup(approval_id, secret, Channel.URL)
-        assert pending is not None and pending.preview == PREVIEW and message == URL_MESSAGE and related == 41
+        assert pending is not None and pending.preview == PREVIEW and message == _url_message(pending) and related == 41
         assert (pending.tool, pending.arguments, pending.digest) == ("cancel_open_orders", {"symbol": "BTCUSDT"}, DIGEST)
         if action == "accept":
             the_gate.book.decide(approval_id, secret, channel=Channel.URL, approve=approve, csrf=pending.csrf, note=note)
@@ -181,10 +186,11 @@ async def test_the_modern_url_channel_asks_with_a_link_then_grants_once_decided(
     question = await modern_question(the_gate, request(), "url")
     ask = question.input_requests["approve"].params
     state = PendingState.decode(question.request_state)
-    assert ask.message == URL_MESSAGE and (state.step, state.account, state.digest) == ("approve", "live", DIGEST)
+    assert (state.step, state.account, state.digest) == ("approve", "live", DIGEST)
     approval_id, secret = ask.url.rsplit("/", 2)[1:]
     assert approval_id == state.approval
     pending = the_gate.book.lookup(approval_id, secret, Channel.URL)
+    assert ask.message == _url_message(pending)
     the_gate.book.decide(approval_id, secret, channel=Channel.URL, approve=True, csrf=pending.csrf)
     answered = asker("url", modern=True, params=params(state, ElicitResult(action="accept"), key="approve"))
     elsewhere = asker("url", modern=True, params=params(state, ElicitResult(action="accept"), key="approve"))
@@ -239,8 +245,12 @@ async def test_the_card_shows_the_preview_and_keeps_the_secret_out_of_the_text()
     the_gate, _ = gate()
     result, approval_id, secret = await _card(the_gate, Journal())
     assert result.is_error is False
-    assert result.structured_content == {"status": "approval_pending", "approval_id": approval_id,
-                                         "preview": PREVIEW, "expires_in_seconds": 300}
+    shown = dict(result.structured_content)
+    summary, code, expires_at = shown.pop("summary"), shown.pop("code"), shown.pop("expires_at")
+    assert shown == {"status": "approval_pending", "approval_id": approval_id, "preview": PREVIEW, "expires_in_seconds": 300}
+    # the card gets the server's summary as data, the short code and the absolute expiry
+    assert summary["headline"] == PREVIEW.splitlines()[0] and summary["details"] == PREVIEW
+    assert code == request_code(approval_id) and expires_at.endswith(" UTC")
     body = json.loads(result.content[0].text)
     assert body == {"status": "approval_pending", "sent": False, "approval_id": approval_id, "preview": PREVIEW,
                     "expires_in_seconds": 300, "next_step": CARD_NEXT_STEP}

@@ -4,10 +4,12 @@ account question, resources (the mutation run of ``server.runtime`` asked for th
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from binance_spot_mcp.approval.gate import Asker
+from binance_spot_mcp.approval.summary import number
 from binance_spot_mcp.catalog.endpoints import load_catalog
 from binance_spot_mcp.catalog.skill_resources import GUIDE_URI
 from binance_spot_mcp.config import load_settings
@@ -188,7 +190,9 @@ async def test_the_approval_prompt_shows_the_last_price_and_the_quote_asset(worl
     (prompt,) = prompts
     assert f"USDT at the last price {last}" in prompt
     description = load_catalog().get("place_order").description
-    assert f"{description.rstrip('.')} (place_order: POST /api/v3/order)" in prompt.splitlines()[0]
+    value = number(Decimal(last) * Decimal("0.001"))  # the server's summary first
+    assert prompt.splitlines()[0] == f"[MAINNET · real money] Buy 0.001 BTC at the market price — you pay about {value} USDT + fee"
+    assert f"{description.rstrip('.')} (place_order: POST /api/v3/order)" in prompt.splitlines()  # the details
     # the refusal is journaled with the request it refused
     intent, outcome = journal(world)[-2:]
     assert {k: intent[k] for k in ("tool", "account", "environment", "method", "path", "approved_via")} == {

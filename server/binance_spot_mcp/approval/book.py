@@ -9,8 +9,10 @@ swapped in TOOLS.md, another session -- gives another digest, and the approval d
 ``ApprovalBook`` keeps the approvals that travel outside the tool call (the URL page and the
 MCP Apps card): each has a public id (safe to show the model), a secret (the page path or the
 card's credential, never shown to the model) and a CSRF token. A record is decided once
-(approved or declined), redeemed once, and expires after ``APPROVAL_TTL_S``. The book is
-thread-safe: the approval page runs on its own thread and wakes the waiting tool call.
+(approved or declined), redeemed once, and expires after ``APPROVAL_TTL_S``. A decided record is
+kept (``seen``) until then with when it was decided and, once known, what happened to the request
+(``record_outcome``), so a reopened page tells the truth; it can never be decided again. The book
+is thread-safe: the approval page runs on its own thread and wakes the waiting tool call.
 """
 
 from __future__ import annotations
@@ -33,6 +35,14 @@ import anyio
 APPROVAL_TTL_S = 300.0
 WRONG_TEXT_NOTE = "the text typed was not CONFIRM"  # a decline on the page that was meant as an approval
 MAX_OPEN_APPROVALS = 64
+MAX_DECIDED_KEPT = 256  # decided records kept for a reopened link (the oldest go first)
+CODE_CHARS = 6  # the short request code a person matches between the host's prompt and the page
+
+
+def request_code(approval_id: str) -> str:
+    """The short code shown on the page, the card and in the host's prompt ("3FA-9C1")."""
+    head = approval_id[:CODE_CHARS].upper()
+    return f"{head[:3]}-{head[3:]}"
 
 
 class TooManyPending(Exception):
@@ -144,17 +154,29 @@ class PendingApproval:
     expires_at: float
     status: Status = Status.PENDING
     note: str = ""
+    summary: Any = field(default=None, repr=False)  # summary.Summary, when the request has one
+    expires_wall: float = 0.0  # expires_at on the wall clock (for "expires at 14:05 UTC")
+    decided_wall: float | None = None  # when the human (or the call ending) decided
+    outcome: Any = field(default=None, repr=False)  # outcome.Outcome, once the request went its way
     _waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = field(default_factory=list, repr=False)
 
 
 class ApprovalBook:
     """The approvals that live outside one tool call (URL page, MCP Apps card). Thread-safe."""
 
-    def __init__(self, *, ttl_s: float = APPROVAL_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        ttl_s: float = APPROVAL_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self._ttl_s = ttl_s
         self._clock = clock
+        self._wall = wall
         self._lock = threading.Lock()
         self._items: dict[str, PendingApproval] = {}
+        self._done: dict[str, PendingApproval] = {}  # decided, kept until expiry for a reopened link
 
     def __repr__(self) -> str:
         return f"ApprovalBook({len(self._items)} open)"
@@ -168,6 +190,7 @@ class ApprovalBook:
         digest: str,
         preview: str,
         session: str | None,
+        summary: Any = None,
     ) -> PendingApproval:
         pending = PendingApproval(
             approval_id=secrets.token_hex(8),
@@ -180,6 +203,8 @@ class ApprovalBook:
             preview=preview,
             session=session,
             expires_at=self._clock() + self._ttl_s,
+            summary=summary,
+            expires_wall=self._wall() + self._ttl_s,
         )
         with self._lock:
             self._prune()
@@ -191,7 +216,9 @@ class ApprovalBook:
         for key in [k for k, p in self._items.items() if p.expires_at <= now]:
             self._set(self._items.pop(key), Status.EXPIRED)
         for key in [k for k, p in self._items.items() if p.status in (Status.DECLINED, Status.SPENT)]:
-            del self._items[key]
+            self._retire(self._items.pop(key))
+        for key in [k for k, p in self._done.items() if p.expires_at <= now]:
+            del self._done[key]
         if len(self._items) >= MAX_OPEN_APPROVALS:
             # never push out a request a human may be reading or has approved: refuse the new one
             raise TooManyPending(f"{len(self._items)} approvals are already waiting for a human")
@@ -254,7 +281,7 @@ class ApprovalBook:
             if not hmac.compare_digest(pending.digest, digest) or pending.session != session:
                 return None
             self._set(pending, Status.SPENT)
-            del self._items[approval_id]
+            self._retire(self._items.pop(approval_id))
             return pending
 
     def now(self) -> float:
@@ -263,8 +290,29 @@ class ApprovalBook:
     def note(self, approval_id: str) -> str | None:
         """Why a decided approval was decided so (``WRONG_TEXT_NOTE`` for a mistyped CONFIRM)."""
         with self._lock:
-            pending = self._items.get(approval_id)
+            pending = self._items.get(approval_id) or self._done.get(approval_id)
             return None if pending is None else pending.note
+
+    def seen(self, approval_id: str, secret: str, channel: Channel) -> PendingApproval | None:
+        """The record behind a link or card, decided or not, until it expires (for a reopened page)."""
+        with self._lock:
+            pending = self._live(approval_id) or self._done.get(approval_id)
+            if pending is None or pending.channel is not channel or pending.expires_at <= self._clock():
+                return None
+            return pending if hmac.compare_digest(pending.secret.encode(), secret.encode()) else None
+
+    def record_outcome(self, approval_id: str, outcome: Any) -> None:
+        """What happened to the request this approval let through (``outcome.Outcome``)."""
+        with self._lock:
+            pending = self._items.get(approval_id) or self._done.get(approval_id)
+            if pending is not None:
+                pending.outcome = outcome
+
+    def _retire(self, pending: PendingApproval) -> None:
+        """Under the lock: keep a decided record (no longer decidable) for a reopened link."""
+        self._done[pending.approval_id] = pending
+        while len(self._done) > MAX_DECIDED_KEPT:
+            del self._done[next(iter(self._done))]
 
     def status(self, approval_id: str) -> Status | None:
         with self._lock:
@@ -272,6 +320,8 @@ class ApprovalBook:
             return None if pending is None else pending.status
 
     def _set(self, pending: PendingApproval, status: Status) -> None:
+        if pending.status is Status.PENDING and status is not Status.EXPIRED:
+            pending.decided_wall = self._wall()
         pending.status = status
         waiters, pending._waiters = pending._waiters, []
         for loop, event in waiters:

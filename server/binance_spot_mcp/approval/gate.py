@@ -29,23 +29,18 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
-from mcp.server import ServerRequestContext
-from mcp.server.apps import client_supports_apps
 from mcp.types import (
-    CallToolRequestParams,
     CallToolResult,
-    ElicitRequest,
     ElicitRequestFormParams,
     ElicitRequestURLParams,
-    ElicitResult,
     InputRequiredResult,
     TextContent,
 )
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from binance_spot_mcp.approval.asker import Asker, question
 from binance_spot_mcp.approval.book import (
     WRONG_TEXT_NOTE,
     ApprovalBook,
@@ -54,7 +49,7 @@ from binance_spot_mcp.approval.book import (
     PendingApproval,
     Status,
     TooManyPending,
-    session_key,
+    request_code,
 )
 from binance_spot_mcp.approval.card import card_meta
 from binance_spot_mcp.approval.confirm import (
@@ -70,10 +65,14 @@ from binance_spot_mcp.approval.confirm import (
     TokenCheck,
     is_confirm_text,
 )
-from binance_spot_mcp.approval.page import ApprovalPage
+from binance_spot_mcp.approval.outcome import Outcome, State, watched
+from binance_spot_mcp.approval.page import ApprovalPage, clock_time
+from binance_spot_mcp.approval.summary import Summary
 from binance_spot_mcp.errors import NotConfirmed
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import dumps, json_result
+
+__all__ = ["Asker", "question"]  # offered here too (they lived here first)
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +87,25 @@ FAILED = "approval_failed"  # the question could not be asked (prompt failed, pa
 REASONS = (DECLINED, CANCELLED, TIMED_OUT, WRONG_TEXT, NO_CHANNEL, INVALID, FAILED)
 
 RefusalRecorder = Callable[[str, str], Awaitable[None]]  # (reason, channel) -> journaled
+T = TypeVar("T")
+NOT_SENT_OUTCOME = Outcome(State.NOT_SENT, "Not sent: the assistant's request ended before it could use this approval.")
+
+
+async def summary_of(request: ApprovalRequest) -> Summary:
+    """The request's summary (a plain preview text becomes one)."""
+    shown = await request.preview()
+    return shown if isinstance(shown, Summary) else Summary.plain(shown)
+
+
+def url_message(pending: PendingApproval) -> str:
+    """The host's prompt for the page: the short code (also on the page) and the headline."""
+    summary = pending.summary if isinstance(pending.summary, Summary) else Summary.plain(pending.preview)
+    where = f" [{summary.environment}]" if summary.environment else ""
+    return (
+        f"Binance request {request_code(pending.approval_id)}{where}: {summary.headline}. Open the link, check that "
+        f"the page shows the code {request_code(pending.approval_id)}, and type CONFIRM there only if you want it sent. "
+        f"The link works once, until {clock_time(pending.expires_wall)}."
+    )
 
 
 class Refused(NotConfirmed):
@@ -119,70 +137,6 @@ def no_channel_hint(tool: str) -> str:
     return ADD_ACCOUNT_NO_CHANNEL_HINT if tool == "add_account" else NO_CHANNEL_HINT
 
 
-@dataclass
-class Asker:
-    """How this call can reach the human: what the host declared, and the call's own answers."""
-
-    ctx: ServerRequestContext | None
-    params: CallToolRequestParams | None
-
-    def _elicitation(self) -> Any:
-        if self.ctx is None:
-            return None
-        caps = self.ctx.session.client_capabilities
-        return caps.elicitation if caps is not None else None
-
-    @property
-    def can_form(self) -> bool:
-        elicitation = self._elicitation()
-        # a bare `elicitation: {}` (older shape) means form support
-        return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
-
-    can_elicit = can_form  # the account question is a form
-
-    @property
-    def can_url(self) -> bool:
-        elicitation = self._elicitation()
-        return elicitation is not None and elicitation.url is not None
-
-    @property
-    def can_apps(self) -> bool:
-        if self.ctx is None:
-            return False
-        try:
-            return client_supports_apps(self.ctx)
-        except Exception:  # noqa: BLE001 - an odd capability shape means: no apps
-            return False
-
-    @property
-    def modern(self) -> bool:
-        return self.ctx is not None and self.ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
-
-    @property
-    def session(self) -> str | None:
-        return session_key(self.ctx, modern=self.modern) if self.ctx is not None else None
-
-    @property
-    def state(self) -> PendingState | None:
-        return PendingState.decode(self.params.request_state) if self.modern and self.params else None
-
-    def answer(self, key: str) -> ElicitResult | None:
-        responses = (self.params.input_responses or {}) if self.params else {}
-        answer = responses.get(key)
-        return answer if isinstance(answer, ElicitResult) else None
-
-    async def push(self, message: str, schema: dict[str, Any], timeout_s: float) -> ElicitResult | None:
-        """Handshake era: ask mid-call; None when no answer came within the time limit."""
-        assert self.ctx is not None
-        with anyio.move_on_after(timeout_s):
-            return await self.ctx.session.elicit_form(message, schema, related_request_id=self.ctx.request_id)
-        return None
-
-
-def question(key: str, request: ElicitRequestFormParams | ElicitRequestURLParams, state: PendingState) -> InputRequiredResult:
-    return InputRequiredResult(input_requests={key: ElicitRequest(params=request)}, request_state=state.encode())
-
-
 @dataclass(frozen=True)
 class ApprovalRequest:
     """One change waiting for a human: what it is bound to and how to describe it."""
@@ -192,7 +146,7 @@ class ApprovalRequest:
     digest: str  # approvals.request_digest of everything the approval is bound to
     account: str
     chat_allowed: bool  # the operator opted in to the chat path for this account or server
-    preview: Callable[[], Awaitable[str]]
+    preview: Callable[[], Awaitable[str | Summary]]  # the server's summary (a plain text also does)
     confirm: str | None = None  # the model's relayed CONFIRM (chat path only)
     token: str | None = None  # the chat path's confirmation_token
     on_refused: RefusalRecorder | None = None  # journals a refusal (reason, channel)
@@ -283,14 +237,15 @@ class ApprovalGate:
             state = asker.state
             if state is None or state.step != "confirm":
                 nonce = self.nonces.issue(STATE_TTL_S)
-                ask = ElicitRequestFormParams(message=await request.preview(), requested_schema=CONFIRM_SCHEMA)
+                ask = ElicitRequestFormParams(message=(await summary_of(request)).text(), requested_schema=CONFIRM_SCHEMA)
                 return question(CONFIRM_INPUT_KEY, ask, PendingState("confirm", nonce, request.account, request.digest))
             self._check_state(state, request)
             answer = asker.answer(CONFIRM_INPUT_KEY)
             approval_id = state.nonce[:16]
         else:
             try:
-                answer = await asker.push(await request.preview(), CONFIRM_SCHEMA, self.elicitation_timeout_s)
+                text = (await summary_of(request)).text()
+                answer = await asker.push(text, CONFIRM_SCHEMA, self.elicitation_timeout_s)
             except Exception as exc:  # noqa: BLE001 - any failure to ask means: not approved
                 raise Refused(FAILED, f"The approval prompt failed ({type(exc).__name__}).") from None
             if answer is None:
@@ -315,10 +270,11 @@ class ApprovalGate:
 
     async def _new_page(self, request: ApprovalRequest, asker: Asker) -> tuple[PendingApproval, str]:
         """A URL-channel record and its one-time link (the page server starts off the event loop)."""
+        summary = await summary_of(request)
         try:
             pending = self.book.create(
                 channel=Channel.URL, tool=request.tool, arguments=request.arguments, digest=request.digest,
-                preview=await request.preview(), session=asker.session,
+                preview=summary.text(), session=asker.session, summary=summary,
             )
         except TooManyPending as exc:
             raise Refused(FAILED, f"Too many approvals are waiting ({exc}).", hint="Let the human answer those first.") from None
@@ -331,22 +287,19 @@ class ApprovalGate:
 
     async def _url(self, request: ApprovalRequest, asker: Asker) -> Grant | InputRequiredResult:
         assert asker.ctx is not None
-        message = (
-            "A Binance request needs your approval. Open the link, read the request and type CONFIRM "
-            "if you want it sent. The link works once, for 5 minutes."
-        )
         if asker.modern:
             state = asker.state
             if state is None or state.step != "approve" or not state.approval:
                 pending, url = await self._new_page(request, asker)
                 nonce = self.nonces.issue(STATE_TTL_S)
                 state = PendingState("approve", nonce, request.account, request.digest, pending.approval_id)
-                return question(APPROVE_INPUT_KEY, ElicitRequestURLParams(message=message, url=url), state)
+                return question(APPROVE_INPUT_KEY, ElicitRequestURLParams(message=url_message(pending), url=url), state)
             self._check_state(state, request)
             approval_id = state.approval
         else:
             pending, url = await self._new_page(request, asker)
             approval_id = pending.approval_id
+            message = url_message(pending)
         redeemed = False
         try:  # whatever ends this call (a no, a timeout, a cancellation), the link dies with it
             if asker.modern:
@@ -378,10 +331,11 @@ class ApprovalGate:
         finally:
             if not redeemed:
                 self.book.cancel(approval_id, "the call ended without a usable approval")
+                self.book.record_outcome(approval_id, NOT_SENT_OUTCOME)
         if not asker.modern:
             try:
                 await asker.ctx.session.send_elicit_complete(approval_id, related_request_id=asker.ctx.request_id)
-            except Exception:  # noqa: BLE001 - the notice is a courtesy; the approval stands
+            except Exception:
                 logger.debug("could not send elicitation/complete", exc_info=True)
         return Grant(Channel.URL, approval_id)
 
@@ -393,11 +347,12 @@ class ApprovalGate:
     # -- MCP Apps card --------------------------------------------------------------------------
 
     async def _card(self, request: ApprovalRequest, asker: Asker) -> CallToolResult:
-        text = await request.preview()
+        summary = await summary_of(request)
+        text = summary.text()
         try:
             pending = self.book.create(
                 channel=Channel.APP, tool=request.tool, arguments=request.arguments, digest=request.digest,
-                preview=text, session=asker.session,
+                preview=text, session=asker.session, summary=summary,
             )
         except TooManyPending as exc:
             raise Refused(FAILED, f"Too many approvals are waiting ({exc}).", hint="Let the human answer those first.") from None
@@ -414,9 +369,12 @@ class ApprovalGate:
         }
         if request.on_refused is not None:
             self._card_refusals[pending.approval_id] = request.on_refused
+        shown = {k: payload[k] for k in ("status", "approval_id", "preview", "expires_in_seconds")}
+        shown.update(summary=summary.as_dict(), code=request_code(pending.approval_id),
+                     expires_at=clock_time(pending.expires_wall))
         return CallToolResult(
             content=[TextContent(type="text", text=self.redactor.redact(dumps(payload)))],
-            structured_content={k: payload[k] for k in ("status", "approval_id", "preview", "expires_in_seconds")},
+            structured_content=shown,
             is_error=False,
             _meta=card_meta(pending.approval_id, pending.secret),
         )
@@ -450,6 +408,17 @@ class ApprovalGate:
             self.book.cancel(approval_id, "the server stopped")
             await _report(self._card_refusals.pop(approval_id, None), CANCELLED, Channel.APP.value)
 
+    # -- what happened afterwards ---------------------------------------------------------------
+
+    def report(self, grant: Grant | None, outcome: Outcome) -> None:
+        """Keep what happened to an approved request on its page or card record (URL, card)."""
+        if grant is not None and grant.via in (Channel.URL, Channel.APP):
+            self.book.record_outcome(grant.approval_id, outcome)
+
+    async def watch(self, grant: Grant | None, result: Awaitable[T]) -> T:
+        """Await the send of an approved request and keep its outcome for the page and the card."""
+        return await watched(result, lambda outcome: self.report(grant, outcome), self.redactor)
+
     # -- chat (operator opt-in) -----------------------------------------------------------------
 
     async def _chat(self, request: ApprovalRequest) -> Grant | CallToolResult:
@@ -475,7 +444,7 @@ class ApprovalGate:
         payload = {
             "status": "confirmation_required",
             "sent": False,
-            "preview": await request.preview(),
+            "preview": (await summary_of(request)).text(),
             "confirmation_token": token,
             "expires_in_seconds": int(TOKEN_TTL_S),
             "trust": (

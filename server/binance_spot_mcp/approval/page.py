@@ -8,14 +8,14 @@ Defences, each tested:
 * only ``Host: 127.0.0.1:<port>`` (or ``localhost:<port>``) is served (DNS rebinding);
 * a POST must carry the page's own ``Origin`` and the CSRF token embedded in the form;
 * no CORS headers are ever sent, the page cannot be framed, and nothing is cached;
-* a decision is taken once; the path is dead afterwards, and after ``APPROVAL_TTL_S``.
-The page is plain HTML with no JavaScript.
+* a decision is taken once; afterwards the path only says what was decided, when, and what
+  happened to the request (``page_view.decided``), until ``APPROVAL_TTL_S``; then it is dead.
+The page is plain HTML with no JavaScript (``page_view``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 import socket
 import threading
@@ -27,14 +27,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from binance_spot_mcp.approval import page_view
 from binance_spot_mcp.approval.book import (
     WRONG_TEXT_NOTE,
     ApprovalBook,
     Channel,
     PendingApproval,
-    Status,
 )
 from binance_spot_mcp.approval.confirm import is_confirm_text
+from binance_spot_mcp.approval.page_view import clock_time
+
+__all__ = ["ApprovalPage", "clock_time"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,45 +54,23 @@ _SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;line-height:1.4}"
-    "pre{background:#f4f4f4;border:1px solid #ccc;padding:1rem;white-space:pre-wrap;word-break:break-word}"
-    "input[type=text]{font-size:1.2rem;padding:.3rem}button{font-size:1.1rem;margin:.5rem .5rem 0 0}"
-)
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    document = (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{_STYLE}</style></head>'
-        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
-    )
+def _page(document: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(document, status_code=status, headers=_SECURITY_HEADERS)
 
 
 def _gone() -> HTMLResponse:
-    return _page(
-        "Nothing to approve",
-        "<p>This approval link is unknown, already used or expired. Nothing was sent.</p>",
-        status=404,
-    )
+    return _page(page_view.gone(), status=404)
 
 
-def _form(pending: PendingApproval) -> HTMLResponse:
-    body = (
-        "<p>An AI assistant asks to make this change with your Binance account. "
-        "Read it; type <strong>CONFIRM</strong> only if you want exactly this.</p>"
-        f'<pre id="preview">{html.escape(pending.preview)}</pre>'
-        '<form method="post">'
-        f'<input type="hidden" name="csrf" value="{html.escape(pending.csrf)}">'
-        '<p><label for="confirm">Type CONFIRM to approve:</label><br>'
-        '<input type="text" id="confirm" name="confirm" autocomplete="off" autofocus></p>'
-        '<button type="submit" id="approve" name="decision" value="approve">Approve</button>'
-        '<button type="submit" id="decline" name="decision" value="decline">Decline</button>'
-        "</form>"
-        "<p>This link works once and expires in 5 minutes.</p>"
-    )
-    return _page("Approve a Binance request", body)
+def _refused(message: str, status: int) -> HTMLResponse:
+    return _page(page_view.refused(message), status)
+
+
+def _decided(pending: PendingApproval, status: int = 200) -> HTMLResponse:
+    document, _waiting = page_view.decided(pending)
+    return _page(document, status)
 
 
 class ApprovalPage:
@@ -166,7 +147,10 @@ class ApprovalPage:
             approval_id, secret = request.path_params["approval_id"], request.path_params["secret"]
             if request.method == "GET":
                 pending = self._book.lookup(approval_id, secret, Channel.URL)
-                return _form(pending) if pending is not None else _gone()
+                if pending is not None:
+                    return _page(page_view.question(pending))
+                decided = self._book.seen(approval_id, secret, Channel.URL)
+                return _decided(decided) if decided is not None else _gone()
             return await self._post(request, approval_id, secret)
 
         async def anything(request: Request) -> Response:
@@ -182,31 +166,26 @@ class ApprovalPage:
     async def _post(self, request: Request, approval_id: str, secret: str) -> Response:
         allowed_origins = {f"http://{PAGE_HOST}:{self.port}", f"http://localhost:{self.port}"}
         if request.headers.get("origin") not in allowed_origins:
-            return _page("Refused", "<p>This form may only be sent from its own page. Nothing was approved.</p>", 403)
+            return _refused("This form may only be sent from its own page. Nothing was approved.", 403)
         if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-            return _page("Refused", "<p>Unexpected form encoding. Nothing was approved.</p>", 415)
+            return _refused("Unexpected form encoding. Nothing was approved.", 415)
         body = b""
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_FORM_BYTES:
-                return _page("Refused", "<p>Form too large. Nothing was approved.</p>", 413)
+                return _refused("Form too large. Nothing was approved.", 413)
         try:
             fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), max_num_fields=8).items()}
         except ValueError:
-            return _page("Refused", "<p>Malformed form. Nothing was approved.</p>", 400)
+            return _refused("Malformed form. Nothing was approved.", 400)
         csrf = fields.get("csrf", "")
         if self._book.lookup(approval_id, secret, Channel.URL) is None:
-            return _gone()
+            decided = self._book.seen(approval_id, secret, Channel.URL)  # a second answer changes nothing
+            return _decided(decided, status=409) if decided is not None else _gone()
         approve = fields.get("decision") == "approve" and is_confirm_text(fields.get("confirm"))
         note = "" if approve or fields.get("decision") != "approve" else WRONG_TEXT_NOTE
         status = self._book.decide(approval_id, secret, channel=Channel.URL, approve=approve, csrf=csrf, note=note)
         if status is None:
-            return _page("Refused", "<p>This form is stale or was tampered with. Nothing was approved.</p>", 403)
-        if status is Status.APPROVED:
-            return _page(
-                "Approved",
-                "<p>Approved. It is sent now if the assistant's request is still waiting (its reply says what "
-                "happened); you can close this tab.</p>",
-            )
-        reason = "The text typed was not CONFIRM. " if note else ""
-        return _page("Not approved", f"<p>{reason}Nothing was sent; you can close this tab.</p>")
+            return _refused("This form is stale or was tampered with. Nothing was approved.", 403)
+        decided = self._book.seen(approval_id, secret, Channel.URL)
+        return _decided(decided) if decided is not None else _gone()

@@ -54,7 +54,6 @@ from binance_spot_mcp.approval.confirm import (
     STATE_TTL_S,
     PendingState,
     is_confirm_text,
-    preview,
 )
 from binance_spot_mcp.approval.gate import (
     DECLINED,
@@ -66,6 +65,7 @@ from binance_spot_mcp.approval.gate import (
     RefusalRecorder,
     question,
 )
+from binance_spot_mcp.approval.summary import Summary, describe, summarize_add
 from binance_spot_mcp.catalog import skill_resources
 from binance_spot_mcp.catalog.endpoints import Catalog, Endpoint, load_catalog
 from binance_spot_mcp.catalog.schema import PreparedCall, prepare_arguments
@@ -81,6 +81,7 @@ from binance_spot_mcp.exchange.client import BinanceClient
 from binance_spot_mcp.exchange.filter_cache import ExchangeInfoCache
 from binance_spot_mcp.exchange.market_facts import MarketFacts
 from binance_spot_mcp.exchange.order_legs import ORDER_TOOLS
+from binance_spot_mcp.exchange.orders import with_client_id
 from binance_spot_mcp.guard.enforce import Guard
 from binance_spot_mcp.guard.safety import SAFETY_STATUS, describe_channel, safety_status
 from binance_spot_mcp.journal import NOT_APPROVED, Journal
@@ -233,6 +234,8 @@ class Runtime:
                 prepared, id_choice = await self.sender.existing_client_id(endpoint, prepared, account)
             if account is not None and endpoint.tool in ORDER_TOOLS and self.settings.local_filter_checks:
                 await self.facts.check_filters(endpoint, prepared.as_dict(), account.base_url)
+            if account is not None:
+                with_client_id(endpoint, prepared.params)  # the id with its prefix must fit before anyone is asked
             early = await self.guard.before_approval(endpoint, account, prepared.params)  # policy check before approval
             if early is not None:
                 return early  # a dry run: the preview, the value and the verdict; nothing sent
@@ -254,8 +257,8 @@ class Runtime:
                         f"Account '{account.name}' changed in the accounts file while the approval was pending."
                     )
             try:
-                if endpoint.changes_state and account is not None:
-                    data = await self.sender.send(endpoint, prepared, account, approval)
+                if endpoint.changes_state and account is not None:  # its outcome is kept for the page and the card
+                    data = await self.gate.watch(approval, self.sender.send(endpoint, prepared, account, approval))
                 else:
                     data = (await self.client.call(endpoint, prepared.params, base_url=base_url, account=account)).data
             except BinanceSpotError as exc:  # an unknown symbol: "did you mean ...?"
@@ -280,12 +283,8 @@ class Runtime:
     ) -> ApprovalRequest:
         digest = request_digest(tool=endpoint.tool, params=prepared.params, session=asker.session, **account.binding())
 
-        async def render() -> str:
-            values = prepared.as_dict()
-            last = await self.facts.last_price(account.base_url, values)
-            quote = await self.facts.quote_asset(account.base_url, values.get("symbol"))
-            title = f"{endpoint.description.rstrip('.')} ({endpoint.tool}: {endpoint.method} {endpoint.path})"
-            return preview(title, account, prepared.params, last_price=last, quote_asset=quote)
+        async def render() -> Summary:  # the one summary a human reads (page, card, prompt)
+            return await describe(self.facts, endpoint, account, prepared.params)
 
         return ApprovalRequest(
             tool=endpoint.tool,
@@ -363,8 +362,8 @@ class Runtime:
     def _add_request(self, plan: AddPlan, asker: Asker) -> ApprovalRequest:
         digest = request_digest(tool=ADD_ACCOUNT, params=plan.bound_fields(), session=asker.session, **plan.binding())
 
-        async def render() -> str:
-            return plan.preview()
+        async def render() -> Summary:
+            return summarize_add(plan)
 
         return ApprovalRequest(
             tool=ADD_ACCOUNT,

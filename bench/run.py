@@ -19,7 +19,8 @@ What the sections share (statistics, the throwaway world, starting and connectin
 server, the table) is in bench/harness.py.
 
 The package itself is never imported; the tool-to-security map comes from the console script's
-``tools --json`` output.
+``tools --json`` output. One exception: section 9's catch-up throughput (bench/paper_bench.py)
+drives the paper wing in process against a stub market, so that only our own time is counted.
 """
 
 from __future__ import annotations
@@ -440,6 +441,13 @@ async def portfolio(world: World, mode: str, quick: bool) -> tuple[list[Row], di
     return await portfolio_section(world, quick, mode)
 
 
+async def paper(world: World, mode: str, quick: bool, rng: random.Random, seed: int) -> tuple[list[Row], dict[str, Any]]:
+    """Section 9 (bench/paper_bench.py): a paper MARKET order vs a testnet one, and catch-up throughput."""
+    from paper_bench import paper_section  # bench/ is on sys.path when run as a script
+
+    return await paper_section(world, quick, mode, rng, seed)
+
+
 # ---------------------------------------------------------------------------------- main
 async def run(args: argparse.Namespace) -> int:
     sizes = QUICK if args.quick else FULL
@@ -478,6 +486,7 @@ async def run(args: argparse.Namespace) -> int:
                     ("6 guard rails", lambda: guard_rails(world, sizes, args.mode, rng)),
                     ("7 streams", lambda: streams(world, sizes, args.mode, args.quick)),
                     ("8 portfolio", lambda: portfolio(world, args.mode, args.quick)),
+                    ("9 paper", lambda: paper(world, args.mode, args.quick, rng, args.seed)),
                 ] if not args.only or t.split()[0] in args.only]:
                     t0 = time.perf_counter()
                     section_rows, section_raw = await section()
@@ -516,8 +525,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"event -> long-poll answer samples (default {FULL.stream_samples})")
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds (default 900)")
     parser.add_argument("--json", metavar="PATH", help="also write every raw sample to this JSON file")
-    parser.add_argument("--only", nargs="+", metavar="SECTION", choices=[str(n) for n in range(1, 9)],
-                        help="run only these sections (1-8; 4 needs 1), e.g. --only 7")
+    parser.add_argument("--only", nargs="+", metavar="SECTION", choices=[str(n) for n in range(1, 10)],
+                        help="run only these sections (1-9; 4 needs 1), e.g. --only 7")
     args = parser.parse_args(argv)
     if args.only and "4" in args.only and "1" not in args.only:
         parser.error("section 4 (memory) compares with the RSS that section 1 (cold start) reads: add 1")

@@ -35,7 +35,7 @@ CLI_HINT = "binance-spot-mcp accounts add NAME --environment ENV"
 
 _READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 _ADD_FIELDS: dict[str, dict[str, Any]] = {
-    "account": {"type": "string", "description": "The new account's name: letters, digits, . _ -"},
+    "account": {"type": "string", "description": "New name: letters, digits, . _ -"},
     "environment": {"type": "string", "enum": list(ENVIRONMENTS), "description": "Where the key works"},
     "api_key": {"type": "string", "description": "Omit with credentials_file"},
     "secret": {"type": "string", "description": "HMAC secret"},
@@ -46,7 +46,7 @@ _ADD_FIELDS: dict[str, dict[str, Any]] = {
         "description": "File with API key, then secret; keeps keys out of chat",
     },
     "description": {"type": "string", "description": "Free text"},
-    "base_url": {"type": "string", "description": "A Binance host of the environment, or loopback (testing)"},
+    "base_url": {"type": "string", "description": "Binance host or loopback"},
     "replace": {"type": "boolean", "description": "Overwrite an account of this name (needs approval)"},
 }
 LEGACY_NAME = "name"  # add_account's first spelling of ``account``, still accepted

@@ -30,6 +30,8 @@ ACCOUNT_ARG = "account"
 ENVIRONMENT_ARG = "environment"
 CONFIRM_ARG = "confirm"
 TOKEN_ARG = "confirmation_token"
+RAW_ARG = "raw"
+RAW_REPLY_TOOLS = frozenset({"get_klines", "get_ui_klines"})  # labelled replies (exchange.labels); raw: the wire shape
 # The opt-in chat approval path's arguments (advertised only where the operator allowed it).
 CHAT_CONFIRM_PROPERTIES: dict[str, dict[str, str]] = {
     CONFIRM_ARG: {"type": "string", "description": "CONFIRM, typed by the human"},
@@ -61,6 +63,7 @@ class PreparedCall:
     confirm: str | None = None
     confirmation_token: str | None = None
     respelt: tuple[tuple[str, str], ...] = ()  # (as typed, as sent) for symbols read in Binance's spelling
+    raw: bool = False  # the reply as Binance sent it, not labelled
 
     def as_dict(self) -> dict[str, str]:
         return dict(self.params)
@@ -127,6 +130,8 @@ def tool_schema(endpoint: Endpoint, *, chat_confirm: bool = False) -> dict[str, 
         properties[ACCOUNT_ARG] = {"type": "string", "description": "Default main"}
         # no description: the enum says it, and SKILL.md gives the default (main's, the only account's, else mainnet)
         properties[ENVIRONMENT_ARG] = {"type": "string", "enum": list(ENVIRONMENTS)}
+    if endpoint.tool in RAW_REPLY_TOOLS:
+        properties[RAW_ARG] = {"type": "boolean"}  # no description: SKILL.md's guide says it
     if endpoint.changes_state and chat_confirm:
         properties.update(CHAT_CONFIRM_PROPERTIES)
     schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
@@ -348,6 +353,10 @@ def prepare_arguments(endpoint: Endpoint, arguments: Mapping[str, Any] | None) -
                 problems.append(ToolInputError(f"'{name}' must be a string", parameter=name))
             elif value is not None:
                 check_text(name, value, limit=MAX_STRING_CHARS)
+    raw = args.pop(RAW_ARG, False) if endpoint.tool in RAW_REPLY_TOOLS else False
+    if not isinstance(raw, bool):
+        problems.append(ToolInputError(f"'{RAW_ARG}' must be true or false", parameter=RAW_ARG))
+        raw = False
     environment = None
     if not endpoint.signed:
         environment = args.pop(ENVIRONMENT_ARG, None)
@@ -359,7 +368,8 @@ def prepare_arguments(endpoint: Endpoint, arguments: Mapping[str, Any] | None) -
             problems.append(ToolInputError("give either 'account' or 'environment', not both", parameter=ENVIRONMENT_ARG))
     unknown = sorted(k for k in args if k not in endpoint.params)
     if unknown:
-        known = ", ".join([*endpoint.params, ACCOUNT_ARG, *([] if endpoint.signed else [ENVIRONMENT_ARG])])
+        own = [ACCOUNT_ARG, *([] if endpoint.signed else [ENVIRONMENT_ARG]), *([RAW_ARG] if endpoint.tool in RAW_REPLY_TOOLS else [])]
+        known = ", ".join([*endpoint.params, *own])
         named = ", ".join(_short_name(k) for k in unknown[:10]) + (", ..." if len(unknown) > 10 else "")
         problems.append(ToolInputError(
             f"unknown parameter(s) {named} for {endpoint.tool}; it takes: {known}",
@@ -397,6 +407,7 @@ def prepare_arguments(endpoint: Endpoint, arguments: Mapping[str, Any] | None) -
         confirm=confirm,
         confirmation_token=token,
         respelt=respelt,
+        raw=raw,
     )
 
 

@@ -79,6 +79,7 @@ from binance_spot_mcp.errors import (
 )
 from binance_spot_mcp.exchange.client import BinanceClient
 from binance_spot_mcp.exchange.filter_cache import ExchangeInfoCache
+from binance_spot_mcp.exchange.labels import shaped
 from binance_spot_mcp.exchange.market_facts import MarketFacts
 from binance_spot_mcp.exchange.order_legs import ORDER_TOOLS
 from binance_spot_mcp.exchange.orders import with_client_id
@@ -265,7 +266,7 @@ class Runtime:
                 await self.facts.suggest_symbols(exc, prepared.as_dict(), base_url)
                 raise
             return success(
-                prepared.with_spelling(id_choice.wrap(data) if id_choice else data),
+                prepared.with_spelling(id_choice.wrap(data) if id_choice else shaped(endpoint.tool, data, prepared.raw)),
                 redactor=self.redactor,
                 max_chars=self.settings.max_result_chars,
                 hint=narrowing_hint(list(endpoint.params)),

@@ -55,7 +55,8 @@ async def test_mcp_apps_hosts_get_the_card_and_an_app_only_tool(world, monkeypat
     assert card_resource.mime_type == APP_MIME_TYPE
     content = card.contents[0]
     assert content.mime_type == APP_MIME_TYPE and "approve_request" in content.text
-    assert "textContent = data.preview" in content.text and "innerHTML" not in content.text
+    # every value is written as text (textContent), never parsed as HTML
+    assert "el.textContent = " in content.text and "innerHTML" not in content.text and "insertAdjacentHTML" not in content.text
 
 
 async def test_read_only_servers_offer_no_approval_tool(world, monkeypatch):

@@ -308,6 +308,11 @@ class ApprovalBook:
             if pending is not None:
                 pending.outcome = outcome
 
+    def outcome_of(self, approval_id: str) -> Any:
+        with self._lock:
+            pending = self._items.get(approval_id) or self._done.get(approval_id)
+            return None if pending is None else pending.outcome
+
     def _retire(self, pending: PendingApproval) -> None:
         """Under the lock: keep a decided record (no longer decidable) for a reopened link."""
         self._done[pending.approval_id] = pending

@@ -69,60 +69,170 @@ def card_meta(approval_id: str, secret: str) -> dict[str, Any]:
     return {APPROVAL_META_KEY: {"approval_id": approval_id, "secret": secret}}
 
 
-# The card speaks the MCP Apps postMessage protocol (JSON-RPC 2.0 with the host): it initialises,
-# receives the tool result, shows the preview as text (never as HTML) and calls approve_request.
+# The card speaks the MCP Apps postMessage protocol (JSON-RPC 2.0 with the host): it initialises
+# (following the host's theme and style variables from hostContext, and later
+# ui/notifications/host-context-changed), receives the tool result, shows the server's summary as
+# text (never as HTML: textContent only), reports its size (ui/notifications/size-changed), and
+# calls approve_request. Afterwards it shows the outcome the server wrote (structuredContent.outcome)
+# as a state of its own. A mistyped CONFIRM asks again here; the server still declines one for good.
 CARD_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Approve a Binance request</title>
+<meta name="viewport" content="width=device-width,initial-scale=1">
 <style>
-body{font-family:system-ui,sans-serif;margin:0;padding:12px;line-height:1.4}
-pre{background:#f4f4f4;border:1px solid #ccc;padding:8px;white-space:pre-wrap;word-break:break-word}
-input{font-size:1rem;padding:4px}button{font-size:1rem;margin:6px 6px 0 0}
+:root{--bg:var(--color-background-primary,#fff);--fg:var(--color-text-primary,#1b1b1b);
+--muted:var(--color-text-secondary,#444);--line:var(--color-border-primary,#888);--cell:#fff8d6;--celltext:#1b1b1b;
+--pre:#f4f4f4;--accent:#0b57d0;--danger:#b00020;--ok:#137333;color-scheme:light}
+:root[data-theme=dark]{--bg:var(--color-background-primary,#121212);--fg:var(--color-text-primary,#eee);
+--muted:var(--color-text-secondary,#ccc);--line:var(--color-border-primary,#777);--cell:#3a3200;--celltext:#fff;
+--pre:#1e1e1e;--accent:#8ab4f8;--danger:#f28b82;--ok:#81c995;color-scheme:dark}
+*{box-sizing:border-box}
+body{font:16px/1.5 var(--font-sans,system-ui,-apple-system,"Segoe UI",sans-serif);margin:0;padding:12px;
+background:var(--bg);color:var(--fg)}
+.top{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin:0 0 6px}
+.badge{font-weight:700;padding:3px 10px;border-radius:6px}
+.badge.mainnet{background:var(--danger);color:#fff}.badge.testnet{border:1px solid var(--accent);color:var(--accent)}
+.code{font-family:ui-monospace,monospace;font-weight:700;border:1px solid var(--line);border-radius:6px;padding:2px 8px}
+h1{font-size:1.2rem;line-height:1.35;margin:4px 0 10px}
+ol{margin:0 0 10px;padding-left:1.4rem}li{margin:0 0 4px}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:0 0 10px}dt{font-weight:600}dd{margin:0}
+form{margin:10px 0;padding:10px;border:2px solid var(--fg);border-radius:10px}
+label{display:block;font-weight:600;margin-bottom:6px}
+input{font-size:1.2rem;width:100%;min-height:48px;padding:8px;border:2px solid var(--line);border-radius:8px;
+background:var(--bg);color:var(--fg)}
+.buttons{display:flex;flex-wrap:wrap;gap:12px;margin-top:10px}
+button{font-size:1.05rem;min-height:48px;padding:10px 18px;border-radius:8px;cursor:pointer}
+#approve{background:var(--accent);color:var(--bg);border:2px solid var(--accent);font-weight:700;flex:1 1 10rem}
+#decline{background:var(--bg);color:var(--fg);border:2px solid var(--fg);flex:0 1 7rem}
+.note,#hint{color:var(--muted);margin:6px 0}#hint{color:var(--danger);font-weight:600}
+table{border-collapse:collapse;width:100%;table-layout:fixed;margin:4px 0 10px}
+th{text-align:left;font-weight:600;width:38%;padding:6px 8px;border:1px solid #c9a400;vertical-align:top}
+td{font-family:ui-monospace,monospace;background:var(--cell);color:var(--celltext);border:1px dashed #c9a400;
+padding:6px 8px;white-space:nowrap;overflow-x:auto}
+h2{font-size:1rem;margin:12px 0 4px}
+details{margin:10px 0}summary{cursor:pointer;font-weight:600;min-height:44px;padding:10px 0}
+pre{font-size:.85rem;background:var(--pre);border:1px solid var(--line);padding:8px;white-space:pre;overflow-x:auto}
+#state{font-size:1.05rem;padding:10px 12px;border-radius:8px;border:2px solid var(--line)}
+#state[data-state=sent]{border-color:var(--ok)}#state[data-state=refused],#state[data-state=unknown]{border-color:var(--danger)}
+footer{color:var(--muted);font-size:.9rem;border-top:1px solid var(--line);margin-top:12px;padding-top:6px}
 </style></head>
 <body>
-<h2>Approve a Binance request</h2>
-<p id="status">Waiting for the request...</p>
-<pre id="preview"></pre>
-<form id="form" hidden>
-<label for="confirm">Type CONFIRM to approve:</label><br>
-<input type="text" id="confirm" autocomplete="off">
-<div><button type="submit" id="approve">Approve</button><button type="button" id="decline">Decline</button></div>
+<div class="top"><span id="badge" class="badge" hidden></span><span id="code" class="code" hidden></span></div>
+<h1 id="headline">Waiting for the request...</h1>
+<p id="state" hidden></p>
+<form id="form" hidden novalidate>
+<label for="confirm">Type CONFIRM to send exactly this request</label>
+<input type="text" id="confirm" autocomplete="off" autocapitalize="characters" spellcheck="false">
+<p id="hint" hidden></p>
+<div class="buttons"><button type="submit" id="approve">Approve and send</button>
+<button type="button" id="decline">Decline</button></div>
+<p class="note" id="expiry"></p>
 </form>
+<ol id="legs" hidden></ol>
+<dl id="facts" hidden></dl>
+<div id="supplied-box" hidden><h2>Chosen by the assistant (shown exactly as given)</h2><table id="supplied"></table></div>
+<details id="details" hidden><summary>Technical details</summary><pre id="preview"></pre></details>
+<footer>Shown by <strong>binance-spot-mcp</strong>, the program your AI assistant uses for Binance;
+nothing here comes from Binance's website.</footer>
 <script>
 (function () {
   "use strict";
   var nextId = 1, pending = {}, approval = null;
-  var statusEl = document.getElementById("status"), previewEl = document.getElementById("preview");
-  var form = document.getElementById("form"), confirmEl = document.getElementById("confirm");
+  var TITLES = {sent: "Sent", refused: "Refused by Binance", not_sent: "Not sent", unknown: "Outcome unknown"};
+  function $(id) { return document.getElementById(id); }
+  function put(el, value) { el.textContent = value === undefined || value === null ? "" : String(value); }
+  function add(parent, tag, value) { var el = document.createElement(tag); put(el, value); parent.appendChild(el); return el; }
   function send(message) { window.parent.postMessage(message, "*"); }
   function request(method, params) {
     var id = nextId++;
     send({jsonrpc: "2.0", id: id, method: method, params: params});
     return new Promise(function (resolve, reject) { pending[id] = {resolve: resolve, reject: reject}; });
   }
+  var lastSize = "";
+  function reportSize() {
+    var el = document.documentElement;
+    var size = {width: Math.ceil(el.scrollWidth), height: Math.ceil(el.scrollHeight)};
+    var key = size.width + "x" + size.height;
+    if (key === lastSize) { return; }
+    lastSize = key;
+    send({jsonrpc: "2.0", method: "ui/notifications/size-changed", params: size});
+  }
+  function applyContext(ctx) {
+    if (!ctx || typeof ctx !== "object") { return; }
+    if (ctx.theme === "dark" || ctx.theme === "light") { document.documentElement.setAttribute("data-theme", ctx.theme); }
+    var vars = ctx.styles && ctx.styles.variables;
+    if (vars && typeof vars === "object") {
+      Object.keys(vars).forEach(function (name) {
+        if (/^--[A-Za-z0-9-]+$/.test(name) && typeof vars[name] === "string") {
+          document.documentElement.style.setProperty(name, vars[name]);
+        }
+      });
+    }
+    reportSize();
+  }
+  function fill(summary, data) {
+    var badge = $("badge");
+    if (summary.environment) {
+      put(badge, summary.environment); badge.className = "badge " + (summary.mainnet ? "mainnet" : "testnet"); badge.hidden = false;
+    }
+    if (data.code) { put($("code"), "Request " + data.code); $("code").hidden = false; }
+    put($("headline"), summary.headline || data.preview);
+    (summary.legs || []).forEach(function (leg) { add($("legs"), "li", leg); });
+    $("legs").hidden = !(summary.legs || []).length;
+    var facts = (summary.facts || []).slice();
+    if (summary.account) { facts.push({label: "Account", value: summary.account}); }
+    facts.forEach(function (f) { add($("facts"), "dt", f.label); add($("facts"), "dd", f.value); });
+    $("facts").hidden = !facts.length;
+    (summary.supplied || []).forEach(function (c) {
+      var row = document.createElement("tr"); add(row, "th", c.label).scope = "row"; add(row, "td", c.value);
+      $("supplied").appendChild(row);
+    });
+    $("supplied-box").hidden = !(summary.supplied || []).length;
+    put($("preview"), summary.details || data.preview); $("details").hidden = false;
+  }
   function show(result) {
     var meta = (result && result._meta) || {};
     var creds = meta["io.github.binance-spot-mcp/approval"];
     var data = (result && result.structuredContent) || {};
-    if (!creds || !data.preview) { statusEl.textContent = "Nothing to approve."; return; }
+    if (!creds || !data.preview) { put($("headline"), "Nothing to approve."); reportSize(); return; }
     approval = creds;
-    previewEl.textContent = data.preview;
-    statusEl.textContent = "Read the request. Type CONFIRM only if you want exactly this.";
-    form.hidden = false;
+    fill(data.summary || {headline: String(data.preview).split("\\n")[0], details: data.preview}, data);
+    put($("expiry"), "This card works once, until " + (data.expires_at || "5 minutes from now") +
+        ". Closing it sends nothing.");
+    $("form").hidden = false;
+    reportSize();
+  }
+  function showOutcome(title, state, words) {
+    $("form").hidden = true;
+    put($("headline"), title);
+    var box = $("state"); put(box, words); box.setAttribute("data-state", state); box.hidden = false;
+    reportSize();
   }
   function decide(decision) {
     if (!approval) { return; }
-    form.hidden = true;
-    statusEl.textContent = "Sending your decision...";
+    if (decision === "approve" && !/^ *CONFIRM *$/.test($("confirm").value)) {
+      put($("hint"), "Type CONFIRM in capital letters to approve, or press Decline."); $("hint").hidden = false;
+      $("confirm").focus(); reportSize(); return;
+    }
+    var creds = approval; approval = null;
+    showOutcome("Sending your decision...", "pending", "Waiting for the server.");
     request("tools/call", {name: "approve_request", arguments: {
-      approval_id: approval.approval_id, secret: approval.secret, decision: decision, confirm: confirmEl.value
+      approval_id: creds.approval_id, secret: creds.secret, decision: decision, confirm: $("confirm").value
     }}).then(function (result) {
-      var text = (result && result.content && result.content[0] && result.content[0].text) || "";
-      statusEl.textContent = (result && result.isError ? "Not sent: " : "Done: ") + text.slice(0, 400);
-    }, function (error) { statusEl.textContent = "Failed: " + ((error && error.message) || "unknown error"); });
-    approval = null;
+      var outcome = (result && result.structuredContent && result.structuredContent.outcome) || null;
+      if (!outcome) {
+        outcome = {state: "unknown", headline: "The server did not say what happened. Ask the assistant to check the order before trying again."};
+      }
+      var title = decision === "decline" ? "Declined" : (TITLES[outcome.state] || "Outcome unknown");
+      showOutcome(title, outcome.state, outcome.headline);
+    }, function (error) {
+      showOutcome("Outcome unknown", "unknown", "The host could not deliver your decision (" +
+        ((error && error.message) || "unknown error") + "). Ask the assistant to check before trying again.");
+    });
   }
-  form.addEventListener("submit", function (event) { event.preventDefault(); decide("approve"); });
-  document.getElementById("decline").addEventListener("click", function () { decide("decline"); });
+  $("form").addEventListener("submit", function (event) { event.preventDefault(); decide("approve"); });
+  $("decline").addEventListener("click", function () { decide("decline"); });
+  window.addEventListener("resize", reportSize);
+  if (window.ResizeObserver) { new ResizeObserver(reportSize).observe(document.body); }
   window.addEventListener("message", function (event) {
     if (event.source !== window.parent) { return; }
     var msg = event.data || {};
@@ -133,13 +243,17 @@ input{font-size:1rem;padding:4px}button{font-size:1rem;margin:6px 6px 0 0}
       return;
     }
     if (msg.method === "ui/notifications/tool-result") { show(msg.params); }
+    if (msg.method === "ui/notifications/host-context-changed") { applyContext(msg.params); }
   });
   request("ui/initialize", {
     protocolVersion: "2026-01-26",
-    appInfo: {name: "binance-spot-mcp approval card", version: "1"},
+    appInfo: {name: "binance-spot-mcp approval card", version: "2"},
     appCapabilities: {}
-  }).then(function () { send({jsonrpc: "2.0", method: "ui/notifications/initialized", params: {}}); },
-          function () { statusEl.textContent = "This host could not start the card."; });
+  }).then(function (result) {
+    applyContext(result && result.hostContext);
+    send({jsonrpc: "2.0", method: "ui/notifications/initialized", params: {}});
+    reportSize();
+  }, function () { put($("headline"), "This host could not start the card."); });
 })();
 </script>
 </body></html>

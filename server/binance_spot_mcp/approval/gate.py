@@ -65,7 +65,7 @@ from binance_spot_mcp.approval.confirm import (
     TokenCheck,
     is_confirm_text,
 )
-from binance_spot_mcp.approval.outcome import Outcome, State, watched
+from binance_spot_mcp.approval.outcome import Outcome, State, for_card, watched
 from binance_spot_mcp.approval.page import ApprovalPage, clock_time
 from binance_spot_mcp.approval.summary import Summary
 from binance_spot_mcp.errors import NotConfirmed
@@ -418,6 +418,10 @@ class ApprovalGate:
     async def watch(self, grant: Grant | None, result: Awaitable[T]) -> T:
         """Await the send of an approved request and keep its outcome for the page and the card."""
         return await watched(result, lambda outcome: self.report(grant, outcome), self.redactor)
+
+    def card_outcome(self, approval_id: str, result: CallToolResult) -> CallToolResult:
+        """``approve_request``'s result with what happened, for the card (``outcome.for_card``)."""
+        return for_card(result, self.book.outcome_of(approval_id))
 
     # -- chat (operator opt-in) -----------------------------------------------------------------
 

@@ -9,10 +9,13 @@ re-sent). Text that came from the exchange is redacted and escaped before it is 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
+
+from mcp.types import CallToolResult
 
 from binance_spot_mcp.errors import (
     BinanceSpotError,
@@ -92,3 +95,23 @@ async def watched(result: Awaitable[T], record: Any, redactor: Redactor) -> T:
         raise
     record(accepted(value, redactor))
     return value
+
+
+def _message(result: CallToolResult) -> str:
+    """The message of a failure result (already redacted and escaped by ``results.failure``)."""
+    try:
+        body = json.loads(result.content[0].text) if result.content else {}  # type: ignore[union-attr]
+    except (AttributeError, ValueError):
+        return ""
+    return str(body.get("message", "")) if isinstance(body, dict) else ""
+
+
+def for_card(result: CallToolResult, outcome: Any) -> CallToolResult:
+    """``approve_request``'s result with the outcome, in the server's words, for the card to show as
+    a state of its own (``structuredContent.outcome``); the text content is left as it was. With no
+    outcome recorded, the request never went out: the failure's own message says why."""
+    if not isinstance(outcome, Outcome):
+        said = _message(result)
+        outcome = Outcome(State.NOT_SENT if result.is_error else State.UNKNOWN, said or "Not sent.")
+    shown = {**(result.structured_content or {}), "outcome": outcome.as_dict()}
+    return result.model_copy(update={"structured_content": shown})

@@ -338,8 +338,9 @@ class Runtime:
         )
         if pending is None:
             reason = "declined" if decision == "decline" else "not approved (unknown, spent, expired, foreign or wrong text)"
-            return failure(NotConfirmed(f"The request was {reason}."), redactor=self.redactor)
-        return await self.call(pending.tool, dict(pending.arguments), asker=asker, grant=Grant(Channel.APP, approval_id))
+            return self.gate.card_outcome(approval_id, failure(NotConfirmed(f"The request was {reason}."), redactor=self.redactor))
+        result = await self.call(pending.tool, dict(pending.arguments), asker=asker, grant=Grant(Channel.APP, approval_id))
+        return self.gate.card_outcome(approval_id, result)  # the card shows what happened, in the server's words
 
     async def _add_account(self, arguments: dict[str, Any] | None, asker: Asker, grant: Grant | None) -> CallToolResult | InputRequiredResult:
         """add_account over MCP: a new mainnet account, or any replacement, needs a human's approval."""

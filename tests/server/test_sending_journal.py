@@ -161,6 +161,12 @@ def _stream_reports(asked: list[tuple[str, dict[str, str]]], status: str = "PART
     return stream_saw_it
 
 
+def _after_cause(note: str) -> str:
+    """A lost reply's note from the end of its cause on ("The reply was lost (<cause>)...")."""
+    assert note.startswith("The reply was lost ("), note
+    return note[note.index("; the request was NOT sent again."):]
+
+
 def _gets(world) -> list[Any]:
     return [r for r in world.exchange.requests_to("/api/v3/order") if r.method == "GET"]
 
@@ -179,7 +185,10 @@ async def test_a_lost_reply_the_user_data_stream_reported_is_confirmed_with_get_
     assert body["result"]["orderId"] != 777 and body["result"]["status"] == "NEW"
     assert body["source"] == "user_data_stream" and body["confirmed_by"] == "get_order"
     assert body["stream_said"] == "placed, PARTIALLY_FILLED"
-    assert "user data stream" in body["note"] and "get_order" in body["note"] and client_id in body["note"]
+    assert _after_cause(body["note"]) == (
+        f"; the request was NOT sent again. The account's order events (user data stream) reported it by its client "
+        f"id {client_id}, and Binance's get_order confirmed it; Binance's answer is shown. The stream said "
+        "'placed, PARTIALLY_FILLED', which Binance contradicts: it is not believed.")
     gets = _gets(world)
     assert [g.params["origClientOrderId"] for g in gets] == [client_id]
     intent, outcome = _last_pair(world)
@@ -213,7 +222,11 @@ async def test_a_stream_report_get_order_cannot_check_settles_it_unconfirmed(wor
     body = result_json(result)
     assert not result.is_error and body["outcome"] == "placed, PARTIALLY_FILLED", body
     assert body["result"]["orderId"] == 777 and body["source"] == "user_data_stream" and body["confirmed_by"] is None
-    assert "UNCONFIRMED" in body["note"] and "(HTTP 503)" in body["note"]
+    assert _after_cause(body["note"]).startswith(
+        f"; the request was NOT sent again. UNCONFIRMED: the account's order events (user data stream) reported it by "
+        f"its client id {body['result']['clientOrderId']}, but Binance's get_order could not answer (")
+    assert body["note"].endswith(f"(HTTP 503)). Check with get_order symbol=BTCUSDT origClientOrderId="
+                                 f"{body['result']['clientOrderId']} before relying on it.")
     assert len(_gets(world)) == 1 and len(asked) == 1
     intent, outcome = _last_pair(world)
     assert outcome["ok"] is True and outcome["status"] is None
@@ -222,6 +235,22 @@ async def test_a_stream_report_get_order_cannot_check_settles_it_unconfirmed(wor
     assert summary["source"] == "user_data_stream" and summary["confirmed_by"] is None
     assert "(HTTP 503)" in summary["lookup_error"]
     assert counts(intent, outcome)
+
+
+async def test_a_stream_report_whose_look_up_is_lost_in_transit_is_settled_unconfirmed(world):
+    """The look-up's connection drops (no HTTP answer at all): the stream's word, unconfirmed, with the
+    transport error as the reason."""
+    asked: list[tuple[str, dict[str, str]]] = []
+    world.exchange.inject("error_after", path="/api/v3/order", method="POST")
+    world.exchange.inject("drop_after", path="/api/v3/order", method="GET")
+    async with memory_client(world.tools_file, "legacy", world.base_url, on_runtime=_stream_reports(asked)) as client:
+        result = await client.call_tool("place_order", {**SMALL_BUY, "account": "main"})
+    body = result_json(result)
+    assert not result.is_error and body["outcome"] == "placed, PARTIALLY_FILLED" and body["confirmed_by"] is None, body
+    assert len(_gets(world)) == 1
+    _, outcome = _last_pair(world)
+    lookup_error = outcome["summary"]["lookup_error"]
+    assert lookup_error and "(HTTP" not in lookup_error and f"could not answer ({lookup_error})" in body["note"]
 
 
 async def test_a_stream_report_binance_does_not_know_is_unknown_never_not_placed(world):
@@ -233,9 +262,13 @@ async def test_a_stream_report_binance_does_not_know_is_unknown_never_not_placed
         result = await client.call_tool("place_order", {**SMALL_BUY, "account": "main"})
     body = result_json(result)
     assert result.is_error and body["error"] == "order_outcome", body
-    assert body["message"].startswith("Outcome: UNKNOWN") and "not placed" not in body["message"], body
-    assert "user data stream" in body["message"] and "PARTIALLY_FILLED" in body["message"]
-    assert "Do not repeat" in body["hint"]
+    assert body["message"].startswith("Outcome: UNKNOWN. The reply was lost (") and "not placed" not in body["message"]
+    client_id = asked[0][1]["origClientOrderId"]
+    assert body["message"].endswith(
+        f"(HTTP 503)). The account's order events (user data stream) reported client id {client_id} as 'placed, "
+        "PARTIALLY_FILLED', but Binance's get_order found no such order; the stream may be wrong or forged. "
+        "It was not sent again."), body
+    assert body["hint"] == f"Do not repeat the order; check with get_order symbol=BTCUSDT origClientOrderId={client_id}"
     assert len(_gets(world)) == 1 and len(asked) == 1
     intent, outcome = _last_pair(world)
     assert outcome["ok"] is False and outcome["status"] is None

@@ -103,3 +103,31 @@ def test_the_depth_method_answers_the_rest_snapshot(fake_exchange: RunningFake) 
     with connect(fake_exchange.ws_api_url) as ws:
         result = call(ws, "depth", {"symbol": "BTCUSDT", "limit": 100})["result"]
     assert result == depth(fake_exchange)
+
+
+DOC_API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"  # web-socket-api.md's example key
+DOC_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
+DOC_TIMESTAMP = 1645423376532
+DOC_REQUESTS = [  # web-socket-api.md, "SIGNED request example (HMAC)": both examples, their signatures
+    ({"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.01000000",
+      "price": "52000.00", "recvWindow": 100}, "aa1b5712c094bc4e57c05a1a5c1fd8d88dcd628338ea863fec7b88e59fe2db24"),
+    ({"symbol": "１２３４５６", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "1.00000000",
+      "price": "0.10000000", "recvWindow": 5000}, "b33892ae8e687c939f4468c6268ddd4c40ac1af18ad19a064864c47bae0752cd"),
+]
+
+
+@pytest.mark.parametrize("params, signature", DOC_REQUESTS, ids=["ascii", "non-ascii"])
+def test_the_documented_signature_examples_are_accepted(fake_exchange: RunningFake, params: dict[str, object],
+                                                        signature: str) -> None:
+    """The docs' examples sign the UTF-8 parameters as they are (no percent-encoding); the signature
+    passes, so what follows is the order's own fate (the ASCII one trades, the other symbol is unknown)."""
+    exchange = fake_exchange.exchange
+    exchange.add_account(DOC_API_KEY, hmac_secret=DOC_SECRET)
+    exchange.advance_time_ms(DOC_TIMESTAMP - 800 - exchange.server_time_ms())  # 800 ms before the request's time
+    with connect(fake_exchange.ws_api_url) as ws:
+        reply = call(ws, "order.place", {**params, "timestamp": DOC_TIMESTAMP, "apiKey": DOC_API_KEY,
+                                         "signature": signature.upper()})  # an HMAC signature is not case-sensitive
+    if params["symbol"] == "BTCUSDT":
+        assert reply["status"] == 200 and reply["result"]["symbol"] == "BTCUSDT", reply
+    else:
+        assert reply["error"]["code"] == -1121, reply

@@ -163,6 +163,7 @@ class Placer:
         tif = p.get("timeInForce") or ("GTC" if otype in ("LIMIT", "LIMIT_MAKER") or otype.endswith("_LIMIT") else None)
         fills: list[Fill] = []
         book_id, own_side = None, []
+        opposite: list[Level] = []
         after_trade = 0
         if otype in TAKING or otype == "LIMIT_MAKER":
             book_id, bids, asks = await self.market.depth(account.base_url, p["symbol"], FIRST_DEPTH)
@@ -188,7 +189,7 @@ class Placer:
         now = self.clock_ms()
         if otype == "MARKET" and qty is None:
             orig_qty = done_qty
-            status = "FILLED" if done_qty > 0 and not self._short(fills, quote_qty, side) else "EXPIRED"
+            status = "FILLED" if done_qty > 0 and not self._short(fills, quote_qty, opposite) else "EXPIRED"
         else:
             orig_qty = qty or Decimal(0)
             if done_qty >= orig_qty and orig_qty > 0:
@@ -243,12 +244,13 @@ class Placer:
         return fills, opposite
 
     @staticmethod
-    def _short(fills: list[Fill], quote_qty: Decimal | None, side: str) -> bool:
-        """Did a quoteOrderQty walk run out of book? (It stops early only when the levels end.)"""
+    def _short(fills: list[Fill], quote_qty: Decimal | None, levels: list[Level]) -> bool:
+        """Did a quoteOrderQty walk run out of book (every level taken whole, quote left)? A walk
+        that stopped because the rest buys less than a lot at the next price is complete."""
         if quote_qty is None or not fills:
             return True
         spent = filled(fills)[1]
-        return spent < quote_qty and fills[-1].receipt.get("levelQty") == str(fills[-1].qty)
+        return spent < quote_qty and len(fills) == len(levels) and fills[-1].qty == levels[-1].qty
 
     def _check_funds(self, db: sqlite3.Connection, order: OrderRow, fills: list[Fill], qty: Decimal | None,
                      quote_qty: Decimal | None, tool: str) -> None:
@@ -319,7 +321,8 @@ class Placer:
 
         made = 0
         for symbol, (orders, checkpoint) in (await store.run(open_orders)).items():
-            start = checkpoint if checkpoint is not None else min(o.after_trade for o in orders)
+            # no trade up to the oldest order's placement can fill any of them: never read those
+            start = max(checkpoint or 0, min(o.after_trade for o in orders))
             trades = await self.market.trades_after(account.base_url, symbol, start)
             if not trades:
                 continue

@@ -274,11 +274,15 @@ class FakeStreams(StreamFaults, ApiSide):
         self._notify()
         writer = asyncio.create_task(self._writer(conn))
         try:
+            closing = False
             async for raw in ws:
+                if closing:
+                    continue  # keep reading, so the client's close frame is not stuck behind its flood
                 if kind == MARKET and not self._count_message(conn):  # a market streams rule only
                     self.limit_violations += 1
-                    await ws.close(1008, "Too many requests")
-                    break
+                    closing = True
+                    asyncio.ensure_future(ws.close(1008, "Too many requests"))
+                    continue
                 reply = self._market_request(conn, raw) if kind == MARKET else self._api_request(conn, raw)
                 if reply is not None:
                     await self._send(conn, reply)

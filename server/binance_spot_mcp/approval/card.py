@@ -123,7 +123,7 @@ footer{color:var(--muted);font-size:.9rem;border-top:1px solid var(--line);margi
 <label for="confirm">Type CONFIRM to send exactly this request</label>
 <input type="text" id="confirm" autocomplete="off" autocapitalize="characters" spellcheck="false">
 <p id="hint" hidden></p>
-<div class="buttons"><button type="submit" id="approve">Approve and send</button>
+<div class="buttons"><button type="button" id="approve">Approve and send</button>
 <button type="button" id="decline">Decline</button></div>
 <p class="note" id="expiry"></p>
 </form>
@@ -229,7 +229,12 @@ nothing here comes from Binance's website.</footer>
         ((error && error.message) || "unknown error") + "). Ask the assistant to check before trying again.");
     });
   }
-  $("form").addEventListener("submit", function (event) { event.preventDefault(); decide("approve"); });
+  // no form submission: a host's sandbox without allow-forms would swallow it (and its submit event)
+  $("form").addEventListener("submit", function (event) { event.preventDefault(); });
+  $("approve").addEventListener("click", function () { decide("approve"); });
+  $("confirm").addEventListener("keydown", function (event) {
+    if (event.key === "Enter") { event.preventDefault(); decide("approve"); }
+  });
   $("decline").addEventListener("click", function () { decide("decline"); });
   window.addEventListener("resize", reportSize);
   if (window.ResizeObserver) { new ResizeObserver(reportSize).observe(document.body); }

@@ -74,8 +74,12 @@ def accepted(data: Any, redactor: Redactor) -> Outcome:
 
 
 def failed(exc: BinanceSpotError, redactor: Redactor) -> Outcome:
+    if isinstance(exc, ExchangeError) and exc.status >= 500:  # Binance could not say: it may have executed
+        return Outcome(State.UNKNOWN, f"Sent, and the outcome is unknown: {_clean(exc.msg, redactor)} (HTTP {exc.status}). "
+                       "Check the account's orders before sending it again.")
     if isinstance(exc, ExchangeError):
-        return Outcome(State.REFUSED, f"Sent, and Binance refused it: {_clean(exc.msg, redactor)} (code {exc.code}).")
+        code = f" (code {exc.code})" if exc.code is not None else f" (HTTP {exc.status})"
+        return Outcome(State.REFUSED, f"Sent, and Binance refused it: {_clean(exc.msg, redactor)}{code}.")
     if isinstance(exc, OutcomeError) or (isinstance(exc, TransportError) and exc.sent):
         return Outcome(State.UNKNOWN, _clean(exc.message, redactor))
     return Outcome(State.NOT_SENT, f"Not sent: {_clean(exc.message, redactor)}")

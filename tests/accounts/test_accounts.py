@@ -156,7 +156,7 @@ def test_env_credentials_and_missing_file(tmp_path):
     )
     store = AccountStore(settings, Redactor())
     current = store.current()
-    assert current.names() == ["env-testnet"]
+    assert current.names() == ["env-testnet", "paper"]  # the built-in paper account comes after the keys
     assert any("absent.md does not exist" in p for p in current.problems)
     only = store.resolve(None)
     assert only.environment == "testnet" and only.base_url == "https://testnet.binance.vision"
@@ -188,7 +188,8 @@ def test_a_tools_file_without_accounts_has_no_paper_account_and_says_so(tmp_path
     with pytest.raises(AccountError, match="no account is configured"):
         store.resolve(None)
     missing = AccountStore(load_settings(tools_file=str(tmp_path / "absent.md"), environ={}, cwd=tmp_path), Redactor())
-    assert missing.current().names() == []  # a TOOLS.md named on purpose and missing: no stand-in
+    assert missing.current().names() == ["paper"]  # named but not written yet: paper until it exists
+    assert any("absent.md" in p for p in missing.current().problems)  # and the missing file is reported
 
 
 def test_file_changes_are_picked_up_without_restart(tmp_path):

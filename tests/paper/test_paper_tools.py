@@ -36,10 +36,11 @@ async def test_paper_only_accounts_list_only_what_paper_can_do_and_a_real_accoun
         assert PAPER_CANNOT <= listed
 
 
-async def test_an_explicitly_named_missing_tools_file_gets_no_stand_in_paper_account(tmp_path, fake_exchange):
+async def test_a_named_tools_file_not_written_yet_leaves_the_paper_account_to_trade_on(tmp_path, fake_exchange):
     async with memory_client(tmp_path / "absent" / "TOOLS.md", "legacy", fake_exchange.base_url) as client:
         listed = result(await client.call_tool("list_accounts", {}))
-    assert listed["accounts"] == []  # the operator meant a file: no account appears in its place
+    # The quick start names --tools-file before the file exists: paper is there until it does.
+    assert listed["accounts"] == [{"name": "paper", "environment": "paper"}]
 
 
 async def test_with_no_tools_file_list_accounts_names_the_built_in_paper_account(tmp_path, fake_exchange):

@@ -106,7 +106,7 @@ class AccountStore:
         try:
             data = read_file(self.path, limit=MAX_TOOLS_FILE_BYTES, what="accounts file", allow_readable=allow_readable)
         except UnsafeFile as exc:
-            no_file = exc.reason == MISSING and not self._settings.tools_file_explicit
+            no_file = exc.reason == MISSING  # named or not: until it exists, paper is there to trade on
             if exc.reason != MISSING or self._settings.tools_file_explicit:
                 problem = f"{exc.message}; no account from it is used" if exc.reason != MISSING else exc.message
                 if exc.hint:
@@ -277,7 +277,8 @@ def market_data_source(
     if DEFAULT_ACCOUNT in accounts:
         main = accounts[DEFAULT_ACCOUNT]
         return MarketDataSource(main.environment, main.base_url, main.name)
-    if len(accounts) == 1:
-        only = next(iter(accounts.values()))
+    configured = [a for a in accounts.values() if a.source != BUILTIN_SOURCE]
+    if len(accounts) == 1 or len(configured) == 1:  # as resolve: keys first, else the built-in paper account
+        only = configured[0] if len(configured) == 1 else next(iter(accounts.values()))
         return MarketDataSource(only.environment, only.base_url, only.name)
     return MarketDataSource(MAINNET, base_urls[MAINNET])

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from binance_spot_mcp.accounts.reading import AccountSet
-from binance_spot_mcp.accounts.store import AccountStore
+from binance_spot_mcp.accounts.store import BUILTIN_SOURCE, AccountStore
 from binance_spot_mcp.accounts.writing import (
     AccountEntry,
     account_names,
@@ -65,7 +65,8 @@ def _accounts_list(settings: Settings, redactor: Redactor) -> int:
     names = [*current.accounts, *current.broken]
     width = max(len(n) for n in names)
     for account in current.accounts.values():
-        _out(redactor, f"{account.name:<{width}}  {account.environment}")
+        built_in = f"  (built in: {settings.tools_file} does not exist yet)" if account.source == BUILTIN_SOURCE else ""
+        _out(redactor, f"{account.name:<{width}}  {account.environment}{built_in}")
     for name in current.broken:
         _out(redactor, f"{name:<{width}}  unusable (binance-spot-mcp accounts show {name})")
     return 0

@@ -280,7 +280,7 @@ async def test_a_host_that_never_answers_times_out(loopback):
 def test_tool_choice_is_reported_and_a_bad_toolset_fails(loopback, capsys, monkeypatch):
     monkeypatch.setenv("BINANCE_SPOT_MCP_READ_ONLY", "1")
     code, out, _ = _doctor(loopback, capsys, "--offline")
-    assert "INFO tools 43 tools offered (all toolsets, read-only); tools/list ~" in out
+    assert "INFO tools 44 tools offered (all toolsets, read-only); tools/list ~" in out
     monkeypatch.setenv("BINANCE_SPOT_MCP_TOOLSETS", "market,trading")
     monkeypatch.setenv("BINANCE_SPOT_MCP_HTTP_TOKEN", "tok3n-Q7x")
     code, out, _ = _doctor(loopback, capsys, "--offline")

@@ -6,7 +6,8 @@ own character rule (at most 36 characters) but no longer fits once the server ad
 prefix. Every state-changing tool that names the orders it places gets such an id through every
 channel (form, URL page, MCP Apps card, each in both protocol eras, and the operator's chat opt-in);
 the refusal must come before any question: no prompt, no page, no card, no token, nothing journaled,
-nothing sent.
+nothing sent. The operator's rules (a denied symbol, an order cap, trading off) are checked before
+the approval as well (and again at send), so they too refuse before anyone is asked.
 """
 
 from __future__ import annotations
@@ -76,3 +77,34 @@ async def test_an_id_that_fits_with_the_prefix_is_still_asked_and_sent(world, mo
         assert result_json(result)["status"] == "approval_pending"
     else:
         assert len(human.asked) == 1 and sends(world) == 1, result
+
+
+RULES = {
+    "denied symbol": "- Denied Symbols: BTCUSDT\n",
+    "order cap": "- Max Order Value: 10 USDT\n",
+}
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("rule", [*RULES, "trading off"])
+async def test_the_operators_rules_refuse_before_anyone_is_asked(world, monkeypatch, channel, rule):
+    """The guard rails run before the approval (and again at send): a refused order asks nobody."""
+    if rule in RULES:
+        world.tools_file.write_text(world.tools_file.read_text() + RULES[rule])  # live is the last entry
+    arguments = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.002",
+                 "price": "50000", "account": "live"}
+    profile, _, mode = channel.partition("-")
+    extra = {"BINANCE_SPOT_MCP_TRADING": "off"} if rule == "trading off" else None
+    runtime = runtime_for(world, extra_env=extra, **({"allow_chat_confirm": True} if profile == "chat" else {}))
+    human = Human("approve")
+    try:
+        async with host(runtime, "none" if profile == "chat" else profile, mode or "legacy", human, monkeypatch) as client:
+            result = await client.call_tool("place_order", arguments)
+    finally:
+        await runtime.aclose()
+    body = result_json(result)
+    assert result.is_error and body["error"] == "policy_refused", body
+    assert {"denied symbol": "denied symbol", "order cap": "per order", "trading off": "trading"}[rule] in body["message"], body
+    assert human.asked == [] and human.pages == [] and "confirmation_token" not in body
+    assert result.meta is None or "io.github.binance-spot-mcp/approval" not in result.meta
+    assert sends(world) == 0

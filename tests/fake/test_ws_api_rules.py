@@ -131,3 +131,20 @@ def test_the_documented_signature_examples_are_accepted(fake_exchange: RunningFa
         assert reply["status"] == 200 and reply["result"]["symbol"] == "BTCUSDT", reply
     else:
         assert reply["error"]["code"] == -1121, reply
+
+
+def test_request_weight_is_counted_per_ip_with_rest_and_refused_past_the_limit(fake_exchange: RunningFake) -> None:
+    """Connecting costs 2, ping 1, ``depth`` its REST weight; the count is the IP's, shared with REST;
+    past the limit a request fails with 429 and -1003, naming when to retry."""
+    exchange = fake_exchange.exchange
+    with connect(fake_exchange.ws_api_url) as ws:
+        assert call(ws, "ping")["rateLimits"][0]["count"] == 3
+        assert call(ws, "depth", {"symbol": "BTCUSDT", "limit": 100})["rateLimits"][0]["count"] == 8
+        assert exchange.used_weight() == 8
+        exchange.weight_limit_per_minute = 9
+        assert call(ws, "ping")["status"] == 200
+        refused = call(ws, "ping")
+    assert refused["status"] == 429 and refused["error"]["code"] == -1003
+    assert refused["error"]["data"]["retryAfter"] > refused["error"]["data"]["serverTime"]
+    assert refused["rateLimits"][0] == {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+                                        "limit": 9, "count": 10}

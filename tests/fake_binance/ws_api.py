@@ -136,18 +136,39 @@ class ApiSide:
                 params = {k: v for k, v in params.items() if k != "returnRateLimits"}
             if isinstance(method, str) and method.startswith("v3/"):
                 method = method[len("v3/"):]
+            self._count_weight(conn, self._weight(method, params))
             result = self._api_method(conn, method, params)
         except ApiError as exc:
             reply: dict[str, Any] = {"id": rid, "status": exc.status, "error": exc.payload()}
         else:
             reply = {"id": rid, "status": 200, "result": result}
         if show_limits:
-            reply["rateLimits"] = self._rate_limits()
+            reply["rateLimits"] = self._rate_limits(conn)
         return reply
 
-    @staticmethod
-    def _rate_limits() -> list[dict[str, Any]]:
-        return [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000, "count": 2}]
+    # ------------------------------------------------------------------ request weight, per IP
+    def _weight(self, method: Any, params: dict[str, Any]) -> int:
+        """A method's weight: its REST twin's (argument tables included), 1 for ping and time, else 2."""
+        if isinstance(method, str) and method in REST_METHODS:
+            raw = {k: _text(v) for k, v in params.items() if k not in _SIGNING}
+            return int(self.exchange._weight(BY_ROUTE[REST_METHODS[method]], raw))
+        return 1 if method in ("ping", "time") else 2
+
+    def _count_weight(self, conn: "_Conn", weight: int) -> None:
+        """Add ``weight`` to the IP's minute, shared with REST; over the limit: 429, then 418 (-1003)."""
+        with self.exchange.lock:
+            now = self.exchange.server_time_ms()
+            refused = self.exchange._gate(conn.ip, weight, now)
+            if refused is None:
+                return
+            retry_at = (self.exchange.banned_until_ms(conn.ip) if refused.status == 418
+                        else now + int(refused.headers["Retry-After"]) * 1000)
+        raise ApiError(refused.body["code"], refused.body["msg"], status=refused.status,
+                       data={"serverTime": now, "retryAfter": retry_at})
+
+    def _rate_limits(self, conn: "_Conn") -> list[dict[str, Any]]:
+        return [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+                 "limit": self.exchange.weight_limit_per_minute, "count": self.exchange.used_weight(conn.ip)}]
 
     def _api_method(self, conn: "_Conn", method: Any, params: dict[str, Any]) -> Any:
         if method == "ping":

@@ -82,6 +82,7 @@ class _Conn:
     logon: tuple[str, Account] | None = None  # the WebSocket API session's API key and account
     authorized_since: int | None = None
     connected_since: int = 0
+    ip: str = "127.0.0.1"  # the client's address: the WebSocket API's request weight is counted per IP
 
 
 class FakeStreams(StreamFaults, ApiSide):
@@ -254,7 +255,10 @@ class FakeStreams(StreamFaults, ApiSide):
         conn = _Conn(ws, kind, time.monotonic(), combined=path.startswith("/stream"),
                      micro=any(v.upper() == "MICROSECOND" for v in query.get("timeUnit", [])),
                      return_rate_limits=query.get("returnRateLimits", ["true"])[-1].lower() != "false",
-                     connected_since=self.exchange.server_time_ms())
+                     connected_since=self.exchange.server_time_ms(), ip=str(ws.remote_address[0]))
+        if kind == API:
+            with self.exchange.lock:  # "connecting to WebSocket API costs 2 weight"
+                self.exchange._gate(conn.ip, 2, self.exchange.server_time_ms())
         if kind == MARKET:
             # /ws/<name> takes any name (ccxt opens /ws/0 and subscribes afterwards): the names that
             # are streams are subscribed, others ignored; a combined stream's names must all be streams

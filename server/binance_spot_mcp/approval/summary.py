@@ -14,7 +14,7 @@ server's own lines; every other value the model chose is a ``Supplied`` cell.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -371,3 +371,14 @@ async def describe(facts: MarketFacts, endpoint: Endpoint, account: Account, par
     title = f"{endpoint.description.rstrip('.')} ({endpoint.tool}: {endpoint.method} {endpoint.path})"
     details = preview(title, account, params, last_price=last, quote_asset=market.quote)
     return summarize(endpoint.tool, endpoint.description, account, params, market, details)
+
+
+async def journal_headline(render: Callable[[], Awaitable[Summary]] | None) -> dict[str, str]:
+    """``{"summary": headline}`` for a refusal's journal line; empty if it cannot be written (a
+    refusal is journaled whatever happens here)."""
+    if render is None:
+        return {}
+    try:
+        return {"summary": (await render()).headline}
+    except Exception:  # noqa: BLE001 - the journal line matters more than its summary
+        return {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,7 +66,7 @@ from binance_spot_mcp.approval.gate import (
     RefusalRecorder,
     question,
 )
-from binance_spot_mcp.approval.summary import Summary, describe, summarize_add
+from binance_spot_mcp.approval.summary import Summary, describe, journal_headline, summarize_add
 from binance_spot_mcp.catalog import skill_resources
 from binance_spot_mcp.catalog.endpoints import Catalog, Endpoint, load_catalog
 from binance_spot_mcp.catalog.schema import PreparedCall, prepare_arguments
@@ -284,8 +285,12 @@ class Runtime:
     ) -> ApprovalRequest:
         digest = request_digest(tool=endpoint.tool, params=prepared.params, session=asker.session, **account.binding())
 
+        shown: list[Summary] = []  # written once per call: what the person reads, journaled with a refusal
+
         async def render() -> Summary:  # the one summary a human reads (page, card, prompt)
-            return await describe(self.facts, endpoint, account, prepared.params)
+            if not shown:
+                shown.append(await describe(self.facts, endpoint, account, prepared.params))
+            return shown[-1]
 
         return ApprovalRequest(
             tool=endpoint.tool,
@@ -297,12 +302,12 @@ class Runtime:
             confirm=prepared.confirm,
             token=prepared.confirmation_token,
             on_refused=self._refusal_journal(
-                tool=endpoint.tool, account=account.name, environment=account.environment,
+                render, tool=endpoint.tool, account=account.name, environment=account.environment,
                 method=endpoint.method, path=endpoint.path, params=dict(prepared.params),
             ),
         )
 
-    def _refusal_journal(self, **intent: Any) -> RefusalRecorder:
+    def _refusal_journal(self, summary: Callable[[], Awaitable[Summary]] | None = None, **intent: Any) -> RefusalRecorder:
         """Journals a change the human did not approve: an intent marked refused and an outcome
         ``not_sent`` (either one keeps it out of every daily total)."""
 
@@ -310,7 +315,8 @@ class Runtime:
             entry = await self.journal.intent(
                 **intent,
                 approval={"approved_via": NOT_APPROVED},
-                policy={"refused": "human_approval", "reason": reason, "channel": channel},
+                policy={"refused": "human_approval", "reason": reason, "channel": channel,
+                        **(await journal_headline(summary))},
             )
             await self.journal.outcome(entry, ok=False, status=None, summary={"not_sent": reason, "channel": channel})
 
@@ -377,7 +383,7 @@ class Runtime:
             confirm=plan.confirm,
             token=plan.confirmation_token,
             on_refused=self._refusal_journal(
-                tool=ADD_ACCOUNT, account=plan.entry.name, environment=plan.entry.environment,
+                render, tool=ADD_ACCOUNT, account=plan.entry.name, environment=plan.entry.environment,
                 method="MCP", path="TOOLS.md", params={},
             ),
         )

@@ -61,3 +61,17 @@ def test_an_oco_placed_over_rest_sends_list_status_when_placed_and_when_done(fak
         order(fake_exchange, buyer, "BUY", "0.001")
         done = recv(ws, lambda m: m.get("event", {}).get("e") == "listStatus")["event"]
     assert (done["l"], done["L"], done["g"]) == ("ALL_DONE", "ALL_DONE", placed["orderListId"])
+
+
+def test_time_unit_microsecond_turns_user_event_times_into_microseconds(fake_exchange: RunningFake) -> None:
+    trader = new_trader(fake_exchange)
+    with connect(f"{fake_exchange.ws_api_url}?timeUnit=MICROSECOND") as ws:
+        assert call(ws, "userDataStream.subscribe.signature", signed_params(fake_exchange, trader))["status"] == 200
+        before = fake_exchange.exchange.server_time_ms() * 1000
+        placed = order(fake_exchange, trader, "BUY", "0.001")
+        report = recv(ws, lambda m: m.get("event", {}).get("X") == "FILLED")["event"]
+        position = recv(ws, lambda m: m.get("event", {}).get("e") == "outboundAccountPosition")["event"]
+        after = fake_exchange.exchange.server_time_ms() * 1000
+    assert report["i"] == placed["orderId"]
+    for value in (report["E"], report["T"], report["O"], position["E"], position["u"]):
+        assert before - 1_000_000 <= value <= after, value

@@ -76,6 +76,8 @@ def in_time_unit(payload: Any, micro: bool) -> Any:
             out[key] = in_time_unit(value, micro)
     if payload.get("e") == "referencePrice" and isinstance(payload.get("t"), int):
         out["t"] = payload["t"] * 1000
+    if payload.get("e") == "outboundAccountPosition" and isinstance(payload.get("u"), int):
+        out["u"] = payload["u"] * 1000  # the time of the last account update (elsewhere "u" is an id)
     return out
 
 

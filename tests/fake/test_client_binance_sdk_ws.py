@@ -133,3 +133,43 @@ def test_websocket_api_session_logged_on_with_an_ed25519_key(fake_exchange: Runn
             await connection.close_connection()
 
     _run(main)
+
+
+def test_websocket_streams_client_gets_every_other_documented_stream(fake_exchange: RunningFake) -> None:
+    """Each stream name the SDK builds is accepted and each payload parses into the SDK's own model."""
+    fake, other = fake_exchange, new_trader(fake_exchange)
+    fake.streams.period_s = 0.1
+    order(fake, other, "BUY", "0.001")  # something traded, so the all-market arrays list BTCUSDT
+
+    async def main() -> None:
+        client = Spot(config_ws_streams=ConfigurationWebSocketStreams(stream_url=fake.stream_url, reconnect_attempts=1))
+        connection = await client.websocket_streams.create_connection()
+        seen: dict[str, Any] = {}
+        try:
+            handles = {
+                "rolling": await connection.rolling_window_ticker(symbol="btcusdt", window_size="1h"),
+                "all_rolling": await connection.all_market_rolling_window_ticker(window_size="4h"),
+                "all_mini": await connection.all_mini_ticker(),
+                "kline_offset": await connection.kline_offset(symbol="btcusdt", interval="1d"),
+                "reference": await connection.reference_price(symbol="btcusdt"),
+                "partial": await connection.partial_book_depth(symbol="btcusdt", levels="5"),
+                "avg": await connection.avg_price(symbol="btcusdt"),
+                "ticker": await connection.ticker(symbol="btcusdt"),
+                "mini": await connection.mini_ticker(symbol="btcusdt"),
+            }
+            done = asyncio.Event()
+            for name, handle in handles.items():
+                def keep(message: Any, name: str = name) -> None:
+                    seen.setdefault(name, message)
+                    if len(seen) == len(handles):
+                        done.set()
+                handle.on("message", keep)
+            await asyncio.wait_for(done.wait(), STEP_TIMEOUT_S)
+        finally:
+            await connection.close_connection()
+        assert _plain(seen["partial"])["bids"][0] == ["59970.00000000", "0.50000000"]
+        assert _plain(seen["kline_offset"])["k"]["i"] == "1d"
+        assert _plain(seen["rolling"])["e"] == "1hTicker"
+
+    _run(main)
+    assert fake.streams.limit_violations == 0

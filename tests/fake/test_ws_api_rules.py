@@ -148,3 +148,17 @@ def test_request_weight_is_counted_per_ip_with_rest_and_refused_past_the_limit(f
     assert refused["error"]["data"]["retryAfter"] > refused["error"]["data"]["serverTime"]
     assert refused["rateLimits"][0] == {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
                                         "limit": 9, "count": 10}
+
+
+def test_placing_orders_shows_the_accounts_orders_counts(fake_exchange: RunningFake) -> None:
+    trader = new_trader(fake_exchange)
+    with connect(fake_exchange.ws_api_url) as ws:
+        for expected in (1, 2):
+            placed = call(ws, "order.place", signed_params(fake_exchange, trader, symbol="BTCUSDT", side="BUY",
+                                                           type="MARKET", quantity="0.001"))
+            orders = [limit for limit in placed["rateLimits"] if limit["rateLimitType"] == "ORDERS"]
+            assert [(o["interval"], o["count"]) for o in orders] == [("SECOND", expected), ("DAY", expected)]
+            assert placed["rateLimits"][-1]["rateLimitType"] == "REQUEST_WEIGHT"
+        status = call(ws, "order.status", signed_params(fake_exchange, trader, symbol="BTCUSDT",
+                                                        orderId=placed["result"]["orderId"]))
+    assert [limit["rateLimitType"] for limit in status["rateLimits"]] == ["REQUEST_WEIGHT"]

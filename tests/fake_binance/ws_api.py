@@ -128,6 +128,7 @@ class ApiSide:
         params = request.get("params") or {}
         method = request.get("method")
         show_limits = conn.return_rate_limits
+        conn.order_counts = None
         try:
             if not isinstance(params, dict):
                 raise ApiError(-1102, "Field value was empty or malformed.")
@@ -167,8 +168,14 @@ class ApiSide:
                        data={"serverTime": now, "retryAfter": retry_at})
 
     def _rate_limits(self, conn: "_Conn") -> list[dict[str, Any]]:
-        return [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
-                 "limit": self.exchange.weight_limit_per_minute, "count": self.exchange.used_weight(conn.ip)}]
+        """REQUEST_WEIGHT, after the ORDERS counts when the request placed orders (web-socket-api.md)."""
+        limits: list[dict[str, Any]] = []
+        if conn.order_counts is not None:
+            ten_s, one_d = conn.order_counts
+            limits = [{"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100, "count": ten_s},
+                      {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000, "count": one_d}]
+        return limits + [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+                          "limit": self.exchange.weight_limit_per_minute, "count": self.exchange.used_weight(conn.ip)}]
 
     def _api_method(self, conn: "_Conn", method: Any, params: dict[str, Any]) -> Any:
         if method == "ping":
@@ -248,6 +255,9 @@ class ApiSide:
             reply = body if isinstance(body, Reply) else Reply(200, body)
             if endpoint.order_count and account is not None:
                 self.exchange._count_orders(account, ctx.now, endpoint.order_count, reply)
+                if "X-MBX-ORDER-COUNT-10S" in reply.headers:  # placed: the account's ORDERS counts
+                    conn.order_counts = (int(reply.headers["X-MBX-ORDER-COUNT-10S"]),
+                                         int(reply.headers["X-MBX-ORDER-COUNT-1D"]))
             for listener in self.exchange.listeners:
                 listener()
         if reply.status != 200:

@@ -82,6 +82,7 @@ class _Conn:
     logon: tuple[str, Account] | None = None  # the WebSocket API session's API key and account
     authorized_since: int | None = None
     connected_since: int = 0
+    order_counts: tuple[int, int] | None = None  # the ORDERS counts (10 s, 1 day) after this request placed orders
     ip: str = "127.0.0.1"  # the client's address: the WebSocket API's request weight is counted per IP
 
 

@@ -180,6 +180,8 @@ async def test_a_limit_order_reads_at_a_glance_and_a_reused_link_tells_what_happ
     person = Person(browser, size, tmp_path, "limit")
 
     def reopen() -> dict[str, Any]:
+        # the page the person was left on said "Approved" and reloads itself: it comes to say "Sent"
+        _wait(browser).until(lambda d: d.find_element(By.ID, "verdict").text == "Sent")
         viewport(browser, size)
         browser.get(person.url)
         _wait(browser).until(expected_conditions.presence_of_element_located((By.ID, "verdict")))
@@ -194,6 +196,7 @@ async def test_a_limit_order_reads_at_a_glance_and_a_reused_link_tells_what_happ
     _first_screen_holds(person)
     assert person.seen["text"]["headline"].startswith("Buy 0.002 BTC at 50,000 USDT")
     assert "you pay about 100 USDT + fee" in person.seen["text"]["headline"]
+    assert person.seen["verdict"] == "Approved"  # decided; the request goes out when the call continues
     order_id = result_json(result)["orderId"]
     assert again["verdict"] == "Sent" and again["forms"] == 0
     assert again["outcome"].startswith("Approved at ") and f"Binance accepted it: order {order_id}" in again["outcome"]

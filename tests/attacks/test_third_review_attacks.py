@@ -580,7 +580,8 @@ async def test_a_deeply_nested_event_does_not_make_a_subscription_unreadable(wor
             events: list[Any] = []
             cursor = 0
             while not any(e["data"].get("a") == "ETH" for e in events):
-                result = await client.call_tool("read_stream", {"subscription": sid, "cursor": cursor, "wait_seconds": 2})
+                result = await client.call_tool("read_stream", {"subscription": sid, "cursor": cursor, "wait_seconds": 2,
+                                                                "raw": True})
                 assert not result.is_error, result.content[0].text[:300]
                 read = result_json(result)
                 events += read["events"]

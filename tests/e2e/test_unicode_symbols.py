@@ -118,10 +118,12 @@ async def test_a_trade_stream_on_the_unicode_symbol_delivers_its_trades(world, m
         order = result_json(await client.call_tool("place_order", {
             "symbol": SYMBOL, "side": "BUY", "type": "MARKET", "quantity": "5", "newOrderRespType": "FULL"}))
         with anyio.fail_after(10):
-            read = result_json(await client.call_tool("read_stream", {"subscription": sub["subscription"], "wait_seconds": 5}))
+            read = result_json(await client.call_tool("read_stream", {"subscription": sub["subscription"], "wait_seconds": 5,
+                                                                      "raw": True}))
             while not read["events"]:
                 read = result_json(await client.call_tool(
-                    "read_stream", {"subscription": sub["subscription"], "cursor": read["next_cursor"], "wait_seconds": 5}))
+                    "read_stream", {"subscription": sub["subscription"], "cursor": read["next_cursor"], "wait_seconds": 5,
+                                    "raw": True}))
     trade = read["events"][0]["data"]
     assert trade["s"] == SYMBOL and trade["t"] == order["fills"][0]["tradeId"]
 

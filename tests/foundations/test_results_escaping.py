@@ -86,7 +86,7 @@ async def test_read_stream_escapes_what_a_stream_frame_carried(world: World) -> 
                                                                       "streams": ["balanceUpdate"]}))["subscription"]
         streams.forge_user_event(world.keys.hmac_api_key, {"e": "balanceUpdate", "a": "BTC\u202eCSU", "d": "1\u2028\x7f",
                                                            "note\u200b": "\x9b31m"})
-        result = await client.call_tool("read_stream", {"subscription": sid, "wait_seconds": 10})
+        result = await client.call_tool("read_stream", {"subscription": sid, "wait_seconds": 10, "raw": True})
     text = result.content[0].text
     assert not result.is_error and _raw_chars(text) == [], text
     event = json.loads(text)["events"][0]["data"]

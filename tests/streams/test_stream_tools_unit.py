@@ -32,6 +32,7 @@ from binance_spot_mcp.errors import AccountError, ToolInputError, TransportError
 from binance_spot_mcp.server import Runtime
 from binance_spot_mcp.streams import tools as tools_module
 from binance_spot_mcp.streams.buffers import USER_EVENTS, Subscription
+from binance_spot_mcp.streams.labels import label_event
 from binance_spot_mcp.streams.tools import (
     READ_ENVELOPE_CHARS,
     TOOLS,
@@ -420,15 +421,16 @@ async def test_read_checks_its_cursor_and_limit_and_leaves_room_for_the_envelope
     seen: dict[str, Any] = {}
     subscription = hub.subscriptions[sub["subscription"]]
 
-    async def read(cursor: int | None, *, wait_s: float, limit: int, budget_chars: int | None = None) -> dict[str, Any]:
-        seen.update(cursor=cursor, wait_s=wait_s, limit=limit, budget_chars=budget_chars)
+    async def read(cursor: int | None, *, wait_s: float, limit: int, budget_chars: int | None = None,
+                   shape: Any = None) -> dict[str, Any]:
+        seen.update(cursor=cursor, wait_s=wait_s, limit=limit, budget_chars=budget_chars, shape=shape)
         return {"events": []}
 
     subscription.read = read  # type: ignore[method-assign]
     error, body = await _call(tools, "read_stream", {"subscription": sub["subscription"]}, "sess")
     assert not error and body == {"events": []}
     assert seen == {"cursor": None, "wait_s": 0.0, "limit": 50,
-                    "budget_chars": runtime.settings.max_result_chars - READ_ENVELOPE_CHARS}
+                    "budget_chars": runtime.settings.max_result_chars - READ_ENVELOPE_CHARS, "shape": label_event}
     await _call(tools, "read_stream", {"subscription": sub["subscription"], "cursor": 0, "wait_seconds": 2, "limit": 500}, "sess")
     assert (seen["cursor"], seen["wait_s"], seen["limit"]) == (0, 2.0, 500)
     await _call(tools, "read_stream", {"subscription": sub["subscription"], "cursor": 4, "limit": 1}, "sess")

@@ -46,7 +46,7 @@ _ADD_FIELDS: dict[str, dict[str, Any]] = {
         "description": "File with API key, then secret; keeps keys out of chat",
     },
     "description": {"type": "string", "description": "Free text"},
-    "base_url": {"type": "string", "description": "Binance host or loopback"},
+    "base_url": {"type": "string"},  # Binance's host of the environment or loopback: a refusal says so
     "replace": {"type": "boolean", "description": "Overwrite an account of this name (needs approval)"},
 }
 LEGACY_NAME = "name"  # add_account's first spelling of ``account``, still accepted

@@ -24,6 +24,7 @@ import asyncio
 import re
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -240,14 +241,18 @@ class Subscription:
             or self.closed_reason
         )
 
-    async def read(self, cursor: int | None, *, wait_s: float, limit: int, budget_chars: int | None = None) -> dict[str, Any]:
+    async def read(
+        self, cursor: int | None, *, wait_s: float, limit: int, budget_chars: int | None = None,
+        shape: Callable[[Any], Any] = lambda data: data,
+    ) -> dict[str, Any]:
         """What arrived after ``cursor`` (everything buffered when None); waits up to ``wait_s``
         for something new when nothing is.
 
         At most ``limit`` events, and, with ``budget_chars``, no more updates than fit in that many
         characters of JSON (always at least one): ``next_cursor`` is then the last update returned
         and ``more`` says to read again. So a result is never cut after the cursor has moved past
-        what it holds, and nothing is skipped."""
+        what it holds, and nothing is skipped. ``shape`` turns each payload into what is returned
+        (``labels.label_event``: full field names), before anything is measured."""
         self.last_used = time.monotonic()
         after = 0 if cursor is None else cursor
         if after > self.seq:
@@ -285,10 +290,10 @@ class Subscription:
         next_cursor = events[-1][0] if more else self.seq
         multi = len(self.streams) > 1
         entries = [
-            (seq, {"seq": seq, "stream": stream, "data": data} if multi else {"seq": seq, "data": data})
+            (seq, {"seq": seq, "stream": stream, "data": shape(data)} if multi else {"seq": seq, "data": shape(data)})
             for seq, stream, data in events
-        ]
-        snapshots = [(seq, name, data) for name, (seq, data) in self.states.items() if after < seq <= next_cursor]
+        ]  # shaped before they are measured, so the budget holds for what is returned
+        snapshots = [(seq, name, shape(data)) for name, (seq, data) in self.states.items() if after < seq <= next_cursor]
         if budget_chars is not None and len(entries) + len(snapshots) > 1:
             fits = _last_that_fits(entries, snapshots, budget_chars)
             if fits < next_cursor:

@@ -37,6 +37,7 @@ from binance_spot_mcp.config import ENVIRONMENTS, Settings
 from binance_spot_mcp.errors import BinanceSpotError, ToolInputError, TransportError
 from binance_spot_mcp.exchange.client import BinanceClient
 from binance_spot_mcp.policy import is_symbol, spelled_symbol
+from binance_spot_mcp.streams.labels import label_event
 from binance_spot_mcp.redact import Redactor
 from binance_spot_mcp.results import failure, success
 from binance_spot_mcp.streams.buffers import (
@@ -109,6 +110,7 @@ TOOLS = [
                 "cursor": {"type": "integer", "minimum": 0, "description": "Last next_cursor"},
                 "wait_seconds": _WAIT,
                 "limit": {"type": "integer", "minimum": 1, "maximum": MAX_READ_LIMIT},
+                "raw": {"type": "boolean"},  # Binance's one-letter keys instead of full names (SKILL.md says so)
             },
             ["subscription"],
         ),
@@ -312,7 +314,11 @@ class StreamTools:
             raise ToolInputError("'cursor' must be a whole number (next_cursor of the last read)", parameter="cursor")
         limit = _int_arg(args, "limit", DEFAULT_READ_LIMIT, 1, MAX_READ_LIMIT)
         budget = self._settings.max_result_chars - READ_ENVELOPE_CHARS
-        return await subscription.read(cursor, wait_s=_wait_arg(args, 0.0), limit=limit, budget_chars=budget)
+        raw = args.get("raw", False)
+        if not isinstance(raw, bool):
+            raise ToolInputError("'raw' must be true or false", parameter="raw")
+        return await subscription.read(cursor, wait_s=_wait_arg(args, 0.0), limit=limit, budget_chars=budget,
+                                       shape=(lambda data: data) if raw else label_event)
 
     def order_seen(self, account: Account, tool: str, arguments: tuple[tuple[str, str], ...]) -> dict[str, Any] | None:
         """An order a ``get_order`` look-up would find, already known from the account's order events

@@ -91,7 +91,8 @@ def on_first_screen(driver: Any, element_id: str) -> bool:
 def measure(driver: Any, element_id: str) -> dict[str, float]:
     return driver.execute_script(
         "var el = document.getElementById(arguments[0]); var r = el.getBoundingClientRect(); var s = getComputedStyle(el);"
-        "return {height: r.height, width: r.width, font: parseFloat(s.fontSize), line: parseFloat(s.lineHeight)};",
+        "return {height: r.height, width: r.width, font: parseFloat(s.fontSize), line: parseFloat(s.lineHeight),"
+        " background: s.backgroundColor, weight: s.fontWeight};",
         element_id)
 
 
@@ -154,6 +155,8 @@ def _first_screen_holds(person: Person) -> None:
     assert seen["text"]["badge"] == "MAINNET · real money"
     assert seen["body_font"] >= 16
     assert seen["approve"]["height"] >= 44 and seen["decline"]["height"] >= 44
+    # the primary button stands out; Decline looks different from it
+    assert seen["approve"]["background"] != seen["decline"]["background"] and seen["approve"]["weight"] == "700"
     # the host's prompt and the page name the same short request code
     code = seen["text"]["code"].removeprefix("Request ")
     assert code in person.message and code == request_code(person.url.split("/approve/")[1].split("/")[0])

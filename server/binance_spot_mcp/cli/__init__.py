@@ -1,7 +1,8 @@
 """The command line: ``binance-spot-mcp [serve|tools|accounts|journal|doctor|halt|resume]``.
 
 Owns: argument parsing, logging set-up (once, to stderr, redacted: stdout belongs to MCP) and the
-subcommands (``commands``), what ``tools`` and ``journal`` print (``listings``), the ``accounts``
+subcommands (``commands``), what ``tools`` and ``journal`` print (``listings``), which journal
+entries ``journal --account/--symbol/--since/--until`` shows (``journal_filter``), the ``accounts``
 subcommand (``accounts``), and ``doctor`` (``doctor`` for the local checks, ``doctor_network``
 for reachability, clock and keys, ``doctor_report`` for verdicts and rendering).
 

@@ -4,7 +4,8 @@ Owns: one self-healing connection (``connection``: reconnects with backoff, pace
 market streams shared per environment (``market``), the user data stream per account over the
 WebSocket API (``user``), a paper account's events from the paper desk with no network and its
 periodic catch-up while someone listens (``paper``), what a subscription holds between reads
-(``buffers``: cursors, snapshots, bounded rings), the live state of a running server (``hub``) and the ``streams``
+(``buffers``: cursors, snapshots, bounded rings), full names for the events' one-letter fields
+(``labels``), the live state of a running server (``hub``) and the ``streams``
 toolset (``tools``: subscribe, read, list, unsubscribe, wait for an order).
 
 May use: the accounts wing (a user data stream signs with an account's key), the exchange wing

@@ -7,7 +7,11 @@ books and trades). After every step:
 * each asset's locked amount is exactly what its open orders still hold (``locked_left``), and an
   order that is done holds nothing;
 * every asset's total (free + locked) is the starting amount plus what the account's trades moved
-  (paid, received, commission): no fill moves money it does not record, and none is lost.
+  (paid, received, commission): no fill moves money it does not record, and none is lost;
+* every order's executed quantity and quote are the sums of its trades, never above its quantity,
+  and a FILLED order executed all of it.
+
+The operations include amends, cancel-replace and OCO lists (placed and canceled).
 """
 
 from __future__ import annotations
@@ -45,6 +49,10 @@ operations = st.one_of(
     st.tuples(st.just("stop"), st.sampled_from(["STOP_LOSS", "TAKE_PROFIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"]),
               sides, prices, qtys),
     st.tuples(st.just("cancel"), st.integers(0, 20)),
+    st.tuples(st.just("amend"), st.integers(0, 20), st.integers(1, 99)),
+    st.tuples(st.just("replace"), st.integers(0, 20), sides, prices, qtys),
+    st.tuples(st.just("oco"), sides, prices, prices, st.sampled_from(["STOP_LOSS", "STOP_LOSS_LIMIT"]), qtys),
+    st.tuples(st.just("cancel_list"), st.integers(0, 20)),
     st.tuples(st.just("tape"), st.lists(st.tuples(prices, st.integers(1, 300), st.booleans()), min_size=1, max_size=8)),
 )
 
@@ -66,6 +74,18 @@ def _order_params(op: tuple[Any, ...]) -> dict[str, str]:
     return params
 
 
+def _oco_params(op: tuple[Any, ...]) -> dict[str, str]:
+    """A SELL OCO: a LIMIT_MAKER above and a stop below; a BUY OCO: the stop above, the maker below."""
+    _, side, maker_price, stop_price, stop_type, qty = op
+    maker = {"Type": "LIMIT_MAKER", "Price": str(maker_price)}
+    stop = {"Type": stop_type, "StopPrice": str(stop_price)}
+    if stop_type.endswith("_LIMIT"):
+        stop.update(Price=str(stop_price), TimeInForce="GTC")
+    above, below = (maker, stop) if side == "SELL" else (stop, maker)
+    return {"symbol": SYMBOL, "side": side, "quantity": str(qty), **{f"above{k}": v for k, v in above.items()},
+            **{f"below{k}": v for k, v in below.items()}}
+
+
 class Session:
     def __init__(self, directory: Path) -> None:
         self.market = StubMarket()
@@ -81,7 +101,7 @@ class Session:
         try:
             return await self.desk.handle(endpoint, list(params.items()), self.account)
         except ExchangeError as exc:  # refusals in Binance's codes are fine; anything else is a bug
-            assert exc.code in (-2010, -1013, -2011, -1102), exc
+            assert exc.code in (-2010, -1013, -2011, -1102, -2021, -2022, -1168), exc
             return None
 
     async def step(self, op: tuple[Any, ...]) -> None:
@@ -95,6 +115,24 @@ class Session:
             if open_orders:
                 target = open_orders[op[1] % len(open_orders)]
                 await self.call("cancel_order", {"symbol": SYMBOL, "orderId": str(target["orderId"])})
+        elif kind in ("amend", "replace"):
+            open_orders = [o for o in await self.call("get_open_orders", {"symbol": SYMBOL}) or [] if o["orderListId"] == -1]
+            if open_orders:
+                target = open_orders[op[1] % len(open_orders)]
+                if kind == "amend":
+                    new_qty = (D(target["origQty"]) * op[2] / 100).quantize(D("0.0001"))
+                    await self.call("amend_order_keep_priority", {"symbol": SYMBOL, "orderId": str(target["orderId"]),
+                                                                  "newQty": str(new_qty)})
+                else:
+                    await self.call("cancel_replace_order", {
+                        "symbol": SYMBOL, "cancelReplaceMode": "ALLOW_FAILURE", "cancelOrderId": str(target["orderId"]),
+                        "side": op[2], "type": "LIMIT", "timeInForce": "GTC", "price": str(op[3]), "quantity": str(op[4])})
+        elif kind == "oco":
+            await self.call("place_order_list_oco", _oco_params(op))
+        elif kind == "cancel_list":
+            lists = await self.call("get_open_order_lists", {}) or []
+            if lists:
+                await self.call("cancel_order_list", {"symbol": SYMBOL, "orderListId": str(lists[op[1] % len(lists)]["orderListId"])})
         elif kind == "tape":
             for price, qty, maker in op[1]:
                 self.market.trade(D(price), D(qty) / 100, maker)
@@ -117,6 +155,14 @@ class Session:
                 assert order.locked_left == 0, f"order {order.order_id} is {order.status} but holds {order.locked_left}"
         for asset, (_, locked) in balances.items():
             assert locked == held.get(asset, D(0)), f"{asset} locked {locked}, open orders hold {held.get(asset, D(0))}"
+        per_order: dict[int, tuple[D, D]] = defaultdict(lambda: (D(0), D(0)))
+        for t in trades:
+            qty_sum, quote_sum = per_order[t["order_id"]]
+            per_order[t["order_id"]] = (qty_sum + D(t["qty"]), quote_sum + D(t["quote_qty"]))
+        for order in orders:  # an order's own figures are the sums of its trades
+            assert (order.executed_qty, order.cum_quote) == per_order[order.order_id], order
+            assert order.executed_qty <= order.orig_qty, order
+            assert order.status != "FILLED" or order.executed_qty == order.orig_qty, order
         expected = defaultdict(D, dict(START))
         for t in trades:
             qty, quote, fee = D(t["qty"]), D(t["quote_qty"]), D(t["commission"])
@@ -132,11 +178,14 @@ class Session:
 # than the account holds: the fill must be refused whole, never half-applied.
 STOP_INTO_A_THIN_BOOK = [("stop", "STOP_LOSS", "BUY", 105, D(9)), ("book", 120, [100] * 5 + [900] * 5),
                          ("tape", [(106, 10, False)])]
+# A SELL OCO whose LIMIT_MAKER leg fills first: the list's lock, held by the stop leg, passes to it.
+OCO_MAKER_WINS = [("oco", "SELL", 105, 95, "STOP_LOSS", D(1)), ("tape", [(106, 200, False)])]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(operations, min_size=1, max_size=25))
 @example(STOP_INTO_A_THIN_BOOK)
+@example(OCO_MAKER_WINS)
 def test_balances_never_go_negative_and_locks_match_the_open_orders(ops):
     async def run() -> None:
         with tempfile.TemporaryDirectory(prefix="paper-prop-") as tmp:

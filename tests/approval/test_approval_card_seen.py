@@ -155,7 +155,8 @@ async def test_the_card_in_a_sandboxed_frame_reads_at_a_glance_then_shows_the_ou
 
             def look_and_approve() -> dict[str, Any]:
                 _open(browser, page, size)
-                seen: dict[str, Any] = {"first_screen": _first_screen(browser)}
+                seen: dict[str, Any] = {"first_screen": _first_screen(browser),
+                                        "asking_height": browser.execute_script("return window.sizes[window.sizes.length - 1].height")}
                 seen.update(_in_card(browser, """
                     var t = function (id) { return document.getElementById(id).textContent; };
                     return {headline: t("headline"), badge: t("badge"), code: t("code"), expiry: t("expiry"),
@@ -190,11 +191,12 @@ async def test_the_card_in_a_sandboxed_frame_reads_at_a_glance_then_shows_the_ou
                 WebDriverWait(browser, WAIT_S).until(lambda d: _in_card(
                     d, "return document.getElementById('state').getAttribute('data-state')") not in (None, "pending"))
                 out = _in_card(browser, """return {headline: document.getElementById("headline").textContent,
+                    request: document.getElementById("request").textContent,
                     state: document.getElementById("state").getAttribute("data-state"),
                     words: document.getElementById("state").textContent, text: document.body.innerText,
                     form: document.getElementById("form").hidden};""")
                 out["last_size"] = browser.execute_script("return window.sizes[window.sizes.length - 1].height")
-                out["height"] = _in_card(browser, "return Math.ceil(document.documentElement.scrollHeight)")
+                out["height"] = _in_card(browser, "return Math.ceil(document.documentElement.getBoundingClientRect().height)")
                 browser.save_screenshot(str(tmp_path / f"card-{size}-sent.png"))
                 browser.execute_script("window.setContext({theme: 'light'})")
                 WebDriverWait(browser, WAIT_S).until(lambda d: _in_card(
@@ -217,4 +219,6 @@ async def test_the_card_in_a_sandboxed_frame_reads_at_a_glance_then_shows_the_ou
     assert outcome["words"] == f"Sent, and Binance accepted it: order {order_id}, status NEW."
     assert "{" not in outcome["text"] and '"symbol"' not in outcome["text"]  # no raw JSON
     assert outcome["last_size"] == outcome["height"]  # the host knows the size of the card's new state
+    assert outcome["height"] < seen["asking_height"]  # it shrinks as well as grows
+    assert outcome["request"] == "The request: " + seen["headline"]  # what was sent stays in view
     assert (tmp_path / f"card-{size}.png").stat().st_size > 0

@@ -119,6 +119,7 @@ footer{color:var(--muted);font-size:.9rem;border-top:1px solid var(--line);margi
 <div class="top"><span id="badge" class="badge" hidden></span><span id="code" class="code" hidden></span></div>
 <h1 id="headline">Waiting for the request...</h1>
 <p id="state" hidden></p>
+<p id="request" hidden></p>
 <form id="form" hidden novalidate>
 <label for="confirm">Type CONFIRM to send exactly this request</label>
 <input type="text" id="confirm" autocomplete="off" autocapitalize="characters" spellcheck="false">
@@ -149,8 +150,9 @@ nothing here comes from Binance's website.</footer>
   }
   var lastSize = "";
   function reportSize() {
-    var el = document.documentElement;
-    var size = {width: Math.ceil(el.scrollWidth), height: Math.ceil(el.scrollHeight)};
+    // the content's own box: scrollHeight would never shrink below the frame the host already gave
+    var box = document.documentElement.getBoundingClientRect();
+    var size = {width: Math.ceil(box.width), height: Math.ceil(box.height)};
     var key = size.width + "x" + size.height;
     if (key === lastSize) { return; }
     lastSize = key;
@@ -203,6 +205,7 @@ nothing here comes from Binance's website.</footer>
   }
   function showOutcome(title, state, words) {
     $("form").hidden = true;
+    if ($("request").hidden) { put($("request"), "The request: " + $("headline").textContent); $("request").hidden = false; }
     put($("headline"), title);
     var box = $("state"); put(box, words); box.setAttribute("data-state", state); box.hidden = false;
     reportSize();

@@ -90,7 +90,7 @@ body{font:16px/1.5 var(--font-sans,system-ui,-apple-system,"Segoe UI",sans-serif
 background:var(--bg);color:var(--fg)}
 .top{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin:0 0 6px}
 .badge{font-weight:700;padding:3px 10px;border-radius:6px}
-.badge.mainnet{background:var(--danger);color:#fff}.badge.testnet{border:1px solid var(--accent);color:var(--accent)}
+.badge.mainnet{background:#b00020;color:#fff}.badge.testnet{border:1px solid var(--accent);color:var(--accent)}
 .code{font-family:ui-monospace,monospace;font-weight:700;border:1px solid var(--line);border-radius:6px;padding:2px 8px}
 h1{font-size:1.2rem;line-height:1.35;margin:4px 0 10px}
 ol{margin:0 0 10px;padding-left:1.4rem}li{margin:0 0 4px}

@@ -103,6 +103,15 @@ def test_without_market_facts_the_summary_says_less_and_never_guesses():
     assert "Market price" not in dict(summary.facts)
 
 
+def test_a_cancel_replace_names_the_order_it_cancels_and_what_replaces_it():
+    summary = _summary("cancel_replace_order", [*LIMIT, ("cancelReplaceMode", "STOP_ON_FAILURE"), ("cancelOrderId", "77")])
+    assert summary.headline == ("Cancel order 77 and instead: buy 0.002 BTC at 50,000 USDT (2 % below the market)"
+                                " — you pay about 100 USDT + fee")
+    with_client_id = _summary("cancel_replace_order", [*LIMIT, ("cancelOrigClientOrderId", "mine")])
+    assert with_client_id.headline.startswith("Cancel an order and instead: buy")
+    assert Supplied("Cancelled order's client id", "mine") in with_client_id.supplied
+
+
 def test_cancels_and_amends_say_what_they_change():
     assert _summary("cancel_open_orders", [("symbol", "BTCUSDT")]).headline == (
         "Cancel EVERY open order on BTCUSDT (order lists included)")

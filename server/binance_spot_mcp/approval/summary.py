@@ -217,7 +217,9 @@ def _order_summary(tool: str, values: Mapping[str, str], market: Market) -> tupl
             fee = "+ fee" if leg.side == "BUY" else "minus fee"
             headline += f" — {paid} {money(value, quote)} {fee}"
         if tool == "cancel_replace_order":
-            headline = "Cancel an order and instead: " + headline[0].lower() + headline[1:]
+            old = values.get("cancelOrderId")
+            which = f"order {escape_text(old)}" if old else "an order"
+            headline = f"Cancel {which} and instead: " + headline[0].lower() + headline[1:]
         facts = _value_facts(value, value, market)
         return headline, [], facts
     kind = _LIST_KINDS[tool]

@@ -151,3 +151,20 @@ def test_the_sample_doctor_run_has_the_shape_of_a_real_one(world, tmp_path: Path
     assert done.returncode == 1, done.stderr
     real = _shape(done.stdout)
     assert _shape(sample) == real, done.stdout
+
+
+def test_every_variable_the_server_reads_is_in_the_configuration_reference():
+    """docs/hosts.md names every environment variable config.py reads (its options table and the
+    table of variables without a flag); the per-environment URLs as ``<ENV>``."""
+    from binance_spot_mcp import config
+
+    hosts = _text(ROOT / "docs" / "hosts.md")
+    source = Path(config.__file__).read_text()
+    variables = set(re.findall(r'"(BINANCE_[A-Z_]+)"', source))
+    variables |= {*config.BASE_URL_ENV.values(), *config.STREAM_URL_ENV.values(), *config.WS_API_URL_ENV.values()}
+    variables |= set(config.POLICY_ENV.values()) if isinstance(config.POLICY_ENV, dict) else set()
+    assert len(variables) >= 30
+    for name in sorted(variables):
+        generic = re.sub(r"_(MAINNET|TESTNET|DEMO)_", "_<ENV>_", name)
+        written = re.search(rf"`{re.escape(name)}(=[^`]*)?`", hosts) or f"`{generic}`" in hosts
+        assert written, f"{name} is read by config.py but not in docs/hosts.md"

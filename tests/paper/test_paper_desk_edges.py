@@ -82,3 +82,57 @@ async def test_an_order_placed_long_after_the_last_catch_up_fills_on_the_next_ca
     assert (order["status"], order["executedQty"]) == ("FILLED", "0.10000000")
     # the trades before the order was placed could never fill it: they are not read at all
     assert market.calls.count("get_agg_trades") - reads_before == 1
+
+
+async def test_a_stop_placed_while_a_catch_up_reads_the_tape_still_sells_when_it_triggers(tmp_path):
+    """Another process (or task) places a STOP_LOSS after this catch-up listed the open orders but
+    before it writes: the stop triggers in this batch with no book fetched for it. It must still
+    execute (now or on the next call), never sit 'working' forever with its quantity locked."""
+    market = StubMarket()
+    market.set_book([(D(94), D(5)), (D(93), D(5))], [(D(101), D(5))])
+    for _ in range(5):
+        market.trade(D(100), D(1), False)
+    desk = _desk(tmp_path, market)
+    await _call(desk, "place_order", side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.1", price="90")
+    other = _desk(tmp_path, market)  # a second server process on the same database
+    market.trade(D(94), D(1), True)  # falls through 95: a SELL stop at 95 placed before it triggers here
+    placed: dict[str, Any] = {}
+    read_tape = market.public
+
+    async def public(tool: str, params: Any, base_url: str) -> Any:
+        if tool == "get_agg_trades" and dict(params).get("fromId") == "6" and not placed:
+            placed["stop"] = await _other_places_stop(other, market)
+        return await read_tape(tool, params, base_url)
+
+    market_reads = desk.market._public
+    desk.market._public = public
+    await _call(desk, "get_open_orders")
+    desk.market._public = market_reads
+    stop_id = placed["stop"]
+    await _call(desk, "get_open_orders")  # the next call may finish what the first could not
+    order = await _call(desk, "get_order", orderId=str(stop_id))
+    assert (order["status"], order["executedQty"]) == ("FILLED", "0.50000000")
+    account = await _call(desk, "get_account")
+    btc = next(b for b in account["balances"] if b["asset"] == "BTC")
+    assert btc["locked"] == "0.00000000"
+
+
+async def _other_places_stop(other: PaperDesk, market: StubMarket) -> int:
+    """A SELL STOP_LOSS at 95 written the way a second process would, its after_trade the tape
+    before the fall (its own reads came before the trade at 94)."""
+    from binance_spot_mcp.paper.ledger import OrderRow
+
+    def write() -> int:
+        with other.ledger.store.write() as db:
+            order_id = other.ledger.next_id(db, ACCOUNT.name, "order")
+            row = OrderRow(account=ACCOUNT.name, order_id=order_id, symbol=SYMBOL, client_order_id="other-process",
+                           order_list_id=-1, side="SELL", type="STOP_LOSS", time_in_force=None, price=D(0),
+                           orig_qty=D("0.5"), executed_qty=D(0), cum_quote=D(0), orig_quote_qty=D(0), status="NEW",
+                           stop_price=D(95), time_ms=1_000, update_ms=1_000, working_ms=1_000, is_working=False,
+                           queue_ahead=D(0), after_trade=5, base_asset="BTC", quote_asset="USDT",
+                           locked_asset="BTC", locked_left=D("0.5"))
+            other.ledger.move(db, ACCOUNT.name, "BTC", free=D("-0.5"), locked=D("0.5"))
+            other.ledger.insert_order(db, row)
+            return order_id
+
+    return await other.ledger.store.run(write)

@@ -53,6 +53,11 @@ UNSUPPORTED_PARAMS = {
 }
 
 
+class _NeedBook(Exception):
+    """A market stop triggers in this batch but no book was read for it (it was placed after the
+    open orders were listed): the batch is rolled back and applied again with a depth snapshot."""
+
+
 class PaperAccount(Protocol):
     """What the desk needs of an account: its name, market-data source and paper settings."""
 
@@ -330,7 +335,11 @@ class Placer:
             if any(o.type in STOPS and not o.is_working and first_trigger(o.type, o.side, o.stop_price, o.after_trade, trades)
                    for o in orders):
                 book = await self.market.depth(account.base_url, symbol, FIRST_DEPTH)
-            changed, balances = await store.run(lambda s=symbol, t=trades, b=book: self._apply_trades(account, s, t, b))
+            try:
+                changed, balances = await store.run(lambda s=symbol, t=trades, b=book: self._apply_trades(account, s, t, b))
+            except _NeedBook:
+                book = await self.market.depth(account.base_url, symbol, FIRST_DEPTH)
+                changed, balances = await store.run(lambda s=symbol, t=trades, b=book: self._apply_trades(account, s, t, b))
             made += sum(len(fills) for _, fills, _, _ in changed)
             self.publish(account.name, balances, changed, self.clock_ms())
         return made
@@ -355,6 +364,8 @@ class Placer:
                 if trigger is None:
                     continue
                 order.is_working, order.working_ms, order.after_trade = True, now, trigger.id
+                if order.type in ("STOP_LOSS", "TAKE_PROFIT") and book is None:
+                    raise _NeedBook  # rolls this batch back: never mark a market stop working without executing it
                 if order.type in ("STOP_LOSS", "TAKE_PROFIT") and book is not None:
                     levels = book[2] if order.side == BUY else book[1]
                     for fill in walk_book(order.side, levels, quantity=order.remaining, book_id=book[0]):

@@ -195,3 +195,22 @@ def test_the_card_gets_the_outcome_or_the_reason_nothing_was_sent():
                               is_error=True)
     assert for_card(declined, None).structured_content == {
         "outcome": {"state": "not_sent", "headline": "The request was declined. Nothing was sent."}}
+
+
+@pytest.mark.anyio
+async def test_an_order_lists_details_carry_no_notional_that_matches_neither_leg():
+    from binance_spot_mcp.approval.summary import describe
+    from binance_spot_mcp.catalog.endpoints import load_catalog
+
+    class Facts:
+        async def symbol_info(self, base_url, symbol):
+            return {"baseAsset": "BTC", "quoteAsset": "USDT"}
+
+        async def public_read(self, tool, args, base_url):
+            return {"price": "51000"}
+
+    summary = await describe(Facts(), load_catalog().get("place_order_list_oco"), _account(), OCO)  # type: ignore[arg-type]
+    assert "Estimated notional" not in summary.details and dict(summary.facts)["Value, at most"] == "about 70 USDT"
+    single = await describe(Facts(), load_catalog().get("place_order"), _account(),  # type: ignore[arg-type]
+                            [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "MARKET"), ("quantity", "1")])
+    assert "Estimated notional: 51000 USDT at the last price 51000" in single.details.splitlines()

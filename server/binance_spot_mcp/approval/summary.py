@@ -369,7 +369,9 @@ async def describe(facts: MarketFacts, endpoint: Endpoint, account: Account, par
     values = dict(params)
     market = await market_view(facts, account.base_url, endpoint.tool, values.get("symbol"))
     own_price = values.get("price") or values.get("quoteOrderQty")
-    last = str(market.last) if market.last is not None and not own_price else None
+    # an order list's legs are valued one by one in the summary: no single "notional" in the details
+    single = endpoint.tool not in ORDER_LIST_TOOLS
+    last = str(market.last) if market.last is not None and not own_price and single else None
     title = f"{endpoint.description.rstrip('.')} ({endpoint.tool}: {endpoint.method} {endpoint.path})"
     details = preview(title, account, params, last_price=last, quote_asset=market.quote)
     return summarize(endpoint.tool, endpoint.description, account, params, market, details)

@@ -17,6 +17,11 @@ per call from what the host declared, in this order:
 With none of these the change is refused and nothing is sent. Every channel binds the approval to
 one request digest (``approvals.request_digest``) and is single-use with a 5-minute expiry.
 
+Every channel shows the same ``summary.Summary`` (the form's text, the page, the card; the URL
+prompt names the page's short request code). What happened to an approved request afterwards is
+kept on its page or card record (``watch``), so a reopened page and the card tell the truth
+(``card_outcome``).
+
 Every refusal -- declined, cancelled, timed out, wrong text, no channel, a stale or invalid
 approval -- is reported to the request's ``on_refused`` (the server journals it as an intent and
 an outcome with ``not_sent``, so it never counts toward a daily total). ``Refused`` carries the

@@ -34,7 +34,8 @@ async def _events(client: Any, sid: str, count: int) -> list[dict[str, Any]]:
     cursor = 0
     with anyio.fail_after(BOUND_S):
         while len(events) < count:
-            read = await _call(client, "read_stream", {"subscription": sid, "cursor": cursor, "wait_seconds": 5})
+            read = await _call(client, "read_stream", {"subscription": sid, "cursor": cursor, "wait_seconds": 5,
+                                                       "raw": True})  # Binance's own keys
             events += read["events"]
             cursor = read["next_cursor"]
     return events

@@ -149,3 +149,14 @@ async def test_paper_state_survives_a_restart(tmp_path, fake_exchange):
         assert after["balances"] == before["balances"]
         (still,) = result(await client.call_tool("get_open_orders", {"symbol": "BTCUSDT"}))
         assert still["orderId"] == resting["orderId"] and still["environment"] == "paper"
+
+
+@pytest.mark.parametrize(("local_checks", "expected"), [("1", '"filter":"LOT_SIZE"'), ("0", '"code":-1013')])
+async def test_a_filter_breach_is_refused_by_the_servers_check_or_else_by_the_desk_like_binance(
+        tmp_path, fake_exchange, local_checks, expected):
+    env = {"BINANCE_SPOT_MCP_LOCAL_FILTERS": local_checks}
+    async with memory_client(_tools(tmp_path, fake_exchange), "legacy", fake_exchange.base_url, extra_env=env) as client:
+        refused = await client.call_tool("place_order", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
+                                                         "timeInForce": "GTC", "quantity": "0.000001", "price": "50000"})
+        assert refused.is_error and expected in refused.content[0].text, refused.content[0].text
+        assert result(await client.call_tool("get_open_orders", {"symbol": "BTCUSDT"})) == []

@@ -93,3 +93,38 @@ def test_two_processes_never_lose_an_update(tmp_path: Path) -> None:
         assert db.execute("SELECT value FROM counters").fetchone()[0] == 400
     store.close()
     assert not os.path.exists(str(path) + "-journal")
+
+
+@pytest.mark.anyio
+async def test_work_that_would_wait_for_a_lock_runs_in_a_worker_thread_and_then_completes(tmp_path: Path) -> None:
+    import anyio
+
+    store = Store(tmp_path / STORE_FILE_NAME)
+    store.migrate("demo", MIGRATIONS)
+    other = sqlite3.connect(tmp_path / STORE_FILE_NAME, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    threads: list[bool] = []
+
+    def bump() -> int:
+        import threading
+
+        threads.append(threading.current_thread() is threading.main_thread())
+        with store.write() as db:
+            value = db.execute("SELECT value FROM counters").fetchone()[0] + 1
+            db.execute("UPDATE counters SET value = ?", (value,))
+        return value
+
+    async with anyio.create_task_group() as group:
+        results: list[int] = []
+
+        async def run() -> None:
+            results.append(await store.run(bump))
+
+        group.start_soon(run)
+        await anyio.sleep(0)  # the inline try has met the lock and handed the work to a thread
+        other.execute("COMMIT")
+    assert results == [1]  # applied exactly once, after the other writer let go
+    assert threads == [True, False]  # tried here first, then ran in a worker thread
+    assert await store.run(bump) == 2 and threads[-1] is True  # uncontended: runs right here
+    other.close()
+    store.close()

@@ -42,12 +42,13 @@ MAX_TRADES = 1000
 
 
 class PaperDesk:
-    def __init__(self, store: Store, public: PublicRead, *, clock_ms: Callable[[], int] | None = None) -> None:
+    def __init__(self, store: Store, public: PublicRead, *, clock_ms: Callable[[], int] | None = None,
+                 filters_prechecked: bool = False) -> None:
         self.ledger = Ledger(store)
         self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self.market = MarketData(public)
         self.events = EventHub()  # executionReport / outboundAccountPosition for the stream tools
-        self.placer = Placer(self.ledger, self.market, self.clock_ms, self.events)
+        self.placer = Placer(self.ledger, self.market, self.clock_ms, self.events, filters_prechecked=filters_prechecked)
         self.lists = OrderLists(self.placer)
 
     async def handle(self, endpoint: Endpoint, params: Sequence[tuple[str, str]], account: PaperAccount) -> Any:
@@ -58,8 +59,8 @@ class PaperDesk:
         handler = getattr(self, f"_{tool}", None)
         if handler is None:
             raise views.not_on_paper(tool)
-        await self._ensure(account)
-        if tool not in ("place_order", "test_order"):
+        if tool not in ("place_order", "test_order"):  # placing creates the account in its own write
+            await self._ensure(account)
             await self.placer.catch_up(account, only=p.get("symbol"))
         return await handler(tool, account, p)
 

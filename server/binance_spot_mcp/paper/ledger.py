@@ -234,6 +234,14 @@ class Ledger:
         return [_order(r) for r in db.execute(sql + " ORDER BY order_id", args)]
 
     @staticmethod
+    def open_with_client_id(db: sqlite3.Connection, account: str, symbol: str, client_order_id: str) -> bool:
+        """Is an open order of this symbol already using this client order id (Binance: duplicate)?"""
+        row = db.execute(f"SELECT 1 FROM paper_orders WHERE account = ? AND symbol = ? AND client_order_id = ? "  # noqa: S608
+                         f"AND status IN ({', '.join('?' * len(OPEN_STATUSES))}) LIMIT 1",
+                         (account, symbol, client_order_id, *OPEN_STATUSES)).fetchone()
+        return row is not None
+
+    @staticmethod
     def open_symbols(db: sqlite3.Connection, account: str) -> list[str]:
         rows = db.execute(f"SELECT DISTINCT symbol FROM paper_orders WHERE account = ? AND status IN ({', '.join('?' * len(OPEN_STATUSES))})",  # noqa: S608
                           (account, *OPEN_STATUSES))

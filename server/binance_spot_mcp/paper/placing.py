@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
+
+import anyio
 
 from binance_spot_mcp.errors import ExchangeError, hint_for
 from binance_spot_mcp.exchange.filters import (
@@ -97,6 +99,33 @@ def lot_step(info: Mapping[str, Any], market: bool) -> Decimal:
     return step
 
 
+async def together(*factories: Callable[[], Awaitable[Any]] | None) -> list[Any]:
+    """Run the given coroutine factories at once (None: skipped, result None); the first error
+    raised, by position, is raised as itself once all have finished."""
+    results: list[Any] = [None] * len(factories)
+    errors: list[BaseException | None] = [None] * len(factories)
+    if sum(f is not None for f in factories) <= 1:  # nothing to overlap: no task group to pay for
+        for index, factory in enumerate(factories):
+            if factory is not None:
+                results[index] = await factory()
+        return results
+
+    async def run(index: int, factory: Callable[[], Awaitable[Any]]) -> None:
+        try:
+            results[index] = await factory()
+        except Exception as exc:  # noqa: BLE001 - re-raised below, in order
+            errors[index] = exc
+
+    async with anyio.create_task_group() as group:
+        for index, factory in enumerate(factories):
+            if factory is not None:
+                group.start_soon(run, index, factory)
+    for error in errors:
+        if error is not None:
+            raise error
+    return results
+
+
 def new_client_id() -> str:
     return "paper" + secrets.token_hex(8)
 
@@ -104,11 +133,15 @@ def new_client_id() -> str:
 class Placer:
     """Places paper orders and catches resting ones up with the market."""
 
-    def __init__(self, ledger: Ledger, market: MarketData, clock_ms: Callable[[], int], hub: EventHub | None = None) -> None:
+    def __init__(self, ledger: Ledger, market: MarketData, clock_ms: Callable[[], int], hub: EventHub | None = None,
+                 *, filters_prechecked: bool = False) -> None:
         self.ledger = ledger
         self.market = market
         self.clock_ms = clock_ms
         self.hub = hub or EventHub()
+        # The server checks every order against the symbol's filters just before it reaches the desk
+        # (local filter checks, on by default): the desk then does not fetch and check it all again.
+        self.filters_prechecked = filters_prechecked
 
     def publish(self, account: str, db_balances: dict[str, tuple[Decimal, Decimal]], orders: list[tuple[OrderRow, list, bool, bool]],
                 now: int) -> None:
@@ -150,6 +183,8 @@ class Placer:
             raise views.rejected((-1013, "Market is closed."), tool)
         if p.get("type") not in info.get("orderTypes", SUPPORTED_TYPES):
             raise views.rejected((-1013, "Order type not supported for this symbol."), tool)
+        if self.filters_prechecked:
+            return info
         avg = await self.market.avg_price(account.base_url, p["symbol"]) if needs_avg_price(tool, p, info) else None
         try:
             check_order(tool, p, info, avg_price=avg)
@@ -160,9 +195,16 @@ class Placer:
 
     # ------------------------------------------------------------------ placing
     async def place(self, tool: str, account: PaperAccount, p: Mapping[str, str], *, list_id: int = -1) -> dict[str, Any]:
-        info = await self.validate(tool, account, p)
-        await self.catch_up(account, only=p["symbol"])
         side, otype = p["side"], p["type"]
+        needs_book = otype in TAKING or otype == "LIMIT_MAKER"
+        needs_tape = otype in STOPS or (otype in RESTING and (p.get("timeInForce") or "GTC") == "GTC")
+        info = await self.validate(tool, account, p)  # exchangeInfo is cached: no round trip after the first
+        await self.catch_up(account, only=p["symbol"])  # reads the market only while orders of the symbol rest
+        # The market reads this order needs run side by side (each is a round trip; neither needs the other).
+        snapshot, tape = await together(
+            (lambda: self.market.depth(account.base_url, p["symbol"], FIRST_DEPTH)) if needs_book else None,
+            (lambda: self.market.last_trade_id(account.base_url, p["symbol"])) if needs_tape else None,
+        )
         qty, quote_qty = _dec(p, "quantity"), _dec(p, "quoteOrderQty")
         price, stop = _dec(p, "price") or Decimal(0), _dec(p, "stopPrice") or Decimal(0)
         tif = p.get("timeInForce") or ("GTC" if otype in ("LIMIT", "LIMIT_MAKER") or otype.endswith("_LIMIT") else None)
@@ -170,8 +212,8 @@ class Placer:
         book_id, own_side = None, []
         opposite: list[Level] = []
         after_trade = 0
-        if otype in TAKING or otype == "LIMIT_MAKER":
-            book_id, bids, asks = await self.market.depth(account.base_url, p["symbol"], FIRST_DEPTH)
+        if needs_book:
+            book_id, bids, asks = snapshot
             opposite, own_side = (asks, bids) if side == BUY else (bids, asks)
             if otype == "LIMIT_MAKER":
                 if opposite and (opposite[0].price <= price if side == BUY else opposite[0].price >= price):
@@ -182,14 +224,14 @@ class Placer:
                 if otype == "LIMIT" and tif == "FOK" and qty is not None and filled(fills)[0] < qty:
                     fills = []
         if otype in STOPS:
-            after_trade, last_price = await self.market.last_trade_id(account.base_url, p["symbol"])
+            after_trade, last_price = tape
             last_price = last_price or await self.market.last_price(account.base_url, p["symbol"])
             if last_price is not None and stop_triggered(otype, side, stop, last_price):
                 raise views.rejected(views.WOULD_TRIGGER, tool)
         done_qty, done_quote = filled(fills)
         rests = otype in RESTING and tif == "GTC" and qty is not None and done_qty < qty
         if rests:
-            after_trade, _ = await self.market.last_trade_id(account.base_url, p["symbol"])
+            after_trade = tape[0]
         queue = sum((lvl.qty for lvl in own_side if lvl.price == price), Decimal(0)) if rests else Decimal(0)
         now = self.clock_ms()
         if otype == "MARKET" and qty is None:
@@ -217,16 +259,16 @@ class Placer:
         def write() -> tuple[OrderRow, list[tuple[Fill, Decimal, str, int]], dict[str, tuple[Decimal, Decimal]]]:
             with self.ledger.store.write() as db:
                 self.ledger.ensure_account(db, account.name, settings.balances, now)
-                for other in self.ledger.orders(db, account.name, symbol=order.symbol, open_only=True):
-                    if other.client_order_id == order.client_order_id:
-                        raise views.rejected(views.DUPLICATE, tool)
+                if self.ledger.open_with_client_id(db, account.name, order.symbol, order.client_order_id):
+                    raise views.rejected(views.DUPLICATE, tool)
                 placed = replace(order, order_id=self.ledger.next_id(db, account.name, "order"))
                 self._check_funds(db, placed, fills, qty, quote_qty, tool)
                 applied = [self._apply_fill(db, placed, f, is_maker=False, rate=settings.taker_rate, now=now) for f in fills]
                 if placed.is_open:
                     self._lock(db, placed)
                 self.ledger.insert_order(db, placed)
-                return placed, applied, self.ledger.balances(db, account.name)
+                listened = self.hub.listening(account.name)  # balances only for an event someone reads
+                return placed, applied, self.ledger.balances(db, account.name) if listened else {}
 
         try:
             placed, applied, balances = await self.ledger.store.run(write)

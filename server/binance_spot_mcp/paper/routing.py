@@ -28,16 +28,17 @@ def is_paper(account: Any) -> bool:
 class PaperRoutingClient(BinanceClient):
     """A ``BinanceClient`` that hands paper accounts' requests to the paper desk."""
 
-    def __init__(self, *, catalog: Catalog, state_dir: Path, **kwargs: Any) -> None:
+    def __init__(self, *, catalog: Catalog, state_dir: Path, filters_prechecked: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._catalog = catalog
         self._state_dir = state_dir
+        self._filters_prechecked = filters_prechecked  # the server's local filter check runs before the desk
         self._desk: PaperDesk | None = None
 
     @property
     def desk(self) -> PaperDesk:
         if self._desk is None:  # the database is opened on a paper account's first request
-            self._desk = PaperDesk(open_store(self._state_dir), self._public_read)
+            self._desk = PaperDesk(open_store(self._state_dir), self._public_read, filters_prechecked=self._filters_prechecked)
         return self._desk
 
     async def _public_read(self, tool: str, params: Sequence[tuple[str, str]], base_url: str) -> Any:

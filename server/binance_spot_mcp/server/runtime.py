@@ -154,6 +154,7 @@ class Runtime:
         self.accounts = AccountStore(self.settings, self.redactor)
         self.client = PaperRoutingClient(  # a paper account's requests never leave this computer
             catalog=self.catalog, state_dir=self.settings.journal_file.parent,
+            filters_prechecked=self.settings.local_filter_checks,
             skill_version=self.catalog.version, timeout_s=self.settings.http_timeout_s, transport=self.transport,
         )
         self.selection = Selection(self.settings.toolsets, self.settings.read_only)

@@ -85,7 +85,23 @@ class Store:
                 self._db.execute("COMMIT")
 
     async def run(self, fn: Callable[[], T]) -> T:
-        """Run blocking database work in a worker thread."""
+        """Run database work (one or more ``write()``/``read()`` transactions) without blocking the
+        event loop on a lock: when the connection is free and SQLite's lock can be had at once, the
+        work runs right here (a few hundred microseconds); when anything would wait (another
+        transaction of this process, another process's write), it runs in a worker thread instead.
+        ``fn`` must be safe to run again after a ``database is locked`` (its transactions roll back)."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._db.execute("PRAGMA busy_timeout = 0")
+                try:
+                    return fn()
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) and "busy" not in str(exc):
+                        raise
+                finally:
+                    self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            finally:
+                self._lock.release()
         return await anyio.to_thread.run_sync(fn)
 
     def version(self, component: str) -> int:

@@ -115,7 +115,7 @@ SAFETY_MODULES: dict[str, list[str]] = {
                       "tests/catalog/test_toolsets.py"],
     # Paper trading (issue 24): nothing a paper account does may be signed; balances never negative.
     "paper.routing": ["tests/paper/test_paper_routing.py", "tests/paper/test_paper_e2e.py", "tests/paper/test_paper_tools.py"],
-    "paper.matching": ["tests/paper/test_matching_property.py", "tests/paper/test_paper_desk_units.py", "tests/paper/test_paper_desk_edges.py",
+    "paper.matching": ["tests/paper/test_matching_pins.py", "tests/paper/test_matching_property.py", "tests/paper/test_paper_desk_units.py", "tests/paper/test_paper_desk_edges.py",
                        "tests/paper/test_paper_oco.py"],
 }
 # Tests that spawn subprocesses or bind sockets for minutes are not worth running per mutant.

@@ -67,10 +67,19 @@ async def _order(client: Client, account: str, side: str) -> float:
     return elapsed
 
 
+def fund(world: World) -> None:
+    """Enough USDT and BTC on the fake's testnet account for this section's orders, whatever ran before."""
+    account = world.fake.exchange.account_for(world.api_key)
+    with world.fake.exchange.lock:
+        account.balances["USDT"] = [D(1_000_000), D(0)]
+        account.balances["BTC"] = [D(100), D(0)]
+
+
 async def market_orders(world: World, quick: bool, mode: str, rng: random.Random) -> dict[str, list[float]]:
     samples, rounds = (QUICK_SAMPLES, QUICK_ROUNDS) if quick else (SAMPLES, ROUNDS)
     times: dict[str, list[float]] = {"main": [], "practice": []}
     sides = {"main": 0, "practice": 0}
+    fund(world)  # earlier sections trade on the same testnet account: give this one its own float
     async with connect(paper_world(world), world, mode) as client:
         check(await client.call_tool("get_exchange_info", {"symbol": SYMBOL}))  # the fake's large weight limit
         for account in times:  # warm-up: exchangeInfo cached, journal and desk database open

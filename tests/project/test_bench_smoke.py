@@ -38,6 +38,7 @@ EXPECTED: dict[str, list[tuple[str, bool]]] = {
           ("RSS with 20 open subscriptions", False), ("resubscribe ", True)],
     "8": [("first sync: myTrades requests", True), ("first get_portfolio with the sync", False),
           ("get_portfolio, warm cache", True)],
+    "9": [("MARKET order: paper vs testnet on the fake, median", True), ("catch-up:", False)],
 }
 
 

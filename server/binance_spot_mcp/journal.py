@@ -185,6 +185,7 @@ class Journal:
                 "params": {str(k): v for k, v in params.items() if k not in _DROPPED_PARAMS},
                 "approved_via": (approval or {}).get("approved_via", "not required"),
                 "approval_id": (approval or {}).get("approval_id"),
+                **({"approved_summary": approval["summary"]} if approval and approval.get("summary") else {}),
                 **extra,
             }
         )

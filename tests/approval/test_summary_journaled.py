@@ -51,3 +51,19 @@ async def test_a_summary_that_cannot_be_written_never_stops_the_refusal_being_jo
     assert await journal_headline(broken) == {}
     assert await journal_headline(None) == {}
     assert await journal_headline(fine) == {"summary": "Cancel"}
+
+
+@pytest.mark.parametrize("channel", ["form", "url"])
+async def test_an_approved_order_is_journaled_with_the_headline_the_person_approved(world, monkeypatch, channel):
+    runtime = runtime_for(world)
+    human = Human("approve")
+    try:
+        async with host(runtime, channel, "legacy", human, monkeypatch) as client:
+            placed = await client.call_tool("place_order", LIMIT)
+    finally:
+        await runtime.aclose()
+    assert not placed.is_error, placed.content[0].text
+    intent = [e for e in _journal(world) if e.get("phase") == "intent"][-1]
+    assert intent["approved_via"] == channel
+    assert intent["approved_summary"].startswith("Buy 0.002 BTC at 50,000 USDT")
+    assert sends(world) == 1

@@ -72,9 +72,13 @@ class Grant:
 
     via: Channel
     approval_id: str
+    summary: str = ""  # the headline the human approved, for the journal (``approved_summary``)
 
     def journal_fields(self) -> dict[str, str]:
-        return {"approved_via": self.via.value, "approval_id": self.approval_id}
+        fields = {"approved_via": self.via.value, "approval_id": self.approval_id}
+        if self.summary:
+            fields["summary"] = self.summary
+        return fields
 
 
 def request_digest(

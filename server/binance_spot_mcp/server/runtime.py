@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
@@ -249,7 +249,8 @@ class Runtime:
                 decided = await self.gate.approve(request, asker, grant=grant)
                 if not isinstance(decided, Grant):
                     return decided
-                approval = decided
+                # the journal keeps the words the human approved, beside how and when
+                approval = replace(decided, summary=(await journal_headline(request.preview)).get("summary", ""))
                 # TOOLS.md may have changed while the human was reading: the approval covers the
                 # account as it was shown, so a changed entry (key, destination) voids it.
                 account = self.accounts.resolve(account.name)

@@ -13,6 +13,7 @@ Every failure a tool call can meet is one of these; ``server`` turns each into a
     ├── PolicyError                  the server refuses on principle (e.g. foreign base URL)
     │   ├── JournalError             the audit journal cannot be written: the request is not sent
     │   ├── NotConfirmed             a mainnet change the human did not CONFIRM: nothing was sent
+    │   ├── FundsShort               the account certainly cannot pay for the order: refused before asking
     │   └── PolicyRefused            the operator's guard rails (kill switch, symbol lists, caps) say no
     │       └── Unpriceable          a capped order whose value cannot be determined: refused, not guessed
     ├── ExchangeError                Binance answered with an error: HTTP status, ``code``, ``msg``
@@ -113,6 +114,13 @@ class NotConfirmed(PolicyError):
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(f"{message} Nothing was sent.", hint=hint)
+
+
+class FundsShort(PolicyError):
+    """The account certainly cannot pay for the order: refused before a human is asked; nothing sent."""
+
+    kind = "insufficient_balance"
+    default_hint = "Nothing was asked or sent. Lower the quantity, or fund the account first."
 
 
 class PolicyRefused(PolicyError):

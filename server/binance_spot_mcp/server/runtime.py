@@ -75,11 +75,14 @@ from binance_spot_mcp.config import Settings
 from binance_spot_mcp.errors import (
     AccountError,
     BinanceSpotError,
+    FundsShort,
     NotConfirmed,
     ToolInputError,
 )
 from binance_spot_mcp.exchange.client import BinanceClient
 from binance_spot_mcp.exchange.filter_cache import ExchangeInfoCache
+from binance_spot_mcp.exchange.funds import CHECKED_TOOLS as FUNDS_CHECKED
+from binance_spot_mcp.exchange.funds import shortfall
 from binance_spot_mcp.exchange.labels import shaped
 from binance_spot_mcp.exchange.market_facts import MarketFacts
 from binance_spot_mcp.exchange.order_legs import ORDER_TOOLS
@@ -245,6 +248,7 @@ class Runtime:
             approval: Grant | None = None
             if needs_approval(endpoint, account):
                 assert account is not None
+                await self._funds_before_asking(endpoint, account, prepared)
                 request = self._approval_request(endpoint, account, prepared, asker, arguments or {})
                 decided = await self.gate.approve(request, asker, grant=grant)
                 if not isinstance(decided, Grant):
@@ -281,6 +285,23 @@ class Runtime:
             logger.exception("internal error in %s", name)
             error = BinanceSpotError(f"internal error: {type(exc).__name__}", hint="This is a bug; please report it.")
             return failure(error, redactor=self.redactor)
+
+    async def _funds_before_asking(self, endpoint: Endpoint, account: Account, prepared: PreparedCall) -> None:
+        """A person is never asked to approve an order the account certainly cannot pay for."""
+        params = prepared.as_dict()
+        if endpoint.tool not in FUNDS_CHECKED:
+            return
+        info = await self.facts.symbol_info(account.base_url, params.get("symbol", "")) if params.get("symbol") else None
+        reader = self.catalog.get("get_account")
+        assert reader is not None
+
+        async def read_account() -> Any:
+            args = [("omitZeroBalances", "true")]
+            return (await self.client.call(reader, args, base_url=account.base_url, account=account)).data
+
+        problem = await shortfall(endpoint.tool, params, info, read_account)
+        if problem:
+            raise FundsShort(f"{problem}; no one was asked to approve it and nothing was sent")
 
     def _approval_request(
         self, endpoint: Endpoint, account: Account, prepared: PreparedCall, asker: Asker, arguments: dict[str, Any]

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from binance_spot_mcp.errors import ConfigError
-from binance_spot_mcp.policy import Rules, parse_server_rules
+from binance_spot_mcp.policy import Rules, ascii_upper, is_symbol, parse_server_rules
 
 TOOLS_FILE_ENV = "BINANCE_TOOLS_FILE"
 DEFAULT_TOOLS_FILE = "TOOLS.md"
@@ -127,6 +127,9 @@ WS_API_PATH = "/ws-api/v3"
 STREAM_URL_ENV = {env: f"BINANCE_SPOT_MCP_{env.upper()}_STREAM_URL" for env in ENVIRONMENTS}
 WS_API_URL_ENV = {env: f"BINANCE_SPOT_MCP_{env.upper()}_WS_API_URL" for env in ENVIRONMENTS}
 STREAM_IDLE_ENV = "BINANCE_SPOT_MCP_STREAM_IDLE_SECONDS"
+# Symbols get_portfolio and `export trades` always sync, beside the ones they find themselves
+# (held assets, the journal's, the cache's): pairs an account traded out of completely elsewhere.
+PORTFOLIO_SYMBOLS_ENV = "BINANCE_SPOT_MCP_PORTFOLIO_SYMBOLS"
 DEFAULT_STREAM_IDLE_S = 600.0  # a subscription nobody read for this long is closed
 MIN_STREAM_IDLE_S = 0.1
 
@@ -178,6 +181,21 @@ def ws_url_problem(url: str, *, path: str = "") -> str | None:
     if parts.scheme in {"ws", "wss"} and parts.hostname and is_loopback_host(parts.hostname):
         return None
     return "WebSocket URLs must be Binance's own wss:// hosts or a loopback address (127.0.0.1, ::1, localhost)"
+
+
+def _portfolio_symbols(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``BTCUSDT, ETHBTC`` -> the symbols as Binance spells them; a name that is no symbol stops start-up."""
+    raw = env.get(PORTFOLIO_SYMBOLS_ENV, "")
+    out: list[str] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        symbol = ascii_upper(item)
+        if not is_symbol(symbol):
+            raise ConfigError(f"{PORTFOLIO_SYMBOLS_ENV}: '{item[:30]}' is not a symbol (e.g. BTCUSDT, ETHBTC)")
+        if symbol not in out:
+            out.append(symbol)
+    return tuple(out)
 
 
 def _paper_url(env: Mapping[str, str], var: str, default: str, problem_of: Callable[[str], str | None]) -> str:
@@ -334,6 +352,7 @@ class Settings:
     ws_api_urls: Mapping[str, str] = field(default_factory=lambda: dict(OFFICIAL_WS_API_URLS))
     # A stream subscription (or user data stream) nobody used for this long is closed.
     stream_idle_s: float = DEFAULT_STREAM_IDLE_S
+    portfolio_symbols: tuple[str, ...] = ()
 
 
 def _check_rule_variable_names(env: Mapping[str, str]) -> None:
@@ -485,6 +504,7 @@ def load_settings(
         stream_urls=stream_urls,
         ws_api_urls=ws_api_urls,
         stream_idle_s=stream_idle_s,
+        portfolio_symbols=_portfolio_symbols(env),
         log_level=env.get(LOG_LEVEL_ENV, "WARNING").upper(),
         require_elicitation=(
             require_elicitation if require_elicitation is not None else _is_true(env.get(REQUIRE_ELICITATION_ENV))

@@ -613,3 +613,10 @@ def test_settings_carry_the_config_dir(tmp_path):
     assert settings_for({}, tmp_path).config_dir == tmp_path / "home/.config/binance-spot-mcp"
     xdg = settings_for({"XDG_CONFIG_HOME": str(tmp_path / "c")}, tmp_path)
     assert xdg.config_dir == tmp_path / "c/binance-spot-mcp"
+
+
+def test_the_portfolio_symbol_list_is_read_as_binance_spells_symbols_and_a_bad_one_stops_start_up(tmp_path):
+    settings = settings_for({"BINANCE_SPOT_MCP_PORTFOLIO_SYMBOLS": " btcusdt, ETHBTC ,,BTCUSDT"}, tmp_path)
+    assert settings.portfolio_symbols == ("BTCUSDT", "ETHBTC")
+    message = start_up_error({"BINANCE_SPOT_MCP_PORTFOLIO_SYMBOLS": "BTC USDT"}, tmp_path)
+    assert message.startswith("BINANCE_SPOT_MCP_PORTFOLIO_SYMBOLS: 'BTC USDT' is not a symbol")

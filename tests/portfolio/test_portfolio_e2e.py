@@ -215,3 +215,25 @@ async def test_a_refused_call_is_an_error_result_naming_the_fix(world):
     assert missing.is_error and "nobody" in missing.content[0].text
     assert date.is_error and "since must be an ISO date" in date.content[0].text
     assert world.exchange.requests_to("/api/v3/myTrades") == []
+
+
+async def test_the_operators_symbol_list_syncs_a_pair_nothing_else_names(world):
+    """BNB bought and sold out completely outside this server: no holding, no journal line, so
+    only $BINANCE_SPOT_MCP_PORTFOLIO_SYMBOLS brings its realised P&L in."""
+    history = History(world, {"USDT": "100000"})
+    history.trade("BNBUSDT", "BUY", "1", "600")
+    history.trade("BNBUSDT", "SELL", "0.999", "650")
+
+    async def synced(extra_env):
+        async with memory_client(world.tools_file, "auto", base_url=world.base_url, extra_env=extra_env) as client:
+            with anyio.fail_after(60):
+                result = await client.call_tool("get_portfolio", {})
+        assert not result.is_error, result.content[0].text
+        return result.structured_content
+
+    without = await synced({})
+    with_list = await synced({"BINANCE_SPOT_MCP_PORTFOLIO_SYMBOLS": " bnbusdt , BNBUSDT"})
+    assert "BNB" not in {row["asset"] for row in without["assets"]}
+    assert with_list["sync"]["symbols"] == without["sync"]["symbols"] + 1
+    bnb = {row["asset"]: row for row in with_list["assets"]}["BNB"]  # a row for its realised P&L alone
+    assert bnb["realised_pnl"] != "0.00000000" and with_list["realised_pnl"] != without["realised_pnl"]

@@ -131,10 +131,11 @@ class PortfolioTools:
 
     def __init__(
         self, *, accounts: AccountStore, client: BinanceClient, catalog: Catalog, redactor: Redactor,
-        journal: Journal, state_dir: Path,
+        journal: Journal, state_dir: Path, extra_symbols: Sequence[str] = (),
     ) -> None:
         self.accounts, self.client, self.catalog, self.redactor = accounts, client, catalog, redactor
         self.journal, self.state_dir = journal, state_dir
+        self.extra_symbols = frozenset(extra_symbols)  # the operator's list ($BINANCE_SPOT_MCP_PORTFOLIO_SYMBOLS)
         self._cache: TradeCache | None = None
         self._markets: dict[str, tuple[float, Mapping[str, Any]]] = {}
         self.sync_share: float | None = None  # None: sync.DEFAULT_SHARE
@@ -190,7 +191,7 @@ class PortfolioTools:
         priced_at = _iso(int(time.time() * 1000))
         traded = await cache.store.run(lambda: cache.traded_symbols(identity))
         journaled = await _run_blocking(lambda: journal_symbols(self.journal, account.name))
-        candidates = candidate_symbols(market, holdings, traded | set(journaled) | set(request.symbols))
+        candidates = candidate_symbols(market, holdings, traded | set(journaled) | set(request.symbols) | self.extra_symbols)
         due = await self.due(cache, identity, candidates, journaled)
         report = await self.trade_sync(cache).run(account, identity, due, progress)
         stamp, fills = await self.fills(cache, identity)
@@ -256,7 +257,7 @@ class PortfolioTools:
             raw = await self._get("get_account", [("omitZeroBalances", "true")], account, account.base_url)
             traded = await cache.store.run(lambda: cache.traded_symbols(identity))
             journaled = await _run_blocking(lambda: journal_symbols(self.journal, account.name))
-            candidates = candidate_symbols(market, holdings_from(raw), traded | set(journaled))
+            candidates = candidate_symbols(market, holdings_from(raw), traded | set(journaled) | self.extra_symbols)
         await self.trade_sync(cache).run(account, identity, candidates, progress)
         wanted = [c.symbol for c in candidates] if symbols else None
         fills = await cache.store.run(lambda: cache.fills(identity, symbols=wanted, since_ms=since_ms))

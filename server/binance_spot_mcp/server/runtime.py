@@ -170,6 +170,7 @@ class Runtime:
         self.portfolio_tools = PortfolioTools(
             accounts=self.accounts, client=self.client, catalog=self.catalog, redactor=self.redactor,
             journal=self.journal, state_dir=self.settings.journal_file.parent,  # the desk database's directory
+            extra_symbols=self.settings.portfolio_symbols,
         )
         self.filter_cache = ExchangeInfoCache()
         self.gate = ApprovalGate(redactor=self.redactor, require_elicitation=self.settings.require_elicitation)

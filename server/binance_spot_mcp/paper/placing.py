@@ -362,9 +362,9 @@ class Placer:
 
         def open_orders() -> dict[str, tuple[list[OrderRow], int | None]]:
             with store.read() as db:
-                symbols = self.ledger.open_symbols(db, account.name)
-                return {s: (self.ledger.orders(db, account.name, symbol=s, open_only=True), self.ledger.checkpoint(db, account.name, s))
-                        for s in symbols if only is None or s == only}
+                symbols = [only] if only is not None else self.ledger.open_symbols(db, account.name)
+                found = {s: self.ledger.orders(db, account.name, symbol=s, open_only=True) for s in symbols}
+                return {s: (orders, self.ledger.checkpoint(db, account.name, s)) for s, orders in found.items() if orders}
 
         made = 0
         for symbol, (orders, checkpoint) in (await store.run(open_orders)).items():

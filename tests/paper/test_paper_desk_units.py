@@ -71,12 +71,12 @@ async def test_amend_keeps_priority_and_frees_the_difference(tmp_path):
     placed = await _call(desk, "place_order", symbol="BTCUSDT", side="SELL", type="LIMIT", timeInForce="GTC",
                          quantity="2", price="60500")
     amended = await _call(desk, "amend_order_keep_priority", symbol="BTCUSDT", orderId=str(placed["orderId"]), newQty="0.5")
-    assert amended["amendedOrder"]["origQty"] == "0.50000000"
+    assert amended["amendedOrder"]["qty"] == "0.50000000"  # the amend reply's own name (rest-api.md)
     btc = next(b for b in (await _call(desk, "get_account"))["balances"] if b["asset"] == "BTC")
     assert (btc["free"], btc["locked"]) == ("9.50000000", "0.50000000")
     with pytest.raises(ExchangeError) as bigger:
         await _call(desk, "amend_order_keep_priority", symbol="BTCUSDT", orderId=str(placed["orderId"]), newQty="3")
-    assert bigger.value.code == -1102
+    assert bigger.value.code == -2038  # errors.md: 'Order amend (quantity increase) is not supported.'
 
 
 async def test_cancel_replace_answers_with_binances_codes(tmp_path):

@@ -60,6 +60,8 @@ class PaperDesk:
         if handler is None:
             raise views.not_on_paper(tool)
         if tool not in ("place_order", "test_order"):  # placing creates the account in its own write
+            if p.get("symbol"):  # an unknown symbol is -1121 'Invalid symbol.', as on Binance (exchangeInfo is cached)
+                await self.market.symbol_info(account.base_url, p["symbol"])
             await self._ensure(account)
             await self.placer.catch_up(account, only=p.get("symbol"))
         return await handler(tool, account, p)
@@ -201,16 +203,20 @@ class PaperDesk:
     async def _amend_order_keep_priority(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
         new_qty = Decimal(p["newQty"])
 
-        def amend(db: Any) -> OrderRow:
+        def amend(db: Any) -> tuple[OrderRow, str]:
             order = self._find(db, tool, account, p, missing=views.UNKNOWN_ORDER)
             if not order.is_open:
                 raise views.rejected(views.UNKNOWN_ORDER, tool)
-            if new_qty <= 0 or new_qty >= order.orig_qty:
+            if new_qty >= order.orig_qty:  # errors.md: -2038 for an amend that does not reduce
+                raise views.rejected(views.SAME_QTY if new_qty == order.orig_qty else views.MORE_QTY, tool)
+            if new_qty <= 0:
                 raise views.bad_param(tool, "newQty must be greater than 0 and less than the order's quantity.")
+            # rest-api.md: without newClientOrderId the amended order gets a new random one
+            original_id, order.client_order_id = order.client_order_id, p.get("newClientOrderId") or new_client_id()
             if new_qty <= order.executed_qty:
                 order.orig_qty = order.executed_qty
                 self._cancel(db, order, "FILLED")
-                return order
+                return order, original_id
             freed = order.orig_qty - new_qty
             amount = freed if order.side == "SELL" else freed * (order.price or order.stop_price)
             amount = min(amount, order.locked_left)
@@ -218,14 +224,12 @@ class PaperDesk:
             order.locked_left -= amount
             order.orig_qty = new_qty
             order.update_ms = self.clock_ms()
-            if "newClientOrderId" in p:
-                order.client_order_id = p["newClientOrderId"]
             self.ledger.update_order(db, order)
-            return order
+            return order, original_id
 
-        order = await self._write(amend)
-        return {"transactTime": self.clock_ms(), "executionId": order.order_id, "amendedOrder": views.order_view(order),
-                "environment": views.ENVIRONMENT}
+        order, original_id = await self._write(amend)
+        return {"transactTime": self.clock_ms(), "executionId": order.order_id,
+                "amendedOrder": views.amended_view(order, original_id), "environment": views.ENVIRONMENT}
 
     # ------------------------------------------------------------------ order lists
     async def _place_order_list_oco(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:

@@ -19,6 +19,8 @@ NO_SUCH_ORDER = (-2013, "Order does not exist.")
 WOULD_TAKE = (-2010, "Order would immediately match and take.")
 WOULD_TRIGGER = (-2010, "Stop price would trigger immediately.")
 DUPLICATE = (-2010, "Duplicate order sent.")
+SAME_QTY = (-2038, "The requested action would change no state; rejecting")
+MORE_QTY = (-2038, "Order amend (quantity increase) is not supported.")
 BAD_PARAM = -1102
 NOT_ON_PAPER = "not available on paper accounts"
 
@@ -56,6 +58,19 @@ def order_view(o: OrderRow) -> dict[str, Any]:
         "workingTime": o.working_ms if o.is_working else -1, "origQuoteOrderQty": d8(o.orig_quote_qty),
         "selfTradePreventionMode": o.stp_mode, "environment": ENVIRONMENT,
     }
+
+
+def amended_view(o: OrderRow, orig_client_id: str) -> dict[str, Any]:
+    """PUT /api/v3/order/amend/keepPriority's ``amendedOrder`` (its own names: qty, cumulativeQuoteQty)."""
+    out = {
+        "symbol": o.symbol, "orderId": o.order_id, "orderListId": o.order_list_id, "origClientOrderId": orig_client_id,
+        "clientOrderId": o.client_order_id, "price": d8(o.price), "qty": d8(o.orig_qty),
+        "executedQty": d8(o.executed_qty), "preventedQty": d8(Decimal(0)), "quoteOrderQty": d8(o.orig_quote_qty),
+        "cumulativeQuoteQty": d8(o.cum_quote), "status": o.status, "timeInForce": o.time_in_force or "GTC",
+        "type": o.type, "side": o.side, "workingTime": o.working_ms if o.is_working else -1,
+        "selfTradePreventionMode": o.stp_mode,
+    }
+    return {**out, "environment": ENVIRONMENT}
 
 
 def placed_view(o: OrderRow, fills: Sequence[tuple[Fill, Decimal, str, int]], resp_type: str, now_ms: int) -> dict[str, Any]:

@@ -168,3 +168,5 @@ async def test_an_amend_racing_the_fill_never_frees_what_the_fill_spends(tmp_pat
     free, locked = (await _balances(desk))["USDT"]
     assert (order["origQty"], order["executedQty"]) == ("0.70000000", "0.60000000")
     assert locked == D("0.1") * D("99.5") and free == 1000 - D("0.7") * D("99.5")
+    await _call(desk, "cancel_order", orderId=str(placed["orderId"]))  # gives back exactly what is still locked
+    assert (await _balances(desk))["USDT"] == (1000 - D("0.6") * D("99.5"), D(0))

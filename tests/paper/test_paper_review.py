@@ -170,3 +170,88 @@ async def test_an_amend_racing_the_fill_never_frees_what_the_fill_spends(tmp_pat
     assert locked == D("0.1") * D("99.5") and free == 1000 - D("0.7") * D("99.5")
     await _call(desk, "cancel_order", orderId=str(placed["orderId"]))  # gives back exactly what is still locked
     assert (await _balances(desk))["USDT"] == (1000 - D("0.6") * D("99.5"), D(0))
+
+
+# ------------------------------------------------------------------ nothing signed, no key sent
+def _tools_store(tmp_path: Path, block: str) -> Any:
+    from binance_spot_mcp.accounts.store import AccountStore
+    from binance_spot_mcp.config import load_settings
+    from binance_spot_mcp.redact import Redactor
+
+    path = tmp_path / "TOOLS.md"
+    path.write_text(f"## Binance Accounts\n### practice\n- Environment: paper\n{block}")
+    path.chmod(0o600)
+    return AccountStore(load_settings(tools_file=str(path), environ={}), Redactor())
+
+
+KEY, SECRET = "k" * 20 + "A1b2C3d4e5F6g7H8i9J0" * 2 + "q" * 4, "s" * 24 + "Z9y8X7w6V5u4T3s2R1q0" * 2
+
+
+@pytest.mark.parametrize("block", [
+    f"- API Key: {KEY}\n- Secret: {SECRET}\n",
+    f"- API Key: {KEY}\n",
+    f"- Secret: {SECRET}\n",
+    "- Private Key File: ./key.pem\n",
+    "- Private Key Passphrase: correct-horse\n",
+    "- Testnet: true\n",
+], ids=["key-and-secret", "key", "secret", "key-file", "passphrase", "testnet"])
+def test_a_paper_block_with_a_key_or_secret_is_refused_and_echoes_neither(tmp_path, block):
+    from binance_spot_mcp.errors import AccountError
+
+    store = _tools_store(tmp_path, block)
+    current = store.current()
+    assert "practice" not in current.accounts
+    problem = current.broken["practice"].problem
+    assert "a paper account takes no" in problem and "remove the line" in problem
+    assert KEY not in problem and SECRET not in problem
+    with pytest.raises(AccountError):
+        store.resolve("practice")
+
+
+async def test_a_paper_label_with_a_mainnet_base_url_stays_paper_and_sends_no_key(tmp_path):
+    import httpx
+    from binance_spot_mcp.paper.routing import PaperRoutingClient
+
+    account = _tools_store(tmp_path, "- Base URL: https://api.binance.com\n").resolve("practice")
+    assert (account.environment, account.destination, account.is_mainnet) == ("paper", "paper", False)
+    seen: list[httpx.Request] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"symbol": "BTCUSDT", "price": "60000.00"})
+
+    client = PaperRoutingClient(catalog=CATALOG, state_dir=tmp_path, skill_version="1.0", transport=httpx.MockTransport(reply))
+    try:
+        answered = await client.call(CATALOG.get("get_account"), [], base_url=account.base_url, account=account)
+        price = await client.call(CATALOG.get("get_ticker_price"), [("symbol", "BTCUSDT")], base_url=account.base_url,
+                                  account=account)
+    finally:
+        await client.aclose()
+    assert answered.data["environment"] == "paper" and price.data["price"] == "60000.00"
+    assert [r.url.path for r in seen] == ["/api/v3/ticker/price"]  # only the public read left, with no key
+    assert "x-mbx-apikey" not in seen[0].headers and "signature" not in str(seen[0].url)
+
+
+async def test_an_account_labelled_paper_is_answered_by_the_desk_whatever_its_signer(tmp_path):
+    """The routing must not hang on one field: an account that says paper (its environment, its
+    paper settings) is never signed for and sent, even if its signer were a real one."""
+    from types import SimpleNamespace
+
+    import httpx
+    from binance_spot_mcp.exchange.signing import HmacSigner
+    from binance_spot_mcp.paper.routing import PaperRoutingClient
+
+    seen: list[httpx.Request] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"balances": [], "real": True})
+
+    mislabelled = SimpleNamespace(name="practice", environment="paper", base_url="https://api.binance.com",
+                                  signer=HmacSigner("s" * 64), api_key="k" * 64, paper=PaperSettings())
+    client = PaperRoutingClient(catalog=CATALOG, state_dir=tmp_path, skill_version="1.0", transport=httpx.MockTransport(reply))
+    try:
+        answered = await client.call(CATALOG.get("get_account"), [], base_url=mislabelled.base_url, account=mislabelled)
+    finally:
+        await client.aclose()
+    assert seen == [] and answered.data["environment"] == "paper"

@@ -18,11 +18,14 @@ from binance_spot_mcp.catalog.endpoints import Catalog, Endpoint
 from binance_spot_mcp.exchange.client import BinanceClient, Credentials, Reply
 from binance_spot_mcp.paper.desk import PaperDesk
 from binance_spot_mcp.paper.settings import PaperSigner
+from binance_spot_mcp.paper.views import ENVIRONMENT
 from binance_spot_mcp.store import open_store
 
 
 def is_paper(account: Any) -> bool:
-    return isinstance(getattr(account, "signer", None), PaperSigner)
+    """Any sign of paper (its signer, its paper settings, its environment) keeps it on this computer."""
+    return (isinstance(getattr(account, "signer", None), PaperSigner) or getattr(account, "paper", None) is not None
+            or getattr(account, "environment", None) == ENVIRONMENT)
 
 
 class PaperRoutingClient(BinanceClient):

@@ -255,3 +255,37 @@ async def test_an_account_labelled_paper_is_answered_by_the_desk_whatever_its_si
     finally:
         await client.aclose()
     assert seen == [] and answered.data["environment"] == "paper"
+
+
+# ------------------------------------------------------------------ guard rails per paper identity
+async def test_max_daily_value_is_one_budget_for_a_paper_name_across_tools_files_sharing_a_state_dir(tmp_path, fake_exchange):
+    """Two servers, each with its own TOOLS.md naming a paper account 'practice', one state
+    directory: they trade one paper ledger, so they spend one daily budget, not one each. Another
+    paper name keeps its own budget."""
+    from tests.e2e_support import memory_client, result_json
+    from tests.paper.paper_support import signed_requests, write_paper_tools
+
+    state = tmp_path / "state"
+    state.mkdir()
+    shared = {"BINANCE_SPOT_MCP_JOURNAL": str(state / "journal.jsonl")}
+    big = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01"}  # ~600 USDT at the fake's ask
+
+    def block(name: str) -> str:
+        return (f"### {name}\n- Environment: paper\n- Base URL: {fake_exchange.base_url}\n"
+                "- Paper Balances: 10000 USDT\n- Max Daily Value: 1000 USDT\n")
+
+    files = []
+    for folder, names in (("one", ["practice"]), ("two", ["practice", "other"])):
+        (tmp_path / folder).mkdir()
+        files.append(write_paper_tools(tmp_path / folder, fake_exchange.base_url, *[block(n) for n in names]))
+    async with memory_client(files[0], "legacy", fake_exchange.base_url, extra_env=shared) as first, \
+            memory_client(files[1], "legacy", fake_exchange.base_url, extra_env=shared) as second:
+        placed = result_json(await first.call_tool("place_order", {**big, "account": "practice"}))
+        assert placed["status"] == "FILLED"
+        again = await second.call_tool("place_order", {**big, "account": "practice"})
+        assert again.is_error and result_json(again)["rule"] == "max daily value", again
+        orders = result_json(await second.call_tool("get_all_orders", {"symbol": "BTCUSDT", "account": "practice"}))
+        assert [o["orderId"] for o in orders] == [placed["orderId"]]  # one ledger: the second sees the first's order
+        other = result_json(await second.call_tool("place_order", {**big, "account": "other"}))
+        assert other["status"] == "FILLED"
+    assert signed_requests(fake_exchange) == []

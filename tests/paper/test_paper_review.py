@@ -289,3 +289,22 @@ async def test_max_daily_value_is_one_budget_for_a_paper_name_across_tools_files
         other = result_json(await second.call_tool("place_order", {**big, "account": "other"}))
         assert other["status"] == "FILLED"
     assert signed_requests(fake_exchange) == []
+
+
+async def test_cancel_open_orders_reports_an_oco_as_one_list_with_its_order_reports(tmp_path):
+    """rest-api.md, DELETE /api/v3/openOrders: a plain order comes back as its cancel report, an
+    order list as one list status holding an orderReports entry per leg (as the fake answers)."""
+    desk = _desk(tmp_path, _market())
+    plain = await _call(desk, "place_order", side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.5", price="90")
+    oco = await _call(desk, "place_order_list_oco", side="SELL", quantity="0.2", aboveType="LIMIT_MAKER",
+                      abovePrice="110", belowType="STOP_LOSS", belowStopPrice="95")
+    canceled = await _call(desk, "cancel_open_orders")
+    assert len(canceled) == 2
+    single = next(c for c in canceled if "contingencyType" not in c)
+    assert (single["orderId"], single["status"]) == (plain["orderId"], "CANCELED")
+    listed = next(c for c in canceled if "contingencyType" in c)
+    assert (listed["orderListId"], listed["listStatusType"], listed["listOrderStatus"]) == (
+        oco["orderListId"], "ALL_DONE", "ALL_DONE")
+    assert sorted(r["orderId"] for r in listed["orderReports"]) == sorted(o["orderId"] for o in oco["orders"])
+    assert {r["status"] for r in listed["orderReports"]} == {"CANCELED"}
+    assert await _balances(desk) == {"USDT": (D(1000), D(0)), "BTC": (D(1), D(0))}

@@ -159,7 +159,7 @@ class PaperDesk:
         return views.cancel_view(order, p.get("newClientOrderId") or new_client_id(), self.clock_ms())
 
     async def _cancel_open_orders(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
-        def cancel(db: Any) -> list[OrderRow]:
+        def cancel(db: Any) -> tuple[list[OrderRow], dict[int, dict[str, Any]]]:
             orders = self.ledger.orders(db, account.name, symbol=p["symbol"], open_only=True)
             # Locks held by one leg of a list go back when that leg is canceled: cancel holders last.
             orders.sort(key=lambda o: o.locked_left > 0)
@@ -167,12 +167,25 @@ class PaperDesk:
                 raise views.rejected((-2011, "Unknown order sent."), tool)
             for order in orders:
                 self._cancel(db, order)
-            return orders
+            lists = {o.order_list_id: self.lists.find(db, tool, account.name, {"orderListId": str(o.order_list_id)})
+                     for o in orders if o.order_list_id >= 0}
+            return orders, lists
 
         now = self.clock_ms()
-        orders = await self._write(cancel)
+        orders, lists = await self._write(cancel)
         await self._announce(account, orders)
-        return [views.cancel_view(o, new_client_id(), now) for o in orders]
+        # rest-api.md: a plain order comes back as its cancel report, an order list as one list status
+        # holding a report per leg
+        out: list[dict[str, Any]] = []
+        for order in sorted(orders, key=lambda o: o.order_id):
+            if order.order_list_id < 0:
+                out.append(views.cancel_view(order, new_client_id(), now))
+            elif order.order_list_id in lists:
+                status = lists.pop(order.order_list_id)
+                status["orderReports"] = [views.cancel_view(o, new_client_id(), now) for o in orders
+                                          if o.order_list_id == order.order_list_id]
+                out.append(status)
+        return out
 
     async def _cancel_replace_order(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
         mode = p.get("cancelReplaceMode", "STOP_ON_FAILURE")

@@ -308,3 +308,23 @@ async def test_cancel_open_orders_reports_an_oco_as_one_list_with_its_order_repo
     assert sorted(r["orderId"] for r in listed["orderReports"]) == sorted(o["orderId"] for o in oco["orders"])
     assert {r["status"] for r in listed["orderReports"]} == {"CANCELED"}
     assert await _balances(desk) == {"USDT": (D(1000), D(0)), "BTC": (D(1), D(0))}
+
+
+async def test_an_oco_keeps_its_stop_when_an_older_order_takes_the_trade_its_limit_maker_hoped_for(tmp_path):
+    """The first leg to *execute* wins. A trade at the LIMIT_MAKER leg's price that an older order of
+    the account at the same price takes whole never reaches the leg: the list must stay whole, its
+    stop still guarding the position, and the stop must still sell when the price falls."""
+    market = _market()
+    desk = _desk(tmp_path, market)
+    older = await _call(desk, "place_order", side="SELL", type="LIMIT", timeInForce="GTC", quantity="0.1", price="110")
+    oco = await _call(desk, "place_order_list_oco", side="SELL", quantity="0.2", aboveType="LIMIT_MAKER",
+                      abovePrice="110", belowType="STOP_LOSS", belowStopPrice="95")
+    market.trade(D(110), D("0.1"), False)  # a buyer takes 0.1 at 110: the older order is ahead of the leg
+    assert (await _call(desk, "get_order", orderId=str(older["orderId"])))["status"] == "FILLED"
+    legs = {o["type"]: o for o in await _call(desk, "get_open_orders")}
+    assert set(legs) == {"LIMIT_MAKER", "STOP_LOSS"}, legs  # nothing executed: both legs still open
+    market.trade(D(94), D(1), True)  # the fall the stop is there for
+    stop = await _call(desk, "get_order", orderId=str(legs["STOP_LOSS"]["orderId"]))
+    assert (stop["status"], stop["executedQty"]) == ("FILLED", "0.20000000")
+    assert (await _call(desk, "get_order_list", orderListId=str(oco["orderListId"])))["listOrderStatus"] == "ALL_DONE"
+    assert (await _balances(desk))["BTC"] == (D("0.7"), D(0))

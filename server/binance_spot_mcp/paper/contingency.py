@@ -7,7 +7,6 @@ passes to the winner.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 
 from binance_spot_mcp.paper.ledger import OrderRow
@@ -29,12 +28,19 @@ def settle_lists(orders: dict[int, OrderRow], trades: list[AggTrade]) -> list[tu
     for order in orders.values():
         if order.order_list_id >= 0 and order.is_open:
             by_list.setdefault(order.order_list_id, []).append(order)
+    # A resting leg executes at its first fill among all the account's resting orders (an older order
+    # at its price is served first), not at the first trade it could have filled on its own.
+    first_fill: dict[int, int] = {}
+    competing = [Resting(o.order_id, o.side, o.price, o.remaining, o.queue_ahead, o.after_trade, o.order_id)
+                 for o in orders.values() if o.is_open and o.is_working and o.type not in ("STOP_LOSS", "TAKE_PROFIT")]
+    for key, fill in match_trades(competing, trades):
+        first_fill.setdefault(key, int(fill.receipt["aggTradeId"]))
     for legs in by_list.values():
         if len(legs) != 2:
             continue
         first: tuple[int, OrderRow] | None = None
         for leg in legs:
-            at = _first_execution(leg, trades)
+            at = _first_execution(leg, trades, first_fill)
             if at is not None and (first is None or at < first[0]):
                 first = (at, leg)
         if first is None:
@@ -49,10 +55,8 @@ def settle_lists(orders: dict[int, OrderRow], trades: list[AggTrade]) -> list[tu
     return out
 
 
-def _first_execution(leg: OrderRow, trades: list[AggTrade]) -> int | None:
+def _first_execution(leg: OrderRow, trades: list[AggTrade], first_fill: dict[int, int]) -> int | None:
     if leg.type in STOP_TYPES and not leg.is_working:
         trigger = first_trigger(leg.type, leg.side, leg.stop_price, leg.after_trade, trades)
         return trigger.id if trigger else None
-    probe = Resting(leg.order_id, leg.side, leg.price, leg.remaining, leg.queue_ahead, leg.after_trade, leg.order_id)
-    fills = match_trades([replace(probe)], trades)
-    return int(fills[0][1].receipt["aggTradeId"]) if fills else None
+    return first_fill.get(leg.order_id)

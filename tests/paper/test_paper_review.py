@@ -328,3 +328,18 @@ async def test_an_oco_keeps_its_stop_when_an_older_order_takes_the_trade_its_lim
     assert (stop["status"], stop["executedQty"]) == ("FILLED", "0.20000000")
     assert (await _call(desk, "get_order_list", orderListId=str(oco["orderListId"])))["listOrderStatus"] == "ALL_DONE"
     assert (await _balances(desk))["BTC"] == (D("0.7"), D(0))
+
+
+async def test_cancel_replace_checks_the_new_orders_filters_before_it_cancels_anything(tmp_path):
+    """rest-api.md, cancelReplace: "Filters and Order Count are evaluated before the processing of
+    the cancellation and order placement occurs." A new order off the tick fails as a plain -1013
+    and the order it was to replace keeps resting (the desk checks filters itself when the server's
+    local check is off)."""
+    desk = _desk(tmp_path, _market())
+    resting = await _call(desk, "place_order", side="BUY", type="LIMIT", timeInForce="GTC", quantity="1", price="90")
+    with pytest.raises(ExchangeError) as refused:
+        await _call(desk, "cancel_replace_order", cancelReplaceMode="STOP_ON_FAILURE", cancelOrderId=str(resting["orderId"]),
+                    side="BUY", type="LIMIT", timeInForce="GTC", quantity="1", price="91.005")
+    assert (refused.value.code, refused.value.msg) == (-1013, "Filter failure: PRICE_FILTER")
+    assert (await _call(desk, "get_order", orderId=str(resting["orderId"])))["status"] == "NEW"
+    assert (await _balances(desk))["USDT"] == (D(910), D(90))

@@ -195,6 +195,8 @@ class PaperDesk:
         new_params = {k: v for k, v in p.items() if k not in ("cancelReplaceMode", "cancelOrderId", "cancelOrigClientOrderId",
                                                               "cancelNewClientOrderId", "cancelRestrictions", "orderRateLimitExceededMode")}
         cancel_result: Any
+        # rest-api.md: the new order's filters are evaluated before anything is canceled or placed
+        await self.placer.validate("place_order", account, new_params)
         try:
             cancel_result = await self._cancel_order("cancel_order", account, {**cancel_params, **({"newClientOrderId": p["cancelNewClientOrderId"]} if "cancelNewClientOrderId" in p else {})})
             cancel_ok = True

@@ -343,3 +343,17 @@ async def test_cancel_replace_checks_the_new_orders_filters_before_it_cancels_an
     assert (refused.value.code, refused.value.msg) == (-1013, "Filter failure: PRICE_FILTER")
     assert (await _call(desk, "get_order", orderId=str(resting["orderId"])))["status"] == "NEW"
     assert (await _balances(desk))["USDT"] == (D(910), D(90))
+
+
+async def test_a_quote_market_order_on_an_empty_book_is_refused_as_on_binance(tmp_path):
+    """errors.md (-2010): "Order book liquidity is less than symbol minimum quantity." - a
+    quoteOrderQty MARKET order cannot be placed when there is nothing on the book to fill it (the
+    fake answers so too); no EXPIRED order of nothing is recorded."""
+    market = _market()
+    market.set_book([(D(99), D(50))], [])
+    desk = _desk(tmp_path, market)
+    with pytest.raises(ExchangeError) as refused:
+        await _call(desk, "place_order", side="BUY", type="MARKET", quoteOrderQty="100")
+    assert (refused.value.code, refused.value.msg) == (-2010, "Order book liquidity is less than symbol minimum quantity.")
+    assert await _call(desk, "get_all_orders") == []
+    assert (await _balances(desk))["USDT"] == (D(1000), D(0))

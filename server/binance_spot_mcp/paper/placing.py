@@ -221,6 +221,8 @@ class Placer:
             else:
                 fills, opposite = await self._walk(account, p, side, opposite, qty, quote_qty,
                                                    price if otype == "LIMIT" else None, info, book_id)
+                if otype == "MARKET" and quote_qty is not None and not fills:  # errors.md: nothing to fill it
+                    raise views.rejected(views.NO_LIQUIDITY, tool)
                 if otype == "LIMIT" and tif == "FOK" and qty is not None and filled(fills)[0] < qty:
                     fills = []
         if otype in STOPS:

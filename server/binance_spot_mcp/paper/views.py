@@ -19,6 +19,7 @@ NO_SUCH_ORDER = (-2013, "Order does not exist.")
 WOULD_TAKE = (-2010, "Order would immediately match and take.")
 WOULD_TRIGGER = (-2010, "Stop price would trigger immediately.")
 DUPLICATE = (-2010, "Duplicate order sent.")
+NO_LIQUIDITY = (-2010, "Order book liquidity is less than symbol minimum quantity.")
 SAME_QTY = (-2038, "The requested action would change no state; rejecting")
 MORE_QTY = (-2038, "Order amend (quantity increase) is not supported.")
 BAD_PARAM = -1102

@@ -357,3 +357,14 @@ async def test_a_quote_market_order_on_an_empty_book_is_refused_as_on_binance(tm
     assert (refused.value.code, refused.value.msg) == (-2010, "Order book liquidity is less than symbol minimum quantity.")
     assert await _call(desk, "get_all_orders") == []
     assert (await _balances(desk))["USDT"] == (D(1000), D(0))
+
+
+async def test_a_canceled_stops_report_names_its_stop_price(tmp_path):
+    """rest-api.md, conditional fields in order responses: a stop order's cancel report carries
+    stopPrice (the fake's does); a plain LIMIT's does not."""
+    desk = _desk(tmp_path, _market())
+    stop = await _call(desk, "place_order", side="SELL", type="STOP_LOSS", quantity="0.1", stopPrice="95")
+    plain = await _call(desk, "place_order", side="SELL", type="LIMIT", timeInForce="GTC", quantity="0.1", price="120")
+    canceled = await _call(desk, "cancel_order", orderId=str(stop["orderId"]))
+    assert (canceled["status"], canceled["stopPrice"]) == ("CANCELED", "95.00000000")
+    assert "stopPrice" not in await _call(desk, "cancel_order", orderId=str(plain["orderId"]))

@@ -98,14 +98,17 @@ def placed_view(o: OrderRow, fills: Sequence[tuple[Fill, Decimal, str, int]], re
 
 
 def cancel_view(o: OrderRow, cancel_client_id: str, now_ms: int) -> dict[str, Any]:
-    return {
+    out = {
         "symbol": o.symbol, "origClientOrderId": o.client_order_id, "orderId": o.order_id,
         "orderListId": o.order_list_id, "clientOrderId": cancel_client_id, "transactTime": now_ms,
         "price": d8(o.price), "origQty": d8(o.orig_qty), "executedQty": d8(o.executed_qty),
         "origQuoteOrderQty": d8(o.orig_quote_qty), "cummulativeQuoteQty": d8(o.cum_quote), "status": o.status,
         "timeInForce": o.time_in_force or "GTC", "type": o.type, "side": o.side,
-        "selfTradePreventionMode": o.stp_mode, "environment": ENVIRONMENT,
+        "selfTradePreventionMode": o.stp_mode,
     }
+    if o.type.startswith(("STOP_LOSS", "TAKE_PROFIT")):  # a conditional field of stop orders (rest-api.md)
+        out["stopPrice"] = d8(o.stop_price)
+    return {**out, "environment": ENVIRONMENT}
 
 
 def trade_view(row: sqlite3.Row) -> dict[str, Any]:

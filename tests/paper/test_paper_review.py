@@ -368,3 +368,26 @@ async def test_a_canceled_stops_report_names_its_stop_price(tmp_path):
     canceled = await _call(desk, "cancel_order", orderId=str(stop["orderId"]))
     assert (canceled["status"], canceled["stopPrice"]) == ("CANCELED", "95.00000000")
     assert "stopPrice" not in await _call(desk, "cancel_order", orderId=str(plain["orderId"]))
+
+
+async def test_a_leg_expired_by_its_stop_takes_no_liquidity_from_another_lists_leg(tmp_path):
+    """Two SELL OCOs at the same LIMIT_MAKER price. The older list's stop triggers first, so its
+    LIMIT_MAKER leg is expired and cannot take the rise that follows: the younger list's leg fills
+    and its stop expires. Never a filled leg beside a still-open stop of the same list (that would
+    sell the position twice), and every lock matches what is still open."""
+    market = _market()
+    desk = _desk(tmp_path, market)
+    first = await _call(desk, "place_order_list_oco", side="SELL", quantity="0.2", aboveType="LIMIT_MAKER",
+                        abovePrice="110", belowType="STOP_LOSS", belowStopPrice="95")
+    second = await _call(desk, "place_order_list_oco", side="SELL", quantity="0.2", aboveType="LIMIT_MAKER",
+                         abovePrice="110", belowType="STOP_LOSS", belowStopPrice="90")
+    market.trade(D("94.5"), D(1), True)  # triggers the first list's stop only
+    market.trade(D(110), D("0.2"), False)  # a buyer lifts 0.2 at 110
+    await _call(desk, "get_open_orders")
+    lists = {}
+    for placed in (first, second):
+        legs = {o["type"]: await _call(desk, "get_order", orderId=str(o["orderId"])) for o in placed["orderReports"]}
+        lists[placed["orderListId"]] = {kind: (leg["status"], leg["executedQty"]) for kind, leg in legs.items()}
+    assert lists[first["orderListId"]] == {"STOP_LOSS": ("FILLED", "0.20000000"), "LIMIT_MAKER": ("EXPIRED", "0.00000000")}
+    assert lists[second["orderListId"]] == {"STOP_LOSS": ("EXPIRED", "0.00000000"), "LIMIT_MAKER": ("FILLED", "0.20000000")}
+    assert (await _balances(desk))["BTC"] == (D("0.6"), D(0))

@@ -28,31 +28,49 @@ def settle_lists(orders: dict[int, OrderRow], trades: list[AggTrade]) -> list[tu
     for order in orders.values():
         if order.order_list_id >= 0 and order.is_open:
             by_list.setdefault(order.order_list_id, []).append(order)
-    # A resting leg executes at its first fill among all the account's resting orders (an older order
-    # at its price is served first), not at the first trade it could have filled on its own.
-    first_fill: dict[int, int] = {}
-    competing = [Resting(o.order_id, o.side, o.price, o.remaining, o.queue_ahead, o.after_trade, o.order_id)
-                 for o in orders.values() if o.is_open and o.is_working and o.type not in ("STOP_LOSS", "TAKE_PROFIT")]
-    for key, fill in match_trades(competing, trades):
-        first_fill.setdefault(key, int(fill.receipt["aggTradeId"]))
-    for legs in by_list.values():
-        if len(legs) != 2:
-            continue
-        first: tuple[int, OrderRow] | None = None
-        for leg in legs:
-            at = _first_execution(leg, trades, first_fill)
-            if at is not None and (first is None or at < first[0]):
-                first = (at, leg)
-        if first is None:
-            continue
-        winner = first[1]
-        loser = legs[0] if legs[1] is winner else legs[1]
+    if not by_list:
+        return out
+    settled: list[tuple[OrderRow, OrderRow]] = []
+    losers: set[int] = set()
+    for _ in range(len(by_list) + 1):  # a losing leg takes no liquidity: settle again without it
+        first_fill = _first_fills(orders, trades, losers)
+        settled = [pair for legs in by_list.values() if (pair := _settle(legs, trades, first_fill)) is not None]
+        if {loser.order_id for _, loser in settled} == losers:
+            break
+        losers = {loser.order_id for _, loser in settled}
+    for winner, loser in settled:
         winner.locked_asset = winner.locked_asset or loser.locked_asset
         winner.locked_left += loser.locked_left
         loser.locked_left = Decimal(0)
         loser.status = "EXPIRED"
         out.append((winner, loser))
     return out
+
+
+def _first_fills(orders: dict[int, OrderRow], trades: list[AggTrade], excluded: set[int]) -> dict[int, int]:
+    """The aggregate trade id of each resting order's first fill among all the account's resting
+    orders (an older order at a leg's price is served first), leaving out ``excluded`` legs."""
+    first_fill: dict[int, int] = {}
+    competing = [Resting(o.order_id, o.side, o.price, o.remaining, o.queue_ahead, o.after_trade, o.order_id)
+                 for o in orders.values() if o.is_open and o.is_working and o.order_id not in excluded
+                 and o.type not in ("STOP_LOSS", "TAKE_PROFIT")]
+    for key, fill in match_trades(competing, trades):
+        first_fill.setdefault(key, int(fill.receipt["aggTradeId"]))
+    return first_fill
+
+
+def _settle(legs: list[OrderRow], trades: list[AggTrade], first_fill: dict[int, int]) -> tuple[OrderRow, OrderRow] | None:
+    """(winner, loser) of one list: the leg that executes first, if either does."""
+    if len(legs) != 2:
+        return None
+    first: tuple[int, OrderRow] | None = None
+    for leg in legs:
+        at = _first_execution(leg, trades, first_fill)
+        if at is not None and (first is None or at < first[0]):
+            first = (at, leg)
+    if first is None:
+        return None
+    return first[1], legs[0] if legs[1] is first[1] else legs[1]
 
 
 def _first_execution(leg: OrderRow, trades: list[AggTrade], first_fill: dict[int, int]) -> int | None:

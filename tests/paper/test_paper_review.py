@@ -391,3 +391,14 @@ async def test_a_leg_expired_by_its_stop_takes_no_liquidity_from_another_lists_l
     assert lists[first["orderListId"]] == {"STOP_LOSS": ("FILLED", "0.20000000"), "LIMIT_MAKER": ("EXPIRED", "0.00000000")}
     assert lists[second["orderListId"]] == {"STOP_LOSS": ("EXPIRED", "0.00000000"), "LIMIT_MAKER": ("FILLED", "0.20000000")}
     assert (await _balances(desk))["BTC"] == (D("0.6"), D(0))
+
+
+async def test_a_test_order_with_commission_rates_answers_in_binances_shape(tmp_path):
+    """rest-api.md, POST /api/v3/order/test with computeCommissionRates: standard, special and tax
+    rates for the order, and the BNB discount."""
+    desk = _desk(tmp_path, _market())
+    rates = await _call(desk, "test_order", side="BUY", type="MARKET", quantity="0.1", computeCommissionRates="true")
+    assert set(rates) - {"environment"} == {"standardCommissionForOrder", "specialCommissionForOrder",
+                                            "taxCommissionForOrder", "discount"}
+    assert rates["standardCommissionForOrder"] == {"maker": "0.00100000", "taker": "0.00100000"}
+    assert rates["specialCommissionForOrder"] == rates["taxCommissionForOrder"] == {"maker": "0.00000000", "taker": "0.00000000"}

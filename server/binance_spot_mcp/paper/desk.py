@@ -105,6 +105,7 @@ class PaperDesk:
             s = settings_of(account)
             zero = views.commission_block(Decimal(0), Decimal(0))
             return {"standardCommissionForOrder": {"maker": views.d8(s.maker_rate), "taker": views.d8(s.taker_rate)},
+                    "specialCommissionForOrder": {"maker": zero["maker"], "taker": zero["taker"]},
                     "taxCommissionForOrder": {"maker": zero["maker"], "taker": zero["taker"]},
                     "discount": {"enabledForAccount": False, "enabledForSymbol": False, "discountAsset": "BNB",
                                  "discount": views.d8(Decimal(0))}}

@@ -402,3 +402,24 @@ async def test_a_test_order_with_commission_rates_answers_in_binances_shape(tmp_
                                             "taxCommissionForOrder", "discount"}
     assert rates["standardCommissionForOrder"] == {"maker": "0.00100000", "taker": "0.00100000"}
     assert rates["specialCommissionForOrder"] == rates["taxCommissionForOrder"] == {"maker": "0.00000000", "taker": "0.00000000"}
+
+
+async def test_amending_one_oco_leg_keeps_the_list_able_to_pay_for_its_other_leg(tmp_path):
+    """An OCO locks its quantity once, for both legs. Amending one leg down must not free what the
+    other (unamended) leg may still sell: else, once that BTC is sold elsewhere, the other leg's fill
+    cannot be paid, and every later call of the account fails in the catch-up."""
+    market = _market()
+    desk = _desk(tmp_path, market)
+    oco = await _call(desk, "place_order_list_oco", side="SELL", quantity="0.2", aboveType="LIMIT_MAKER",
+                      abovePrice="110", belowType="STOP_LOSS", belowStopPrice="95")
+    stop = next(o for o in oco["orderReports"] if o["type"] == "STOP_LOSS")
+    await _call(desk, "amend_order_keep_priority", orderId=str(stop["orderId"]), newQty="0.1")
+    assert (await _balances(desk))["BTC"] == (D("0.8"), D("0.2"))  # the LIMIT_MAKER leg still sells 0.2
+    with pytest.raises(ExchangeError):  # the locked 0.2 cannot be sold elsewhere
+        await _call(desk, "place_order", side="SELL", type="MARKET", quantity="0.9")
+    await _call(desk, "place_order", side="SELL", type="MARKET", quantity="0.8")
+    market.trade(D(110), D(1), False)  # the LIMIT_MAKER leg fills whole
+    await _call(desk, "get_open_orders")
+    maker = next(o for o in oco["orderReports"] if o["type"] == "LIMIT_MAKER")
+    assert (await _call(desk, "get_order", orderId=str(maker["orderId"])))["status"] == "FILLED"
+    assert (await _balances(desk))["BTC"] == (D(0), D(0))

@@ -15,6 +15,7 @@ from typing import Any
 from binance_spot_mcp.catalog.endpoints import Endpoint
 from binance_spot_mcp.errors import ExchangeError, hint_for
 from binance_spot_mcp.paper import views
+from binance_spot_mcp.paper.contingency import leg_price
 from binance_spot_mcp.paper.events import EventHub
 from binance_spot_mcp.paper.ledger import Ledger, OrderRow
 from binance_spot_mcp.paper.lists import OrderLists
@@ -233,14 +234,21 @@ class PaperDesk:
                 order.orig_qty = order.executed_qty
                 self._cancel(db, order, "FILLED")
                 return order, original_id
-            freed = order.orig_qty - new_qty
-            amount = freed if order.side == "SELL" else freed * (order.price or order.stop_price)
-            amount = min(amount, order.locked_left)
-            self.ledger.move(db, account.name, order.locked_asset, free=amount, locked=-amount)
-            order.locked_left -= amount
             order.orig_qty = new_qty
+            # One lock covers an OCO's open legs (its dearest): free only what no open leg may still spend.
+            legs = [order] if order.order_list_id < 0 else [
+                order if o.order_id == order.order_id else o
+                for o in self.ledger.orders(db, account.name, list_id=order.order_list_id, open_only=True)]
+            holder = next((o for o in legs if o.locked_left > 0), order)
+            need = max(o.remaining if o.side == "SELL" else o.remaining * leg_price(o) for o in legs)
+            amount = max(holder.locked_left - need, Decimal(0))
+            if amount:
+                self.ledger.move(db, account.name, holder.locked_asset, free=amount, locked=-amount)
+                holder.locked_left -= amount
             order.update_ms = self.clock_ms()
             self.ledger.update_order(db, order)
+            if holder is not order:
+                self.ledger.update_order(db, holder)
             return order, original_id
 
         order, original_id = await self._write(amend)

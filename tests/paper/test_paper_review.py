@@ -423,3 +423,19 @@ async def test_amending_one_oco_leg_keeps_the_list_able_to_pay_for_its_other_leg
     maker = next(o for o in oco["orderReports"] if o["type"] == "LIMIT_MAKER")
     assert (await _call(desk, "get_order", orderId=str(maker["orderId"])))["status"] == "FILLED"
     assert (await _balances(desk))["BTC"] == (D(0), D(0))
+
+
+async def test_an_amended_oco_leg_answers_with_its_list_status(tmp_path):
+    """rest-api.md, amend of an order in an order list: the reply carries listStatus (without
+    listStatusType and transactionTime), as the fake's does."""
+    desk = _desk(tmp_path, _market())
+    oco = await _call(desk, "place_order_list_oco", side="SELL", quantity="0.2", aboveType="LIMIT_MAKER",
+                      abovePrice="110", belowType="STOP_LOSS", belowStopPrice="95")
+    maker = next(o for o in oco["orderReports"] if o["type"] == "LIMIT_MAKER")
+    reply = await _call(desk, "amend_order_keep_priority", orderId=str(maker["orderId"]), newQty="0.1")
+    status = reply["listStatus"]
+    assert (status["orderListId"], status["contingencyType"], status["listOrderStatus"]) == (
+        oco["orderListId"], "OCO", "EXECUTING")
+    assert "listStatusType" not in status and "transactionTime" not in status
+    plain = await _call(desk, "place_order", side="SELL", type="LIMIT", timeInForce="GTC", quantity="0.1", price="120")
+    assert "listStatus" not in await _call(desk, "amend_order_keep_priority", orderId=str(plain["orderId"]), newQty="0.05")

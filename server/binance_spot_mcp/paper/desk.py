@@ -252,8 +252,12 @@ class PaperDesk:
             return order, original_id
 
         order, original_id = await self._write(amend)
-        return {"transactTime": self.clock_ms(), "executionId": order.order_id,
-                "amendedOrder": views.amended_view(order, original_id), "environment": views.ENVIRONMENT}
+        out = {"transactTime": self.clock_ms(), "executionId": order.order_id,
+               "amendedOrder": views.amended_view(order, original_id), "environment": views.ENVIRONMENT}
+        if order.order_list_id >= 0:  # rest-api.md: an order list's leg answers with the list's status too
+            status = await self._read(lambda db: self.lists.find(db, tool, account.name, {"orderListId": str(order.order_list_id)}))
+            out["listStatus"] = {k: v for k, v in status.items() if k not in ("listStatusType", "transactionTime")}
+        return out
 
     # ------------------------------------------------------------------ order lists
     async def _place_order_list_oco(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:

@@ -439,3 +439,25 @@ async def test_an_amended_oco_leg_answers_with_its_list_status(tmp_path):
     assert "listStatusType" not in status and "transactionTime" not in status
     plain = await _call(desk, "place_order", side="SELL", type="LIMIT", timeInForce="GTC", quantity="0.1", price="120")
     assert "listStatus" not in await _call(desk, "amend_order_keep_priority", orderId=str(plain["orderId"]), newQty="0.05")
+
+
+async def test_get_order_amendments_lists_each_amend_of_the_order(tmp_path):
+    """rest-api.md, GET /api/v3/order/amendments: one entry per amend, oldest first, with the
+    client ids and quantities before and after (not an empty list after an amend)."""
+    desk = _desk(tmp_path, _market())
+    placed = await _call(desk, "place_order", side="BUY", type="LIMIT", timeInForce="GTC", quantity="1", price="90",
+                         newClientOrderId="first")
+    one = await _call(desk, "amend_order_keep_priority", orderId=str(placed["orderId"]), newQty="0.6", newClientOrderId="second")
+    two = await _call(desk, "amend_order_keep_priority", orderId=str(placed["orderId"]), newQty="0.5", newClientOrderId="third")
+    other = await _call(desk, "place_order", side="BUY", type="LIMIT", timeInForce="GTC", quantity="1", price="80")
+    assert await _call(desk, "get_order_amendments", orderId=str(other["orderId"])) == []
+    assert await _call(desk, "get_order_amendments", orderId=str(placed["orderId"])) == [
+        {"symbol": SYMBOL, "orderId": placed["orderId"], "executionId": one["executionId"], "origClientOrderId": "first",
+         "newClientOrderId": "second", "origQty": "1.00000000", "newQty": "0.60000000", "time": 1_000},
+        {"symbol": SYMBOL, "orderId": placed["orderId"], "executionId": two["executionId"], "origClientOrderId": "second",
+         "newClientOrderId": "third", "origQty": "0.60000000", "newQty": "0.50000000", "time": 1_000},
+    ]
+    assert one["executionId"] != two["executionId"]
+    desk.ledger.reset(ACCOUNT.name)  # a reset forgets them with the order
+    with desk.ledger.store.read() as db:
+        assert db.execute("SELECT COUNT(*) FROM paper_amendments").fetchone()[0] == 0

@@ -220,6 +220,8 @@ class PaperDesk:
     async def _amend_order_keep_priority(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
         new_qty = Decimal(p["newQty"])
 
+        record: dict[str, int] = {}
+
         def amend(db: Any) -> tuple[OrderRow, str]:
             order = self._find(db, tool, account, p, missing=views.UNKNOWN_ORDER)
             if not order.is_open:
@@ -230,6 +232,10 @@ class PaperDesk:
                 raise views.bad_param(tool, "newQty must be greater than 0 and less than the order's quantity.")
             # rest-api.md: without newClientOrderId the amended order gets a new random one
             original_id, order.client_order_id = order.client_order_id, p.get("newClientOrderId") or new_client_id()
+            record["execution"] = self.ledger.next_id(db, account.name, "trade")  # the amend's executionId
+            db.execute("INSERT INTO paper_amendments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # for get_order_amendments
+                       (account.name, record["execution"], order.symbol, order.order_id, original_id, order.client_order_id,
+                        views.d8(order.orig_qty), views.d8(max(new_qty, order.executed_qty)), self.clock_ms()))
             if new_qty <= order.executed_qty:
                 order.orig_qty = order.executed_qty
                 self._cancel(db, order, "FILLED")
@@ -252,7 +258,7 @@ class PaperDesk:
             return order, original_id
 
         order, original_id = await self._write(amend)
-        out = {"transactTime": self.clock_ms(), "executionId": order.order_id,
+        out = {"transactTime": self.clock_ms(), "executionId": record["execution"],
                "amendedOrder": views.amended_view(order, original_id), "environment": views.ENVIRONMENT}
         if order.order_list_id >= 0:  # rest-api.md: an order list's leg answers with the list's status too
             status = await self._read(lambda db: self.lists.find(db, tool, account.name, {"orderListId": str(order.order_list_id)}))
@@ -317,8 +323,15 @@ class PaperDesk:
         return []  # paper orders never match the account's own orders, so nothing is ever prevented
 
     async def _get_order_amendments(self, tool: str, account: PaperAccount, p: dict[str, str]) -> Any:
-        await self._read(lambda db: self._find(db, tool, account, p, missing=views.NO_SUCH_ORDER))
-        return []
+        def amendments(db: Any) -> list[dict[str, Any]]:
+            order = self._find(db, tool, account, p, missing=views.NO_SUCH_ORDER)
+            rows = db.execute("SELECT * FROM paper_amendments WHERE account = ? AND order_id = ? ORDER BY execution_id",
+                              (account.name, order.order_id))
+            return [{"symbol": r["symbol"], "orderId": r["order_id"], "executionId": r["execution_id"],
+                     "origClientOrderId": r["orig_client_id"], "newClientOrderId": r["new_client_id"],
+                     "origQty": r["orig_qty"], "newQty": r["new_qty"], "time": r["time_ms"]} for r in rows]
+
+        return await self._read(amendments)
 
 
 def _cancel_replace_error(tool: str, cancel: Any, new: Any, cancel_result: str, new_result: str) -> ExchangeError:

@@ -68,6 +68,14 @@ MIGRATIONS = [
         PRIMARY KEY (account, list_id)
     );
     """,
+    """
+    CREATE TABLE paper_amendments (
+        account TEXT NOT NULL, execution_id INTEGER NOT NULL, symbol TEXT NOT NULL, order_id INTEGER NOT NULL,
+        orig_client_id TEXT NOT NULL, new_client_id TEXT NOT NULL, orig_qty TEXT NOT NULL, new_qty TEXT NOT NULL,
+        time_ms INTEGER NOT NULL,
+        PRIMARY KEY (account, execution_id)
+    );
+    """,
 ]
 OPEN_STATUSES = ("NEW", "PARTIALLY_FILLED", "PENDING_NEW")
 
@@ -161,7 +169,8 @@ class Ledger:
         """Forget everything of a paper account (it starts over from its starting balances)."""
         with self.store.write() as db:
             existed = db.execute("DELETE FROM paper_accounts WHERE account = ?", (account,)).rowcount > 0
-            for table in ("paper_balances", "paper_orders", "paper_trades", "paper_checkpoints", "paper_lists"):
+            for table in ("paper_balances", "paper_orders", "paper_trades", "paper_checkpoints", "paper_lists",
+                          "paper_amendments"):
                 db.execute(f"DELETE FROM {table} WHERE account = ?", (account,))  # noqa: S608 - fixed names
         return existed
 

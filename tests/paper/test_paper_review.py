@@ -461,3 +461,25 @@ async def test_get_order_amendments_lists_each_amend_of_the_order(tmp_path):
     desk.ledger.reset(ACCOUNT.name)  # a reset forgets them with the order
     with desk.ledger.store.read() as db:
         assert db.execute("SELECT COUNT(*) FROM paper_amendments").fetchone()[0] == 0
+
+
+async def test_an_order_may_spend_what_another_symbols_resting_order_has_already_earned(tmp_path):
+    """The funds check sees the balances as of now: a BTC sell that the market has filled since the
+    last call pays for an ETH buy placed next (the catch-up before an order reads only its own
+    symbol; when the balance falls short, the other symbols are caught up before refusing)."""
+    from tests.paper.paper_stub import symbol_entry
+
+    btc, eth = _market(), StubMarket(entry=symbol_entry("ETHUSDT", "ETH", "USDT"))
+    eth.set_book([(D(9), D(1000))], [(D(10), D(1000))])
+    eth.trade(D(10), D(1), False)
+    markets = {"BTCUSDT": btc, "ETHUSDT": eth}
+
+    async def public(tool: str, params: Any, base_url: str) -> Any:
+        return await markets[dict(params)["symbol"]].public(tool, params, base_url)
+
+    desk = PaperDesk(Store(tmp_path / "desk.sqlite3"), public, clock_ms=lambda: 1_000)
+    await _call(desk, "place_order", side="SELL", type="LIMIT", timeInForce="GTC", quantity="1", price="105")
+    btc.trade(D(106), D(2), False)  # a buyer lifts it: +105 USDT less 0.1 %
+    bought = await _call(desk, "place_order", "ETHUSDT", side="BUY", type="MARKET", quoteOrderQty="1050")
+    assert (bought["status"], bought["executedQty"]) == ("FILLED", "105.00000000")
+    assert (await _balances(desk))["USDT"] == (D("1104.895") - 1050, D(0))

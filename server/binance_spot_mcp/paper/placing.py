@@ -275,7 +275,13 @@ class Placer:
         try:
             placed, applied, balances = await self.ledger.store.run(write)
         except InsufficientBalance:
-            raise views.rejected(views.INSUFFICIENT, tool) from None
+            # The catch-up above read only this symbol: another symbol's resting order may have paid in.
+            if not await self.catch_up(account):
+                raise views.rejected(views.INSUFFICIENT, tool) from None
+            try:
+                placed, applied, balances = await self.ledger.store.run(write)
+            except InsufficientBalance:
+                raise views.rejected(views.INSUFFICIENT, tool) from None
         self.publish(account.name, balances, [(placed, applied, False, True)], now)
         resp_type = p.get("newOrderRespType") or ("FULL" if otype in TAKING else "ACK")
         return views.placed_view(placed, applied, resp_type, now)

@@ -298,3 +298,25 @@ async def test_get_order_amendments_lists_each_amend_of_the_order(tmp_path):
     desk.ledger.reset(ACCOUNT.name)  # a reset forgets them with the order
     with desk.ledger.store.read() as db:
         assert db.execute("SELECT COUNT(*) FROM paper_amendments").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("tool", ["cancel_order", "cancel_replace_order"])
+async def test_cancel_restrictions_keep_an_order_of_the_other_status(tmp_path, tool):
+    """rest-api.md, cancelRestrictions: ONLY_NEW cancels only a NEW order, ONLY_PARTIALLY_FILLED only
+    a partially filled one; otherwise -2011 'Order was not canceled due to cancel restrictions.' (the
+    fake's answer) and the order keeps resting."""
+    desk = _desk(tmp_path, _market())
+    resting = await _call(desk, "place_order", side="BUY", type="LIMIT", timeInForce="GTC", quantity="1", price="90")
+    if tool == "cancel_order":
+        params = {"orderId": str(resting["orderId"])}
+    else:
+        params = {"cancelReplaceMode": "STOP_ON_FAILURE", "cancelOrderId": str(resting["orderId"]), "side": "BUY",
+                  "type": "LIMIT", "timeInForce": "GTC", "quantity": "1", "price": "91"}
+    with pytest.raises(ExchangeError) as refused:
+        await _call(desk, tool, cancelRestrictions="ONLY_PARTIALLY_FILLED", **params)
+    reason = refused.value.data["cancelResponse"] if tool == "cancel_replace_order" else {
+        "code": refused.value.code, "msg": refused.value.msg}
+    assert reason == {"code": -2011, "msg": "Order was not canceled due to cancel restrictions."}
+    assert (await _call(desk, "get_order", orderId=str(resting["orderId"])))["status"] == "NEW"
+    assert (await _call(desk, tool, cancelRestrictions="ONLY_NEW", **params))  # a NEW order: canceled
+    assert (await _call(desk, "get_order", orderId=str(resting["orderId"])))["status"] == "CANCELED"

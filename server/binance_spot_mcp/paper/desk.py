@@ -148,6 +148,9 @@ class PaperDesk:
             order = self._find(db, tool, account, p, missing=views.UNKNOWN_ORDER)
             if not order.is_open:
                 raise views.rejected(views.UNKNOWN_ORDER, tool)
+            restriction = {"ONLY_NEW": "NEW", "ONLY_PARTIALLY_FILLED": "PARTIALLY_FILLED"}.get(p.get("cancelRestrictions", ""))
+            if restriction is not None and order.status != restriction:  # rest-api.md: cancelRestrictions
+                raise views.rejected((-2011, "Order was not canceled due to cancel restrictions."), tool)
             # A leg of an OCO takes its list with it (rest-api.md: canceling one cancels the whole list).
             legs = [o for o in self.ledger.orders(db, account.name, list_id=order.order_list_id, open_only=True)
                     if o.order_id != order.order_id] if order.order_list_id >= 0 else []
@@ -196,6 +199,8 @@ class PaperDesk:
                          **({"origClientOrderId": cancel_params["cancelOrigClientOrderId"]} if "cancelOrigClientOrderId" in cancel_params else {})}
         new_params = {k: v for k, v in p.items() if k not in ("cancelReplaceMode", "cancelOrderId", "cancelOrigClientOrderId",
                                                               "cancelNewClientOrderId", "cancelRestrictions", "orderRateLimitExceededMode")}
+        if "cancelRestrictions" in p:
+            cancel_params["cancelRestrictions"] = p["cancelRestrictions"]
         cancel_result: Any
         # rest-api.md: the new order's filters are evaluated before anything is canceled or placed
         await self.placer.validate("place_order", account, new_params)

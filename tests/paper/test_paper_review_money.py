@@ -189,3 +189,24 @@ async def test_an_order_may_spend_what_another_symbols_resting_order_has_already
     bought = await _call(desk, "place_order", "ETHUSDT", side="BUY", type="MARKET", quoteOrderQty="1050")
     assert (bought["status"], bought["executedQty"]) == ("FILLED", "105.00000000")
     assert (await _balances(desk))["USDT"] == (D("1104.895") - 1050, D(0))
+
+
+async def test_concurrent_oco_lists_never_lock_more_than_is_held(tmp_path):
+    desk = _desk(tmp_path, _market())
+    outcomes: list[str] = []
+
+    async def oco() -> None:
+        try:
+            await _call(desk, "place_order_list_oco", side="SELL", quantity="0.3", aboveType="LIMIT_MAKER",
+                        abovePrice="110", belowType="STOP_LOSS", belowStopPrice="95")
+            outcomes.append("placed")
+        except ExchangeError as exc:
+            assert exc.code == -2010
+            outcomes.append("refused")
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as group:
+            for _ in range(8):
+                group.start_soon(oco)
+    assert outcomes.count("placed") == 3  # 3 x 0.3 of 1 BTC; a fourth would need 1.2
+    assert (await _balances(desk))["BTC"] == (D("0.1"), D("0.9"))

@@ -113,9 +113,13 @@ def tools_for_defaults(manifest_path: Path) -> set[str]:
     from binance_spot_mcp.server.tool_list import offered_tools
     from binance_spot_mcp.catalog.toolsets import Selection
 
+    from binance_spot_mcp.paper.desk import NOT_SIMULATED
+
     user_config = json.loads(manifest_path.read_text())["user_config"]
     selection = Selection(parse_toolsets(user_config["toolsets"]["default"], "manifest"), bool(user_config["read_only"]["default"]))
-    return {tool.name for tool in offered_tools(load_catalog(), selection)}
+    # The bundle starts with no key and no TOOLS.md: its one account is the built-in paper account,
+    # so what paper cannot simulate is not offered (server.runtime.Runtime.workable).
+    return {tool.name for tool in offered_tools(load_catalog(), selection)} - set(NOT_SIMULATED)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,7 +80,7 @@ class PaperDesk:
         """CANCELED executionReports and the balances they freed, to the account's listeners."""
         if self.events.listening(account.name):
             balances = await self._read(lambda db: self.ledger.balances(db, account.name))
-            self.placer.publish(account.name, balances, [(o, [], False, False) for o in orders], self.clock_ms())
+            await self.placer.publish(account.name, balances, [(o, [], False, False) for o in orders], self.clock_ms())
 
     async def _read(self, fn: Callable[[Any], Any]) -> Any:
         def run() -> Any:

@@ -130,7 +130,7 @@ class OrderLists:
             status, rows, balances = await self.ledger.store.run(write)
         except InsufficientBalance:
             raise views.rejected(views.INSUFFICIENT, tool) from None
-        self.placer.publish(account.name, balances, [(r, [], False, True) for r in rows], now)
+        await self.placer.publish(account.name, balances, [(r, [], False, True) for r in rows], now)
         resp_type = p.get("newOrderRespType") or "RESULT"
         status["orderReports"] = [views.placed_view(r, [], resp_type, now) for r in rows]
         return status

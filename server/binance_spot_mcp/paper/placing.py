@@ -143,7 +143,7 @@ class Placer:
         # (local filter checks, on by default): the desk then does not fetch and check it all again.
         self.filters_prechecked = filters_prechecked
 
-    def publish(self, account: str, db_balances: dict[str, tuple[Decimal, Decimal]], orders: list[tuple[OrderRow, list, bool, bool]],
+    async def publish(self, account: str, db_balances: dict[str, tuple[Decimal, Decimal]], orders: list[tuple[OrderRow, list, bool, bool]],
                 now: int) -> None:
         """Tell the account's listeners what changed: executionReports, then the balances touched."""
         if not self.hub.listening(account):
@@ -153,7 +153,9 @@ class Placer:
         for order, fills, maker, announce in orders:
             events.extend(order_events(order, fills, now, maker=maker, announce=announce))
             assets |= {order.base_asset, order.quote_asset}
-        events.extend(self._list_events(account, {o.order_list_id for o, *_ in orders if o.order_list_id >= 0}, now))
+        list_ids = {o.order_list_id for o, *_ in orders if o.order_list_id >= 0}
+        if list_ids:  # read off the event loop's back: a worker thread may wait for another process
+            events.extend(await self.ledger.store.run(lambda: self._list_events(account, list_ids, now)))
         if assets:
             events.append(account_position(db_balances, assets, now))
         self.hub.emit(account, events)
@@ -282,7 +284,7 @@ class Placer:
                 placed, applied, balances = await self.ledger.store.run(write)
             except InsufficientBalance:
                 raise views.rejected(views.INSUFFICIENT, tool) from None
-        self.publish(account.name, balances, [(placed, applied, False, True)], now)
+        await self.publish(account.name, balances, [(placed, applied, False, True)], now)
         resp_type = p.get("newOrderRespType") or ("FULL" if otype in TAKING else "ACK")
         return views.placed_view(placed, applied, resp_type, now)
 
@@ -391,7 +393,7 @@ class Placer:
                 book = await self.market.depth(account.base_url, symbol, FIRST_DEPTH)
                 changed, balances = await store.run(lambda s=symbol, t=trades, b=book: self._apply_trades(account, s, t, b))
             made += sum(len(fills) for _, fills, _, _ in changed)
-            self.publish(account.name, balances, changed, self.clock_ms())
+            await self.publish(account.name, balances, changed, self.clock_ms())
         return made
 
     def _apply_trades(self, account: PaperAccount, symbol: str, trades: list, book: tuple | None

@@ -185,5 +185,10 @@ def test_ci_launches_the_bundle_as_a_host_would(tmp_path):
     assert env["BINANCE_SPOT_MCP_API_KEY"] == "${user_config.api_key}"
     settings = config.load_settings(environ=env, cwd=tmp_path)
     assert settings.env_credentials == () and settings.toolsets == ("market", "account", "trade")
-    assert package_check.tools_for_defaults(ROOT / "mcpb" / "manifest.json") == {
-        t.name for t in offered_tools(load_catalog(), Selection(("market", "account", "trade"), False))}
+    # no key and no TOOLS.md: the built-in paper account is the one account, so what paper cannot
+    # simulate (SOR, OTO-family lists, allocations, account filters) is not offered
+    from binance_spot_mcp.paper.desk import NOT_SIMULATED
+
+    expected = {t.name for t in offered_tools(load_catalog(), Selection(("market", "account", "trade"), False))}
+    assert "place_sor_order" in expected
+    assert package_check.tools_for_defaults(ROOT / "mcpb" / "manifest.json") == expected - set(NOT_SIMULATED)

@@ -105,3 +105,19 @@ async def test_a_filter_failure_is_binances_minus_1013_and_unsupported_features_
         await _call(desk, "place_order", symbol="BTCUSDT", side="SELL", type="STOP_LOSS", quantity="0.1", trailingDelta="100")
     with pytest.raises(PolicyError, match="smart order routing"):
         await _call(desk, "place_sor_order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.1")
+
+
+async def test_a_resting_fill_the_books_cannot_pay_is_skipped_and_never_wedges_the_account(tmp_path, caplog):
+    market = StubMarket(asks=[("61000", "1")], bids=[("59000", "1")])
+    desk = _desk(tmp_path, market)
+    placed = await _call(desk, "place_order", symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC",
+                         quantity="0.5", price="59500")
+    with desk.ledger.store.write() as db:  # books that disagree: the order's lock has gone
+        db.execute("UPDATE paper_orders SET locked_left = '0' WHERE order_id = ?", (placed["orderId"],))
+        db.execute("UPDATE paper_balances SET free = '0', locked = '0' WHERE asset = 'USDT'")
+    market.trade("59400", "1", True)  # trades through the bid
+    order = await _call(desk, "get_order", symbol="BTCUSDT", orderId=str(placed["orderId"]))
+    assert (order["status"], order["executedQty"]) == ("NEW", "0.00000000")  # not filled, not wedged
+    assert "could not pay a fill" in caplog.text
+    account = await _call(desk, "get_account")  # the account still answers
+    assert {b["asset"] for b in account["balances"]} >= {"USDT", "BTC"}

@@ -9,6 +9,7 @@ checkpoint is re-read inside the transaction that moves it).
 
 from __future__ import annotations
 
+import logging
 import secrets
 import sqlite3
 from collections.abc import Awaitable, Callable, Mapping
@@ -43,6 +44,7 @@ from binance_spot_mcp.paper.matching import (
 )
 from binance_spot_mcp.paper.settings import PaperSettings
 
+logger = logging.getLogger(__name__)
 TAKING = ("MARKET", "LIMIT")
 RESTING = ("LIMIT", "LIMIT_MAKER")
 STOPS = ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
@@ -432,7 +434,15 @@ class Placer:
                        for o in orders.values() if o.is_open and o.is_working and o.type not in ("STOP_LOSS", "TAKE_PROFIT")]
             for key, fill in match_trades(resting, fresh):
                 order = orders[key]
-                made.setdefault(key, []).append(self._apply_fill(db, order, fill, is_maker=True, rate=settings.maker_rate, now=now))
+                try:
+                    applied = self._apply_fill(db, order, fill, is_maker=True, rate=settings.maker_rate, now=now)
+                except InsufficientBalance as exc:
+                    # its lock should always pay for it: if the books disagree, this one fill is
+                    # skipped (and said), never the whole account's catch-up wedged by it
+                    logger.warning("paper account %s: order %s could not pay a fill in %s; skipped", account.name,
+                                   order.order_id, exc.asset)
+                    continue
+                made.setdefault(key, []).append(applied)
                 order.status = "FILLED" if order.remaining <= 0 else "PARTIALLY_FILLED"
                 if order.status == "FILLED":
                     self.release(db, order)

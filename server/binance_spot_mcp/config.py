@@ -355,6 +355,12 @@ class Settings:
     portfolio_symbols: tuple[str, ...] = ()
 
 
+def state_dir(settings: Settings) -> Path:
+    """The state directory: the journal's folder, which also holds the halt file by default and the
+    desk database (paper accounts, the portfolio's trade history)."""
+    return settings.journal_file.parent
+
+
 def _check_rule_variable_names(env: Mapping[str, str]) -> None:
     """A misspelt guard-rail or kill-switch variable would leave its rule off without a word:
     refuse to start, naming the variable it resembles (a known variable of any kind passes)."""

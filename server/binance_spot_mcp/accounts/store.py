@@ -186,11 +186,9 @@ class AccountStore:
                 f"the default account 'main' cannot be used: {current.broken[DEFAULT_ACCOUNT].problem}",
                 hint=f"Fix it in {self.path}, or name another account.",
             )
-        if len(current.accounts) == 1:
-            return next(iter(current.accounts.values()))
-        configured = [a for a in current.accounts.values() if a.source != BUILTIN_SOURCE]
-        if len(configured) == 1:  # keys from the environment come before the built-in paper account
-            return configured[0]
+        only = _only_account(current.accounts)
+        if only is not None:
+            return only
         if not current.accounts:
             raise AccountError(
                 "no account is configured for signed endpoints",
@@ -222,6 +220,15 @@ class AccountStore:
             return "No usable account is configured."
         listed = ", ".join(f"{a.name} ({a.environment})" for a in current.accounts.values())
         return f"Accounts: {listed}."
+
+
+def _only_account(accounts: Mapping[str, Account]) -> Account | None:
+    """The account to default to when there is no ``main``: the only one, or the only one besides
+    the built-in paper account (keys from the environment come first); None when it is not clear."""
+    if len(accounts) == 1:
+        return next(iter(accounts.values()))
+    configured = [a for a in accounts.values() if a.source != BUILTIN_SOURCE]
+    return configured[0] if len(configured) == 1 else None
 
 
 def _others_with_key(account: Account, accounts: Mapping[str, Account]) -> list[Account]:
@@ -277,8 +284,7 @@ def market_data_source(
     if DEFAULT_ACCOUNT in accounts:
         main = accounts[DEFAULT_ACCOUNT]
         return MarketDataSource(main.environment, main.base_url, main.name)
-    configured = [a for a in accounts.values() if a.source != BUILTIN_SOURCE]
-    if len(accounts) == 1 or len(configured) == 1:  # as resolve: keys first, else the built-in paper account
-        only = configured[0] if len(configured) == 1 else next(iter(accounts.values()))
+    only = _only_account(accounts)
+    if only is not None:
         return MarketDataSource(only.environment, only.base_url, only.name)
     return MarketDataSource(MAINNET, base_urls[MAINNET])

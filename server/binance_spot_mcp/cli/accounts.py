@@ -18,7 +18,7 @@ from binance_spot_mcp.accounts.writing import (
     read_credentials_file,
     remove_account,
 )
-from binance_spot_mcp.config import MAINNET, PAPER, Settings
+from binance_spot_mcp.config import MAINNET, PAPER, Settings, state_dir
 from binance_spot_mcp.errors import BinanceSpotError
 from binance_spot_mcp.exchange.signing import KeyLoadError, signer_from_key_file
 from binance_spot_mcp.journal import Journal
@@ -207,7 +207,7 @@ def _accounts_reset(settings: Settings, redactor: Redactor, name: str, yes: bool
         if answer.strip() != name:
             _out(redactor, "Not reset.")
             return 1
-    existed = Ledger(open_store(settings.journal_file.parent)).reset(name)
+    existed = Ledger(open_store(state_dir(settings))).reset(name)
     _journal_account_change(settings, redactor, "reset", name, PAPER)
     state = "was reset" if existed else "had nothing to forget"
     _out(redactor, f"Paper account '{name}' {state}: it {account.paper.describe()}")

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from binance_spot_mcp.errors import BinanceSpotError
+from binance_spot_mcp.exchange.filters import symbol_entry
 from binance_spot_mcp.exchange.order_legs import order_legs
 
 logger = logging.getLogger(__name__)
@@ -24,9 +25,9 @@ PRICED_TYPES = frozenset({"LIMIT", "LIMIT_MAKER"})
 
 def needed(tool: str, params: Mapping[str, str], info: Mapping[str, Any] | None) -> tuple[str, Decimal] | None:
     """(asset, amount) the order certainly needs free, or None when that is not certain."""
-    if tool not in CHECKED_TOOLS or not isinstance(info, Mapping):
+    if tool not in CHECKED_TOOLS:
         return None
-    entry = next((s for s in info.get("symbols", [info]) if isinstance(s, Mapping) and s.get("symbol") == params.get("symbol")), None)
+    entry = symbol_entry(info, params.get("symbol"))
     if entry is None or not isinstance(entry.get("baseAsset"), str) or not isinstance(entry.get("quoteAsset"), str):
         return None
     legs = order_legs(tool, params)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from binance_spot_mcp.catalog.endpoints import Endpoint
-from binance_spot_mcp.config import HALT_FILE_NAME, Settings
+from binance_spot_mcp.config import HALT_FILE_NAME, Settings, state_dir
 from binance_spot_mcp.errors import ConfigError
 
 HALT_FILE_MODE = 0o600
@@ -28,7 +28,7 @@ HALT_FILE_HINT = "Cancels still work. Only the operator can turn trading back on
 
 
 def halt_path(settings: Settings) -> Path:
-    return settings.halt_file or settings.journal_file.parent / HALT_FILE_NAME
+    return settings.halt_file or state_dir(settings) / HALT_FILE_NAME
 
 
 def is_cancel(endpoint: Endpoint) -> bool:

@@ -144,6 +144,14 @@ def _order(row: sqlite3.Row) -> OrderRow:
     return OrderRow(**values)
 
 
+def _stored(order: OrderRow, name: str) -> Any:
+    """One column of an order as the table keeps it: decimals as text, flags as 0/1."""
+    value = getattr(order, name)
+    if name in _DECIMALS:
+        return _text(value)
+    return int(value) if isinstance(value, bool) else value
+
+
 def _text(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"
 
@@ -203,16 +211,13 @@ class Ledger:
     # --- orders -----------------------------------------------------------------------------
     @staticmethod
     def insert_order(db: sqlite3.Connection, order: OrderRow) -> None:
-        values = []
-        for name in _COLUMNS:
-            value = getattr(order, name)
-            values.append(_text(value) if name in _DECIMALS else (int(value) if isinstance(value, bool) else value))
+        values = [_stored(order, name) for name in _COLUMNS]
         db.execute(f"INSERT INTO paper_orders ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})", values)  # noqa: S608
 
     @staticmethod
     def update_order(db: sqlite3.Connection, order: OrderRow) -> None:
         names = [n for n in _COLUMNS if n not in ("account", "order_id")]
-        values = [_text(getattr(order, n)) if n in _DECIMALS else (int(getattr(order, n)) if isinstance(getattr(order, n), bool) else getattr(order, n)) for n in names]
+        values = [_stored(order, n) for n in names]
         db.execute(f"UPDATE paper_orders SET {', '.join(f'{n} = ?' for n in names)} WHERE account = ? AND order_id = ?",  # noqa: S608
                    [*values, order.account, order.order_id])
 

@@ -45,17 +45,17 @@ class MarketData:
         return int(reply.get("lastUpdateId", 0)), parse_levels(reply.get("bids", [])), parse_levels(reply.get("asks", []))
 
     async def avg_price(self, base_url: str, symbol: str) -> Decimal | None:
-        try:
-            reply = await self._public("get_avg_price", [("symbol", symbol)], base_url)
-            value = Decimal(str(reply["price"]))
-        except (ExchangeError, KeyError, TypeError, ArithmeticError, ValueError):
-            return None
-        return value if value.is_finite() and value > 0 else None
+        """The symbol's average price (GET /api/v3/avgPrice), None when unknown."""
+        return await self._price("get_avg_price", base_url, symbol)
 
     async def last_price(self, base_url: str, symbol: str) -> Decimal | None:
         """The symbol's last price (GET /api/v3/ticker/price), None when unknown."""
+        return await self._price("get_ticker_price", base_url, symbol)
+
+    async def _price(self, tool: str, base_url: str, symbol: str) -> Decimal | None:
+        """A reply's ``price`` when it is a finite, positive number; None for anything else."""
         try:
-            reply = await self._public("get_ticker_price", [("symbol", symbol)], base_url)
+            reply = await self._public(tool, [("symbol", symbol)], base_url)
             value = Decimal(str(reply["price"]))
         except (ExchangeError, KeyError, TypeError, ArithmeticError, ValueError):
             return None

@@ -71,7 +71,7 @@ from binance_spot_mcp.catalog import skill_resources
 from binance_spot_mcp.catalog.endpoints import Catalog, Endpoint, load_catalog
 from binance_spot_mcp.catalog.schema import PreparedCall, prepare_arguments
 from binance_spot_mcp.catalog.toolsets import Selection
-from binance_spot_mcp.config import Settings
+from binance_spot_mcp.config import Settings, state_dir
 from binance_spot_mcp.errors import (
     AccountError,
     BinanceSpotError,
@@ -156,7 +156,7 @@ class Runtime:
     def __post_init__(self) -> None:
         self.accounts = AccountStore(self.settings, self.redactor)
         self.client = PaperRoutingClient(  # a paper account's requests never leave this computer
-            catalog=self.catalog, state_dir=self.settings.journal_file.parent,
+            catalog=self.catalog, state_dir=state_dir(self.settings),
             filters_prechecked=self.settings.local_filter_checks,
             skill_version=self.catalog.version, timeout_s=self.settings.http_timeout_s, transport=self.transport,
         )
@@ -169,7 +169,7 @@ class Runtime:
         self.journal = Journal(self.settings.journal_file, redactor=self.redactor)
         self.portfolio_tools = PortfolioTools(
             accounts=self.accounts, client=self.client, catalog=self.catalog, redactor=self.redactor,
-            journal=self.journal, state_dir=self.settings.journal_file.parent,  # the desk database's directory
+            journal=self.journal, state_dir=state_dir(self.settings),
             extra_symbols=self.settings.portfolio_symbols,
         )
         self.filter_cache = ExchangeInfoCache()

@@ -8,8 +8,6 @@ elsewhere, with the install command in the reason.
 
 from __future__ import annotations
 
-import os
-import shutil
 from typing import Any
 
 import anyio
@@ -17,25 +15,16 @@ import pytest
 from mcp.types import ElicitRequestURLParams, ElicitResult
 
 from tests.approval_support import host, runtime_for, sends
+from tests.browser_support import require_chromium, start_chromium
 from tests.e2e_support import result_json
 
 pytestmark = pytest.mark.anyio
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 PAGE_WAIT_S = 20
 
-if not (CHROMIUM and CHROMEDRIVER):
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs Chromium for the approval-page test: apt-get install chromium chromium-driver")
-    pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
-                allow_module_level=True)
+require_chromium("the approval-page test")
 
-os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager look for a download
-
-from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -43,11 +32,7 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 @pytest.fixture(scope="module")
 def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = start_chromium()
     try:
         yield driver
     finally:

@@ -13,8 +13,6 @@ both buttons are on the first screen; after approving, the card shows the outcom
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,28 +21,19 @@ import pytest
 
 from binance_spot_mcp.approval.card import APPROVAL_META_KEY, APPROVE_TOOL, CARD_HTML
 from tests.approval_support import host, runtime_for, sends
+from tests.browser_support import require_chromium, start_chromium
 from tests.e2e_support import result_json
 
 pytestmark = pytest.mark.anyio
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 WAIT_S = 20
 SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
 FIRST_SCREEN = ("headline", "badge", "code", "confirm", "approve", "decline")
 LIMIT = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.002",
          "price": "50000", "account": "live"}
 
-if not (CHROMIUM and CHROMEDRIVER):
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs Chromium for the approval-card test: apt-get install chromium chromium-driver")
-    pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
-                allow_module_level=True)
+require_chromium("the approval-card test")
 
-os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager look for a download
-
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -85,12 +74,7 @@ def script_json(value: Any) -> str:
 
 @pytest.fixture(scope="module")
 def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 "--force-device-scale-factor=1", "--allow-file-access-from-files"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = start_chromium("--force-device-scale-factor=1", "--allow-file-access-from-files")
     try:
         yield driver
     finally:

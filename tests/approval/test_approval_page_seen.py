@@ -11,8 +11,6 @@ chromium-driver; skipped elsewhere, required in CI).
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,27 +20,18 @@ from mcp.types import ElicitRequestURLParams, ElicitResult
 
 from binance_spot_mcp.approval.book import request_code
 from tests.approval_support import host, runtime_for, sends
+from tests.browser_support import require_chromium, start_chromium
 from tests.e2e_support import random_token, result_json
 
 pytestmark = pytest.mark.anyio
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 PAGE_WAIT_S = 20
 SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
 FIRST_SCREEN = ("headline", "badge", "code", "confirm", "approve", "decline")
 
-if not (CHROMIUM and CHROMEDRIVER):
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs Chromium for the approval-page test: apt-get install chromium chromium-driver")
-    pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
-                allow_module_level=True)
+require_chromium("the approval-page test")
 
-os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager look for a download
-
-from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -60,12 +49,7 @@ LONG = "x" * 200  # shortened in its cell, with its length said
 
 @pytest.fixture(scope="module")
 def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 "--force-device-scale-factor=1"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = start_chromium("--force-device-scale-factor=1")
     try:
         yield driver
     finally:

@@ -7,8 +7,6 @@ figures are read from the rendered page and compared with the result."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import struct
 import zlib
 from decimal import Decimal
@@ -20,13 +18,12 @@ from mcp.client.extension import advertise
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
 from binance_spot_mcp.portfolio.card import CARD_HTML, CARD_URI, CHART_WIDTH_PX
+from tests.browser_support import require_chromium, start_chromium
 from tests.e2e_support import memory_client
 from tests.portfolio.history import History, list_bridge_only
 
 pytestmark = pytest.mark.anyio
 APPS = {"extensions": [advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})]}
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 BAR_RGB = (0x1F, 0x5F, 0xBF)
 
 
@@ -132,8 +129,8 @@ def bar_pixels(row: bytes, bpp: int, start: int, end: int) -> int:
     return sum(1 for x in range(start, end) if near(x))
 
 
-@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="needs chromium and chromium-driver (apt-get install)")
 async def test_the_card_renders_the_result_in_chromium(scripted, tmp_path):
+    require_chromium("the portfolio-card test", whole_module=False)  # CI fails without it, never skips
     world = scripted
     async with memory_client(world.tools_file, "auto", base_url=world.base_url, **APPS) as client:
         with anyio.fail_after(60):
@@ -162,18 +159,10 @@ async def test_the_card_renders_the_result_in_chromium(scripted, tmp_path):
 
 
 def _render(page: Any, shot: Any) -> dict[str, Any]:
-    os.environ.setdefault("SE_OFFLINE", "true")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 "--window-size=1000,800", "--force-device-scale-factor=1"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = start_chromium("--window-size=1000,800", "--force-device-scale-factor=1")
     try:
         driver.get(page.as_uri())
         frame = driver.find_element(By.ID, "card")

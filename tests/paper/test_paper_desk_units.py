@@ -121,3 +121,13 @@ async def test_a_resting_fill_the_books_cannot_pay_is_skipped_and_never_wedges_t
     assert "could not pay a fill" in caplog.text
     account = await _call(desk, "get_account")  # the account still answers
     assert {b["asset"] for b in account["balances"]} >= {"USDT", "BTC"}
+
+
+async def test_an_order_type_the_symbol_does_not_enable_gets_binances_message(tmp_path, monkeypatch):
+    from tests.paper import stub_market
+
+    monkeypatch.setitem(stub_market.SYMBOL_INFO, "orderTypes", ["LIMIT", "LIMIT_MAKER"])
+    desk = _desk(tmp_path, StubMarket(asks=[("61000", "1")], bids=[("59000", "1")]))
+    with pytest.raises(ExchangeError) as market:
+        await _call(desk, "place_order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.1")
+    assert (market.value.code, market.value.msg) == (-2010, "Market orders are not supported for this symbol.")

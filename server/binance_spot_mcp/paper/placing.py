@@ -186,7 +186,7 @@ class Placer:
         if info.get("status", "TRADING") != "TRADING":
             raise views.rejected((-1013, "Market is closed."), tool)
         if p.get("type") not in info.get("orderTypes", SUPPORTED_TYPES):
-            raise views.rejected((-1013, "Order type not supported for this symbol."), tool)
+            raise views.rejected((-2010, views.TYPE_NOT_ENABLED.get(p["type"], "Unsupported order combination")), tool)
         if self.filters_prechecked:
             return info
         avg = await self.market.avg_price(account.base_url, p["symbol"]) if needs_avg_price(tool, p, info) else None

@@ -17,7 +17,15 @@ INSUFFICIENT = (-2010, "Account has insufficient balance for requested action.")
 UNKNOWN_ORDER = (-2011, "Unknown order sent.")
 NO_SUCH_ORDER = (-2013, "Order does not exist.")
 WOULD_TAKE = (-2010, "Order would immediately match and take.")
-WOULD_TRIGGER = (-2010, "Stop price would trigger immediately.")
+WOULD_TRIGGER = (-2010, "Order would trigger immediately.")  # errors.md, -2010 messages
+# errors.md's -2010 message for an order type the symbol does not enable
+TYPE_NOT_ENABLED = {
+    "MARKET": "Market orders are not supported for this symbol.",
+    "STOP_LOSS": "Stop loss orders are not supported for this symbol.",
+    "STOP_LOSS_LIMIT": "Stop loss limit orders are not supported for this symbol.",
+    "TAKE_PROFIT": "Take profit orders are not supported for this symbol.",
+    "TAKE_PROFIT_LIMIT": "Take profit limit orders are not supported for this symbol.",
+}
 DUPLICATE = (-2010, "Duplicate order sent.")
 NO_LIQUIDITY = (-2010, "Order book liquidity is less than symbol minimum quantity.")
 SAME_QTY = (-2038, "The requested action would change no state; rejecting")

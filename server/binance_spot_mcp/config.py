@@ -184,18 +184,12 @@ def ws_url_problem(url: str, *, path: str = "") -> str | None:
 
 
 def _portfolio_symbols(env: Mapping[str, str]) -> tuple[str, ...]:
-    """``BTCUSDT, ETHBTC`` -> the symbols as Binance spells them; a name that is no symbol stops start-up."""
-    raw = env.get(PORTFOLIO_SYMBOLS_ENV, "")
-    out: list[str] = []
-    for item in (part.strip() for part in raw.split(",")):
-        if not item:
-            continue
-        symbol = ascii_upper(item)
+    """``btcusdt, ETHBTC`` -> ("BTCUSDT", "ETHBTC"); a name that is no symbol stops start-up."""
+    symbols = [ascii_upper(part.strip()) for part in env.get(PORTFOLIO_SYMBOLS_ENV, "").split(",") if part.strip()]
+    for symbol in symbols:
         if not is_symbol(symbol):
-            raise ConfigError(f"{PORTFOLIO_SYMBOLS_ENV}: '{item[:30]}' is not a symbol (e.g. BTCUSDT, ETHBTC)")
-        if symbol not in out:
-            out.append(symbol)
-    return tuple(out)
+            raise ConfigError(f"{PORTFOLIO_SYMBOLS_ENV}: '{symbol[:30]}' is not a symbol (e.g. BTCUSDT, ETHBTC)")
+    return tuple(dict.fromkeys(symbols))
 
 
 def _paper_url(env: Mapping[str, str], var: str, default: str, problem_of: Callable[[str], str | None]) -> str:
@@ -356,8 +350,7 @@ class Settings:
 
 
 def state_dir(settings: Settings) -> Path:
-    """The state directory: the journal's folder, which also holds the halt file by default and the
-    desk database (paper accounts, the portfolio's trade history)."""
+    """The state directory: the journal's folder; the default halt file and the desk database live there."""
     return settings.journal_file.parent
 
 
